@@ -1,0 +1,118 @@
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use jiff::{Timestamp, Unit};
+
+use super::Cli;
+use crate::demo::{DemoEvent, DemoOptions};
+use crate::domain::event::parse_event_json;
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Random seed: the same seed, size and end give the same business.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, default_value_t = 2_000)]
+    customers: usize,
+    /// The demo's "now": six months of history end here (default: the start of the current hour).
+    #[arg(long, value_parser = super::parse_as_of)]
+    end: Option<Timestamp>,
+    /// Only write the events as JSON lines to stdout (a load generator); no database.
+    #[arg(long)]
+    events_only: bool,
+}
+
+pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
+    let end = match args.end {
+        Some(end) => end,
+        None => Timestamp::now()
+            .round(Unit::Hour)
+            .context("rounding the current time")?,
+    };
+    let options = DemoOptions::new(args.seed, args.customers, end);
+    if args.events_only {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+        match crate::demo::write_jsonl(&options, &mut out).and_then(|_| out.flush()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(e).context("writing events")
+            }
+            _ => return Ok(ExitCode::SUCCESS),
+        }
+    }
+    let db = cli.db_or("./seen-demo.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{db}{suffix}");
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("replacing {path}"));
+            }
+            _ => {}
+        }
+    }
+    let config = super::load_config(cli)?;
+    let service = super::open_with(&db, &config).await?;
+    eprintln!(
+        "Building a demo business: {} customers, six months up to {} (seed {}) …",
+        args.customers,
+        super::output::when(end),
+        args.seed
+    );
+    // The generator hands over blocks of customers; they go through the same validation as any input.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<DemoEvent>>(2);
+    let generator = std::thread::spawn(move || {
+        crate::demo::generate(&options, |block| sender.blocking_send(block))
+    });
+    let mut total = 0usize;
+    while let Some(block) = receiver.recv().await {
+        let mut events = Vec::with_capacity(block.len());
+        for demo_event in &block {
+            let json = serde_json::to_string(demo_event).context("encoding a demo event")?;
+            let event = parse_event_json(&json)
+                .and_then(|input| input.validate(end, &mut crate::ingest::new_event_id))
+                .with_context(|| format!("demo event {} is invalid", demo_event.id))?;
+            events.push(event);
+        }
+        total += events.len();
+        service
+            .ingest(events)
+            .await
+            .context("storing demo events")?;
+    }
+    generator
+        .join()
+        .map_err(|_| anyhow::anyhow!("the demo generator panicked"))?
+        .map_err(|_| anyhow::anyhow!("the demo generator stopped early"))?;
+    let invisible = service
+        .invisible(end)
+        .await
+        .context("computing the report")?;
+    let summary = service
+        .summary(end)
+        .await
+        .context("computing the summary")?;
+    eprintln!("Stored {total} events in {db}.\n");
+    println!("Promises kept (as of the demo's end):");
+    for p in &summary.policies {
+        println!(
+            "  {:<18} {:>6} kept {:>5} late {:>5} missed {:>5} open   kept-rate {}",
+            p.policy,
+            p.kept,
+            p.kept_late,
+            p.breached,
+            p.open,
+            p.kept_rate
+                .map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0))
+        );
+    }
+    println!();
+    super::report::print_table(&invisible, end, summary.customers, 15);
+    if let Some(first) = invisible.first() {
+        println!(
+            "\nNext: seen --db {db} explain {} --as-of {end}\n      seen --db {db} serve   (HTTP API on 127.0.0.1:8080)",
+            first.customer
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,143 @@
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use jiff::Timestamp;
+
+use super::output::{print_json, when};
+use super::Cli;
+use crate::domain::span::format_span;
+use crate::domain::Status;
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The customer's id.
+    customer: String,
+    #[arg(long, value_parser = super::parse_as_of, default_value = "now")]
+    as_of: Timestamp,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(cli: &Cli, args: &ExplainArgs) -> Result<ExitCode> {
+    let service = super::open(cli, "./seen.db").await?;
+    let Some(view) = service
+        .customer(&args.customer, args.as_of)
+        .await
+        .context("reading the customer")?
+    else {
+        eprintln!("no customer {:?} in this database", args.customer);
+        return Ok(ExitCode::from(1));
+    };
+    if args.json {
+        print_json(&view)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let p = &view.profile;
+    println!("Customer {}", p.id);
+    for (label, value) in [
+        ("name", &p.name),
+        ("email", &p.email),
+        ("phone", &p.phone),
+        ("time zone", &p.timezone),
+    ] {
+        if let Some(value) = value {
+            println!("  {label:<10} {value}");
+        }
+    }
+    println!("  {:<10} {} events", "history", view.events.len());
+    let broken: Vec<_> = view
+        .obligations
+        .iter()
+        .filter(|o| o.status == Status::Breached && o.closed_at.is_none())
+        .collect();
+    println!();
+    if view.invisible {
+        println!(
+            "As of {}: INVISIBLE — {} broken promise{} still open.",
+            when(args.as_of),
+            broken.len(),
+            if broken.len() == 1 { "" } else { "s" }
+        );
+        for o in &broken {
+            println!(
+                "  {} {}: due {}, overdue {}, waiting {}{}",
+                o.policy,
+                o.reference.as_deref().unwrap_or("(no ref)"),
+                when(o.due_at),
+                format_span(args.as_of.duration_since(o.breach_at)),
+                format_span(args.as_of.duration_since(o.opened_at)),
+                match o.nudges {
+                    0 => String::new(),
+                    n => format!(", chased us {n} more time{}", if n == 1 { "" } else { "s" }),
+                }
+            );
+        }
+    } else {
+        println!(
+            "As of {}: seen — no broken promise is open.",
+            when(args.as_of)
+        );
+    }
+
+    println!("\nTimeline");
+    for event in &view.events {
+        let mut notes = Vec::new();
+        for o in &view.obligations {
+            if o.trigger_event == event.id {
+                notes.push(format!("opens {} (due {})", o.policy, when(o.due_at)));
+            }
+            if o.closed_by.as_deref() == Some(event.id.as_str()) {
+                let how = match o.status {
+                    Status::Kept => "keeps".to_string(),
+                    Status::KeptLate => format!(
+                        "keeps {} late:",
+                        format_span(event.at.duration_since(o.breach_at))
+                    ),
+                    Status::Cancelled => "cancels".to_string(),
+                    _ => "closes, too late,".to_string(),
+                };
+                notes.push(format!("{how} {}", o.policy));
+            }
+        }
+        println!(
+            "  {}  {:<18} {:<12} {:<8} {}",
+            when(event.at),
+            event.kind,
+            event.reference.as_deref().unwrap_or("-"),
+            event.channel.as_deref().unwrap_or("-"),
+            notes.join("; ")
+        );
+    }
+
+    println!("\nObligations");
+    if view.obligations.is_empty() {
+        println!("  none: no policy applies to this customer's events");
+    }
+    for o in &view.obligations {
+        let detail = match (o.status, o.closed_at) {
+            (Status::Open, _) => format!("due {}", when(o.due_at)),
+            (Status::Breached, None) => format!("due {}, missed, still open", when(o.due_at)),
+            (Status::Breached, Some(c)) => format!(
+                "due {}, missed; closed {} by a cancel",
+                when(o.due_at),
+                when(c)
+            ),
+            (_, Some(c)) => format!("due {}, closed {}", when(o.due_at), when(c)),
+            (_, None) => format!("due {}", when(o.due_at)),
+        };
+        println!(
+            "  {:<18} {:<12} {:<10} {}{}",
+            o.policy,
+            o.reference.as_deref().unwrap_or("-"),
+            o.status.as_str(),
+            detail,
+            if o.nudges > 0 {
+                format!(" ({} nudges)", o.nudges)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,141 @@
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use jiff::Timestamp;
+
+use super::Cli;
+use crate::ingest::{self, Batch, Format};
+use crate::service::{IngestCounts, Service};
+use crate::store::Ingested;
+
+/// Exit code when some rows were rejected (the rest were imported).
+pub const EXIT_REJECTED: u8 = 2;
+const SHOW_REJECTIONS: u64 = 100;
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Files to import (JSONL, or CSV by the .csv extension); - reads stdin.
+    #[arg(required = true)]
+    files: Vec<String>,
+    /// Override the format detected from the file name.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Events per transaction.
+    #[arg(long, default_value_t = 20_000)]
+    batch_size: usize,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct ImportTotals {
+    pub counts: IngestCounts,
+    pub rejected: u64,
+}
+
+pub async fn run(cli: &Cli, args: &ImportArgs) -> Result<ExitCode> {
+    let service = super::open(cli, "./seen.db").await?;
+    let started = Instant::now();
+    let mut totals = ImportTotals::default();
+    for file in &args.files {
+        let format = args.format.unwrap_or_else(|| Format::detect(file));
+        import_file(
+            &service,
+            file,
+            format,
+            args.batch_size.max(1),
+            args.quiet,
+            &mut totals,
+        )
+        .await?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let total = totals.counts.accepted + totals.counts.duplicates;
+    eprintln!(
+        "imported {} events ({} duplicates, {} rejected) in {:.2} s ({:.0} events/s)",
+        totals.counts.accepted,
+        totals.counts.duplicates,
+        totals.rejected,
+        elapsed,
+        total as f64 / elapsed.max(1e-9)
+    );
+    Ok(if totals.rejected > 0 {
+        ExitCode::from(EXIT_REJECTED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub async fn import_file(
+    service: &Service,
+    file: &str,
+    format: Format,
+    batch_size: usize,
+    quiet: bool,
+    totals: &mut ImportTotals,
+) -> Result<()> {
+    let (source, len) = ingest::open_source(file)?;
+    let progress = if quiet {
+        ProgressBar::hidden()
+    } else {
+        match len {
+            Some(len) => ProgressBar::new(len).with_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            ),
+            None => ProgressBar::new_spinner(),
+        }
+    };
+    progress.set_message(file.to_string());
+    // Parse in a thread of its own while this task writes: the two overlap.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Batch>(4);
+    let name = file.to_string();
+    let parser = std::thread::spawn(move || {
+        ingest::parse(
+            &name,
+            source,
+            format,
+            batch_size,
+            Timestamp::now(),
+            |batch| sender.blocking_send(batch).is_ok(),
+        )
+    });
+    while let Some(batch) = receiver.recv().await {
+        for rejection in &batch.rejections {
+            totals.rejected += 1;
+            if totals.rejected <= SHOW_REJECTIONS {
+                progress.suspend(|| {
+                    eprintln!("{file}:{}: rejected: {}", rejection.line, rejection.error)
+                });
+            }
+        }
+        if totals.rejected > SHOW_REJECTIONS
+            && totals.rejected - batch.rejections.len() as u64 <= SHOW_REJECTIONS
+        {
+            progress.suspend(|| eprintln!("(further rejections are counted, not shown)"));
+        }
+        let results = service
+            .ingest(batch.events)
+            .await
+            .with_context(|| format!("storing events from {file}"))?;
+        for result in results {
+            match result {
+                Ingested::Accepted => totals.counts.accepted += 1,
+                Ingested::Duplicate => totals.counts.duplicates += 1,
+            }
+        }
+        progress.set_position(batch.bytes_read);
+    }
+    progress.finish_and_clear();
+    parser
+        .join()
+        .map_err(|_| anyhow::anyhow!("the parser thread for {file} panicked"))?
+        .with_context(|| format!("reading {file}"))?;
+    Ok(())
+}

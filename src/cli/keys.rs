@@ -1,0 +1,54 @@
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use super::Cli;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key; it is printed once and only its hash is stored.
+    Create { name: String },
+    /// List API keys (names and dates, never the keys).
+    List,
+    /// Revoke an API key.
+    Revoke { name: String },
+}
+
+pub async fn run(cli: &Cli, command: &KeysCommand) -> Result<ExitCode> {
+    let service = super::open(cli, "./seen.db").await?;
+    match command {
+        KeysCommand::Create { name } => {
+            let key = crate::http::auth::new_key();
+            service
+                .store
+                .create_api_key(name, &crate::http::auth::hash_key(&key))
+                .await
+                .context("storing the key")?;
+            println!("{key}");
+            eprintln!("API key {name:?} created. It is shown only this once: store it now.");
+        }
+        KeysCommand::List => {
+            for key in service
+                .store
+                .list_api_keys()
+                .await
+                .context("listing keys")?
+            {
+                println!("{}\tcreated {}", key.name, key.created_at);
+            }
+        }
+        KeysCommand::Revoke { name } => {
+            if !service
+                .store
+                .revoke_api_key(name)
+                .await
+                .context("revoking the key")?
+            {
+                eprintln!("no API key named {name:?}");
+                return Ok(ExitCode::from(1));
+            }
+            println!("revoked {name:?}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

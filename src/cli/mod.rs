@@ -1,0 +1,117 @@
+//! The `seen` command line: one file per subcommand. Errors are `anyhow` here, with context.
+
+mod config;
+mod demo;
+mod explain;
+mod import;
+mod keys;
+mod obligations;
+mod output;
+mod report;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use jiff::Timestamp;
+
+use crate::config::Config;
+use crate::service::Service;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "seen",
+    version,
+    about = "Seen: no customer of a business should ever go unseen"
+)]
+pub struct Cli {
+    /// Database: a SQLite file path (default ./seen.db; `seen demo` uses ./seen-demo.db).
+    #[arg(long, global = true, env = "SEEN_DATABASE_URL")]
+    pub db: Option<String>,
+    /// Configuration file (default ./seen.toml if present, else the built-in defaults).
+    #[arg(long, global = true, env = "SEEN_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a believable demo business, run Seen on it, print who is invisible and why.
+    Demo(demo::DemoArgs),
+    /// Import events from JSONL or CSV files (or - for stdin).
+    Import(import::ImportArgs),
+    /// Invisible customers, with reasons, longest wait first.
+    Report(report::ReportArgs),
+    /// One customer's timeline: events, obligations, what was kept, missed, and why.
+    Explain(explain::ExplainArgs),
+    /// Every obligation with its status.
+    Obligations(obligations::ObligationsArgs),
+    /// Run the HTTP API (and the scheduler).
+    Serve(serve::ServeArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Print the effective configuration, or the built-in defaults.
+    Config(config::ConfigArgs),
+    /// Recompute every obligation from the stored events (after changing policies this happens by itself).
+    Recompute,
+}
+
+impl Cli {
+    pub fn db_or(&self, default: &str) -> String {
+        self.db.clone().unwrap_or_else(|| default.to_string())
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Config(args) => config::run(&cli, args),
+        Command::Demo(args) => demo::run(&cli, args).await,
+        Command::Import(args) => import::run(&cli, args).await,
+        Command::Report(args) => report::run(&cli, args).await,
+        Command::Explain(args) => explain::run(&cli, args).await,
+        Command::Obligations(args) => obligations::run(&cli, args).await,
+        Command::Serve(args) => serve::run(&cli, args).await,
+        Command::Keys(args) => keys::run(&cli, args).await,
+        Command::Recompute => {
+            let service = open(&cli, "./seen.db").await?;
+            let n = service
+                .store
+                .recompute_all()
+                .await
+                .context("recomputing obligations")?;
+            println!("recomputed the obligations of {n} customers");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn load_config(cli: &Cli) -> Result<Config> {
+    Config::load(cli.config.as_deref()).context("loading the configuration")
+}
+
+/// Opens the store and the service over it.
+pub async fn open(cli: &Cli, default_db: &str) -> Result<Service> {
+    let config = load_config(cli)?;
+    open_with(&cli.db_or(default_db), &config).await
+}
+
+pub async fn open_with(db: &str, config: &Config) -> Result<Service> {
+    let full = config.file.storage.synchronous.eq_ignore_ascii_case("full");
+    let store = crate::store::open(db, config.engine.clone(), full)
+        .await
+        .with_context(|| format!("opening the database {db}"))?;
+    Ok(Service::new(store, Arc::clone(&config.engine)))
+}
+
+/// `--as-of`: RFC 3339 with offset, or "now" (the default).
+pub fn parse_as_of(text: &str) -> Result<Timestamp, String> {
+    if text == "now" {
+        return Ok(Timestamp::now());
+    }
+    crate::domain::event::parse_timestamp("--as-of", text).map_err(|e| e.reason)
+}

@@ -1,0 +1,71 @@
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio::sync::Notify;
+
+use super::Cli;
+use crate::http::{self, AppState};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the real address is printed).
+    #[arg(long, env = "SEEN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+}
+
+pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
+    let config = super::load_config(cli)?;
+    let service = super::open_with(&cli.db_or("./seen.db"), &config).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr().context("reading the bound address")?;
+    let wake = Arc::new(Notify::new());
+    let shutdown = Arc::new(Notify::new());
+    let scheduler = tokio::spawn(crate::jobs::scheduler::run(
+        service.store.clone(),
+        wake.clone(),
+        shutdown.clone(),
+    ));
+    let state = AppState {
+        service,
+        server: Arc::new(config.file.server.clone()),
+        ingested: wake,
+    };
+    // Tests and scripts read this line to find the port.
+    println!("seen listening on http://{address}");
+    tracing::info!(%address, config = %config.origin, "serving");
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    shutdown.notify_waiters();
+    let _ = scheduler.await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,332 @@
+//! Configuration: `seen.toml` (or the built-in defaults) parsed into one typed struct, and the policies
+//! and calendars in it validated into an `Engine`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::domain::calendar::Calendar;
+use crate::domain::policy::{Policy, PolicyKind, ScheduleAt};
+use crate::domain::span::parse_span;
+use crate::domain::Engine;
+
+/// The built-in configuration, printed by `seen config --defaults`.
+pub const DEFAULT_CONFIG: &str = include_str!("default-config.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{origin}: {source}")]
+    Toml {
+        origin: String,
+        source: toml::de::Error,
+    },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub calendars: BTreeMap<String, CalendarConfig>,
+    #[serde(default)]
+    pub policies: Vec<PolicyConfig>,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarConfig {
+    /// IANA time zone, e.g. "Europe/London".
+    pub timezone: String,
+    /// Weekday (mon..sun) → local intervals "HH:MM-HH:MM"; "24:00" may end a day.
+    #[serde(default)]
+    pub hours: BTreeMap<String, Vec<String>>,
+    /// Local dates "YYYY-MM-DD" with no opening hours.
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub name: String,
+    /// "expect" or "schedule".
+    pub kind: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub trigger: Vec<String>,
+    pub expect: Vec<String>,
+    #[serde(default)]
+    pub cancel: Vec<String>,
+    /// expect: the span within which an expect event must follow.
+    #[serde(default)]
+    pub within: Option<String>,
+    /// expect: count `within` in this calendar's open time (omit for clock time).
+    #[serde(default)]
+    pub calendar: Option<String>,
+    /// schedule: when the work is due, e.g. "properties.starts_at - 24h".
+    #[serde(default)]
+    pub at: Option<String>,
+    /// schedule: how long after `at` an expect event still keeps it (default 1h).
+    #[serde(default)]
+    pub grace: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most events in one POST /v1/events.
+    pub max_batch: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_body_bytes: 10 * 1024 * 1024,
+            max_batch: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// SQLite: "normal" survives a killed process (the default); "full" also survives power loss.
+    pub synchronous: String,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            synchronous: "normal".into(),
+        }
+    }
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: ConfigFile,
+    pub engine: Arc<Engine>,
+    /// Where it came from: a path, or "built-in defaults".
+    pub origin: String,
+}
+
+impl Config {
+    /// `path` given: it must exist. Otherwise `./seen.toml` if present, else the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match path {
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(Path::new("seen.toml").to_path_buf()).filter(|p| p.exists()),
+        };
+        match path {
+            Some(path) => {
+                let origin = path.display().to_string();
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: origin.clone(),
+                    source,
+                })?;
+                Config::from_toml(&text, &origin)
+            }
+            None => Config::defaults(),
+        }
+    }
+
+    pub fn defaults() -> Result<Config, ConfigError> {
+        Config::from_toml(DEFAULT_CONFIG, "built-in defaults")
+    }
+
+    /// Parses a configuration text. Calendars merge over the default ones; policies, when given, replace
+    /// the default policies.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let parse = |text: &str, origin: &str| {
+            toml::from_str::<ConfigFile>(text).map_err(|source| ConfigError::Toml {
+                origin: origin.to_string(),
+                source,
+            })
+        };
+        let defaults = parse(DEFAULT_CONFIG, "built-in defaults")?;
+        let mut file = parse(text, origin)?;
+        for (name, calendar) in defaults.calendars {
+            file.calendars.entry(name).or_insert(calendar);
+        }
+        if file.policies.is_empty() {
+            file.policies = defaults.policies;
+        }
+        let engine = build_engine(&file).map_err(|message| ConfigError::Invalid {
+            origin: origin.to_string(),
+            message,
+        })?;
+        Ok(Config {
+            file,
+            engine: Arc::new(engine),
+            origin: origin.to_string(),
+        })
+    }
+}
+
+fn build_engine(file: &ConfigFile) -> Result<Engine, String> {
+    let mut calendars = BTreeMap::new();
+    for (name, c) in &file.calendars {
+        if c.hours.values().all(Vec::is_empty) {
+            return Err(format!("calendar {name}: no opening hours"));
+        }
+        let calendar =
+            Calendar::new(name, &c.timezone, &c.hours, &c.holidays).map_err(|e| e.to_string())?;
+        calendars.insert(name.clone(), Arc::new(calendar));
+    }
+    let mut policies: Vec<Policy> = Vec::new();
+    for p in &file.policies {
+        let at = |field: &str| format!("policy {:?}: {field}", p.name);
+        if p.name.trim().is_empty() {
+            return Err("a policy has an empty name".into());
+        }
+        if policies.iter().any(|q| *q.name == *p.name) {
+            return Err(format!("policy {:?} is defined twice", p.name));
+        }
+        if p.trigger.is_empty() {
+            return Err(at("`trigger` needs at least one event type"));
+        }
+        if p.expect.is_empty() {
+            return Err(at("`expect` needs at least one event type"));
+        }
+        let span =
+            |field: &str, text: &str| parse_span(text).map_err(|e| format!("{}: {e}", at(field)));
+        let kind = match p.kind.as_str() {
+            "expect" => {
+                let within = p
+                    .within
+                    .as_deref()
+                    .ok_or_else(|| at("kind \"expect\" needs `within`"))?;
+                let calendar = match &p.calendar {
+                    None => None,
+                    Some(name) => Some(
+                        calendars
+                            .get(name)
+                            .cloned()
+                            .ok_or_else(|| at(&format!("unknown calendar {name:?}")))?,
+                    ),
+                };
+                if p.at.is_some() || p.grace.is_some() {
+                    return Err(at("`at` and `grace` belong to kind \"schedule\""));
+                }
+                PolicyKind::Expect {
+                    within: span("within", within)?,
+                    calendar,
+                }
+            }
+            "schedule" => {
+                let text =
+                    p.at.as_deref()
+                        .ok_or_else(|| at("kind \"schedule\" needs `at`"))?;
+                if p.within.is_some() || p.calendar.is_some() {
+                    return Err(at("`within` and `calendar` belong to kind \"expect\""));
+                }
+                PolicyKind::Schedule {
+                    at: ScheduleAt::parse(text).map_err(|e| format!("{}: {e}", at("at")))?,
+                    grace: span("grace", p.grace.as_deref().unwrap_or("1h"))?,
+                }
+            }
+            other => {
+                return Err(at(&format!(
+                    "unknown kind {other:?} (expected \"expect\" or \"schedule\")"
+                )))
+            }
+        };
+        policies.push(Policy {
+            name: p.name.as_str().into(),
+            kind,
+            trigger: p.trigger.clone(),
+            expect: p.expect.clone(),
+            cancel: p.cancel.clone(),
+        });
+    }
+    // Only what changes obligations goes into the fingerprint.
+    let semantic = serde_json::json!({ "calendars": file.calendars, "policies": file.policies });
+    let fingerprint = hex::encode(Sha256::digest(semantic.to_string().as_bytes()));
+    Ok(Engine::new(policies, fingerprint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_cover_the_promises() {
+        let config = Config::defaults().unwrap();
+        let names: Vec<&str> = config.engine.policies().iter().map(|p| &*p.name).collect();
+        assert_eq!(
+            names,
+            [
+                "reply",
+                "confirm-booking",
+                "confirm-order",
+                "dispatch-order",
+                "serve-queue",
+                "booking-reminder"
+            ]
+        );
+        assert_eq!(config.file.server.max_body_bytes, 10 * 1024 * 1024);
+    }
+
+    #[test]
+    fn user_policies_replace_defaults_and_calendars_merge() {
+        let config = Config::from_toml(
+            r#"
+            [calendars.shop]
+            timezone = "Europe/London"
+            hours = { sat = ["10:00-16:00"] }
+            [[policies]]
+            name = "reply"
+            kind = "expect"
+            trigger = ["message.received"]
+            expect = ["message.sent"]
+            within = "2h"
+            calendar = "office"
+            "#,
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(config.engine.policies().len(), 1);
+        assert!(config.file.calendars.contains_key("office"));
+        assert!(config.file.calendars.contains_key("shop"));
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let cases = [
+            ("[[policies]]\nname='x'\nkind='expect'\ntrigger=['a']\nexpect=['b']", "needs `within`"),
+            ("[[policies]]\nname='x'\nkind='later'\ntrigger=['a']\nexpect=['b']", "unknown kind"),
+            (
+                "[[policies]]\nname='x'\nkind='expect'\ntrigger=['a']\nexpect=['b']\nwithin='1h'\ncalendar='nope'",
+                "unknown calendar",
+            ),
+            ("[[policies]]\nname='x'\nkind='expect'\ntrigger=['a']\nexpect=['b']\nwithin='1 hour'", "bad span"),
+            ("[[policies]]\nname='x'\nkind='schedule'\ntrigger=['a']\nexpect=['b']\nat='tomorrow'", "schedule"),
+            ("[calendars.x]\ntimezone='UTC'\nhours={}", "no opening hours"),
+            ("[calendars.x]\ntimezone='Nowhere/City'\nhours={mon=['09:00-17:00']}", "Nowhere/City"),
+            ("bogus = 1", "bogus"),
+        ];
+        for (text, expected) in cases {
+            let err = Config::from_toml(text, "t.toml").unwrap_err().to_string();
+            assert!(
+                err.contains(expected),
+                "{text:?} gave {err:?}, expected {expected:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! Events: the one kind of input Seen has. `EventInput` is what a client sends (borrowed, unvalidated);
+//! `Event` is what the rest of Seen works with (validated).
+
+use std::borrow::Cow;
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// A validated customer interaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: String,
+    pub kind: String,
+    pub customer: String,
+    pub at: Timestamp,
+    pub channel: Option<String>,
+    pub reference: Option<String>,
+    /// The `properties` object as compact JSON text, if any.
+    pub properties: Option<String>,
+    pub profile: ProfileUpdate,
+}
+
+/// Profile fields an event may carry; each present one updates the customer's profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub timezone: Option<String>,
+}
+
+impl ProfileUpdate {
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none()
+            && self.name.is_none()
+            && self.phone.is_none()
+            && self.timezone.is_none()
+    }
+}
+
+impl Event {
+    /// Events of one customer are folded in this order; `id` breaks ties so the order is total.
+    pub fn sort_key(&self) -> (Timestamp, &str) {
+        (self.at, &self.id)
+    }
+
+    /// Reads a property as a timestamp (RFC 3339 with offset).
+    pub fn property_timestamp(&self, name: &str) -> Option<Timestamp> {
+        let text = self.properties.as_deref()?;
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+        map.get(name)?.as_str()?.parse().ok()
+    }
+
+    /// The properties as a JSON value (an empty object when there are none).
+    pub fn properties_value(&self) -> serde_json::Value {
+        self.properties
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_else(|| serde_json::Value::Object(Default::default()))
+    }
+}
+
+/// A rejected event: which field, and why.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("field `{field}`: {reason}")]
+pub struct EventError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl EventError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        EventError {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// An event as a client sends it. Fields borrow from the input where they can.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput<'a> {
+    #[serde(borrow, default)]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "type")]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub customer: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub customer_email: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub customer_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub customer_phone: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub customer_timezone: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub at: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub channel: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "ref")]
+    pub reference: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub properties: Option<&'a RawValue>,
+}
+
+const MAX_ID: usize = 200;
+const MAX_TEXT: usize = 500;
+
+/// Parses one JSON object into an `EventInput`, naming the field on a type error.
+pub fn parse_event_json(text: &str) -> Result<EventInput<'_>, EventError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let input: EventInput = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| json_error(e.path().to_string(), e.inner()))?;
+    de.end()
+        .map_err(|e| EventError::new("(json)", e.to_string()))?;
+    Ok(input)
+}
+
+pub(crate) fn json_error(path: String, err: &serde_json::Error) -> EventError {
+    let text = err.to_string();
+    // serde's own messages for missing/unknown fields already name the field.
+    if path == "." || path.is_empty() {
+        EventError::new("(json)", text)
+    } else {
+        EventError::new(path, text)
+    }
+}
+
+impl EventInput<'_> {
+    /// Validates into an `Event`. `now` is the default `at`; `new_id` mints an id when none is given.
+    pub fn validate(
+        self,
+        now: Timestamp,
+        new_id: &mut dyn FnMut() -> String,
+    ) -> Result<Event, EventError> {
+        let id = match self.id {
+            Some(id) => token("id", &id, MAX_ID)?,
+            None => new_id(),
+        };
+        let kind = match self.kind {
+            Some(kind) => event_type(&kind)?,
+            None => {
+                return Err(EventError::new(
+                    "type",
+                    "missing (e.g. \"message.received\")",
+                ))
+            }
+        };
+        let customer = match self.customer {
+            Some(customer) => token("customer", &customer, MAX_ID)?,
+            None => {
+                return Err(EventError::new(
+                    "customer",
+                    "missing (the customer's id in your systems)",
+                ))
+            }
+        };
+        let at = match self.at {
+            Some(at) => parse_timestamp("at", &at)?,
+            None => now,
+        };
+        let channel = optional(self.channel, |c| token("channel", c, 50))?;
+        let reference = optional(self.reference, |r| token("ref", r, MAX_ID))?;
+        let properties = match self.properties {
+            None => None,
+            Some(raw) => {
+                let text = raw.get().trim();
+                if text == "null" {
+                    None
+                } else if !text.starts_with('{') {
+                    return Err(EventError::new("properties", "must be a JSON object"));
+                } else {
+                    // Already valid JSON (the parser checked it): keep the text as sent.
+                    Some(text.to_string())
+                }
+            }
+        };
+        let profile = ProfileUpdate {
+            email: optional(self.customer_email, email)?,
+            name: optional(self.customer_name, |n| text("customer_name", n, MAX_TEXT))?,
+            phone: optional(self.customer_phone, |p| text("customer_phone", p, 50))?,
+            timezone: optional(self.customer_timezone, timezone)?,
+        };
+        Ok(Event {
+            id,
+            kind,
+            customer,
+            at,
+            channel,
+            reference,
+            properties,
+            profile,
+        })
+    }
+}
+
+fn optional(
+    value: Option<Cow<'_, str>>,
+    check: impl Fn(&str) -> Result<String, EventError>,
+) -> Result<Option<String>, EventError> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.trim().is_empty() => Ok(None),
+        Some(v) => check(&v).map(Some),
+    }
+}
+
+fn text(field: &str, value: &str, max: usize) -> Result<String, EventError> {
+    let value = value.trim();
+    if value.chars().count() > max {
+        return Err(EventError::new(
+            field,
+            format!("longer than {max} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(EventError::new(field, "contains control characters"));
+    }
+    Ok(value.to_string())
+}
+
+/// An identifier: non-empty, no surrounding or control whitespace.
+fn token(field: &str, value: &str, max: usize) -> Result<String, EventError> {
+    if value.is_empty() {
+        return Err(EventError::new(field, "is empty"));
+    }
+    if value.trim() != value {
+        return Err(EventError::new(field, "has leading or trailing whitespace"));
+    }
+    text(field, value, max)
+}
+
+fn event_type(value: &str) -> Result<String, EventError> {
+    let value = token("type", value, 100)?;
+    let ok = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/'));
+    if !ok {
+        return Err(EventError::new(
+            "type",
+            format!("{value:?} may only contain letters, digits and . _ - : /"),
+        ));
+    }
+    Ok(value)
+}
+
+fn email(value: &str) -> Result<String, EventError> {
+    let value = text("customer_email", value, 254)?;
+    match value.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && !value.contains(' ') =>
+        {
+            Ok(value)
+        }
+        _ => Err(EventError::new(
+            "customer_email",
+            format!("{value:?} is not an email address"),
+        )),
+    }
+}
+
+fn timezone(value: &str) -> Result<String, EventError> {
+    let value = text("customer_timezone", value, 64)?;
+    jiff::tz::TimeZone::get(&value).map_err(|_| {
+        EventError::new(
+            "customer_timezone",
+            format!("{value:?} is not an IANA time zone"),
+        )
+    })?;
+    Ok(value)
+}
+
+/// Parses an RFC 3339 timestamp that carries an offset (`Z` or `+01:00`).
+pub fn parse_timestamp(field: &str, value: &str) -> Result<Timestamp, EventError> {
+    let at: Timestamp = value.trim().parse().map_err(|e| {
+        EventError::new(
+            field,
+            format!("{value:?} is not an RFC 3339 timestamp with offset (e.g. 2026-03-01T09:30:00Z): {e}"),
+        )
+    })?;
+    // Stored as nanoseconds in an i64: keep well inside that range.
+    let year = at.to_zoned(jiff::tz::TimeZone::UTC).year();
+    if !(1970..=2200).contains(&year) {
+        return Err(EventError::new(
+            field,
+            format!("{value:?} is outside the years 1970-2200"),
+        ));
+    }
+    Ok(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Timestamp {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn validate(json: &str) -> Result<Event, EventError> {
+        let mut n = 0;
+        parse_event_json(json)?.validate(now(), &mut || {
+            n += 1;
+            format!("gen-{n}")
+        })
+    }
+
+    #[test]
+    fn accepts_a_full_event() {
+        let e = validate(
+            r#"{"id":"e1","type":"booking.created","customer":"c1","customer_email":"a@b.c","customer_name":"Ann",
+               "customer_timezone":"Europe/London","at":"2026-03-01T09:30:00+01:00","channel":"email","ref":"BK-1",
+               "properties":{"starts_at":"2026-03-10T09:00:00Z", "amount": 12.5}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.id, "e1");
+        assert_eq!(e.at, "2026-03-01T08:30:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(e.reference.as_deref(), Some("BK-1"));
+        assert_eq!(e.profile.timezone.as_deref(), Some("Europe/London"));
+        assert_eq!(
+            e.property_timestamp("starts_at"),
+            Some("2026-03-10T09:00:00Z".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn fills_defaults() {
+        let e = validate(r#"{"type":"purchase","customer":"c1"}"#).unwrap();
+        assert_eq!(e.id, "gen-1");
+        assert_eq!(e.at, now());
+        assert_eq!(e.properties, None);
+    }
+
+    #[test]
+    fn rejects_with_the_field_named() {
+        let cases = [
+            (r#"{"type":"x"}"#, "customer"),
+            (r#"{"customer":"c"}"#, "type"),
+            (r#"{"type":"x","customer":"c","at":"yesterday"}"#, "at"),
+            (
+                r#"{"type":"x","customer":"c","at":"2026-03-01T09:30:00"}"#,
+                "at",
+            ),
+            (r#"{"type":"x","customer":""}"#, "customer"),
+            (r#"{"type":"x","customer":42}"#, "customer"),
+            (r#"{"type":"x y","customer":"c"}"#, "type"),
+            (
+                r#"{"type":"x","customer":"c","properties":[1]}"#,
+                "properties",
+            ),
+            (
+                r#"{"type":"x","customer":"c","customer_timezone":"Mars/Olympus"}"#,
+                "customer_timezone",
+            ),
+            (
+                r#"{"type":"x","customer":"c","customer_email":"nope"}"#,
+                "customer_email",
+            ),
+        ];
+        for (json, field) in cases {
+            let err = validate(json).unwrap_err();
+            assert_eq!(err.field, field, "{json}: {err}");
+        }
+        let err = validate(r#"{"type":"x","customer":"c","customer_id":"c"}"#).unwrap_err();
+        assert!(err.reason.contains("customer_id"), "{err}");
+        assert!(validate(r#"{"type":"x","#).is_err());
+    }
+}

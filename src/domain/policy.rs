@@ -1,0 +1,146 @@
+//! Policies: the promises a business makes, in validated form.
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::calendar::{Calendar, CalendarError};
+use super::event::Event;
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub name: Arc<str>,
+    pub kind: PolicyKind,
+    pub trigger: Vec<String>,
+    pub expect: Vec<String>,
+    pub cancel: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PolicyKind {
+    /// Something must happen within a span of the trigger (clock time, or a calendar's open time).
+    Expect {
+        within: SignedDuration,
+        calendar: Option<Arc<Calendar>>,
+    },
+    /// Something must happen at a time computed from the trigger, within `grace` after it.
+    Schedule {
+        at: ScheduleAt,
+        grace: SignedDuration,
+    },
+}
+
+/// `at = "properties.starts_at - 24h"` or `at = "at + 1d"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleAt {
+    /// `None`: the trigger's own `at`; `Some(name)`: a timestamp property of the trigger.
+    pub property: Option<String>,
+    pub offset: SignedDuration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("bad schedule expression {text:?}: {reason} (expected e.g. \"properties.starts_at - 24h\" or \"at + 1d\")")]
+    ScheduleAt { text: String, reason: String },
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
+}
+
+impl ScheduleAt {
+    pub fn parse(text: &str) -> Result<ScheduleAt, PolicyError> {
+        let bad = |reason: &str| PolicyError::ScheduleAt {
+            text: text.to_string(),
+            reason: reason.to_string(),
+        };
+        let trimmed = text.trim();
+        let (base, sign, rest) = match trimmed.find(['+', '-']) {
+            Some(i) => (
+                trimmed[..i].trim(),
+                &trimmed[i..i + 1],
+                trimmed[i + 1..].trim(),
+            ),
+            None => (trimmed, "+", "0s"),
+        };
+        let property = if base == "at" {
+            None
+        } else if let Some(name) = base.strip_prefix("properties.") {
+            if name.is_empty() {
+                return Err(bad("empty property name"));
+            }
+            Some(name.to_string())
+        } else {
+            return Err(bad("must start with `at` or `properties.NAME`"));
+        };
+        let span = super::span::parse_span(rest).map_err(|e| bad(&e.to_string()))?;
+        let offset = if sign == "-" { -span } else { span };
+        Ok(ScheduleAt { property, offset })
+    }
+
+    /// When the scheduled work is due for this trigger; `None` if the property is missing or not a time.
+    pub fn due_for(&self, trigger: &Event) -> Option<Timestamp> {
+        let base = match &self.property {
+            None => trigger.at,
+            Some(name) => trigger.property_timestamp(name)?,
+        };
+        base.checked_add(self.offset).ok()
+    }
+}
+
+impl Policy {
+    pub fn is_trigger(&self, kind: &str) -> bool {
+        self.trigger.iter().any(|t| t == kind)
+    }
+    pub fn is_expect(&self, kind: &str) -> bool {
+        self.expect.iter().any(|t| t == kind)
+    }
+    pub fn is_cancel(&self, kind: &str) -> bool {
+        self.cancel.iter().any(|t| t == kind)
+    }
+
+    /// (due_at, breach_at) for an obligation this trigger opens, or `None` if it opens nothing.
+    pub fn deadlines(&self, trigger: &Event) -> Option<(Timestamp, Timestamp)> {
+        let clock =
+            |span: SignedDuration| trigger.at.saturating_add(span).unwrap_or(Timestamp::MAX);
+        match &self.kind {
+            PolicyKind::Expect { within, calendar } => {
+                // Configuration rejects calendars without open time, so `add` only fails past the
+                // calendar's search horizon; clock time is then the honest fallback.
+                let due = calendar
+                    .as_ref()
+                    .and_then(|calendar| calendar.add(trigger.at, *within).ok())
+                    .unwrap_or_else(|| clock(*within));
+                Some((due, due))
+            }
+            PolicyKind::Schedule { at, grace } => match at.due_for(trigger) {
+                Some(due) if due >= trigger.at => {
+                    Some((due, due.saturating_add(*grace).unwrap_or(Timestamp::MAX)))
+                }
+                _ => None,
+            },
+        }
+    }
+
+    pub fn is_schedule(&self) -> bool {
+        matches!(self.kind, PolicyKind::Schedule { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_schedule_expressions() {
+        let a = ScheduleAt::parse("properties.starts_at - 24h").unwrap();
+        assert_eq!(a.property.as_deref(), Some("starts_at"));
+        assert_eq!(a.offset, SignedDuration::from_hours(-24));
+        let b = ScheduleAt::parse("at + 1d").unwrap();
+        assert_eq!(b.property, None);
+        assert_eq!(b.offset, SignedDuration::from_hours(24));
+        let c = ScheduleAt::parse("properties.starts_at").unwrap();
+        assert_eq!(c.offset, SignedDuration::ZERO);
+        for bad in ["starts_at - 1h", "properties. - 1h", "at - soon", ""] {
+            assert!(ScheduleAt::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! `POST /v1/events`: one event or an array; each item accepted, duplicate or rejected with the reason.
+//! The valid items of a batch are stored even when others are rejected.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::AppState;
+use crate::domain::event::parse_event_json;
+use crate::ingest::new_event_id;
+use crate::store::Ingested;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestResponse {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    /// One entry per item, in the order sent.
+    pub results: Vec<ItemResult>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemResult {
+    pub index: usize,
+    /// The event's id (minted when none was sent); absent for rejected items without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `accepted`, `duplicate` or `rejected`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Ingest one event (a JSON object) or a batch (an array of up to `max_batch` objects).
+#[utoipa::path(
+    post, path = "/v1/events",
+    request_body(content = serde_json::Value, description = "An event object or an array of them", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Per-item results; at least one item was valid", body = IngestResponse),
+        (status = 422, description = "Every item was rejected", body = IngestResponse),
+        (status = 400, description = "Not JSON, or not an object or array", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 413, description = "Body or batch too large", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn post_events(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body exceeds {} bytes", state.server.max_body_bytes),
+            )
+        } else {
+            ApiError::bad_request("unreadable_body", rejection.body_text())
+        }
+    })?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("invalid_utf8", "the body is not UTF-8"))?;
+    let items: Vec<&RawValue> = match text.trim_start().as_bytes().first() {
+        Some(b'[') => serde_json::from_str(text)
+            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?,
+        Some(b'{') => vec![serde_json::from_str(text)
+            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?],
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                "send one event as a JSON object, or an array of them",
+            ))
+        }
+    };
+    if items.len() > state.server.max_batch {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "{} events in one batch; the limit is {}",
+                items.len(),
+                state.server.max_batch
+            ),
+        ));
+    }
+    let now = Timestamp::now();
+    let mut results: Vec<ItemResult> = Vec::with_capacity(items.len());
+    let mut events = Vec::with_capacity(items.len());
+    let mut positions = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        match parse_event_json(item.get()).and_then(|input| input.validate(now, &mut new_event_id))
+        {
+            Ok(event) => {
+                positions.push(index);
+                results.push(ItemResult {
+                    index,
+                    id: Some(event.id.clone()),
+                    status: "accepted",
+                    field: None,
+                    error: None,
+                });
+                events.push(event);
+            }
+            Err(error) => results.push(ItemResult {
+                index,
+                id: None,
+                status: "rejected",
+                field: Some(error.field.clone()),
+                error: Some(error.to_string()),
+            }),
+        }
+    }
+    let outcomes = if events.is_empty() {
+        Vec::new()
+    } else {
+        state.service.ingest(events).await?
+    };
+    for (position, outcome) in positions.into_iter().zip(outcomes) {
+        if outcome == Ingested::Duplicate {
+            results[position].status = "duplicate";
+        }
+    }
+    state.ingested.notify_one();
+    let count = |status: &str| results.iter().filter(|r| r.status == status).count() as u64;
+    let response = IngestResponse {
+        accepted: count("accepted"),
+        duplicates: count("duplicate"),
+        rejected: count("rejected"),
+        results,
+    };
+    let status = if response.rejected > 0 && response.rejected as usize == response.results.len() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(response)))
+}

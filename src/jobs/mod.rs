@@ -1,0 +1,3 @@
+//! Background work inside `seen serve`.
+
+pub mod scheduler;

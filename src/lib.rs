@@ -1,0 +1,14 @@
+//! Seen: no customer of a business should ever go unseen.
+//!
+//! See `ARCHITECTURE.md` for the map: `domain` decides, `store` remembers, `service` answers,
+//! `http` and `cli` are the edges, `jobs` runs in the background.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod http;
+pub mod ingest;
+pub mod jobs;
+pub mod service;
+pub mod store;

@@ -1,0 +1,344 @@
+//! The queries people ask, over `dyn Store` + the engine. "As of" a moment at or after the latest event,
+//! the stored obligations answer; for an earlier moment, the same engine replays the events up to it, so
+//! time travel can never disagree with live results.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::report::{invisible_customers, Invisible, PolicySummary, SummaryBuilder};
+use crate::domain::{Engine, Event, Obligation, Status};
+use crate::store::{CustomerRecord, Ingested, ObligationFilter, Store, StoreError};
+
+const REPLAY_PAGE: usize = 2_000;
+
+#[derive(Clone)]
+pub struct Service {
+    pub store: Arc<dyn Store>,
+    pub engine: Arc<Engine>,
+}
+
+/// An obligation with its status as of a moment (what `seen obligations` prints).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ObligationView {
+    pub policy: String,
+    pub customer: String,
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    #[schema(value_type = String, example = "breached")]
+    pub status: Status,
+    #[schema(value_type = String, format = DateTime)]
+    pub opened_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub due_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub breach_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub closed_at: Option<Timestamp>,
+    pub closed_by: Option<String>,
+    pub trigger_event: String,
+    pub nudges: u32,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_nudge_at: Option<Timestamp>,
+}
+
+impl ObligationView {
+    /// The view as of `as_of`: a close after it has not happened yet.
+    pub fn new(o: &Obligation, as_of: Timestamp) -> ObligationView {
+        let closed = o.closed_by_time(as_of);
+        ObligationView {
+            policy: o.policy.to_string(),
+            customer: o.customer.clone(),
+            reference: o.reference.clone(),
+            status: o.status(as_of),
+            opened_at: o.opened_at,
+            due_at: o.due_at,
+            breach_at: o.breach_at,
+            closed_at: o.closed_at.filter(|_| closed),
+            closed_by: o.closed_by.clone().filter(|_| closed),
+            trigger_event: o.trigger_event.clone(),
+            nudges: o.nudges,
+            last_nudge_at: o.last_nudge_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InvisibleView {
+    pub customer: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    #[serde(flatten)]
+    pub invisible: Invisible,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerView {
+    pub profile: CustomerRecord,
+    pub invisible: bool,
+    pub events: Vec<EventView>,
+    pub obligations: Vec<ObligationView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    pub channel: Option<String>,
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    #[schema(value_type = Object)]
+    pub properties: serde_json::Value,
+}
+
+impl From<&Event> for EventView {
+    fn from(e: &Event) -> Self {
+        EventView {
+            id: e.id.clone(),
+            kind: e.kind.clone(),
+            at: e.at,
+            channel: e.channel.clone(),
+            reference: e.reference.clone(),
+            properties: e.properties_value(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Summary {
+    #[schema(value_type = String, format = DateTime)]
+    pub as_of: Timestamp,
+    pub customers: u64,
+    pub events: u64,
+    pub invisible_now: u64,
+    pub policies: Vec<PolicySummary>,
+    /// Time to reply to inbound messages (policies triggered by `message.received`), in seconds.
+    pub reply_time_p50: Option<i64>,
+    pub reply_time_p90: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestCounts {
+    pub accepted: u64,
+    pub duplicates: u64,
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, engine: Arc<Engine>) -> Service {
+        Service { store, engine }
+    }
+
+    pub async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
+        self.store.ingest(events).await
+    }
+
+    /// Stored obligations are complete and final for any moment at or after the latest event.
+    async fn is_live(&self, as_of: Timestamp) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .latest_event_at()
+            .await?
+            .is_none_or(|latest| latest <= as_of))
+    }
+
+    /// Calls `f` with every customer's obligations as of `as_of`, replayed from events up to then.
+    async fn replay(
+        &self,
+        as_of: Timestamp,
+        mut f: impl FnMut(&CustomerRecord, Vec<Obligation>),
+    ) -> Result<(), StoreError> {
+        let mut after = None;
+        loop {
+            let page = self.store.histories(after, REPLAY_PAGE).await?;
+            for (customer, events) in &page.histories {
+                let upto: Vec<&Event> = events.iter().filter(|e| e.at <= as_of).collect();
+                f(customer, self.engine.evaluate(&upto));
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    pub async fn invisible(&self, as_of: Timestamp) -> Result<Vec<InvisibleView>, StoreError> {
+        let invisible = if self.is_live(as_of).await? {
+            let obligations = self.store.unclosed_breached(as_of).await?;
+            invisible_customers(&obligations, as_of)
+        } else {
+            let mut all = Vec::new();
+            self.replay(as_of, |_, obligations| {
+                all.extend(obligations.into_iter().filter(|o| o.is_invisible(as_of)));
+            })
+            .await?;
+            invisible_customers(&all, as_of)
+        };
+        let ids = invisible.iter().map(|i| i.customer.clone()).collect();
+        let profiles: HashMap<String, CustomerRecord> = self
+            .store
+            .customers(ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect();
+        Ok(invisible
+            .into_iter()
+            .map(|invisible| {
+                let profile = profiles.get(&invisible.customer);
+                InvisibleView {
+                    customer: invisible.customer.clone(),
+                    name: profile.and_then(|p| p.name.clone()),
+                    email: profile.and_then(|p| p.email.clone()),
+                    invisible,
+                }
+            })
+            .collect())
+    }
+
+    pub async fn customer(
+        &self,
+        id: &str,
+        as_of: Timestamp,
+    ) -> Result<Option<CustomerView>, StoreError> {
+        let Some(profile) = self.store.customer(id).await? else {
+            return Ok(None);
+        };
+        let events: Vec<Event> = self
+            .store
+            .customer_events(id)
+            .await?
+            .into_iter()
+            .filter(|e| e.at <= as_of)
+            .collect();
+        let obligations = if self.is_live(as_of).await? {
+            self.store.customer_obligations(id).await?
+        } else {
+            self.engine.evaluate(&events)
+        };
+        Ok(Some(CustomerView {
+            invisible: obligations.iter().any(|o| o.is_invisible(as_of)),
+            events: events.iter().map(EventView::from).collect(),
+            obligations: obligations
+                .iter()
+                .filter(|o| o.opened_at <= as_of)
+                .map(|o| ObligationView::new(o, as_of))
+                .collect(),
+            profile,
+        }))
+    }
+
+    /// Calls `f` with every obligation matching the filter and status, as of `as_of`.
+    pub async fn for_each_obligation(
+        &self,
+        filter: ObligationFilter,
+        status: Option<Status>,
+        as_of: Timestamp,
+        mut f: impl FnMut(ObligationView) -> bool,
+    ) -> Result<(), StoreError> {
+        let keep = |o: &Obligation| {
+            o.opened_at <= as_of
+                && filter.policy.as_deref().is_none_or(|p| *o.policy == *p)
+                && filter.customer.as_deref().is_none_or(|c| o.customer == c)
+                && status.is_none_or(|s| o.status(as_of) == s)
+        };
+        if self.is_live(as_of).await? {
+            let mut page = ObligationFilter {
+                limit: Some(10_000),
+                ..filter.clone()
+            };
+            loop {
+                let rows = self.store.obligations(page.clone()).await?;
+                let last = rows.last().map(|(row, _)| *row);
+                for (_, o) in &rows {
+                    if keep(o) && !f(ObligationView::new(o, as_of)) {
+                        return Ok(());
+                    }
+                }
+                match last {
+                    Some(last) if rows.len() == 10_000 => page.after = Some(last),
+                    _ => return Ok(()),
+                }
+            }
+        }
+        let mut go_on = true;
+        self.replay(as_of, |_, obligations| {
+            for o in obligations.iter().filter(|o| keep(o)) {
+                if go_on && !f(ObligationView::new(o, as_of)) {
+                    go_on = false;
+                }
+            }
+        })
+        .await
+    }
+
+    pub async fn summary(&self, as_of: Timestamp) -> Result<Summary, StoreError> {
+        let mut builder = SummaryBuilder::default();
+        let mut reply_times = Vec::new();
+        let reply_policies: Vec<&str> = self
+            .engine
+            .policies()
+            .iter()
+            .filter(|p| p.is_trigger("message.received"))
+            .map(|p| &*p.name)
+            .collect();
+        let mut add = |o: &Obligation| {
+            builder.add(o, as_of);
+            if reply_policies.contains(&&*o.policy)
+                && matches!(o.status(as_of), Status::Kept | Status::KeptLate)
+            {
+                if let Some(closed) = o.closed_at {
+                    reply_times.push(closed.duration_since(o.opened_at).as_secs());
+                }
+            }
+        };
+        if self.is_live(as_of).await? {
+            let mut after = None;
+            loop {
+                let rows = self
+                    .store
+                    .obligations(ObligationFilter {
+                        after,
+                        limit: Some(50_000),
+                        ..Default::default()
+                    })
+                    .await?;
+                for (_, o) in &rows {
+                    add(o);
+                }
+                match rows.last() {
+                    Some((row, _)) if rows.len() == 50_000 => after = Some(*row),
+                    _ => break,
+                }
+            }
+        } else {
+            self.replay(as_of, |_, obligations| {
+                obligations.iter().for_each(&mut add)
+            })
+            .await?;
+        }
+        reply_times.sort_unstable();
+        let order: Vec<&str> = self.engine.policies().iter().map(|p| &*p.name).collect();
+        let (policies, invisible_now) = builder.finish(&order);
+        let counts = self.store.counts().await?;
+        Ok(Summary {
+            as_of,
+            customers: counts.customers,
+            events: counts.events,
+            invisible_now,
+            policies,
+            reply_time_p50: crate::domain::report::percentile(&reply_times, 50),
+            reply_time_p90: crate::domain::report::percentile(&reply_times, 90),
+        })
+    }
+}
+
+/// Seconds as a human span (for tables).
+pub fn human_secs(secs: i64) -> String {
+    crate::domain::span::format_span(SignedDuration::from_secs(secs))
+}

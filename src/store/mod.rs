@@ -1,0 +1,135 @@
+//! The storage seam. Only this module knows SQL. `Store` is implemented by `sqlite::SqliteStore` (the
+//! embedded default); everything above it (CLI, HTTP, scheduler) speaks to `dyn Store`.
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::domain::{Engine, Event, Obligation};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot open the database at {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("unsupported database URL {0:?} (use a file path or sqlite://PATH; postgres:// is not supported yet)")]
+    UnsupportedUrl(String),
+    #[error("corrupt row in {table}: {reason}")]
+    Corrupt { table: &'static str, reason: String },
+    #[error("background task failed: {0}")]
+    Task(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// What happened to one event of an ingested batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    Accepted,
+    Duplicate,
+}
+
+/// A customer's profile and activity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct CustomerRecord {
+    pub id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub timezone: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub first_seen: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_seen: Option<Timestamp>,
+    pub events: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ObligationFilter {
+    pub policy: Option<String>,
+    pub customer: Option<String>,
+    /// Resume after this position (from a previous page); `None` starts at the beginning.
+    pub after: Option<i64>,
+    pub limit: Option<usize>,
+}
+
+/// An API key as listed (never the key itself).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApiKey {
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StoreCounts {
+    pub customers: u64,
+    pub events: u64,
+    pub obligations: u64,
+}
+
+/// One page of histories for a replay: customers with their events (sorted), in a stable order.
+pub struct HistoryPage {
+    pub histories: Vec<(CustomerRecord, Vec<Event>)>,
+    /// Pass as `after` for the next page; `None` when this was the last.
+    pub next: Option<i64>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores new events (a repeated id is a no-op reported as `Duplicate`) and brings the obligations of
+    /// the customers they touch up to date, all in one transaction: when it returns, it is durable.
+    async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError>;
+
+    /// The latest `at` of any stored event: stored obligations answer any "as of" at or after it.
+    async fn latest_event_at(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    async fn customer(&self, id: &str) -> Result<Option<CustomerRecord>, StoreError>;
+    async fn customers(&self, ids: Vec<String>) -> Result<Vec<CustomerRecord>, StoreError>;
+    /// The customer's events sorted by (at, id).
+    async fn customer_events(&self, id: &str) -> Result<Vec<Event>, StoreError>;
+    async fn customer_obligations(&self, id: &str) -> Result<Vec<Obligation>, StoreError>;
+
+    /// Obligations not closed whose breach time is before `before`: the invisible customers' reasons.
+    async fn unclosed_breached(&self, before: Timestamp) -> Result<Vec<Obligation>, StoreError>;
+    /// Stored obligations, in a stable order, with the position to resume after.
+    async fn obligations(
+        &self,
+        filter: ObligationFilter,
+    ) -> Result<Vec<(i64, Obligation)>, StoreError>;
+    /// Histories for replays as of an earlier time.
+    async fn histories(&self, after: Option<i64>, limit: usize) -> Result<HistoryPage, StoreError>;
+
+    /// Recomputes every obligation from the events (after a policy change). Returns how many customers.
+    async fn recompute_all(&self) -> Result<u64, StoreError>;
+
+    /// The earliest breach time of an unclosed obligation the scheduler has not yet noticed.
+    async fn next_unnoticed_breach(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// Marks every unclosed obligation that breached before `now` as noticed, returning them.
+    async fn notice_breaches(&self, now: Timestamp) -> Result<Vec<Obligation>, StoreError>;
+
+    async fn create_api_key(&self, name: &str, hash: &str) -> Result<(), StoreError>;
+    /// The key's name if a live (not revoked) key has this hash.
+    async fn find_api_key(&self, hash: &str) -> Result<Option<String>, StoreError>;
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+    async fn revoke_api_key(&self, name: &str) -> Result<bool, StoreError>;
+
+    async fn counts(&self) -> Result<StoreCounts, StoreError>;
+}
+
+/// Opens the store a `--db` value names: a file path or `sqlite://PATH`.
+pub async fn open(
+    url: &str,
+    engine: Arc<Engine>,
+    synchronous_full: bool,
+) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(StoreError::UnsupportedUrl(url.to_string()));
+    }
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    let store = sqlite::SqliteStore::open(path, engine, synchronous_full).await?;
+    Ok(Arc::new(store))
+}
