@@ -1,0 +1,276 @@
+//! The HTTP API, spoken to over a real socket.
+
+mod common;
+
+use common::{event, spawn_app};
+use serde_json::json;
+
+#[tokio::test]
+async fn health_and_openapi_need_no_key_but_everything_else_does() {
+    let app = spawn_app().await;
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let spec: serde_json::Value = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/v1/events",
+        "/v1/invisible",
+        "/v1/customers/{id}",
+        "/v1/obligations",
+        "/v1/summary",
+    ] {
+        assert!(spec["paths"][path].is_object(), "openapi lacks {path}");
+    }
+    assert!(spec["components"]["schemas"]["ObligationView"].is_object());
+
+    for path in [
+        "/v1/invisible",
+        "/v1/summary",
+        "/v1/obligations",
+        "/v1/customers/x",
+    ] {
+        let anonymous = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401, "{path}");
+        assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+        let body: serde_json::Value = anonymous.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized");
+        let wrong = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth("seen_not-a-key")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401, "{path}");
+    }
+    let post = app
+        .client
+        .post(format!("{}/v1/events", app.address))
+        .json(&json!({"type": "x", "customer": "c"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 401);
+}
+
+#[tokio::test]
+async fn a_batch_keeps_its_valid_items_and_names_the_bad_fields() {
+    let app = spawn_app().await;
+    let batch = json!([
+        event("e1", "message.received", "c1", "2026-01-05T10:00:00Z", Some("T1")),
+        {"id": "e2", "type": "message.received", "at": "2026-01-05T10:00:00Z"},
+        {"id": "e3", "type": "message.received", "customer": "c2", "at": "last tuesday"},
+        event("e4", "message.received", "c2", "2026-01-05T11:00:00Z", None),
+        event("e1", "message.received", "c1", "2026-01-05T10:00:00Z", Some("T1")),
+        {"id": "e5", "type": "message.received", "customer": "c3", "at": "2026-01-05T11:00:00Z", "extra": 1},
+    ]);
+    let (status, body) = app.post_events(&batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], 2);
+    assert_eq!(body["duplicates"], 1);
+    assert_eq!(body["rejected"], 3);
+    let results = body["results"].as_array().unwrap();
+    let statuses: Vec<&str> = results
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "accepted",
+            "rejected",
+            "rejected",
+            "accepted",
+            "duplicate",
+            "rejected"
+        ]
+    );
+    assert_eq!(results[1]["field"], "customer");
+    assert_eq!(results[2]["field"], "at");
+    assert!(results[5]["error"].as_str().unwrap().contains("extra"));
+
+    // Sending the same batch again stores nothing new.
+    let (_, again) = app.post_events(&batch).await;
+    assert_eq!(again["accepted"], 0);
+    assert_eq!(again["duplicates"], 3);
+
+    // One object works too, and an id is minted when missing.
+    let (status, single) = app
+        .post_events(&json!({"type": "app.session", "customer": "c9"}))
+        .await;
+    assert_eq!(status, 200);
+    let id = single["results"][0]["id"].as_str().unwrap();
+    assert_eq!(id.len(), 36, "a UUIDv7: {id}");
+
+    // All rejected: 422.
+    let (status, _) = app.post_events(&json!([{"type": "x"}])).await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn bad_bodies_get_clear_errors_and_the_server_survives() {
+    let app = spawn_app().await;
+    for (body, code) in [
+        ("{not json", "invalid_json"),
+        ("42", "invalid_json"),
+        ("[1, 2]", ""),
+        ("", "invalid_json"),
+        ("[{\"type\": \"a\", \"customer\": \"c\"}", "invalid_json"),
+    ] {
+        let response = app
+            .post("/v1/events")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let json: serde_json::Value = response.json().await.unwrap();
+        if code.is_empty() {
+            assert_eq!(status, 422, "{body}: {json}");
+        } else {
+            assert_eq!(status, 400, "{body}: {json}");
+            assert_eq!(json["error"], code);
+            assert!(!json["detail"].as_str().unwrap().is_empty());
+        }
+    }
+    let nested = "[".repeat(100_000);
+    let response = app.post("/v1/events").body(nested).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+
+    // Over the body limit: 413, as JSON.
+    let huge = format!(
+        "[{}]",
+        vec!["{\"type\":\"a\",\"customer\":\"c\"}"; 400_000].join(",")
+    );
+    assert!(huge.len() > 10 * 1024 * 1024);
+    let response = app.post("/v1/events").body(huge).send().await.unwrap();
+    assert_eq!(response.status(), 413);
+    let json: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(json["error"], "body_too_large");
+
+    // Over the batch limit: 413 too.
+    let many: Vec<serde_json::Value> = (0..10_001)
+        .map(|i| json!({"type": "a", "customer": format!("c{i}")}))
+        .collect();
+    let (status, json) = app.post_events(&json!(many)).await;
+    assert_eq!(status, 413);
+    assert_eq!(json["error"], "batch_too_large");
+
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "still alive");
+}
+
+#[tokio::test]
+async fn queries_show_invisible_customers_and_obligations() {
+    let app = spawn_app().await;
+    let events = json!([
+        // Booking never confirmed, customer chases twice: invisible.
+        {"id": "b1", "type": "booking.created", "customer": "ann", "customer_name": "Ann <script>", "ref": "BK-1",
+         "at": "2026-01-05T10:00:00Z", "properties": {"starts_at": "2026-01-20T09:00:00Z"}},
+        event("m1", "message.received", "ann", "2026-01-06T10:00:00Z", Some("BK-1")),
+        event("m2", "message.received", "ann", "2026-01-07T10:00:00Z", Some("BK-1")),
+        // Order confirmed in time: seen.
+        event("o1", "order.placed", "bob", "2026-01-05T10:00:00Z", Some("ORD-1")),
+        event("o2", "order.confirmed", "bob", "2026-01-05T10:20:00Z", Some("ORD-1")),
+        event("o3", "order.dispatched", "bob", "2026-01-06T10:20:00Z", Some("ORD-1")),
+    ]);
+    let (status, _) = app.post_events(&events).await;
+    assert_eq!(status, 200);
+
+    let as_of = "2026-01-08T12:00:00Z";
+    let (status, invisible) = app.get_json(&format!("/v1/invisible?as_of={as_of}")).await;
+    assert_eq!(status, 200, "{invisible}");
+    assert_eq!(invisible["total"], 1);
+    let ann = &invisible["invisible"][0];
+    assert_eq!(ann["customer"], "ann");
+    assert_eq!(ann["name"], "Ann <script>");
+    let policies: Vec<&str> = ann["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["policy"].as_str().unwrap())
+        .collect();
+    assert_eq!(policies, ["confirm-booking", "reply"]);
+    assert_eq!(ann["reasons"][1]["nudges"], 1);
+    assert_eq!(ann["reasons"][0]["due_at"], "2026-01-05T11:00:00Z");
+
+    // Before the first breach, nobody was invisible: time travel replays.
+    let (_, early) = app
+        .get_json("/v1/invisible?as_of=2026-01-05T10:30:00Z")
+        .await;
+    assert_eq!(early["total"], 0);
+
+    let (status, customer) = app
+        .get_json(&format!("/v1/customers/ann?as_of={as_of}"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(customer["invisible"], true);
+    assert_eq!(customer["events"].as_array().unwrap().len(), 3);
+    let (status, missing) = app.get_json("/v1/customers/nobody").await;
+    assert_eq!(
+        (status, missing["error"].as_str()),
+        (404, Some("not_found"))
+    );
+
+    let (_, kept) = app
+        .get_json(&format!("/v1/obligations?status=kept&as_of={as_of}"))
+        .await;
+    let kept: Vec<&str> = kept["obligations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["policy"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept, ["confirm-order", "dispatch-order"]);
+    let (_, bob) = app
+        .get_json("/v1/obligations?customer=bob&policy=confirm-order")
+        .await;
+    assert_eq!(bob["obligations"].as_array().unwrap().len(), 1);
+    assert_eq!(bob["obligations"][0]["closed_at"], "2026-01-05T10:20:00Z");
+
+    let (status, summary) = app.get_json(&format!("/v1/summary?as_of={as_of}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(summary["invisible_now"], 1);
+    let confirm_order = summary["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["policy"] == "confirm-order")
+        .unwrap();
+    assert_eq!(confirm_order["kept_rate"], 1.0);
+    assert_eq!(confirm_order["time_to_keep_p50"], 1200);
+
+    for bad in [
+        "/v1/obligations?status=lost",
+        "/v1/invisible?as_of=yesterday",
+        "/v1/summary?bogus=1",
+        "/v1/invisible?limit=0",
+    ] {
+        let (status, body) = app.get_json(bad).await;
+        assert_eq!(status, 400, "{bad}");
+        assert_eq!(body["error"], "invalid_query");
+    }
+}

@@ -1,0 +1,246 @@
+//! Storage behaviour through the public service: order independence, duplicates, profiles, time travel.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use proptest::prelude::*;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use seen::config::Config;
+use seen::demo::{DemoEvent, DemoOptions};
+use seen::domain::event::parse_event_json;
+use seen::domain::Event;
+use seen::service::{ObligationView, Service};
+use seen::store::{Ingested, ObligationFilter};
+
+async fn open(dir: &tempfile::TempDir, name: &str) -> Service {
+    let config = Config::defaults().unwrap();
+    let path = dir.path().join(name);
+    let store = seen::store::open(path.to_str().unwrap(), config.engine.clone(), false)
+        .await
+        .unwrap();
+    Service::new(store, Arc::clone(&config.engine))
+}
+
+fn to_event(demo: &DemoEvent, now: Timestamp) -> Event {
+    let json = serde_json::to_string(demo).unwrap();
+    parse_event_json(&json)
+        .unwrap()
+        .validate(now, &mut || unreachable!())
+        .unwrap()
+}
+
+fn demo_events(customers: usize, end: Timestamp) -> Vec<Event> {
+    let mut events = Vec::new();
+    seen::demo::generate(&DemoOptions::new(7, customers, end), |block| {
+        events.extend(block.iter().map(|e| to_event(e, end)));
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    events
+}
+
+async fn all_obligations(service: &Service, as_of: Timestamp) -> Vec<ObligationView> {
+    let mut out = Vec::new();
+    service
+        .for_each_obligation(ObligationFilter::default(), None, as_of, |o| {
+            out.push(o);
+            true
+        })
+        .await
+        .unwrap();
+    out.sort_by(|a, b| {
+        (&a.customer, &a.policy, &a.trigger_event).cmp(&(&b.customer, &b.policy, &b.trigger_event))
+    });
+    out
+}
+
+#[tokio::test]
+async fn shuffled_batches_give_the_same_obligations_as_sorted_history() {
+    let end: Timestamp = "2026-06-30T17:00:00Z".parse().unwrap();
+    let mut events = demo_events(150, end);
+    let dir = tempfile::tempdir().unwrap();
+
+    events.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let sorted = open(&dir, "sorted.db").await;
+    sorted.ingest(events.clone()).await.unwrap();
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    events.shuffle(&mut rng);
+    let shuffled = open(&dir, "shuffled.db").await;
+    let mut rest = events.as_slice();
+    while !rest.is_empty() {
+        let n = rng.gen_range(1..=rest.len().min(500));
+        shuffled.ingest(rest[..n].to_vec()).await.unwrap();
+        rest = &rest[n..];
+    }
+
+    for as_of in [
+        end,
+        "2026-04-01T12:00:00Z".parse().unwrap(),
+        "2027-01-01T00:00:00Z".parse().unwrap(),
+    ] {
+        let a = all_obligations(&sorted, as_of).await;
+        let b = all_obligations(&shuffled, as_of).await;
+        assert!(
+            a.len() > 500,
+            "a meaningful history: {} obligations",
+            a.len()
+        );
+        assert_eq!(a, b, "as of {as_of}");
+        let invisible_a = sorted.invisible(as_of).await.unwrap();
+        let invisible_b = shuffled.invisible(as_of).await.unwrap();
+        assert_eq!(
+            invisible_a.iter().map(|i| &i.invisible).collect::<Vec<_>>(),
+            invisible_b.iter().map(|i| &i.invisible).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[tokio::test]
+async fn time_travel_equals_what_was_live_then() {
+    // Import only the events up to T, and ask "now"; then import everything and ask "as of T".
+    let end: Timestamp = "2026-06-30T17:00:00Z".parse().unwrap();
+    let t: Timestamp = "2026-05-15T12:00:00Z".parse().unwrap();
+    let events = demo_events(80, end);
+    let dir = tempfile::tempdir().unwrap();
+    let partial = open(&dir, "partial.db").await;
+    partial
+        .ingest(events.iter().filter(|e| e.at <= t).cloned().collect())
+        .await
+        .unwrap();
+    let full = open(&dir, "full.db").await;
+    full.ingest(events).await.unwrap();
+    assert_eq!(
+        all_obligations(&partial, t).await,
+        all_obligations(&full, t).await
+    );
+    assert_eq!(
+        partial.summary(t).await.unwrap().policies,
+        full.summary(t).await.unwrap().policies
+    );
+}
+
+#[tokio::test]
+async fn duplicates_and_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = open(&dir, "p.db").await;
+    let now = Timestamp::now();
+    let parse = |json: &str| {
+        parse_event_json(json)
+            .unwrap()
+            .validate(now, &mut || unreachable!())
+            .unwrap()
+    };
+    let newer = parse(
+        r#"{"id":"2","type":"app.session","customer":"c","customer_email":"new@x.org","at":"2026-02-01T00:00:00Z"}"#,
+    );
+    let older = parse(
+        r#"{"id":"1","type":"app.session","customer":"c","customer_email":"old@x.org","customer_name":"Cy","at":"2026-01-01T00:00:00Z"}"#,
+    );
+    assert_eq!(
+        service.ingest(vec![newer.clone()]).await.unwrap(),
+        [Ingested::Accepted]
+    );
+    // The older event arrives later: it must not overwrite the newer email, but fills the name.
+    assert_eq!(
+        service
+            .ingest(vec![older.clone(), newer.clone(), older])
+            .await
+            .unwrap(),
+        [Ingested::Accepted, Ingested::Duplicate, Ingested::Duplicate]
+    );
+    let profile = service.store.customer("c").await.unwrap().unwrap();
+    assert_eq!(profile.email.as_deref(), Some("new@x.org"));
+    assert_eq!(profile.name.as_deref(), Some("Cy"));
+    assert_eq!(profile.events, 2);
+    assert_eq!(
+        profile.first_seen,
+        Some("2026-01-01T00:00:00Z".parse().unwrap())
+    );
+}
+
+#[tokio::test]
+async fn changed_policies_recompute_stored_obligations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let path = path.to_str().unwrap();
+    let now = Timestamp::now();
+    let event = parse_event_json(
+        r#"{"id":"1","type":"message.received","customer":"c","at":"2026-01-05T10:00:00Z"}"#,
+    )
+    .unwrap()
+    .validate(now, &mut || unreachable!())
+    .unwrap();
+    {
+        let config = Config::defaults().unwrap();
+        let store = seen::store::open(path, config.engine.clone(), false)
+            .await
+            .unwrap();
+        store.ingest(vec![event]).await.unwrap();
+    }
+    let config = Config::from_toml(
+        "[[policies]]\nname='fast-reply'\nkind='expect'\ntrigger=['message.received']\nexpect=['message.sent']\nwithin='5m'",
+        "test",
+    )
+    .unwrap();
+    let store = seen::store::open(path, config.engine.clone(), false)
+        .await
+        .unwrap();
+    let obligations = store.customer_obligations("c").await.unwrap();
+    assert_eq!(obligations.len(), 1);
+    assert_eq!(&*obligations[0].policy, "fast-reply");
+    assert_eq!(
+        obligations[0].due_at,
+        "2026-01-05T10:05:00Z".parse::<Timestamp>().unwrap()
+    );
+}
+
+const KINDS: [&str; 7] = [
+    "message.received",
+    "message.sent",
+    "booking.created",
+    "booking.confirmed",
+    "booking.cancelled",
+    "visit.queued",
+    "visit.served",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+    /// Any history, delivered in any order and batching, gives the obligations of the sorted replay.
+    #[test]
+    fn any_arrival_order_gives_the_replay(
+        raw in prop::collection::vec((0usize..3, 0usize..KINDS.len(), 0i64..300, prop::option::of(0u8..3)), 1..60),
+        seed in any::<u64>(),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let base: Timestamp = "2026-03-02T08:00:00Z".parse().unwrap();
+            let now = Timestamp::now();
+            let events: Vec<Event> = raw.iter().enumerate().map(|(i, (c, k, minutes, r))| {
+                let at = base + jiff::SignedDuration::from_mins(minutes * 20);
+                let starts = at + jiff::SignedDuration::from_hours(30);
+                let json = serde_json::json!({
+                    "id": format!("e{i}"), "type": KINDS[*k], "customer": format!("c{c}"), "at": at.to_string(),
+                    "ref": r.map(|r| format!("R{r}")), "properties": {"starts_at": starts.to_string()},
+                }).to_string();
+                parse_event_json(&json).unwrap().validate(now, &mut || unreachable!()).unwrap()
+            }).collect();
+            let dir = tempfile::tempdir().unwrap();
+            let a = open(&dir, "a.db").await;
+            let mut sorted = events.clone();
+            sorted.sort_by(|x, y| x.sort_key().cmp(&y.sort_key()));
+            a.ingest(sorted).await.unwrap();
+            let b = open(&dir, "b.db").await;
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut shuffled = events;
+            shuffled.shuffle(&mut rng);
+            for chunk in shuffled.chunks(rng.gen_range(1..=5)) {
+                b.ingest(chunk.to_vec()).await.unwrap();
+            }
+            let as_of: Timestamp = "2026-03-10T00:00:00Z".parse().unwrap();
+            assert_eq!(all_obligations(&a, as_of).await, all_obligations(&b, as_of).await);
+        });
+    }
+}
