@@ -307,6 +307,72 @@ mod tests {
     }
 
     #[test]
+    fn business_time_flows_through_the_engine() {
+        use crate::domain::{Event, Status};
+        let config = Config::from_toml(
+            r#"
+            [calendars.office]
+            timezone = "Europe/London"
+            hours = { mon = ["09:00-17:30"], tue = ["09:00-17:30"], wed = ["09:00-12:00", "13:00-17:30"], thu = ["09:00-17:30"], fri = ["09:00-17:00"] }
+            holidays = ["2026-12-25", "2026-12-28"]
+            [[policies]]
+            name = "reply"
+            kind = "expect"
+            trigger = ["message.received"]
+            expect = ["message.sent"]
+            within = "8h"
+            calendar = "office"
+            "#,
+            "test",
+        )
+        .unwrap();
+        let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        let due = |at: &str| {
+            let event = Event {
+                id: "1".into(),
+                kind: "message.received".into(),
+                customer: "c".into(),
+                at: t(at),
+                channel: None,
+                reference: None,
+                properties: None,
+                profile: Default::default(),
+            };
+            config.engine.evaluate(&[event])[0].due_at
+        };
+        // Monday 09:30 London (GMT) + 8h: 17:30, exactly at closing, not Tuesday morning.
+        assert_eq!(due("2026-11-23T09:30:00Z"), t("2026-11-23T17:30:00Z"));
+        // Friday 18:00, after closing: counting starts Monday 09:00 → Monday 17:00.
+        assert_eq!(due("2026-11-27T18:00:00Z"), t("2026-11-30T17:00:00Z"));
+        // Wednesday 11:00: 1h before lunch, 4h30m after (lunch does not count), 2h30m Thursday → 11:30.
+        assert_eq!(due("2026-11-25T11:00:00Z"), t("2026-11-26T11:30:00Z"));
+        // Christmas Eve (Thu) 16:00: 1h30m Thu, Fri 25 and Mon 28 are holidays, 6h30m on Tue 29 → 15:30.
+        assert_eq!(due("2026-12-24T16:00:00Z"), t("2026-12-29T15:30:00Z"));
+        // Across the spring change (Sun 2026-03-29): Friday 16:00 GMT → Monday 16:00 BST = 15:00 UTC.
+        assert_eq!(due("2026-03-27T16:00:00Z"), t("2026-03-30T15:00:00Z"));
+        // Kept exactly at the due instant is kept; a second later is late.
+        let history = |sent: &str| {
+            let mk = |id: &str, kind: &str, at: &str| Event {
+                id: id.into(),
+                kind: kind.into(),
+                customer: "c".into(),
+                at: t(at),
+                channel: None,
+                reference: None,
+                properties: None,
+                profile: Default::default(),
+            };
+            let events = [
+                mk("1", "message.received", "2026-11-23T09:30:00Z"),
+                mk("2", "message.sent", sent),
+            ];
+            config.engine.evaluate(&events)[0].status(t("2027-01-01T00:00:00Z"))
+        };
+        assert_eq!(history("2026-11-23T17:30:00Z"), Status::Kept);
+        assert_eq!(history("2026-11-23T17:30:01Z"), Status::KeptLate);
+    }
+
+    #[test]
     fn errors_name_the_problem() {
         let cases = [
             ("[[policies]]\nname='x'\nkind='expect'\ntrigger=['a']\nexpect=['b']", "needs `within`"),

@@ -100,11 +100,14 @@ impl Inner {
         let mut writer = Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
         writer
             .execute_batch(&format!(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA busy_timeout = 10000;
-                 PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;",
+                "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA busy_timeout = 10000;
+                 PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;
+                 PRAGMA wal_autocheckpoint = 8192;",
                 if synchronous_full { "FULL" } else { "NORMAL" }
             ))
             .map_err(|e| open_err(e.to_string()))?;
+        // The ingest path alone uses more than rusqlite's default 16 statements.
+        writer.set_prepared_statement_cache_capacity(64);
         migrate(&mut writer).map_err(|e| open_err(e.to_string()))?;
         let latest: Option<i64> =
             writer.query_row("SELECT max(at) FROM events", [], |r| r.get(0))?;
@@ -161,6 +164,7 @@ impl Inner {
                         | OpenFlags::SQLITE_OPEN_URI,
                 )?;
                 conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -32768;")?;
+                conn.set_prepared_statement_cache_capacity(64);
                 conn
             }
         };

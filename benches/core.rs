@@ -1,0 +1,252 @@
+//! Seen's core benchmarks, through the real binary: `cargo bench --bench core`.
+//! Prints a Markdown table (medians of several runs) for BENCHMARKS.md.
+//! Sizes: SEEN_BENCH_IMPORT_CUSTOMERS (default 43 700 ≈ 1 M events), SEEN_BENCH_REPORT_CUSTOMERS (200 000),
+//! SEEN_BENCH_RUNS (5).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const SEEN: &str = env!("CARGO_BIN_EXE_seen");
+const END: &str = "2026-11-20T17:00:00Z";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn remove_db(db: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+}
+
+fn write_events(path: &Path, customers: usize) -> usize {
+    let file = std::fs::File::create(path).expect("create events file");
+    let status = Command::new(SEEN)
+        .args([
+            "demo",
+            "--events-only",
+            "--customers",
+            &customers.to_string(),
+            "--end",
+            END,
+        ])
+        .stdout(file)
+        .status()
+        .expect("run seen demo");
+    assert!(status.success());
+    BufReader::new(std::fs::File::open(path).expect("open"))
+        .lines()
+        .count()
+}
+
+/// Runs `seen import` under GNU time: (seconds, peak RSS in MB).
+fn import(db: &Path, events: &Path) -> (f64, f64) {
+    remove_db(db);
+    let started = Instant::now();
+    let output = Command::new("/usr/bin/time")
+        .args([
+            "-f",
+            "%M",
+            SEEN,
+            "--db",
+            db.to_str().unwrap(),
+            "import",
+            "--quiet",
+            events.to_str().unwrap(),
+        ])
+        .output()
+        .expect("run /usr/bin/time seen import (apt-get install time)");
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let kb: f64 = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(f64::NAN);
+    (seconds, kb / 1024.0)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let runs = env_usize("SEEN_BENCH_RUNS", 5);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut rows: Vec<String> = Vec::new();
+
+    // 1. Import of ~1 M demo events into a new SQLite file.
+    let import_customers = env_usize("SEEN_BENCH_IMPORT_CUSTOMERS", 43_700);
+    let events = dir.path().join("events.jsonl");
+    let count = write_events(&events, import_customers);
+    let db = dir.path().join("import.db");
+    let mut rates = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..runs {
+        let (seconds, mb) = import(&db, &events);
+        rates.push(count as f64 / seconds);
+        rss.push(mb);
+        eprintln!("import: {count} events in {seconds:.2} s, peak RSS {mb:.0} MB");
+    }
+    rows.push(format!(
+        "| `seen import` of {count} demo events into a new SQLite file | {:.0} events/s (min {:.0}, max {:.0}) | ≥ 200 000 events/s |",
+        median(rates.clone()),
+        rates.iter().copied().fold(f64::MAX, f64::min),
+        rates.iter().copied().fold(0.0, f64::max)
+    ));
+    rows.push(format!(
+        "| peak RSS of that import | {:.0} MB | ≤ 512 MB |",
+        median(rss)
+    ));
+
+    // 2. HTTP ingestion, batches of 1 000.
+    let lines: Vec<String> = BufReader::new(std::fs::File::open(&events).expect("open"))
+        .lines()
+        .take(300_000)
+        .map(|l| l.expect("line"))
+        .collect();
+    let bodies: Vec<String> = lines
+        .chunks(1_000)
+        .map(|c| format!("[{}]", c.join(",")))
+        .collect();
+    let http_events = lines.len();
+    let mut rates = Vec::new();
+    for _ in 0..runs {
+        let rate = http_ingest(&dir.path().join("http.db"), &bodies, http_events);
+        eprintln!("http: {rate:.0} events/s");
+        rates.push(rate);
+    }
+    rows.push(format!(
+        "| `POST /v1/events`, {http_events} events in batches of 1 000, 4 client connections | {:.0} events/s | ≥ 50 000 events/s |",
+        median(rates)
+    ));
+
+    // 3. `seen report` on 200 000 customers.
+    let report_customers = env_usize("SEEN_BENCH_REPORT_CUSTOMERS", 200_000);
+    let big = dir.path().join("big.jsonl");
+    let big_count = write_events(&big, report_customers);
+    let big_db = dir.path().join("big.db");
+    let (seconds, _) = import(&big_db, &big);
+    eprintln!("imported {big_count} events for the report in {seconds:.1} s");
+    drop(std::fs::remove_file(&big));
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let output = Command::new(SEEN)
+            .args([
+                "--db",
+                big_db.to_str().unwrap(),
+                "report",
+                "--format",
+                "json",
+                "--as-of",
+                END,
+            ])
+            .stdout(Stdio::piped())
+            .output()
+            .expect("run seen report");
+        assert!(output.status.success());
+        let seconds = started.elapsed().as_secs_f64();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("report json");
+        let invisible = json["invisible"].as_array().map_or(0, Vec::len);
+        eprintln!(
+            "report: {invisible} invisible of {report_customers} customers in {seconds:.3} s"
+        );
+        times.push(seconds);
+    }
+    rows.push(format!(
+        "| `seen report --format json` on {report_customers} customers ({big_count} events), whole process | {:.3} s | < 1 s |",
+        median(times)
+    ));
+
+    let table = format!(
+        "| measure | median of {runs} runs | target |\n|---|---|---|\n{}\n",
+        rows.join("\n")
+    );
+    println!("{table}");
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-core.md");
+    let _ = std::fs::write(out, table);
+}
+
+fn http_ingest(db: &Path, bodies: &[String], events: usize) -> f64 {
+    remove_db(db);
+    let key = Command::new(SEEN)
+        .args(["--db", db.to_str().unwrap(), "keys", "create", "bench"])
+        .output()
+        .expect("create key");
+    let key = String::from_utf8(key.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string();
+    let mut server = Command::new(SEEN)
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("SEEN_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start seen serve");
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read address");
+    let address = line.trim().rsplit(' ').next().expect("address").to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let seconds = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for worker in 0..4 {
+            let (client, address, key) = (client.clone(), address.clone(), key.clone());
+            let mine: Vec<String> = bodies.iter().skip(worker).step_by(4).cloned().collect();
+            tasks.push(tokio::spawn(async move {
+                for body in mine {
+                    let response = client
+                        .post(format!("{address}/v1/events"))
+                        .bearer_auth(&key)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .expect("post");
+                    assert!(response.status().is_success(), "{}", response.status());
+                    let _ = response.bytes().await;
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.expect("client task");
+        }
+        started.elapsed().as_secs_f64()
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    events as f64 / seconds
+}

@@ -1,0 +1,277 @@
+//! The real `seen` binary, end to end.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn seen(dir: &tempfile::TempDir) -> Command {
+    let mut cmd = Command::cargo_bin("seen").unwrap();
+    cmd.current_dir(dir.path())
+        .env_remove("SEEN_DATABASE_URL")
+        .env_remove("SEEN_CONFIG");
+    cmd
+}
+
+#[test]
+fn demo_builds_a_business_and_reports_invisible_customers() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = seen(&dir)
+        .args([
+            "demo",
+            "--customers",
+            "300",
+            "--end",
+            "2026-06-30T17:00:00Z",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "customers invisible as of 2026-06-30 17:00 UTC",
+        ))
+        .stdout(predicate::str::contains("booking-reminder"))
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(output).unwrap();
+    let invisible: usize = text
+        .lines()
+        .find(|l| l.contains("customers invisible"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(
+        (10..300).contains(&invisible),
+        "some but not all invisible: {invisible}"
+    );
+    assert!(dir.path().join("seen-demo.db").exists());
+
+    // The same seed gives the same business; JSON report as of the demo's end.
+    let report = seen(&dir)
+        .args([
+            "--db",
+            "seen-demo.db",
+            "report",
+            "--format",
+            "json",
+            "--as-of",
+            "2026-06-30T17:00:00Z",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&report).unwrap();
+    let list = report["invisible"].as_array().unwrap();
+    assert_eq!(list.len(), invisible);
+    let waits: Vec<i64> = list
+        .iter()
+        .map(|c| c["waiting"].as_i64().unwrap())
+        .collect();
+    assert!(waits.windows(2).all(|w| w[0] >= w[1]), "longest wait first");
+    let first = list[0]["customer"].as_str().unwrap();
+
+    seen(&dir)
+        .args([
+            "--db",
+            "seen-demo.db",
+            "explain",
+            first,
+            "--as-of",
+            "2026-06-30T17:00:00Z",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("INVISIBLE"))
+        .stdout(predicate::str::contains("Timeline"));
+
+    // Replacing the demo database gives identical results.
+    seen(&dir)
+        .args([
+            "demo",
+            "--customers",
+            "300",
+            "--end",
+            "2026-06-30T17:00:00Z",
+        ])
+        .assert()
+        .success();
+    let again = seen(&dir)
+        .args([
+            "--db",
+            "seen-demo.db",
+            "report",
+            "--format",
+            "json",
+            "--as-of",
+            "2026-06-30T17:00:00Z",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&again).unwrap(),
+        report
+    );
+}
+
+#[test]
+fn import_keeps_good_rows_and_reports_bad_ones_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = [
+        r#"{"id":"1","type":"message.received","customer":"ann","at":"2026-01-05T10:00:00Z","ref":"T1"}"#,
+        r#"{"id":"2","type":"message.received","customer":"ann","at":"not-a-time"}"#,
+        r#"{"id":"3","type":"message.received","at":"2026-01-05T10:00:00Z"}"#,
+        r#"{"id":"4","type": broken"#,
+        r#"{"id":"5","type":"message.sent","customer":"ann","at":"2026-01-05T11:00:00Z","ref":"T1"}"#,
+        r#"{"id":"6","type":"message.received","customer":"bob","at":"2026-01-05T10:00:00+01:00"}"#,
+    ]
+    .join("\n");
+    std::fs::write(dir.path().join("events.jsonl"), jsonl).unwrap();
+    seen(&dir)
+        .args(["import", "events.jsonl"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "events.jsonl:2: rejected: field `at`",
+        ))
+        .stderr(predicate::str::contains(
+            "events.jsonl:3: rejected: field `customer`",
+        ))
+        .stderr(predicate::str::contains("events.jsonl:4: rejected"))
+        .stderr(predicate::str::contains(
+            "imported 3 events (0 duplicates, 3 rejected)",
+        ));
+
+    // Importing again: everything valid is a duplicate.
+    seen(&dir)
+        .args(["import", "events.jsonl"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "imported 0 events (3 duplicates, 3 rejected)",
+        ));
+
+    // CSV, from stdin.
+    let csv = "id,type,customer,at,ref\n7,message.received,cy,2026-01-05T10:00:00Z,T9\n";
+    seen(&dir)
+        .args(["import", "--format", "csv", "-"])
+        .write_stdin(csv)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("imported 1 events"));
+
+    let lines = seen(&dir)
+        .args([
+            "obligations",
+            "--format",
+            "jsonl",
+            "--as-of",
+            "2026-01-07T00:00:00Z",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let obligations: Vec<serde_json::Value> = String::from_utf8(lines)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(obligations.len(), 3);
+    let ann = obligations.iter().find(|o| o["customer"] == "ann").unwrap();
+    assert_eq!(ann["status"], "kept");
+    assert_eq!(ann["policy"], "reply");
+    assert_eq!(ann["ref"], "T1");
+    assert_eq!(ann["opened_at"], "2026-01-05T10:00:00Z");
+    assert_eq!(
+        ann["due_at"], "2026-01-06T10:00:00Z",
+        "8h30m of office time: 7h30m on Monday, 1h on Tuesday"
+    );
+    assert_eq!(ann["closed_at"], "2026-01-05T11:00:00Z");
+    assert_eq!(ann["nudges"], 0);
+    let bob = obligations.iter().find(|o| o["customer"] == "bob").unwrap();
+    assert_eq!(
+        bob["opened_at"], "2026-01-05T09:00:00Z",
+        "times are printed in UTC"
+    );
+    assert_eq!(bob["status"], "breached");
+    assert!(bob["closed_at"].is_null());
+
+    seen(&dir)
+        .args(["report", "--as-of", "2026-01-07T00:00:00Z"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2 of 3 customers invisible"))
+        .stdout(predicate::str::contains("bob"));
+}
+
+#[test]
+fn bad_configuration_and_missing_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("seen.toml"),
+        "[[policies]]\nname = 'x'\nkind = 'expect'\ntrigger = ['a']\nexpect = ['b']\n",
+    )
+    .unwrap();
+    seen(&dir)
+        .args(["report"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("seen.toml"))
+        .stderr(predicate::str::contains("needs `within`"));
+    std::fs::remove_file(dir.path().join("seen.toml")).unwrap();
+    seen(&dir)
+        .args(["import", "nope.jsonl"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("nope.jsonl"));
+    seen(&dir)
+        .args(["report", "--as-of", "tuesday"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--as-of"));
+    seen(&dir)
+        .args(["config", "--defaults"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("[[policies]]"))
+        .stdout(predicate::str::contains("booking-reminder"));
+}
+
+#[test]
+fn keys_are_shown_once_and_stored_hashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = seen(&dir)
+        .args(["keys", "create", "ci"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let key = String::from_utf8(out).unwrap().trim().to_string();
+    assert!(key.starts_with("seen_") && key.len() > 40, "{key}");
+    let db = std::fs::read(dir.path().join("seen.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("seen.db-wal")).unwrap_or_default();
+    let needle = key.as_bytes();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "the key itself is never stored"
+        );
+    }
+    seen(&dir)
+        .args(["keys", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ci"));
+    seen(&dir)
+        .args(["keys", "create", "ci"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("already exists"));
+    seen(&dir).args(["keys", "revoke", "ci"]).assert().success();
+    seen(&dir).args(["keys", "revoke", "ci"]).assert().code(1);
+}
