@@ -244,3 +244,106 @@ proptest! {
         });
     }
 }
+
+#[tokio::test]
+async fn latest_event_time_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    let config = Config::defaults().unwrap();
+    let now = Timestamp::now();
+    let parse = |json: &str| {
+        parse_event_json(json)
+            .unwrap()
+            .validate(now, &mut || unreachable!())
+            .unwrap()
+    };
+    {
+        let store = seen::store::open(path.to_str().unwrap(), config.engine.clone(), false)
+            .await
+            .unwrap();
+        assert_eq!(store.latest_event_at().await.unwrap(), None);
+        store
+            .ingest(vec![
+                parse(r#"{"id":"a","type":"message.received","customer":"c","at":"2026-01-05T10:00:00Z"}"#),
+                parse(r#"{"id":"b","type":"message.sent","customer":"c","at":"2026-01-09T10:00:00Z"}"#),
+            ])
+            .await
+            .unwrap();
+        // An older event later does not move it back.
+        store
+            .ingest(vec![parse(
+                r#"{"id":"c","type":"app.session","customer":"d","at":"2026-01-01T10:00:00Z"}"#,
+            )])
+            .await
+            .unwrap();
+    }
+    let store = seen::store::open(path.to_str().unwrap(), config.engine.clone(), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.latest_event_at().await.unwrap(),
+        Some("2026-01-09T10:00:00Z".parse().unwrap())
+    );
+    // So a moment before it is replayed: the reply was not sent yet, the customer was invisible.
+    let service = Service::new(store, config.engine.clone());
+    let invisible = service
+        .invisible("2026-01-08T00:00:00Z".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(invisible.len(), 1);
+    assert!(service
+        .invisible("2026-01-10T00:00:00Z".parse().unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn the_scheduler_notices_each_breach_once_and_knows_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = open(&dir, "s.db").await;
+    let now = Timestamp::now();
+    let at = |minutes_ago: i64| (now - jiff::SignedDuration::from_mins(minutes_ago)).to_string();
+    let parse = |json: String| {
+        parse_event_json(&json)
+            .unwrap()
+            .validate(now, &mut || unreachable!())
+            .unwrap()
+    };
+    service
+        .ingest(vec![
+            // Queued 20 minutes ago, due 5 minutes ago: breached.
+            parse(format!(
+                r#"{{"id":"1","type":"visit.queued","customer":"a","ref":"V1","at":"{}"}}"#,
+                at(20)
+            )),
+            // Queued 5 minutes ago, due in 10 minutes.
+            parse(format!(
+                r#"{{"id":"2","type":"visit.queued","customer":"b","ref":"V2","at":"{}"}}"#,
+                at(5)
+            )),
+        ])
+        .await
+        .unwrap();
+    let store = service.store.as_ref();
+    let next = seen::jobs::scheduler::tick(store).await.unwrap();
+    let expected: Timestamp = (now - jiff::SignedDuration::from_mins(5)
+        + jiff::SignedDuration::from_mins(15))
+    .round(jiff::Unit::Second)
+    .unwrap();
+    assert_eq!(
+        next.map(|t| t.round(jiff::Unit::Second).unwrap()),
+        Some(expected)
+    );
+    // The breach was noticed by that tick; a second tick notices nothing new.
+    assert!(store
+        .notice_breaches(Timestamp::now())
+        .await
+        .unwrap()
+        .is_empty());
+    let later = Timestamp::now() + jiff::SignedDuration::from_mins(11);
+    let noticed = store.notice_breaches(later).await.unwrap();
+    assert_eq!(noticed.len(), 1);
+    assert_eq!(noticed[0].customer, "b");
+    assert_eq!(store.next_unnoticed_breach().await.unwrap(), None);
+}

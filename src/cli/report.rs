@@ -28,7 +28,15 @@ pub async fn run(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {
         .context("computing the report")?;
     match args.format {
         Format::Json => {
-            print_json(&serde_json::json!({ "as_of": args.as_of, "invisible": invisible }))?
+            #[derive(serde::Serialize)]
+            struct Report<'a> {
+                as_of: Timestamp,
+                invisible: &'a [InvisibleView],
+            }
+            print_json(&Report {
+                as_of: args.as_of,
+                invisible: &invisible,
+            })?
         }
         Format::Jsonl => {
             for customer in &invisible {

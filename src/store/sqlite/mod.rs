@@ -109,8 +109,23 @@ impl Inner {
         // The ingest path alone uses more than rusqlite's default 16 statements.
         writer.set_prepared_statement_cache_capacity(64);
         migrate(&mut writer).map_err(|e| open_err(e.to_string()))?;
-        let latest: Option<i64> =
-            writer.query_row("SELECT max(at) FROM events", [], |r| r.get(0))?;
+        // Kept in `meta` by every ingest: a max() over all events would scan them on every start.
+        let mut latest: Option<i64> = writer
+            .query_row(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'latest_at'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if latest.is_none() {
+            latest = writer.query_row("SELECT max(at) FROM events", [], |r| r.get(0))?;
+            if let Some(at) = latest {
+                writer.execute(
+                    "INSERT INTO meta (key, value) VALUES ('latest_at', ?1)",
+                    [at.to_string()],
+                )?;
+            }
+        }
         let inner = Inner {
             path,
             writer: Mutex::new(writer),
@@ -163,7 +178,9 @@ impl Inner {
                         | OpenFlags::SQLITE_OPEN_NO_MUTEX
                         | OpenFlags::SQLITE_OPEN_URI,
                 )?;
-                conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -32768;")?;
+                conn.execute_batch(
+                    "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -32768; PRAGMA mmap_size = 4294967296;",
+                )?;
                 conn.set_prepared_statement_cache_capacity(64);
                 conn
             }
@@ -230,16 +247,11 @@ impl Inner {
                     }
                 }
             }
-            let (Some(first), Some(last)) = (accepted.first(), accepted.last()) else {
+            let Some(last) = accepted.last() else {
                 continue;
             };
             latest = latest.max(nanos(last.at));
-            tx.prepare_cached(
-                "UPDATE customers SET events = events + ?2, first_at = min(first_at, ?3), last_at = max(last_at, ?4)
-                 WHERE seq = ?1",
-            )?
-            .execute(params![seq, accepted.len() as i64, nanos(first.at), nanos(last.at)])?;
-            update_profile(&tx, seq, &accepted)?;
+            update_customer(&tx, seq, &accepted)?;
 
             let relevant: Vec<&Event> = accepted
                 .into_iter()
@@ -280,6 +292,13 @@ impl Inner {
                     }
                 }
             }
+        }
+        if latest != NO_LATEST {
+            tx.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES ('latest_at', ?1) ON CONFLICT (key) DO UPDATE
+                 SET value = CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)",
+            )?
+            .execute([latest.to_string()])?;
         }
         tx.commit()?;
         if latest != NO_LATEST {
@@ -395,26 +414,49 @@ fn parse_profile(text: Option<String>) -> ProfileUpdate {
     }
 }
 
-/// Each profile field takes the value of the latest event that carries it, whatever the arrival order.
-fn update_profile(conn: &Connection, seq: i64, accepted: &[&Event]) -> Result<(), StoreError> {
-    type Field = fn(&ProfileUpdate) -> &Option<String>;
-    let fields: [(&str, Field); 4] = [
-        ("email", |p| &p.email),
-        ("name", |p| &p.name),
-        ("phone", |p| &p.phone),
-        ("timezone", |p| &p.timezone),
-    ];
-    for (column, get) in fields {
-        // `accepted` is sorted by (at, id): the last one carrying the field wins.
-        let Some(event) = accepted.iter().rev().find(|e| get(&e.profile).is_some()) else {
-            continue;
-        };
-        let sql = format!(
-            "UPDATE customers SET {column} = ?2, {column}_at = ?3 WHERE seq = ?1 AND ({column}_at IS NULL OR {column}_at <= ?3)"
-        );
-        conn.prepare_cached(&sql)?
-            .execute(params![seq, get(&event.profile), nanos(event.at)])?;
-    }
+/// Activity counts and the profile in one statement. Each profile field takes the value of the latest
+/// event that carries it, whatever the arrival order. `accepted` is sorted by (at, id).
+fn update_customer(conn: &Connection, seq: i64, accepted: &[&Event]) -> Result<(), StoreError> {
+    let (Some(first), Some(last)) = (accepted.first(), accepted.last()) else {
+        return Ok(());
+    };
+    let latest = |get: fn(&ProfileUpdate) -> &Option<String>| {
+        accepted
+            .iter()
+            .rev()
+            .find_map(|e| get(&e.profile).as_deref().map(|v| (v, nanos(e.at))))
+            .unzip()
+    };
+    let (email, email_at) = latest(|p| &p.email);
+    let (name, name_at) = latest(|p| &p.name);
+    let (phone, phone_at) = latest(|p| &p.phone);
+    let (timezone, timezone_at) = latest(|p| &p.timezone);
+    conn.prepare_cached(
+        "UPDATE customers SET events = events + ?2, first_at = min(first_at, ?3), last_at = max(last_at, ?4),
+           email = CASE WHEN ?6 >= coalesce(email_at, ?6) THEN coalesce(?5, email) ELSE email END,
+           email_at = CASE WHEN ?6 >= coalesce(email_at, ?6) THEN coalesce(?6, email_at) ELSE email_at END,
+           name = CASE WHEN ?8 >= coalesce(name_at, ?8) THEN coalesce(?7, name) ELSE name END,
+           name_at = CASE WHEN ?8 >= coalesce(name_at, ?8) THEN coalesce(?8, name_at) ELSE name_at END,
+           phone = CASE WHEN ?10 >= coalesce(phone_at, ?10) THEN coalesce(?9, phone) ELSE phone END,
+           phone_at = CASE WHEN ?10 >= coalesce(phone_at, ?10) THEN coalesce(?10, phone_at) ELSE phone_at END,
+           timezone = CASE WHEN ?12 >= coalesce(timezone_at, ?12) THEN coalesce(?11, timezone) ELSE timezone END,
+           timezone_at = CASE WHEN ?12 >= coalesce(timezone_at, ?12) THEN coalesce(?12, timezone_at) ELSE timezone_at END
+         WHERE seq = ?1",
+    )?
+    .execute(params![
+        seq,
+        accepted.len() as i64,
+        nanos(first.at),
+        nanos(last.at),
+        email,
+        email_at,
+        name,
+        name_at,
+        phone,
+        phone_at,
+        timezone,
+        timezone_at
+    ])?;
     Ok(())
 }
 
@@ -624,13 +666,15 @@ impl Store for SqliteStore {
     async fn unclosed_breached(&self, before: Timestamp) -> Result<Vec<Obligation>, StoreError> {
         self.run(move |inner| {
             inner.read(|conn| {
-                let rows = load_obligations(
-                    conn,
-                    "WHERE o.closed_at IS NULL AND o.breach_at < ?1",
-                    params![nanos(before)],
-                    &inner.engine,
+                // Closed columns are NULL by the WHERE: naming them as literals keeps the index covering.
+                let mut stmt = conn.prepare_cached(
+                    "SELECT o.seq, c.id, o.policy, o.ref, o.opened_at, o.due_at, o.breach_at, NULL, NULL, NULL,
+                            o.trigger_event, o.nudges, o.last_nudge_at
+                     FROM obligations o INDEXED BY obligations_unclosed JOIN customers c ON c.seq = o.customer_seq
+                     WHERE o.closed_at IS NULL AND o.breach_at < ?1",
                 )?;
-                Ok(rows.into_iter().map(|(_, o)| o).collect())
+                let rows = stmt.query_map([nanos(before)], |r| obligation_from_row(r, &inner.engine))?;
+                rows.map(|row| row.map(|(_, o)| o).map_err(StoreError::from)).collect()
             })
         })
         .await

@@ -45,7 +45,10 @@ CREATE TABLE obligations (
     noticed_at    INTEGER
 );
 CREATE INDEX obligations_by_customer ON obligations (customer_seq);
-CREATE INDEX obligations_unclosed ON obligations (breach_at) WHERE closed_at IS NULL;
+-- Covers the "who is invisible" query: only unclosed rows, so it stays small however long the history.
+CREATE INDEX obligations_unclosed ON obligations
+    (breach_at, customer_seq, policy, ref, opened_at, due_at, trigger_event, nudges, last_nudge_at)
+    WHERE closed_at IS NULL;
 CREATE INDEX obligations_unnoticed ON obligations (breach_at) WHERE closed_at IS NULL AND noticed_at IS NULL;
 
 CREATE TABLE api_keys (
