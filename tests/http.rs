@@ -174,6 +174,19 @@ async fn bad_bodies_get_clear_errors_and_the_server_survives() {
     assert_eq!(status, 413);
     assert_eq!(json["error"], "batch_too_large");
 
+    let wrong_method = app
+        .client
+        .delete(format!("{}/v1/events", app.address))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    let json: serde_json::Value = wrong_method.json().await.unwrap();
+    assert_eq!(json["error"], "method_not_allowed");
+    let nowhere = app.get("/v2/nothing").send().await.unwrap();
+    assert_eq!(nowhere.status(), 404);
+
     let health = app
         .client
         .get(format!("{}/healthz", app.address))

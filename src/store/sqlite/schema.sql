@@ -44,7 +44,8 @@ CREATE TABLE obligations (
     last_nudge_at INTEGER,
     noticed_at    INTEGER
 );
-CREATE INDEX obligations_by_customer ON obligations (customer_seq);
+-- (customer, closed_at): the ingest fast path reads only the unclosed obligations of a customer.
+CREATE INDEX obligations_by_customer ON obligations (customer_seq, closed_at);
 -- Covers the "who is invisible" query: only unclosed rows, so it stays small however long the history.
 CREATE INDEX obligations_unclosed ON obligations
     (breach_at, customer_seq, policy, ref, opened_at, due_at, trigger_event, nudges, last_nudge_at)
