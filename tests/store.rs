@@ -347,3 +347,48 @@ async fn the_scheduler_notices_each_breach_once_and_knows_the_next() {
     assert_eq!(noticed[0].customer, "b");
     assert_eq!(store.next_unnoticed_breach().await.unwrap(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_ingests_share_transactions_and_each_gets_its_own_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = open(&dir, "g.db").await;
+    let now = Timestamp::now();
+    let mut tasks = Vec::new();
+    for writer in 0..8 {
+        let service = service.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut answers = Vec::new();
+            for batch in 0..25 {
+                // Every writer also repeats one shared id: exactly one of them may get it accepted.
+                let mut jsons: Vec<String> = (0..40)
+                    .map(|i| format!(r#"{{"id":"w{writer}-{batch}-{i}","type":"message.received","customer":"c{i}","at":"2026-01-05T10:00:00Z"}}"#))
+                    .collect();
+                jsons.push(format!(r#"{{"id":"shared-{batch}","type":"app.session","customer":"s","at":"2026-01-05T10:00:00Z"}}"#));
+                let events = jsons
+                    .iter()
+                    .map(|j| parse_event_json(j).unwrap().validate(now, &mut || unreachable!()).unwrap())
+                    .collect();
+                answers.push(service.ingest(events).await.unwrap());
+            }
+            answers
+        }));
+    }
+    let mut shared_accepted = 0;
+    for task in tasks {
+        for answer in task.await.unwrap() {
+            assert_eq!(answer.len(), 41, "each caller gets exactly its own results");
+            assert!(answer[..40].iter().all(|r| *r == Ingested::Accepted));
+            if answer[40] == Ingested::Accepted {
+                shared_accepted += 1;
+            }
+        }
+    }
+    assert_eq!(
+        shared_accepted, 25,
+        "one acceptance per shared id, whoever came first"
+    );
+    assert_eq!(
+        service.store.counts().await.unwrap().events,
+        8 * 25 * 40 + 25
+    );
+}

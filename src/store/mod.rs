@@ -26,6 +26,18 @@ pub enum StoreError {
     Conflict(String),
 }
 
+impl StoreError {
+    /// The same error for another waiter of a shared (group) transaction.
+    pub fn duplicate(&self) -> StoreError {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => {
+                StoreError::Sqlite(rusqlite::Error::SqliteFailure(*code, message.clone()))
+            }
+            other => StoreError::Task(other.to_string()),
+        }
+    }
+}
+
 /// What happened to one event of an ingested batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ingested {

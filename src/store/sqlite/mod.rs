@@ -31,6 +31,37 @@ struct Inner {
     engine: Arc<Engine>,
     /// Cache of the latest event `at` (nanoseconds), `NO_LATEST` when there are no events.
     latest_at: AtomicI64,
+    /// Group commit: batches waiting for the writer, and whether a leader is draining them.
+    queue: Mutex<GroupQueue>,
+}
+
+/// Concurrent ingests share one transaction: the first caller becomes the leader and commits everything
+/// queued meanwhile; each caller gets its own results, only after the commit.
+#[derive(Default)]
+struct GroupQueue {
+    pending: Vec<Pending>,
+    leader: bool,
+}
+
+struct Pending {
+    events: Vec<Event>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Ingested>, StoreError>>,
+}
+
+/// Most events one group transaction takes (a single larger batch still goes alone).
+const MAX_GROUP_EVENTS: usize = 50_000;
+
+/// Resets the leader flag if the leader panics, so later ingests elect a new one. (On the normal path the
+/// flag is cleared under the same lock that sees the queue empty: otherwise a batch queued in between
+/// would wait for a leader that has already left.)
+struct LeaderGuard<'a>(&'a Mutex<GroupQueue>);
+
+impl Drop for LeaderGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(self.0).leader = false;
+        }
+    }
 }
 
 /// Nanoseconds since the epoch; events are validated to 1970-2200, far-future deadlines saturate.
@@ -132,6 +163,7 @@ impl Inner {
             readers: Mutex::new(Vec::new()),
             engine,
             latest_at: AtomicI64::new(latest.unwrap_or(NO_LATEST)),
+            queue: Mutex::new(GroupQueue::default()),
         };
         inner.check_fingerprint()?;
         Ok(inner)
@@ -191,6 +223,55 @@ impl Inner {
             pool.push(conn);
         }
         result
+    }
+
+    /// The group-commit leader: commits queued batches, a group per transaction, until none is left.
+    fn lead_group_commits(&self) {
+        let _guard = LeaderGuard(&self.queue);
+        loop {
+            let group: Vec<Pending> = {
+                let mut queue = lock(&self.queue);
+                let mut size = 0;
+                let take = queue
+                    .pending
+                    .iter()
+                    .take_while(|p| {
+                        size += p.events.len();
+                        size <= MAX_GROUP_EVENTS
+                    })
+                    .count()
+                    .max(1);
+                let take = take.min(queue.pending.len());
+                if take == 0 {
+                    queue.leader = false;
+                    return;
+                }
+                queue.pending.drain(..take).collect()
+            };
+            let sizes: Vec<usize> = group.iter().map(|p| p.events.len()).collect();
+            let mut events = Vec::with_capacity(sizes.iter().sum());
+            let mut replies = Vec::with_capacity(group.len());
+            for mut pending in group {
+                events.append(&mut pending.events);
+                replies.push(pending.reply);
+            }
+            match self.ingest(&events) {
+                Ok(results) => {
+                    let mut rest = results.as_slice();
+                    for (reply, size) in replies.into_iter().zip(sizes) {
+                        let (mine, others) = rest.split_at(size.min(rest.len()));
+                        rest = others;
+                        // A caller that went away (client disconnected) no longer needs its answer.
+                        let _ = reply.send(Ok(mine.to_vec()));
+                    }
+                }
+                Err(err) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(err.duplicate()));
+                    }
+                }
+            }
+        }
     }
 
     fn ingest(&self, events: &[Event]) -> Result<Vec<Ingested>, StoreError> {
@@ -589,7 +670,19 @@ const CUSTOMER_COLUMNS: &str = "id, email, name, phone, timezone, first_at, last
 #[async_trait]
 impl Store for SqliteStore {
     async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
-        self.run(move |inner| inner.ingest(&events)).await
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let lead = {
+            let mut queue = lock(&self.inner.queue);
+            queue.pending.push(Pending { events, reply });
+            !std::mem::replace(&mut queue.leader, true)
+        };
+        if lead {
+            let inner = self.inner.clone();
+            tokio::task::spawn_blocking(move || inner.lead_group_commits());
+        }
+        answer
+            .await
+            .map_err(|_| StoreError::Task("the database writer stopped before answering".into()))?
     }
 
     async fn latest_event_at(&self) -> Result<Option<Timestamp>, StoreError> {
