@@ -653,15 +653,20 @@ fn update_obligation(conn: &Connection, row: i64, o: &Obligation) -> Result<(), 
 }
 
 fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<CustomerRecord> {
+    customer_at(row, 0)
+}
+
+/// A `CUSTOMER_COLUMNS` record starting at column `first`.
+fn customer_at(row: &Row<'_>, first: usize) -> rusqlite::Result<CustomerRecord> {
     Ok(CustomerRecord {
-        id: row.get(0)?,
-        email: row.get(1)?,
-        name: row.get(2)?,
-        phone: row.get(3)?,
-        timezone: row.get(4)?,
-        first_seen: Some(from_nanos(row.get(5)?)),
-        last_seen: Some(from_nanos(row.get(6)?)),
-        events: row.get::<_, i64>(7)?.max(0) as u64,
+        id: row.get(first)?,
+        email: row.get(first + 1)?,
+        name: row.get(first + 2)?,
+        phone: row.get(first + 3)?,
+        timezone: row.get(first + 4)?,
+        first_seen: Some(from_nanos(row.get(first + 5)?)),
+        last_seen: Some(from_nanos(row.get(first + 6)?)),
+        events: row.get::<_, i64>(first + 7)?.max(0) as u64,
     })
 }
 
@@ -805,21 +810,7 @@ impl Store for SqliteStore {
                     "SELECT seq, {CUSTOMER_COLUMNS} FROM customers WHERE seq > ?1 ORDER BY seq LIMIT ?2"
                 ))?;
                 let customers: Vec<(i64, CustomerRecord)> = stmt
-                    .query_map(params![after.unwrap_or(0), limit as i64], |r| {
-                        Ok((
-                            r.get(0)?,
-                            CustomerRecord {
-                                id: r.get(1)?,
-                                email: r.get(2)?,
-                                name: r.get(3)?,
-                                phone: r.get(4)?,
-                                timezone: r.get(5)?,
-                                first_seen: Some(from_nanos(r.get(6)?)),
-                                last_seen: Some(from_nanos(r.get(7)?)),
-                                events: r.get::<_, i64>(8)?.max(0) as u64,
-                            },
-                        ))
-                    })?
+                    .query_map(params![after.unwrap_or(0), limit as i64], |r| Ok((r.get(0)?, customer_at(r, 1)?)))?
                     .collect::<Result<_, _>>()?;
                 let (Some(first), Some(last)) = (customers.first(), customers.last()) else {
                     return Ok(HistoryPage {
