@@ -107,13 +107,60 @@ impl Default for ServerConfig {
 pub struct StorageConfig {
     /// SQLite: "normal" survives a killed process (the default); "full" also survives power loss.
     pub synchronous: String,
+    /// PostgreSQL: connections per node.
+    pub pool_size: u32,
+    /// PostgreSQL: statements running longer are cancelled.
+    pub statement_timeout: String,
+    /// PostgreSQL: how long a request waits for a connection before the API answers 503.
+    pub acquire_timeout: String,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             synchronous: "normal".into(),
+            pool_size: 10,
+            statement_timeout: "30s".into(),
+            acquire_timeout: "5s".into(),
         }
+    }
+}
+
+impl StorageConfig {
+    pub fn options(&self) -> Result<crate::store::StoreOptions, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: "[storage]".into(),
+            message,
+        };
+        let span = |name: &str, text: &str| {
+            parse_span(text)
+                .ok()
+                .and_then(|s| std::time::Duration::try_from(s).ok())
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{name} = {text:?}: expected a positive span such as 30s"
+                    ))
+                })
+        };
+        let synchronous_full = match self.synchronous.to_ascii_lowercase().as_str() {
+            "normal" => false,
+            "full" => true,
+            other => {
+                return Err(invalid(format!(
+                    "synchronous = {other:?}: expected \"normal\" or \"full\""
+                )))
+            }
+        };
+        if self.pool_size == 0 {
+            return Err(invalid("pool_size must be at least 1".into()));
+        }
+        Ok(crate::store::StoreOptions {
+            synchronous_full,
+            pool_size: self.pool_size,
+            statement_timeout: span("statement_timeout", &self.statement_timeout)?,
+            acquire_timeout: span("acquire_timeout", &self.acquire_timeout)?,
+        })
     }
 }
 

@@ -1,13 +1,13 @@
 //! The HTTP API, spoken to over a real socket.
 
+#[macro_use]
 mod common;
 
-use common::{event, spawn_app};
+use common::{event, spawn_app, Backend};
 use serde_json::json;
 
-#[tokio::test]
-async fn health_and_openapi_need_no_key_but_everything_else_does() {
-    let app = spawn_app().await;
+async fn health_and_openapi_need_no_key_but_everything_else_does(backend: Backend) {
+    let app = spawn_app(backend).await;
     let health = app
         .client
         .get(format!("{}/healthz", app.address))
@@ -70,9 +70,8 @@ async fn health_and_openapi_need_no_key_but_everything_else_does() {
     assert_eq!(post.status(), 401);
 }
 
-#[tokio::test]
-async fn a_batch_keeps_its_valid_items_and_names_the_bad_fields() {
-    let app = spawn_app().await;
+async fn a_batch_keeps_its_valid_items_and_names_the_bad_fields(backend: Backend) {
+    let app = spawn_app(backend).await;
     let batch = json!([
         event("e1", "message.received", "c1", "2026-01-05T10:00:00Z", Some("T1")),
         {"id": "e2", "type": "message.received", "at": "2026-01-05T10:00:00Z"},
@@ -124,9 +123,8 @@ async fn a_batch_keeps_its_valid_items_and_names_the_bad_fields() {
     assert_eq!(status, 422);
 }
 
-#[tokio::test]
-async fn bad_bodies_get_clear_errors_and_the_server_survives() {
-    let app = spawn_app().await;
+async fn bad_bodies_get_clear_errors_and_the_server_survives(backend: Backend) {
+    let app = spawn_app(backend).await;
     for (body, code) in [
         ("{not json", "invalid_json"),
         ("42", "invalid_json"),
@@ -196,9 +194,8 @@ async fn bad_bodies_get_clear_errors_and_the_server_survives() {
     assert_eq!(health.status(), 200, "still alive");
 }
 
-#[tokio::test]
-async fn queries_show_invisible_customers_and_obligations() {
-    let app = spawn_app().await;
+async fn queries_show_invisible_customers_and_obligations(backend: Backend) {
+    let app = spawn_app(backend).await;
     let events = json!([
         // Booking never confirmed, customer chases twice: invisible.
         {"id": "b1", "type": "booking.created", "customer": "ann", "customer_name": "Ann <script>", "ref": "BK-1",
@@ -287,3 +284,10 @@ async fn queries_show_invisible_customers_and_obligations() {
         assert_eq!(body["error"], "invalid_query");
     }
 }
+
+on_both_backends!(
+    health_and_openapi_need_no_key_but_everything_else_does,
+    a_batch_keeps_its_valid_items_and_names_the_bad_fields,
+    bad_bodies_get_clear_errors_and_the_server_survives,
+    queries_show_invisible_customers_and_obligations,
+);

@@ -1,6 +1,8 @@
-//! Storage behaviour through the public service: order independence, duplicates, profiles, time travel.
+//! Storage behaviour through the public service, on both backends: order independence, duplicates,
+//! profiles, time travel, recompute, the scheduler's claims, group commit.
 
-use std::sync::Arc;
+#[macro_use]
+mod common;
 
 use jiff::Timestamp;
 use proptest::prelude::*;
@@ -13,13 +15,12 @@ use seen::domain::Event;
 use seen::service::{ObligationView, Service};
 use seen::store::{Ingested, ObligationFilter};
 
-async fn open(dir: &tempfile::TempDir, name: &str) -> Service {
-    let config = Config::defaults().unwrap();
-    let path = dir.path().join(name);
-    let store = seen::store::open(path.to_str().unwrap(), config.engine.clone(), false)
-        .await
-        .unwrap();
-    Service::new(store, Arc::clone(&config.engine))
+use common::{open_store, Backend, TestDb};
+
+async fn open(backend: Backend) -> (Service, TestDb) {
+    let db = TestDb::new(backend).await;
+    let service = open_store(&db.url, &Config::defaults().unwrap()).await;
+    (service, db)
 }
 
 fn to_event(demo: &DemoEvent, now: Timestamp) -> Event {
@@ -55,19 +56,17 @@ async fn all_obligations(service: &Service, as_of: Timestamp) -> Vec<ObligationV
     out
 }
 
-#[tokio::test]
-async fn shuffled_batches_give_the_same_obligations_as_sorted_history() {
+async fn shuffled_batches_give_the_same_obligations_as_sorted_history(backend: Backend) {
     let end: Timestamp = "2026-06-30T17:00:00Z".parse().unwrap();
     let mut events = demo_events(150, end);
-    let dir = tempfile::tempdir().unwrap();
 
     events.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    let sorted = open(&dir, "sorted.db").await;
+    let (sorted, _sorted_db) = open(backend).await;
     sorted.ingest(events.clone()).await.unwrap();
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     events.shuffle(&mut rng);
-    let shuffled = open(&dir, "shuffled.db").await;
+    let (shuffled, _shuffled_db) = open(backend).await;
     let mut rest = events.as_slice();
     while !rest.is_empty() {
         let n = rng.gen_range(1..=rest.len().min(500));
@@ -97,19 +96,17 @@ async fn shuffled_batches_give_the_same_obligations_as_sorted_history() {
     }
 }
 
-#[tokio::test]
-async fn time_travel_equals_what_was_live_then() {
+async fn time_travel_equals_what_was_live_then(backend: Backend) {
     // Import only the events up to T, and ask "now"; then import everything and ask "as of T".
     let end: Timestamp = "2026-06-30T17:00:00Z".parse().unwrap();
     let t: Timestamp = "2026-05-15T12:00:00Z".parse().unwrap();
     let events = demo_events(80, end);
-    let dir = tempfile::tempdir().unwrap();
-    let partial = open(&dir, "partial.db").await;
+    let (partial, _partial_db) = open(backend).await;
     partial
         .ingest(events.iter().filter(|e| e.at <= t).cloned().collect())
         .await
         .unwrap();
-    let full = open(&dir, "full.db").await;
+    let (full, _full_db) = open(backend).await;
     full.ingest(events).await.unwrap();
     assert_eq!(
         all_obligations(&partial, t).await,
@@ -121,10 +118,8 @@ async fn time_travel_equals_what_was_live_then() {
     );
 }
 
-#[tokio::test]
-async fn duplicates_and_profiles() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = open(&dir, "p.db").await;
+async fn duplicates_and_profiles(backend: Backend) {
+    let (service, _service_db) = open(backend).await;
     let now = Timestamp::now();
     let parse = |json: &str| {
         parse_event_json(json)
@@ -160,11 +155,9 @@ async fn duplicates_and_profiles() {
     );
 }
 
-#[tokio::test]
-async fn changed_policies_recompute_stored_obligations() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.db");
-    let path = path.to_str().unwrap();
+async fn changed_policies_recompute_stored_obligations(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let path = db.url.as_str();
     let now = Timestamp::now();
     let event = parse_event_json(
         r#"{"id":"1","type":"message.received","customer":"c","at":"2026-01-05T10:00:00Z"}"#,
@@ -174,9 +167,13 @@ async fn changed_policies_recompute_stored_obligations() {
     .unwrap();
     {
         let config = Config::defaults().unwrap();
-        let store = seen::store::open(path, config.engine.clone(), false)
-            .await
-            .unwrap();
+        let store = seen::store::open(
+            path,
+            config.engine.clone(),
+            &seen::store::StoreOptions::default(),
+        )
+        .await
+        .unwrap();
         store.ingest(vec![event]).await.unwrap();
     }
     let config = Config::from_toml(
@@ -184,9 +181,13 @@ async fn changed_policies_recompute_stored_obligations() {
         "test",
     )
     .unwrap();
-    let store = seen::store::open(path, config.engine.clone(), false)
-        .await
-        .unwrap();
+    let store = seen::store::open(
+        path,
+        config.engine.clone(),
+        &seen::store::StoreOptions::default(),
+    )
+    .await
+    .unwrap();
     let obligations = store.customer_obligations("c").await.unwrap();
     assert_eq!(obligations.len(), 1);
     assert_eq!(&*obligations[0].policy, "fast-reply");
@@ -207,7 +208,7 @@ const KINDS: [&str; 7] = [
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
     /// Any history, delivered in any order and batching, gives the obligations of the sorted replay.
     #[test]
     fn any_arrival_order_gives_the_replay(
@@ -227,28 +228,28 @@ proptest! {
                 }).to_string();
                 parse_event_json(&json).unwrap().validate(now, &mut || unreachable!()).unwrap()
             }).collect();
-            let dir = tempfile::tempdir().unwrap();
-            let a = open(&dir, "a.db").await;
-            let mut sorted = events.clone();
-            sorted.sort_by(|x, y| x.sort_key().cmp(&y.sort_key()));
-            a.ingest(sorted).await.unwrap();
-            let b = open(&dir, "b.db").await;
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            let mut shuffled = events;
-            shuffled.shuffle(&mut rng);
-            for chunk in shuffled.chunks(rng.gen_range(1..=5)) {
-                b.ingest(chunk.to_vec()).await.unwrap();
+            for backend in [Backend::Sqlite, Backend::Postgres] {
+                let (a, _a_db) = open(backend).await;
+                let mut sorted = events.clone();
+                sorted.sort_by(|x, y| x.sort_key().cmp(&y.sort_key()));
+                a.ingest(sorted).await.unwrap();
+                let (b, _b_db) = open(backend).await;
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+                let mut shuffled = events.clone();
+                shuffled.shuffle(&mut rng);
+                for chunk in shuffled.chunks(rng.gen_range(1..=5)) {
+                    b.ingest(chunk.to_vec()).await.unwrap();
+                }
+                let as_of: Timestamp = "2026-03-10T00:00:00Z".parse().unwrap();
+                assert_eq!(all_obligations(&a, as_of).await, all_obligations(&b, as_of).await, "{backend:?}");
             }
-            let as_of: Timestamp = "2026-03-10T00:00:00Z".parse().unwrap();
-            assert_eq!(all_obligations(&a, as_of).await, all_obligations(&b, as_of).await);
         });
     }
 }
 
-#[tokio::test]
-async fn latest_event_time_survives_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.db");
+async fn latest_event_time_survives_reopening(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let path = db.url.as_str();
     let config = Config::defaults().unwrap();
     let now = Timestamp::now();
     let parse = |json: &str| {
@@ -258,9 +259,13 @@ async fn latest_event_time_survives_reopening() {
             .unwrap()
     };
     {
-        let store = seen::store::open(path.to_str().unwrap(), config.engine.clone(), false)
-            .await
-            .unwrap();
+        let store = seen::store::open(
+            path,
+            config.engine.clone(),
+            &seen::store::StoreOptions::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(store.latest_event_at().await.unwrap(), None);
         store
             .ingest(vec![
@@ -277,9 +282,13 @@ async fn latest_event_time_survives_reopening() {
             .await
             .unwrap();
     }
-    let store = seen::store::open(path.to_str().unwrap(), config.engine.clone(), false)
-        .await
-        .unwrap();
+    let store = seen::store::open(
+        path,
+        config.engine.clone(),
+        &seen::store::StoreOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         store.latest_event_at().await.unwrap(),
         Some("2026-01-09T10:00:00Z".parse().unwrap())
@@ -298,10 +307,8 @@ async fn latest_event_time_survives_reopening() {
         .is_empty());
 }
 
-#[tokio::test]
-async fn the_scheduler_notices_each_breach_once_and_knows_the_next() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = open(&dir, "s.db").await;
+async fn the_scheduler_notices_each_breach_once_and_knows_the_next(backend: Backend) {
+    let (service, _service_db) = open(backend).await;
     let now = Timestamp::now();
     let at = |minutes_ago: i64| (now - jiff::SignedDuration::from_mins(minutes_ago)).to_string();
     let parse = |json: String| {
@@ -348,10 +355,8 @@ async fn the_scheduler_notices_each_breach_once_and_knows_the_next() {
     assert_eq!(store.next_unnoticed_breach().await.unwrap(), None);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_ingests_share_transactions_and_each_gets_its_own_answer() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = open(&dir, "g.db").await;
+async fn concurrent_ingests_share_transactions_and_each_gets_its_own_answer(backend: Backend) {
+    let (service, _service_db) = open(backend).await;
     let now = Timestamp::now();
     let mut tasks = Vec::new();
     for writer in 0..8 {
@@ -392,3 +397,13 @@ async fn concurrent_ingests_share_transactions_and_each_gets_its_own_answer() {
         8 * 25 * 40 + 25
     );
 }
+
+on_both_backends!(
+    shuffled_batches_give_the_same_obligations_as_sorted_history,
+    time_travel_equals_what_was_live_then,
+    duplicates_and_profiles,
+    changed_policies_recompute_stored_obligations,
+    latest_event_time_survives_reopening,
+    the_scheduler_notices_each_breach_once_and_knows_the_next,
+    concurrent_ingests_share_transactions_and_each_gets_its_own_answer,
+);

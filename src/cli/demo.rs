@@ -42,8 +42,15 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
         }
     }
     let db = cli.db_or("./seen-demo.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let path = format!("{db}{suffix}");
+    // A SQLite demo file is replaced; a PostgreSQL database is added to (the events' ids make it idempotent).
+    let sqlite_files: &[&str] = if db.contains("://") && !db.starts_with("sqlite://") {
+        &[]
+    } else {
+        &["", "-wal", "-shm"]
+    };
+    let db_path = db.strip_prefix("sqlite://").unwrap_or(&db).to_string();
+    for suffix in sqlite_files {
+        let path = format!("{db_path}{suffix}");
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(e).with_context(|| format!("replacing {path}"));
@@ -92,7 +99,10 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
         .summary(end)
         .await
         .context("computing the summary")?;
-    eprintln!("Stored {total} events in {db}.\n");
+    eprintln!(
+        "Stored {total} events in {}.\n",
+        crate::store::redact_url(&db)
+    );
     println!("Promises kept (as of the demo's end):");
     for p in &summary.policies {
         println!(

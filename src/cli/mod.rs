@@ -59,6 +59,8 @@ pub enum Command {
     Config(config::ConfigArgs),
     /// Recompute every obligation from the stored events (after changing policies this happens by itself).
     Recompute,
+    /// Create or upgrade the database schema (also done on every start, under a lock).
+    Migrate,
 }
 
 impl Cli {
@@ -77,6 +79,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Obligations(args) => obligations::run(&cli, args).await,
         Command::Serve(args) => serve::run(&cli, args).await,
         Command::Keys(args) => keys::run(&cli, args).await,
+        Command::Migrate => {
+            open(&cli, "./seen.db").await?;
+            println!("the database schema is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Recompute => {
             let service = open(&cli, "./seen.db").await?;
             let n = service
@@ -101,10 +108,10 @@ pub async fn open(cli: &Cli, default_db: &str) -> Result<Service> {
 }
 
 pub async fn open_with(db: &str, config: &Config) -> Result<Service> {
-    let full = config.file.storage.synchronous.eq_ignore_ascii_case("full");
-    let store = crate::store::open(db, config.engine.clone(), full)
+    let options = config.file.storage.options().context("reading [storage]")?;
+    let store = crate::store::open(db, config.engine.clone(), &options)
         .await
-        .with_context(|| format!("opening the database {db}"))?;
+        .with_context(|| format!("opening the database {}", crate::store::redact_url(db)))?;
     Ok(Service::new(store, Arc::clone(&config.engine)))
 }
 

@@ -1,6 +1,7 @@
 //! The storage seam. Only this module knows SQL. `Store` is implemented by `sqlite::SqliteStore` (the
 //! embedded default); everything above it (CLI, HTTP, scheduler) speaks to `dyn Store`.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -14,10 +15,12 @@ use crate::domain::{Engine, Event, Obligation};
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(String),
     #[error("cannot open the database at {path}: {reason}")]
     Open { path: String, reason: String },
-    #[error("unsupported database URL {0:?} (use a file path or sqlite://PATH; postgres:// is not supported yet)")]
-    UnsupportedUrl(String),
     #[error("corrupt row in {table}: {reason}")]
     Corrupt { table: &'static str, reason: String },
     #[error("background task failed: {0}")]
@@ -132,16 +135,103 @@ pub trait Store: Send + Sync + 'static {
     async fn counts(&self) -> Result<StoreCounts, StoreError>;
 }
 
-/// Opens the store a `--db` value names: a file path or `sqlite://PATH`.
+/// How to open a store (from `[storage]` in the configuration).
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// SQLite: fsync every commit (survives power loss, not only a killed process).
+    pub synchronous_full: bool,
+    /// PostgreSQL: connections per node.
+    pub pool_size: u32,
+    /// PostgreSQL: a statement running longer is cancelled.
+    pub statement_timeout: std::time::Duration,
+    /// PostgreSQL: how long a request waits for a connection before answering 503.
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            synchronous_full: false,
+            pool_size: 10,
+            statement_timeout: std::time::Duration::from_secs(30),
+            acquire_timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+/// Opens the store a `--db` value names: `postgres://…`, a file path, or `sqlite://PATH`. Migrations run on
+/// open (under a lock on PostgreSQL, so nodes starting together never race).
 pub async fn open(
     url: &str,
     engine: Arc<Engine>,
-    synchronous_full: bool,
+    options: &StoreOptions,
 ) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::UnsupportedUrl(url.to_string()));
+        let store = postgres::PostgresStore::open(url, engine, options).await?;
+        return Ok(Arc::new(store));
     }
     let path = url.strip_prefix("sqlite://").unwrap_or(url);
-    let store = sqlite::SqliteStore::open(path, engine, synchronous_full).await?;
+    let store = sqlite::SqliteStore::open(path, engine, options.synchronous_full).await?;
     Ok(Arc::new(store))
+}
+
+/// A database URL without its password, for messages and logs.
+pub fn redact_url(db: &str) -> String {
+    let Some(scheme) = db.find("://").map(|i| i + 3) else {
+        return db.to_string();
+    };
+    match (
+        db.rfind('@'),
+        db[scheme..].find(':').map(|i| i + scheme + 1),
+    ) {
+        (Some(at), Some(colon)) if colon < at => format!("{}***{}", &db[..colon], &db[at..]),
+        _ => db.to_string(),
+    }
+}
+
+/// Nanoseconds since the epoch; events are validated to 1970-2200, far-future deadlines saturate.
+pub(crate) fn nanos(t: Timestamp) -> i64 {
+    i64::try_from(t.as_nanosecond()).unwrap_or(if t.as_nanosecond() < 0 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+pub(crate) fn from_nanos(n: i64) -> Timestamp {
+    Timestamp::from_nanosecond(i128::from(n)).unwrap_or(Timestamp::MAX)
+}
+
+/// An event's profile fields as stored JSON (`None` when it carries none).
+pub(crate) fn profile_json(p: &crate::domain::ProfileUpdate) -> Option<String> {
+    if p.is_empty() {
+        return None;
+    }
+    let mut map = serde_json::Map::new();
+    for (key, value) in [
+        ("email", &p.email),
+        ("name", &p.name),
+        ("phone", &p.phone),
+        ("timezone", &p.timezone),
+    ] {
+        if let Some(v) = value {
+            map.insert(key.to_string(), serde_json::Value::String(v.clone()));
+        }
+    }
+    Some(serde_json::Value::Object(map).to_string())
+}
+
+pub(crate) fn parse_profile(text: Option<String>) -> crate::domain::ProfileUpdate {
+    let Some(map) = text
+        .and_then(|t| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&t).ok())
+    else {
+        return crate::domain::ProfileUpdate::default();
+    };
+    let get = |k: &str| map.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    crate::domain::ProfileUpdate {
+        email: get("email"),
+        name: get("name"),
+        phone: get("phone"),
+        timezone: get("timezone"),
+    }
 }

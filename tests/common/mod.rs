@@ -14,20 +14,138 @@ pub struct TestApp {
     pub key: String,
     pub client: reqwest::Client,
     pub service: Service,
-    pub dir: tempfile::TempDir,
+    pub db: TestDb,
 }
 
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Config::defaults().expect("defaults load")).await
+/// The storage backends every shared test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
-pub async fn spawn_app_with(config: Config) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("seen.db");
+/// Runs each listed `async fn NAME(backend: Backend)` once per backend, as `sqlite::NAME` and `postgres::NAME`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// A fresh, empty database: a SQLite file in a temp dir, or a new PostgreSQL database (from
+/// `SEEN_TEST_POSTGRES_URL`, default the local server) dropped when this is dropped.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+pub fn admin_url() -> String {
+    std::env::var("SEEN_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = dir
+                    .path()
+                    .join("seen.db")
+                    .to_str()
+                    .expect("utf-8 path")
+                    .to_string();
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let admin = admin_url();
+                let name = format!("seen_test_{}", uuid::Uuid::now_v7().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to PostgreSQL (set SEEN_TEST_POSTGRES_URL)");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create database");
+                let base = admin
+                    .rsplit_once('/')
+                    .map_or(admin.as_str(), |(base, _)| base);
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    postgres: Some((admin, name)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop on a thread of its own: this may run inside a test's async runtime.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+pub async fn open_store(url: &str, config: &Config) -> Service {
     let store = seen::store::open(
-        db.to_str().expect("utf-8 path"),
+        url,
         config.engine.clone(),
-        false,
+        &seen::store::StoreOptions::default(),
+    )
+    .await
+    .expect("open store");
+    Service::new(store, config.engine.clone())
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Config::defaults().expect("defaults load")).await
+}
+
+pub async fn spawn_app_with(backend: Backend, config: Config) -> TestApp {
+    let db = TestDb::new(backend).await;
+    let store = seen::store::open(
+        &db.url,
+        config.engine.clone(),
+        &seen::store::StoreOptions::default(),
     )
     .await
     .expect("open store");
@@ -53,7 +171,7 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
         key,
         client: reqwest::Client::new(),
         service,
-        dir,
+        db,
     }
 }
 

@@ -13,7 +13,8 @@ use rusqlite::{
 };
 
 use super::{
-    ApiKey, CustomerRecord, HistoryPage, Ingested, ObligationFilter, Store, StoreCounts, StoreError,
+    from_nanos, nanos, parse_profile, profile_json, ApiKey, CustomerRecord, HistoryPage, Ingested,
+    ObligationFilter, Store, StoreCounts, StoreError,
 };
 use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
@@ -62,19 +63,6 @@ impl Drop for LeaderGuard<'_> {
             lock(self.0).leader = false;
         }
     }
-}
-
-/// Nanoseconds since the epoch; events are validated to 1970-2200, far-future deadlines saturate.
-pub(crate) fn nanos(t: Timestamp) -> i64 {
-    i64::try_from(t.as_nanosecond()).unwrap_or(if t.as_nanosecond() < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
-}
-
-pub(crate) fn from_nanos(n: i64) -> Timestamp {
-    Timestamp::from_nanosecond(i128::from(n)).unwrap_or(Timestamp::MAX)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -460,39 +448,6 @@ fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
     tx.execute_batch(include_str!("schema.sql"))?;
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     tx.commit()
-}
-
-fn profile_json(p: &ProfileUpdate) -> Option<String> {
-    if p.is_empty() {
-        return None;
-    }
-    let mut map = serde_json::Map::new();
-    for (key, value) in [
-        ("email", &p.email),
-        ("name", &p.name),
-        ("phone", &p.phone),
-        ("timezone", &p.timezone),
-    ] {
-        if let Some(v) = value {
-            map.insert(key.to_string(), serde_json::Value::String(v.clone()));
-        }
-    }
-    Some(serde_json::Value::Object(map).to_string())
-}
-
-fn parse_profile(text: Option<String>) -> ProfileUpdate {
-    let Some(map) = text
-        .and_then(|t| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&t).ok())
-    else {
-        return ProfileUpdate::default();
-    };
-    let get = |k: &str| map.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    ProfileUpdate {
-        email: get("email"),
-        name: get("name"),
-        phone: get("phone"),
-        timezone: get("timezone"),
-    }
 }
 
 /// Activity counts and the profile in one statement. Each profile field takes the value of the latest
