@@ -134,6 +134,11 @@ impl Service {
         Service { store, engine }
     }
 
+    /// Batches of different customers worth storing at once (see `Store::parallel_writers`).
+    pub fn parallel_writers(&self) -> usize {
+        self.store.parallel_writers()
+    }
+
     pub async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
         self.store.ingest(events).await
     }

@@ -95,6 +95,12 @@ pub struct HistoryPage {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// How many batches of *different* customers are worth storing at once (bulk import splits its input
+    /// into this many lanes by customer). SQLite has one writer: 1.
+    fn parallel_writers(&self) -> usize {
+        1
+    }
+
     /// Stores new events (a repeated id is a no-op reported as `Duplicate`) and brings the obligations of
     /// the customers they touch up to date, all in one transaction: when it returns, it is durable.
     async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError>;

@@ -595,6 +595,11 @@ fn customer_at(row: &PgRow, first: usize) -> Result<CustomerRecord, sqlx::Error>
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn parallel_writers(&self) -> usize {
+        // One backend per lane; more than the pool would only queue.
+        (self.pool.options().get_max_connections() as usize).clamp(1, 3)
+    }
+
     async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
         self.ingest_batch(&events).await
     }

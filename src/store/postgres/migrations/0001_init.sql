@@ -15,9 +15,8 @@ CREATE TABLE customers (
 );
 
 CREATE TABLE events (
-    seq         BIGSERIAL PRIMARY KEY,
+    id          TEXT PRIMARY KEY,             -- duplicates by id are no-ops, across nodes too
     customer    TEXT NOT NULL,
-    id          TEXT NOT NULL,
     type        TEXT NOT NULL,
     at          BIGINT NOT NULL,
     channel     TEXT,
@@ -26,7 +25,6 @@ CREATE TABLE events (
     profile     TEXT,
     received_at BIGINT NOT NULL
 );
-CREATE UNIQUE INDEX events_by_id ON events (id);
 CREATE INDEX events_by_customer ON events (customer, at);
 
 CREATE TABLE obligations (
