@@ -1,6 +1,7 @@
 //! Acknowledged writes survive `kill -9`: the API's 2xx answers and import's committed batches.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,25 +31,8 @@ async fn events_acknowledged_by_the_api_survive_kill_9() {
         .trim()
         .to_string();
 
-    let mut server = Command::new(seen_bin())
-        .args([
-            "--db",
-            db.to_str().unwrap(),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("SEEN_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(address.starts_with("http://127.0.0.1:"), "{line}");
+    let mut server = common::Server::start(db.to_str().unwrap(), Stdio::null());
+    let address = server.address.clone();
 
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let client = reqwest::Client::new();
@@ -86,8 +70,7 @@ async fn events_acknowledged_by_the_api_survive_kill_9() {
             break;
         }
     }
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
+    server.kill(); // SIGKILL
     for writer in writers {
         writer.await.unwrap();
     }

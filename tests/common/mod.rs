@@ -213,3 +213,52 @@ pub fn event(id: &str, kind: &str, customer: &str, at: &str, reference: Option<&
     }
     e
 }
+
+/// A `seen serve` child process that is killed when dropped, so a failing test leaves no server behind.
+pub struct Server {
+    pub child: std::process::Child,
+    pub address: String,
+}
+
+impl Server {
+    /// Starts the real binary on port 0 and reads the address it prints.
+    pub fn start(db: &str, stderr: std::process::Stdio) -> Server {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("seen"))
+            .args(["--db", db, "serve", "--listen", "127.0.0.1:0"])
+            .env_remove("SEEN_CONFIG")
+            .env("SEEN_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("start seen serve");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("address line");
+        let address = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let server = Server { child, address };
+        assert!(
+            server.address.starts_with("http://127.0.0.1:"),
+            "unexpected first line: {line:?}"
+        );
+        server
+    }
+
+    /// `kill -9`, and wait for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
