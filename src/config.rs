@@ -113,6 +113,10 @@ pub struct StorageConfig {
     pub statement_timeout: String,
     /// PostgreSQL: how long a request waits for a connection before the API answers 503.
     pub acquire_timeout: String,
+    /// PostgreSQL: retries of a batch that failed transiently (connection lost, deadlock, restart).
+    pub retries: u32,
+    /// PostgreSQL: the first retry's delay; each further one doubles it.
+    pub retry_backoff: String,
 }
 
 impl Default for StorageConfig {
@@ -122,6 +126,8 @@ impl Default for StorageConfig {
             pool_size: 10,
             statement_timeout: "30s".into(),
             acquire_timeout: "5s".into(),
+            retries: 3,
+            retry_backoff: "1s".into(),
         }
     }
 }
@@ -160,6 +166,8 @@ impl StorageConfig {
             pool_size: self.pool_size,
             statement_timeout: span("statement_timeout", &self.statement_timeout)?,
             acquire_timeout: span("acquire_timeout", &self.acquire_timeout)?,
+            retries: self.retries,
+            retry_backoff: span("retry_backoff", &self.retry_backoff)?,
         })
     }
 }

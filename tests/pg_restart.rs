@@ -2,7 +2,7 @@
 //! reconnects by itself, and loses nothing it acknowledged. Its own test binary: cargo runs test binaries
 //! one at a time, so no other test sees the restart.
 //!
-//! The restart command is `SEEN_TEST_POSTGRES_RESTART` (default: the local cluster via pg_ctlcluster).
+//! The control command is `SEEN_TEST_POSTGRES_CTL` (default: the local cluster via pg_ctlcluster).
 
 mod common;
 
@@ -12,20 +12,39 @@ use std::time::Duration;
 
 use common::{Backend, Server, TestDb};
 
-fn restart_postgres() {
-    let command = std::env::var("SEEN_TEST_POSTGRES_RESTART").unwrap_or_else(|_| {
-        "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | head -1) main restart"
-            .into()
-    });
+/// The tests of this binary stop and restart the server: they take turns.
+static POSTGRES_CONTROL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// `action` is restart, stop or start; `SEEN_TEST_POSTGRES_CTL` overrides the command (ACTION is replaced).
+fn postgres(action: &str) {
+    let command = std::env::var("SEEN_TEST_POSTGRES_CTL")
+        .unwrap_or_else(|_| {
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | head -1) main ACTION"
+                .into()
+        })
+        .replace("ACTION", action);
     let status = Command::new("bash")
         .args(["-c", &command])
         .status()
-        .expect("run the restart command");
-    assert!(status.success(), "restarting PostgreSQL failed: {command}");
+        .expect("run the PostgreSQL control command");
+    assert!(status.success(), "PostgreSQL {action} failed: {command}");
+    if action != "stop" {
+        for _ in 0..100 {
+            if Command::new("pg_isready")
+                .args(["-h", "127.0.0.1", "-q"])
+                .status()
+                .is_ok_and(|s| s.success())
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_events_survive_a_postgres_restart() {
+    let _turn = POSTGRES_CONTROL.lock().await;
     let pg = TestDb::new(Backend::Postgres).await;
     let seen = assert_cmd::cargo::cargo_bin("seen");
     let key = Command::new(&seen)
@@ -79,7 +98,7 @@ async fn acknowledged_events_survive_a_postgres_restart() {
     while acknowledged.lock().unwrap().len() < 20_000 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    restart_postgres();
+    postgres("restart");
     for writer in writers {
         writer.await.unwrap();
     }
@@ -115,4 +134,65 @@ async fn acknowledged_events_survive_a_postgres_restart() {
         .filter(|id| !stored.contains(*id))
         .count();
     assert_eq!(lost, 0, "acknowledged events lost");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_postgres_is_down_the_api_answers_503_then_recovers_by_itself() {
+    let _turn = POSTGRES_CONTROL.lock().await;
+    let pg = TestDb::new(Backend::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("seen.toml");
+    std::fs::write(
+        &config,
+        "[storage]\nretries = 1\nretry_backoff = \"1s\"\nacquire_timeout = \"2s\"\n",
+    )
+    .unwrap();
+    let seen = assert_cmd::cargo::cargo_bin("seen");
+    let key = Command::new(&seen)
+        .args(["--db", &pg.url, "keys", "create", "down"])
+        .output()
+        .unwrap();
+    let key = String::from_utf8(key.stdout).unwrap().trim().to_string();
+    let server = Server::start_with(&pg.url, Stdio::null(), Some(&config));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let post = |id: &'static str| {
+        client
+            .post(format!("{}/v1/events", server.address))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({"id": id, "type": "message.received", "customer": "c1", "at": "2026-01-05T10:00:00Z"}))
+            .send()
+    };
+    assert_eq!(post("before").await.unwrap().status(), 200);
+
+    postgres("stop");
+    let down = post("during").await;
+    postgres("start");
+    let down = down.unwrap();
+    assert_eq!(down.status(), 503);
+    assert_eq!(down.headers()["retry-after"], "1");
+    let body: serde_json::Value = down.json().await.unwrap();
+    assert_eq!(body["error"], "unavailable");
+
+    // Back up: the same request now succeeds, on fresh connections.
+    let mut status = 0;
+    for _ in 0..50 {
+        status = post("during")
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, 200);
+    let health = client
+        .get(format!("{}/healthz", server.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
 }

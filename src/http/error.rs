@@ -45,30 +45,7 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
-        let busy = match &err {
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
-                matches!(
-                    e.code,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                )
-            }
-            // PostgreSQL down, restarting or unreachable: nothing was acknowledged; the client retries.
-            StoreError::Postgres(e) => match e {
-                sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_) => true,
-                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-                    code.starts_with("08")
-                        || code.starts_with("57P")
-                        || code == "53300"
-                        || code == "40001"
-                        || code == "40P01"
-                }),
-                _ => false,
-            },
-            _ => false,
-        };
+        let busy = err.is_transient();
         if busy {
             tracing::warn!(error = %err, "database busy");
             return ApiError::new(

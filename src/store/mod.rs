@@ -30,6 +30,36 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The database is busy, down or restarting: nothing was committed, and the same call may succeed
+    /// shortly (the API answers 503 with Retry-After; PostgreSQL ingestion retries by itself first).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                )
+            }
+            StoreError::Postgres(e) => match e {
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_) => true,
+                // Connection exceptions, admin shutdown / crash / cannot connect now, too many connections,
+                // serialization failure, deadlock.
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                    code.starts_with("08")
+                        || code.starts_with("57P")
+                        || code == "53300"
+                        || code == "40001"
+                        || code == "40P01"
+                }),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// The same error for another waiter of a shared (group) transaction.
     pub fn duplicate(&self) -> StoreError {
         match self {
@@ -152,6 +182,10 @@ pub struct StoreOptions {
     pub statement_timeout: std::time::Duration,
     /// PostgreSQL: how long a request waits for a connection before answering 503.
     pub acquire_timeout: std::time::Duration,
+    /// PostgreSQL: how often a batch that failed transiently is retried before the error is returned.
+    pub retries: u32,
+    /// PostgreSQL: the first retry's delay; each further one doubles it (with jitter).
+    pub retry_backoff: std::time::Duration,
 }
 
 impl Default for StoreOptions {
@@ -161,6 +195,8 @@ impl Default for StoreOptions {
             pool_size: 10,
             statement_timeout: std::time::Duration::from_secs(30),
             acquire_timeout: std::time::Duration::from_secs(5),
+            retries: 3,
+            retry_backoff: std::time::Duration::from_millis(50),
         }
     }
 }

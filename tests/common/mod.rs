@@ -223,10 +223,23 @@ pub struct Server {
 impl Server {
     /// Starts the real binary on port 0 and reads the address it prints.
     pub fn start(db: &str, stderr: std::process::Stdio) -> Server {
+        Server::start_with(db, stderr, None)
+    }
+
+    /// Like `start`, with a configuration file.
+    pub fn start_with(
+        db: &str,
+        stderr: std::process::Stdio,
+        config: Option<&std::path::Path>,
+    ) -> Server {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("seen"))
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("seen"));
+        command.env_remove("SEEN_CONFIG");
+        if let Some(config) = config {
+            command.env("SEEN_CONFIG", config);
+        }
+        let mut child = command
             .args(["--db", db, "serve", "--listen", "127.0.0.1:0"])
-            .env_remove("SEEN_CONFIG")
             .env("SEEN_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .stderr(stderr)

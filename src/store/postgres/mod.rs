@@ -51,6 +51,8 @@ const RECOMPUTE_LOCK: i64 = 0x5EE4_0001;
 pub struct PostgresStore {
     pool: PgPool,
     engine: Arc<Engine>,
+    retries: u32,
+    retry_backoff: std::time::Duration,
 }
 
 impl PostgresStore {
@@ -77,7 +79,12 @@ impl PostgresStore {
                 path: super::redact_url(url),
                 reason: e.to_string(),
             })?;
-        let store = PostgresStore { pool, engine };
+        let store = PostgresStore {
+            pool,
+            engine,
+            retries: options.retries,
+            retry_backoff: options.retry_backoff,
+        };
         store.migrate().await?;
         store.check_fingerprint().await?;
         Ok(store)
@@ -601,7 +608,20 @@ impl Store for PostgresStore {
     }
 
     async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
-        self.ingest_batch(&events).await
+        // A transient failure rolled the whole batch back; ids make the retry idempotent.
+        let mut attempt = 0;
+        loop {
+            match self.ingest_batch(&events).await {
+                Err(err) if err.is_transient() && attempt < self.retries => {
+                    let backoff = self.retry_backoff.saturating_mul(1 << attempt.min(10));
+                    let jitter = backoff.mul_f64(rand::random::<f64>() * 0.5);
+                    tracing::warn!(error = %err, attempt = attempt + 1, "transient database error; retrying the batch");
+                    tokio::time::sleep(backoff + jitter).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     async fn latest_event_at(&self) -> Result<Option<Timestamp>, StoreError> {
