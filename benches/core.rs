@@ -132,7 +132,9 @@ fn main() {
     let http_events = lines.len();
     let mut rates = Vec::new();
     for _ in 0..runs {
-        let rate = http_ingest(&dir.path().join("http.db"), &bodies, http_events);
+        let db = dir.path().join("http.db");
+        remove_db(&db);
+        let rate = http_ingest(db.to_str().expect("utf-8"), &bodies, http_events, 1);
         eprintln!("http: {rate:.0} events/s");
         rates.push(rate);
     }
@@ -140,6 +142,62 @@ fn main() {
         "| `POST /v1/events`, {http_events} events in batches of 1 000, 4 client connections | {:.0} events/s | ≥ 50 000 events/s |",
         median(rates)
     ));
+
+    // 2b. The same on PostgreSQL: import, and HTTP with one node vs two nodes on one database.
+    let admin = std::env::var("SEEN_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    if create_database(&admin, "seen_bench").is_some() {
+        let mut rates = Vec::new();
+        for _ in 0..runs {
+            let Some(url) = create_database(&admin, "seen_bench") else {
+                break;
+            };
+            let started = Instant::now();
+            let output = Command::new(SEEN)
+                .args(["--db", &url, "import", "--quiet", events.to_str().unwrap()])
+                .output()
+                .expect("seen import into PostgreSQL");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let rate = count as f64 / started.elapsed().as_secs_f64();
+            eprintln!("postgres import: {rate:.0} events/s");
+            rates.push(rate);
+        }
+        rows.push(format!(
+            "| PostgreSQL: `seen import` of {count} demo events into a new database | {:.0} events/s (min {:.0}, max {:.0}) | ≥ 100 000 events/s |",
+            median(rates.clone()),
+            rates.iter().copied().fold(f64::MAX, f64::min),
+            rates.iter().copied().fold(0.0, f64::max)
+        ));
+        let mut by_nodes = Vec::new();
+        for nodes in [1, 2] {
+            let mut rates = Vec::new();
+            for _ in 0..runs {
+                let Some(url) = create_database(&admin, "seen_bench") else {
+                    break;
+                };
+                let rate = http_ingest(&url, &bodies, http_events, nodes);
+                eprintln!("postgres http, {nodes} node(s): {rate:.0} events/s");
+                rates.push(rate);
+            }
+            by_nodes.push(median(rates));
+        }
+        rows.push(format!(
+            "| PostgreSQL: `POST /v1/events`, {http_events} events in batches of 1 000, 4 clients, **1 node** | {:.0} events/s | |",
+            by_nodes[0]
+        ));
+        rows.push(format!(
+            "| PostgreSQL: the same spread over **2 nodes** on one database | {:.0} events/s (**{:.2}×** one node) | ratio |",
+            by_nodes[1],
+            by_nodes[1] / by_nodes[0]
+        ));
+        drop_database(&admin, "seen_bench");
+    } else {
+        eprintln!("PostgreSQL at {admin} is not reachable: its rows are skipped (set SEEN_BENCH_POSTGRES_URL)");
+    }
 
     // 3. `seen report` on 200 000 customers.
     let report_customers = env_usize("SEEN_BENCH_REPORT_CUSTOMERS", 200_000);
@@ -188,34 +246,32 @@ fn main() {
     let _ = std::fs::write(out, table);
 }
 
-fn http_ingest(db: &Path, bodies: &[String], events: usize) -> f64 {
-    remove_db(db);
+fn http_ingest(db: &str, bodies: &[String], events: usize, nodes: usize) -> f64 {
     let key = Command::new(SEEN)
-        .args(["--db", db.to_str().unwrap(), "keys", "create", "bench"])
+        .args(["--db", db, "keys", "create", "bench"])
         .output()
         .expect("create key");
     let key = String::from_utf8(key.stdout)
         .expect("utf-8")
         .trim()
         .to_string();
-    let mut server = Command::new(SEEN)
-        .args([
-            "--db",
-            db.to_str().unwrap(),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("SEEN_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start seen serve");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read address");
-    let address = line.trim().rsplit(' ').next().expect("address").to_string();
+    let mut servers = Vec::new();
+    let mut addresses = Vec::new();
+    for _ in 0..nodes {
+        let mut server = Command::new(SEEN)
+            .args(["--db", db, "serve", "--listen", "127.0.0.1:0"])
+            .env("SEEN_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start seen serve");
+        let mut line = String::new();
+        BufReader::new(server.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read address");
+        addresses.push(line.trim().rsplit(' ').next().expect("address").to_string());
+        servers.push(server);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -225,7 +281,9 @@ fn http_ingest(db: &Path, bodies: &[String], events: usize) -> f64 {
         let started = Instant::now();
         let mut tasks = Vec::new();
         for worker in 0..4 {
-            let (client, address, key) = (client.clone(), address.clone(), key.clone());
+            let (client, key) = (client.clone(), key.clone());
+            // Clients spread over the nodes, as behind a load balancer.
+            let address = addresses[worker % addresses.len()].clone();
             let mine: Vec<String> = bodies.iter().skip(worker).step_by(4).cloned().collect();
             tasks.push(tokio::spawn(async move {
                 for body in mine {
@@ -247,7 +305,48 @@ fn http_ingest(db: &Path, bodies: &[String], events: usize) -> f64 {
         }
         started.elapsed().as_secs_f64()
     });
-    let _ = server.kill();
-    let _ = server.wait();
+    for mut server in servers {
+        let _ = server.kill();
+        let _ = server.wait();
+    }
     events as f64 / seconds
+}
+
+/// A fresh PostgreSQL database for one run, dropped by `drop_database`.
+fn create_database(admin: &str, name: &str) -> Option<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(admin).await.ok()?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .ok()?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .ok()?;
+        let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+        Some(format!("{base}/{name}"))
+    })
+}
+
+fn drop_database(admin: &str, name: &str) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    runtime.block_on(async {
+        use sqlx::Connection;
+        if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await;
+        }
+    });
 }
