@@ -1,6 +1,7 @@
 //! The storage seam. Only this module knows SQL. `Store` is implemented by `sqlite::SqliteStore` (the
 //! embedded default); everything above it (CLI, HTTP, scheduler) speaks to `dyn Store`.
 
+pub(crate) mod group;
 pub mod postgres;
 pub mod sqlite;
 

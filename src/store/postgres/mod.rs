@@ -13,6 +13,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, PgPool, Postgres, Row, Transaction};
 
+use super::group::{await_answer, GroupCommit, LeaderGuard};
 use super::{
     from_nanos, nanos, ApiKey, CustomerRecord, HistoryPage, Ingested, ObligationFilter, Store,
     StoreCounts, StoreError, StoreOptions,
@@ -48,11 +49,24 @@ impl<'s> MigrationSource<'s> for Embedded {
 /// Serialises policy-change recomputes across nodes starting together.
 const RECOMPUTE_LOCK: i64 = 0x5EE4_0001;
 
+/// A handle on the shared state (cheap to clone into the group-commit leader task).
 pub struct PostgresStore {
+    shared: Arc<PgShared>,
+}
+
+pub struct PgShared {
     pool: PgPool,
     engine: Arc<Engine>,
     retries: u32,
     retry_backoff: std::time::Duration,
+    group: GroupCommit,
+}
+
+impl std::ops::Deref for PostgresStore {
+    type Target = PgShared;
+    fn deref(&self) -> &PgShared {
+        &self.shared
+    }
 }
 
 impl PostgresStore {
@@ -80,16 +94,21 @@ impl PostgresStore {
                 reason: e.to_string(),
             })?;
         let store = PostgresStore {
-            pool,
-            engine,
-            retries: options.retries,
-            retry_backoff: options.retry_backoff,
+            shared: Arc::new(PgShared {
+                pool,
+                engine,
+                retries: options.retries,
+                retry_backoff: options.retry_backoff,
+                group: GroupCommit::default(),
+            }),
         };
         store.migrate().await?;
         store.check_fingerprint().await?;
         Ok(store)
     }
+}
 
+impl PgShared {
     /// Applies pending migrations under sqlx's advisory lock: nodes starting together never race.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = Migrator::new(Embedded)
@@ -223,6 +242,23 @@ impl PostgresStore {
             }
         }
         Ok(())
+    }
+
+    /// One (group) batch; a transient failure rolled it back, and ids make the retry idempotent.
+    async fn ingest_with_retries(&self, events: &[Event]) -> Result<Vec<Ingested>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.ingest_batch(events).await {
+                Err(err) if err.is_transient() && attempt < self.retries => {
+                    let backoff = self.retry_backoff.saturating_mul(1 << attempt.min(10));
+                    let jitter = backoff.mul_f64(rand::random::<f64>() * 0.5);
+                    tracing::warn!(error = %err, attempt = attempt + 1, "transient database error; retrying the batch");
+                    tokio::time::sleep(backoff + jitter).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     async fn ingest_batch(&self, events: &[Event]) -> Result<Vec<Ingested>, StoreError> {
@@ -608,20 +644,18 @@ impl Store for PostgresStore {
     }
 
     async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
-        // A transient failure rolled the whole batch back; ids make the retry idempotent.
-        let mut attempt = 0;
-        loop {
-            match self.ingest_batch(&events).await {
-                Err(err) if err.is_transient() && attempt < self.retries => {
-                    let backoff = self.retry_backoff.saturating_mul(1 << attempt.min(10));
-                    let jitter = backoff.mul_f64(rand::random::<f64>() * 0.5);
-                    tracing::warn!(error = %err, attempt = attempt + 1, "transient database error; retrying the batch");
-                    tokio::time::sleep(backoff + jitter).await;
-                    attempt += 1;
+        let (answer, lead) = self.group.enqueue(events);
+        if lead {
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                let _guard = LeaderGuard(&shared.group);
+                while let Some(group) = shared.group.next_group() {
+                    let result = shared.ingest_with_retries(&group.events).await;
+                    group.answer(result);
                 }
-                result => return result,
-            }
+            });
         }
+        await_answer(answer).await
     }
 
     async fn latest_event_at(&self) -> Result<Option<Timestamp>, StoreError> {

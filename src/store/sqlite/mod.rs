@@ -12,6 +12,7 @@ use rusqlite::{
     named_params, params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior,
 };
 
+use super::group::{await_answer, GroupCommit, LeaderGuard};
 use super::{
     from_nanos, nanos, parse_profile, profile_json, ApiKey, CustomerRecord, HistoryPage, Ingested,
     ObligationFilter, Store, StoreCounts, StoreError,
@@ -32,37 +33,8 @@ struct Inner {
     engine: Arc<Engine>,
     /// Cache of the latest event `at` (nanoseconds), `NO_LATEST` when there are no events.
     latest_at: AtomicI64,
-    /// Group commit: batches waiting for the writer, and whether a leader is draining them.
-    queue: Mutex<GroupQueue>,
-}
-
-/// Concurrent ingests share one transaction: the first caller becomes the leader and commits everything
-/// queued meanwhile; each caller gets its own results, only after the commit.
-#[derive(Default)]
-struct GroupQueue {
-    pending: Vec<Pending>,
-    leader: bool,
-}
-
-struct Pending {
-    events: Vec<Event>,
-    reply: tokio::sync::oneshot::Sender<Result<Vec<Ingested>, StoreError>>,
-}
-
-/// Most events one group transaction takes (a single larger batch still goes alone).
-const MAX_GROUP_EVENTS: usize = 50_000;
-
-/// Resets the leader flag if the leader panics, so later ingests elect a new one. (On the normal path the
-/// flag is cleared under the same lock that sees the queue empty: otherwise a batch queued in between
-/// would wait for a leader that has already left.)
-struct LeaderGuard<'a>(&'a Mutex<GroupQueue>);
-
-impl Drop for LeaderGuard<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            lock(self.0).leader = false;
-        }
-    }
+    /// Group commit: concurrent ingests share one transaction.
+    group: GroupCommit,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -151,7 +123,7 @@ impl Inner {
             readers: Mutex::new(Vec::new()),
             engine,
             latest_at: AtomicI64::new(latest.unwrap_or(NO_LATEST)),
-            queue: Mutex::new(GroupQueue::default()),
+            group: GroupCommit::default(),
         };
         inner.check_fingerprint()?;
         Ok(inner)
@@ -215,50 +187,10 @@ impl Inner {
 
     /// The group-commit leader: commits queued batches, a group per transaction, until none is left.
     fn lead_group_commits(&self) {
-        let _guard = LeaderGuard(&self.queue);
-        loop {
-            let group: Vec<Pending> = {
-                let mut queue = lock(&self.queue);
-                let mut size = 0;
-                let take = queue
-                    .pending
-                    .iter()
-                    .take_while(|p| {
-                        size += p.events.len();
-                        size <= MAX_GROUP_EVENTS
-                    })
-                    .count()
-                    .max(1);
-                let take = take.min(queue.pending.len());
-                if take == 0 {
-                    queue.leader = false;
-                    return;
-                }
-                queue.pending.drain(..take).collect()
-            };
-            let sizes: Vec<usize> = group.iter().map(|p| p.events.len()).collect();
-            let mut events = Vec::with_capacity(sizes.iter().sum());
-            let mut replies = Vec::with_capacity(group.len());
-            for mut pending in group {
-                events.append(&mut pending.events);
-                replies.push(pending.reply);
-            }
-            match self.ingest(&events) {
-                Ok(results) => {
-                    let mut rest = results.as_slice();
-                    for (reply, size) in replies.into_iter().zip(sizes) {
-                        let (mine, others) = rest.split_at(size.min(rest.len()));
-                        rest = others;
-                        // A caller that went away (client disconnected) no longer needs its answer.
-                        let _ = reply.send(Ok(mine.to_vec()));
-                    }
-                }
-                Err(err) => {
-                    for reply in replies {
-                        let _ = reply.send(Err(err.duplicate()));
-                    }
-                }
-            }
+        let _guard = LeaderGuard(&self.group);
+        while let Some(group) = self.group.next_group() {
+            let result = self.ingest(&group.events);
+            group.answer(result);
         }
     }
 
@@ -630,19 +562,12 @@ const CUSTOMER_COLUMNS: &str = "id, email, name, phone, timezone, first_at, last
 #[async_trait]
 impl Store for SqliteStore {
     async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let lead = {
-            let mut queue = lock(&self.inner.queue);
-            queue.pending.push(Pending { events, reply });
-            !std::mem::replace(&mut queue.leader, true)
-        };
+        let (answer, lead) = self.inner.group.enqueue(events);
         if lead {
             let inner = self.inner.clone();
             tokio::task::spawn_blocking(move || inner.lead_group_commits());
         }
-        answer
-            .await
-            .map_err(|_| StoreError::Task("the database writer stopped before answering".into()))?
+        await_answer(answer).await
     }
 
     async fn latest_event_at(&self) -> Result<Option<Timestamp>, StoreError> {
