@@ -143,6 +143,11 @@ impl Service {
         self.store.ingest(events).await
     }
 
+    /// Bulk import of one lane's batch (see `Store::ingest_bulk`).
+    pub async fn ingest_bulk(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
+        self.store.ingest_bulk(events).await
+    }
+
     /// Stored obligations are complete and final for any moment at or after the latest event.
     async fn is_live(&self, as_of: Timestamp) -> Result<bool, StoreError> {
         Ok(self

@@ -138,7 +138,7 @@ pub async fn import_file(
                 }
                 if buffer.len() >= batch_size || (closed && !buffer.is_empty()) {
                     let stored = service
-                        .ingest(std::mem::take(&mut buffer))
+                        .ingest_bulk(std::mem::take(&mut buffer))
                         .await
                         .with_context(|| format!("storing events from {name}"));
                     let failed = stored.is_err();

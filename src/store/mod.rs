@@ -136,6 +136,13 @@ pub trait Store: Send + Sync + 'static {
     /// the customers they touch up to date, all in one transaction: when it returns, it is durable.
     async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError>;
 
+    /// Like `ingest`, for bulk import: the caller already sends large batches of disjoint customers in
+    /// parallel (see `parallel_writers`), so the batch goes straight to its own transaction instead of being
+    /// merged with concurrent callers' (group commit would serialise the lanes again).
+    async fn ingest_bulk(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
+        self.ingest(events).await
+    }
+
     /// The latest `at` of any stored event: stored obligations answer any "as of" at or after it.
     async fn latest_event_at(&self) -> Result<Option<Timestamp>, StoreError>;
 

@@ -424,31 +424,35 @@ impl PgShared {
 }
 
 /// The batch's events as column arrays, in `order`.
-struct EventArrays {
-    customer: Vec<String>,
-    id: Vec<String>,
-    kind: Vec<String>,
+struct EventArrays<'a> {
+    customer: Vec<&'a str>,
+    id: Vec<&'a str>,
+    kind: Vec<&'a str>,
     at: Vec<i64>,
-    channel: Vec<Option<String>>,
-    reference: Vec<Option<String>>,
-    properties: Vec<Option<String>>,
+    channel: Vec<Option<&'a str>>,
+    reference: Vec<Option<&'a str>>,
+    properties: Vec<Option<&'a str>>,
     profile: Vec<Option<String>>,
 }
 
-impl EventArrays {
-    fn new(events: &[Event], order: &[usize]) -> EventArrays {
-        let pick = |f: &dyn Fn(&Event) -> String| order.iter().map(|&i| f(&events[i])).collect();
-        let pick_opt =
-            |f: &dyn Fn(&Event) -> Option<String>| order.iter().map(|&i| f(&events[i])).collect();
+impl<'a> EventArrays<'a> {
+    /// Borrows the batch's strings (no copies): bound as text[] arrays.
+    fn new(events: &'a [Event], order: &[usize]) -> EventArrays<'a> {
+        let column = |f: fn(&'a Event) -> &'a str| order.iter().map(|&i| f(&events[i])).collect();
+        let optional =
+            |f: fn(&'a Event) -> Option<&'a str>| order.iter().map(|&i| f(&events[i])).collect();
         EventArrays {
-            customer: pick(&|e| e.customer.clone()),
-            id: pick(&|e| e.id.clone()),
-            kind: pick(&|e| e.kind.clone()),
+            customer: column(|e| &e.customer),
+            id: column(|e| &e.id),
+            kind: column(|e| &e.kind),
             at: order.iter().map(|&i| nanos(events[i].at)).collect(),
-            channel: pick_opt(&|e| e.channel.clone()),
-            reference: pick_opt(&|e| e.reference.clone()),
-            properties: pick_opt(&|e| e.properties.clone()),
-            profile: pick_opt(&|e| super::profile_json(&e.profile)),
+            channel: optional(|e| e.channel.as_deref()),
+            reference: optional(|e| e.reference.as_deref()),
+            properties: optional(|e| e.properties.as_deref()),
+            profile: order
+                .iter()
+                .map(|&i| super::profile_json(&events[i].profile))
+                .collect(),
         }
     }
 }
@@ -656,6 +660,10 @@ impl Store for PostgresStore {
             });
         }
         await_answer(answer).await
+    }
+
+    async fn ingest_bulk(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
+        self.ingest_with_retries(&events).await
     }
 
     async fn latest_event_at(&self) -> Result<Option<Timestamp>, StoreError> {
