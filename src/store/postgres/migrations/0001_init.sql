@@ -1,9 +1,11 @@
 -- Seen's PostgreSQL schema. Times are nanoseconds since the Unix epoch (UTC), as in SQLite.
 -- Hot tables carry the customer id, so a distributed PostgreSQL (Citus) can shard them by it.
+-- Identifiers compare byte-wise (COLLATE "C"): faster B-trees than a linguistic collation, and the same
+-- order as Seen's own sort, which is the order customers are locked in.
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 CREATE TABLE customers (
-    id          TEXT PRIMARY KEY,
+    id          TEXT COLLATE "C" PRIMARY KEY,
     seq         BIGSERIAL NOT NULL UNIQUE,   -- a stable order for paging replays
     email       TEXT, email_at    BIGINT,
     name        TEXT, name_at     BIGINT,
@@ -15,8 +17,8 @@ CREATE TABLE customers (
 );
 
 CREATE TABLE events (
-    id          TEXT PRIMARY KEY,             -- duplicates by id are no-ops, across nodes too
-    customer    TEXT NOT NULL,
+    id          TEXT COLLATE "C" PRIMARY KEY, -- duplicates by id are no-ops, across nodes too
+    customer    TEXT COLLATE "C" NOT NULL,
     type        TEXT NOT NULL,
     at          BIGINT NOT NULL,
     channel     TEXT,
@@ -29,7 +31,7 @@ CREATE INDEX events_by_customer ON events (customer, at);
 
 CREATE TABLE obligations (
     seq           BIGSERIAL PRIMARY KEY,
-    customer      TEXT NOT NULL,
+    customer      TEXT COLLATE "C" NOT NULL,
     policy        TEXT NOT NULL,
     ref           TEXT,
     opened_at     BIGINT NOT NULL,
