@@ -225,6 +225,27 @@ pub async fn open(
     Ok(Arc::new(store))
 }
 
+/// Replays one customer's history (the oracle path), pairing each obligation with the `noticed_at` the
+/// scheduler recorded for it under the same (policy, trigger event) — kept only while it stays unclosed.
+pub(crate) fn replay_history(
+    engine: &Engine,
+    events: &[Event],
+    noticed: impl Fn(&Obligation) -> Option<i64>,
+) -> Vec<(Obligation, Option<i64>)> {
+    let relevant: Vec<&Event> = events
+        .iter()
+        .filter(|e| engine.is_relevant(&e.kind))
+        .collect();
+    engine
+        .evaluate(&relevant)
+        .into_iter()
+        .map(|obligation| {
+            let noticed_at = noticed(&obligation).filter(|_| !obligation.is_closed());
+            (obligation, noticed_at)
+        })
+        .collect()
+}
+
 /// A database URL without its password, for messages and logs.
 pub fn redact_url(db: &str) -> String {
     let Some(scheme) = db.find("://").map(|i| i + 3) else {

@@ -224,22 +224,17 @@ impl PgShared {
             .execute(&mut **tx)
             .await?;
         for events in histories.values() {
-            let relevant: Vec<&Event> = events
-                .iter()
-                .filter(|e| self.engine.is_relevant(&e.kind))
-                .collect();
-            for obligation in self.engine.evaluate(&relevant) {
-                let key = (
-                    obligation.customer.clone(),
-                    obligation.policy.to_string(),
-                    obligation.trigger_event.clone(),
-                );
-                let noticed_at = noticed
-                    .get(&key)
-                    .copied()
-                    .filter(|_| !obligation.is_closed());
-                writes.inserts.push((obligation, noticed_at));
-            }
+            writes
+                .inserts
+                .extend(super::replay_history(&self.engine, events, |o| {
+                    noticed
+                        .get(&(
+                            o.customer.clone(),
+                            o.policy.to_string(),
+                            o.trigger_event.clone(),
+                        ))
+                        .copied()
+                }));
         }
         Ok(())
     }

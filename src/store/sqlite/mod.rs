@@ -330,19 +330,12 @@ impl Inner {
         }
         conn.prepare_cached("DELETE FROM obligations WHERE customer_seq = ?1")?
             .execute([seq])?;
-        let relevant: Vec<&Event> = events
-            .iter()
-            .filter(|e| self.engine.is_relevant(&e.kind))
-            .collect();
-        for obligation in self.engine.evaluate(&relevant) {
-            let key = (
-                obligation.policy.to_string(),
-                obligation.trigger_event.clone(),
-            );
-            let noticed_at = noticed
-                .get(&key)
+        let replayed = super::replay_history(&self.engine, &events, |o| {
+            noticed
+                .get(&(o.policy.to_string(), o.trigger_event.clone()))
                 .copied()
-                .filter(|_| !obligation.is_closed());
+        });
+        for (obligation, noticed_at) in replayed {
             insert_obligation(conn, seq, &obligation, noticed_at)?;
         }
         Ok(())
