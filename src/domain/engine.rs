@@ -30,6 +30,13 @@ impl Engine {
         self.policies.iter().find(|p| &*p.name == name)
     }
 
+    /// A stored policy name, shared with the engine's own where the policy still exists (no allocation
+    /// per obligation read).
+    pub fn policy_name(&self, name: &str) -> std::sync::Arc<str> {
+        self.policy(name)
+            .map_or_else(|| name.into(), |p| p.name.clone())
+    }
+
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
     }

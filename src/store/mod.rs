@@ -225,6 +225,19 @@ pub async fn open(
     Ok(Arc::new(store))
 }
 
+/// The positions of a batch's events sorted by (customer, at, id): each customer's events are contiguous and
+/// in fold order, and customers come in the order both stores lock them in.
+pub(crate) fn customer_order(events: &[Event]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&events[a], &events[b]);
+        a.customer
+            .cmp(&b.customer)
+            .then_with(|| a.sort_key().cmp(&b.sort_key()))
+    });
+    order
+}
+
 /// Replays one customer's history (the oracle path), pairing each obligation with the `noticed_at` the
 /// scheduler recorded for it under the same (policy, trigger event) — kept only while it stays unclosed.
 pub(crate) fn replay_history(

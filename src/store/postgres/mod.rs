@@ -262,13 +262,7 @@ impl PgShared {
             return Ok(results);
         }
         let received_at = nanos(Timestamp::now());
-        let mut order: Vec<usize> = (0..events.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (a, b) = (&events[a], &events[b]);
-            a.customer
-                .cmp(&b.customer)
-                .then_with(|| a.sort_key().cmp(&b.sort_key()))
-        });
+        let order = super::customer_order(events);
         let groups: Vec<&[usize]> = order
             .chunk_by(|&a, &b| events[a].customer == events[b].customer)
             .collect();
@@ -603,10 +597,7 @@ fn obligation_from_row(row: &PgRow, engine: &Engine) -> Result<(i64, Obligation)
     Ok((
         row.try_get(0)?,
         Obligation {
-            policy: engine
-                .policy(&policy)
-                .map(|p| p.name.clone())
-                .unwrap_or_else(|| policy.as_str().into()),
+            policy: engine.policy_name(&policy),
             customer: row.try_get(1)?,
             reference: row.try_get(3)?,
             opened_at: from_nanos(row.try_get(4)?),

@@ -197,13 +197,7 @@ impl Inner {
     fn ingest(&self, events: &[Event]) -> Result<Vec<Ingested>, StoreError> {
         let received_at = nanos(Timestamp::now());
         let mut results = vec![Ingested::Duplicate; events.len()];
-        let mut order: Vec<usize> = (0..events.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (a, b) = (&events[a], &events[b]);
-            a.customer
-                .cmp(&b.customer)
-                .then_with(|| a.sort_key().cmp(&b.sort_key()))
-        });
+        let order = super::customer_order(events);
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut latest = NO_LATEST;
@@ -453,11 +447,7 @@ fn obligation_from_row(row: &Row<'_>, engine: &Engine) -> rusqlite::Result<(i64,
     let policy: String = row.get(2)?;
     let close_kind: Option<String> = row.get(8)?;
     let obligation = Obligation {
-        // Share the engine's name where the policy still exists.
-        policy: engine
-            .policy(&policy)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|| policy.as_str().into()),
+        policy: engine.policy_name(&policy),
         customer: row.get(1)?,
         reference: row.get(3)?,
         opened_at: from_nanos(row.get(4)?),
