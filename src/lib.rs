@@ -1,8 +1,9 @@
 //! Seen: no customer of a business should ever go unseen.
 //!
 //! See `ARCHITECTURE.md` for the map: `domain` decides, `store` remembers, `service` answers,
-//! `http` and `cli` are the edges, `jobs` runs in the background.
+//! `http` and `cli` are the edges, `jobs` runs in the background, `channels` and `templates` send.
 
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -12,3 +13,4 @@ pub mod ingest;
 pub mod jobs;
 pub mod service;
 pub mod store;
+pub mod templates;

@@ -7,6 +7,7 @@ use super::output::{print_json, when};
 use super::Cli;
 use crate::domain::span::format_span;
 use crate::domain::Status;
+use crate::store::{OutboxFilter, OutboxRow, OutboxStatus};
 
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
@@ -20,7 +21,8 @@ pub struct ExplainArgs {
 }
 
 pub async fn run(cli: &Cli, args: &ExplainArgs) -> Result<ExitCode> {
-    let service = super::open(cli, "./seen.db").await?;
+    let config = super::load_config(cli)?;
+    let service = super::open_with(&cli.db_or("./seen.db"), &config).await?;
     let Some(view) = service
         .customer(&args.customer, args.as_of)
         .await
@@ -139,5 +141,78 @@ pub async fn run(cli: &Cli, args: &ExplainArgs) -> Result<ExitCode> {
             }
         );
     }
+    let messages = service
+        .store
+        .outbox(OutboxFilter {
+            customer: Some(args.customer.clone()),
+            limit: Some(10_000),
+            ..OutboxFilter::default()
+        })
+        .await
+        .context("reading the outbox")?;
+    print_messages(&config, &view.obligations, messages);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why the customer did or did not get each message.
+fn print_messages(
+    config: &crate::config::Config,
+    obligations: &[crate::service::ObligationView],
+    mut messages: Vec<OutboxRow>,
+) {
+    println!("\nMessages");
+    messages.sort_by_key(|m| (m.item.due_at, m.item.key.clone()));
+    for m in &messages {
+        let i = &m.item;
+        let to = match (i.role.as_str(), &i.recipient_name) {
+            ("customer", _) => "the customer".to_string(),
+            (role, Some(name)) => format!("{name} ({role}, {})", i.recipient),
+            (role, None) => format!("{role} ({})", i.recipient),
+        };
+        let what = match m.status {
+            OutboxStatus::Sent => format!("sent at {}", m.sent_at.map(when).unwrap_or_default()),
+            OutboxStatus::Pending if m.attempts == 0 && m.detail.is_none() => {
+                format!("will be sent at {}", when(m.next_at))
+            }
+            OutboxStatus::Pending => format!("waiting until {}", when(m.next_at)),
+            OutboxStatus::Sending => "being sent now".to_string(),
+            other => format!("NOT sent: {}", other.as_str()),
+        };
+        println!(
+            "  {}  {:<8} {:<20} {:<12} to {to}: {what}{}",
+            when(i.due_at),
+            i.action.as_str(),
+            i.template,
+            i.reference.as_deref().unwrap_or("-"),
+            m.detail
+                .as_deref()
+                .map(|d| format!(" — {d}"))
+                .unwrap_or_default()
+        );
+    }
+    // Obligations without any message: say why.
+    for o in obligations {
+        if messages
+            .iter()
+            .any(|m| m.item.trigger_event == o.trigger_event && m.item.policy == o.policy)
+        {
+            continue;
+        }
+        let actions = config.actions.for_policy(&o.policy);
+        let why = if actions.is_empty() {
+            "no message: the policy has no actions".to_string()
+        } else if o.closed_at.is_some() {
+            "no message: closed before any action was queued".to_string()
+        } else if actions.iter().all(|a| !a.to_customer()) && config.file.people.is_empty() {
+            "no message: its actions go to staff, and no [people] are configured".to_string()
+        } else {
+            "no message yet: actions are queued by `seen serve` (or were due before Seen saw this obligation)"
+                .to_string()
+        };
+        println!(
+            "  {:<18} {:<12} {why}",
+            o.policy,
+            o.reference.as_deref().unwrap_or("-")
+        );
+    }
 }

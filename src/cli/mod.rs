@@ -6,9 +6,11 @@ mod explain;
 mod import;
 mod keys;
 mod obligations;
+mod outbox;
 mod output;
 mod report;
 mod serve;
+mod templates;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,8 +52,13 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Every obligation with its status.
     Obligations(obligations::ObligationsArgs),
-    /// Run the HTTP API (and the scheduler).
+    /// Run the HTTP API, the breach scheduler and the actions (confirmations, reminders, alerts).
     Serve(serve::ServeArgs),
+    /// Messages Seen sent, will send, or did not send — and why.
+    Outbox(outbox::OutboxArgs),
+    /// Message templates: list them, or preview one.
+    #[command(subcommand)]
+    Templates(templates::TemplatesCommand),
     /// Manage API keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -78,6 +85,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Explain(args) => explain::run(&cli, args).await,
         Command::Obligations(args) => obligations::run(&cli, args).await,
         Command::Serve(args) => serve::run(&cli, args).await,
+        Command::Outbox(args) => outbox::run(&cli, args).await,
+        Command::Templates(args) => templates::run(&cli, args),
         Command::Keys(args) => keys::run(&cli, args).await,
         Command::Migrate => {
             open(&cli, "./seen.db").await?;

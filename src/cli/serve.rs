@@ -22,17 +22,32 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    let wake = Arc::new(Notify::new());
+    let wake = crate::jobs::Wake::default();
     let shutdown = Arc::new(Notify::new());
     let scheduler = tokio::spawn(crate::jobs::scheduler::run(
         service.store.clone(),
-        wake.clone(),
+        wake.scheduler.clone(),
         shutdown.clone(),
     ));
+    let mut link_secret = None;
+    let actor = if config.file.actions.enabled {
+        let actor = Arc::new(
+            crate::jobs::actions::Actor::new(service.store.clone(), &config)
+                .await
+                .context("starting actions")?,
+        );
+        link_secret = Some(Arc::<str>::from(actor.secret.as_str()));
+        Some(tokio::spawn(
+            actor.run(wake.actions.clone(), shutdown.clone()),
+        ))
+    } else {
+        None
+    };
     let state = AppState {
         service,
         server: Arc::new(config.file.server.clone()),
         ingested: wake,
+        link_secret,
     };
     // Tests and scripts read this line to find the port.
     println!("seen listening on http://{address}");
@@ -43,6 +58,9 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
         .context("serving HTTP")?;
     shutdown.notify_waiters();
     let _ = scheduler.await;
+    if let Some(actor) = actor {
+        let _ = actor.await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,7 @@
 //! The domain decides: events, policies, calendars, obligations and the engine. No I/O, no clock reads:
 //! "now" is always an argument.
 
+pub mod action;
 pub mod calendar;
 pub mod engine;
 pub mod event;

@@ -130,7 +130,7 @@ pub async fn post_events(
             results[position].status = "duplicate";
         }
     }
-    state.ingested.notify_one();
+    state.ingested.ingested();
     let count = |status: &str| results.iter().filter(|r| r.status == status).count() as u64;
     let response = IngestResponse {
         accepted: count("accepted"),

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod error;
 mod events;
+mod outbox;
 mod queries;
 
 use std::sync::Arc;
@@ -11,7 +12,6 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
-use tokio::sync::Notify;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -26,7 +26,9 @@ pub struct AppState {
     pub service: Service,
     pub server: Arc<ServerConfig>,
     /// Woken after every ingestion: the scheduler may have an earlier deadline to wait for.
-    pub ingested: Arc<Notify>,
+    pub ingested: crate::jobs::Wake,
+    /// Signs unsubscribe links (`None`: actions are off, and such links are refused).
+    pub link_secret: Option<Arc<str>>,
 }
 
 #[derive(OpenApi)]
@@ -38,6 +40,7 @@ pub struct AppState {
         queries::customer,
         queries::obligations,
         queries::summary,
+        outbox::outbox,
         healthz
     ),
     modifiers(&BearerAuth)
@@ -64,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/customers/{id}", get(queries::customer))
         .route("/v1/obligations", get(queries::obligations))
         .route("/v1/summary", get(queries::summary))
+        .route("/v1/outbox", get(outbox::outbox))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_key,
@@ -71,6 +75,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .route("/healthz", get(healthz))
+        .route("/u/{token}", get(outbox::unsubscribe_page).post(outbox::unsubscribe))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

@@ -20,10 +20,10 @@ const DEFAULT_LIMIT: usize = 1_000;
 const MAX_LIMIT: usize = 100_000;
 
 /// Query parameters, checked: unknown names are an error rather than silently ignored.
-struct Params(HashMap<String, String>);
+pub(super) struct Params(pub(super) HashMap<String, String>);
 
 impl Params {
-    fn from(
+    pub(super) fn from(
         query: Result<Query<HashMap<String, String>>, QueryRejection>,
         allowed: &[&str],
     ) -> Result<Params, ApiError> {
@@ -49,7 +49,7 @@ impl Params {
         }
     }
 
-    fn limit(&self) -> Result<usize, ApiError> {
+    pub(super) fn limit(&self) -> Result<usize, ApiError> {
         match self.0.get("limit") {
             None => Ok(DEFAULT_LIMIT),
             Some(text) => text

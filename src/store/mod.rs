@@ -2,6 +2,7 @@
 //! embedded default); everything above it (CLI, HTTP, scheduler) speaks to `dyn Store`.
 
 pub(crate) mod group;
+pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
 
@@ -11,6 +12,24 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use crate::domain::{Engine, Event, Obligation};
+
+pub use outbox::{
+    Outbox, OutboxFilter, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, Suppression,
+};
+
+/// 256 random bits as hex: a secret for signing links.
+pub fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// A short stable digest of a text (hex, 128 bits): message ids, recorded-event ids.
+pub fn short_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(text.as_bytes())[..16])
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -125,7 +144,7 @@ pub struct HistoryPage {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: outbox::Outbox + Send + Sync + 'static {
     /// How many batches of *different* customers are worth storing at once (bulk import splits its input
     /// into this many lanes by customer). SQLite has one writer: 1.
     fn parallel_writers(&self) -> usize {

@@ -1,13 +1,14 @@
 //! Shared test harness: a real server on port 0 over a temp SQLite file, and event builders.
 #![allow(dead_code)]
 
+pub mod sinks;
+
 use std::sync::Arc;
 
 use seen::config::Config;
 use seen::http::{self, AppState};
 use seen::service::Service;
 use serde_json::{json, Value};
-use tokio::sync::Notify;
 
 pub struct TestApp {
     pub address: String,
@@ -141,6 +142,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, config: Config) -> TestApp {
+    spawn(backend, config, false).await
+}
+
+/// Like `spawn_app_with`, and the actions run too (planner and sender, woken by ingestion).
+pub async fn spawn_app_acting(backend: Backend, config: Config) -> TestApp {
+    spawn(backend, config, true).await
+}
+
+async fn spawn(backend: Backend, config: Config, acting: bool) -> TestApp {
     let db = TestDb::new(backend).await;
     let store = seen::store::open(
         &db.url,
@@ -156,10 +166,23 @@ pub async fn spawn_app_with(backend: Backend, config: Config) -> TestApp {
         .create_api_key("test", &seen::http::auth::hash_key(&key))
         .await
         .expect("create key");
+    let wake = seen::jobs::Wake::default();
+    let mut link_secret = None;
+    if acting {
+        let actor = Arc::new(
+            seen::jobs::actions::Actor::new(service.store.clone(), &config)
+                .await
+                .expect("start actions"),
+        );
+        link_secret = Some(Arc::<str>::from(actor.secret.as_str()));
+        let shutdown = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(actor.run(wake.actions.clone(), shutdown));
+    }
     let state = AppState {
         service: service.clone(),
         server: Arc::new(config.file.server.clone()),
-        ingested: Arc::new(Notify::new()),
+        ingested: wake,
+        link_secret,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

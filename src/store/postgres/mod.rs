@@ -20,6 +20,8 @@ use super::{
 };
 use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
+mod outbox;
+
 /// The migrations, compiled into the binary.
 #[derive(Debug)]
 struct Embedded;
@@ -35,13 +37,22 @@ impl<'s> MigrationSource<'s> for Embedded {
         >,
     > {
         Box::pin(async {
-            Ok(vec![Migration::new(
-                1,
-                "init".into(),
-                MigrationType::Simple,
-                include_str!("migrations/0001_init.sql").into(),
-                false,
-            )])
+            Ok(vec![
+                Migration::new(
+                    1,
+                    "init".into(),
+                    MigrationType::Simple,
+                    include_str!("migrations/0001_init.sql").into(),
+                    false,
+                ),
+                Migration::new(
+                    2,
+                    "outbox".into(),
+                    MigrationType::Simple,
+                    include_str!("migrations/0002_outbox.sql").into(),
+                    false,
+                ),
+            ])
         })
     }
 }

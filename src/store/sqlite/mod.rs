@@ -19,14 +19,18 @@ use super::{
 };
 use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
-const SCHEMA_VERSION: i64 = 1;
+mod outbox;
+
+/// Each entry brings the schema from its index to the next version.
+const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("outbox.sql")];
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const NO_LATEST: i64 = i64::MIN;
 
 pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
@@ -364,7 +368,11 @@ fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
-    tx.execute_batch(include_str!("schema.sql"))?;
+    // Another process may have migrated while we waited for the lock.
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for migration in MIGRATIONS.iter().skip(version.max(0) as usize) {
+        tx.execute_batch(migration)?;
+    }
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     tx.commit()
 }

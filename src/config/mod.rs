@@ -8,13 +8,18 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod actions;
+
+pub use actions::{ActionSettings, Contact, Directory};
+
+use crate::domain::action::ActionBook;
 use crate::domain::calendar::Calendar;
 use crate::domain::policy::{Policy, PolicyKind, ScheduleAt};
 use crate::domain::span::parse_span;
 use crate::domain::Engine;
 
 /// The built-in configuration, printed by `seen config --defaults`.
-pub const DEFAULT_CONFIG: &str = include_str!("default-config.toml");
+pub const DEFAULT_CONFIG: &str = include_str!("../default-config.toml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -43,6 +48,18 @@ pub struct ConfigFile {
     pub server: ServerConfig,
     #[serde(default)]
     pub storage: StorageConfig,
+    #[serde(default)]
+    pub actions: actions::ActionsConfig,
+    #[serde(default)]
+    pub email: crate::channels::EmailSettings,
+    #[serde(default)]
+    pub webhooks: BTreeMap<String, crate::channels::WebhookSettings>,
+    #[serde(default)]
+    pub people: BTreeMap<String, actions::PersonConfig>,
+    #[serde(default)]
+    pub teams: BTreeMap<String, actions::TeamConfig>,
+    #[serde(default)]
+    pub routes: Vec<actions::RouteConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -82,6 +99,55 @@ pub struct PolicyConfig {
     /// schedule: how long after `at` an expect event still keeps it (default 1h).
     #[serde(default)]
     pub grace: Option<String>,
+    /// Actions: send at once when the obligation opens (e.g. the booking confirmation).
+    #[serde(
+        default,
+        deserialize_with = "actions::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub on_open: Vec<actions::ActionConfig>,
+    /// schedule: send at the scheduled `at` (e.g. the reminder 24 h before the booking).
+    #[serde(
+        default,
+        deserialize_with = "actions::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub on_due: Vec<actions::ActionConfig>,
+    /// Tell the assignee a span before the breach, if still open.
+    #[serde(
+        default,
+        deserialize_with = "actions::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub warn_before: Vec<actions::ActionConfig>,
+    /// At the breach: alert staff, and optionally apologise to the customer.
+    #[serde(
+        default,
+        deserialize_with = "actions::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub on_breach: Vec<actions::ActionConfig>,
+    /// Tell a manager if still not kept a span after the breach; `repeat` / `max` repeat it.
+    #[serde(
+        default,
+        deserialize_with = "actions::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub escalate_after: Vec<actions::ActionConfig>,
+}
+
+impl PolicyConfig {
+    /// The fields that decide obligations (actions do not: changing them needs no recompute).
+    fn semantic(&self) -> PolicyConfig {
+        PolicyConfig {
+            on_open: vec![],
+            on_due: vec![],
+            warn_before: vec![],
+            on_breach: vec![],
+            escalate_after: vec![],
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -177,6 +243,12 @@ impl StorageConfig {
 pub struct Config {
     pub file: ConfigFile,
     pub engine: Arc<Engine>,
+    /// What Seen does by itself, per policy.
+    pub actions: Arc<ActionBook>,
+    /// `[actions]`, validated.
+    pub action_settings: ActionSettings,
+    /// Who is responsible for what.
+    pub directory: Arc<Directory>,
     /// Where it came from: a path, or "built-in defaults".
     pub origin: String,
 }
@@ -226,9 +298,19 @@ impl Config {
             origin: origin.to_string(),
             message,
         })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: origin.to_string(),
+            message,
+        };
+        let directory = Directory::new(&file).map_err(invalid)?;
+        let action_book = actions::build_action_book(&file, &directory).map_err(invalid)?;
+        let action_settings = file.actions.settings().map_err(invalid)?;
         Ok(Config {
-            file,
             engine: Arc::new(engine),
+            actions: Arc::new(action_book),
+            action_settings,
+            directory: Arc::new(directory),
+            file,
             origin: origin.to_string(),
         })
     }
@@ -311,7 +393,10 @@ fn build_engine(file: &ConfigFile) -> Result<Engine, String> {
         });
     }
     // Only what changes obligations goes into the fingerprint.
-    let semantic = serde_json::json!({ "calendars": file.calendars, "policies": file.policies });
+    let semantic_policies: Vec<PolicyConfig> =
+        file.policies.iter().map(PolicyConfig::semantic).collect();
+    let semantic =
+        serde_json::json!({ "calendars": file.calendars, "policies": semantic_policies });
     let fingerprint = hex::encode(Sha256::digest(semantic.to_string().as_bytes()));
     Ok(Engine::new(policies, fingerprint))
 }

@@ -1,0 +1,342 @@
+//! The outbox and suppressions on PostgreSQL. Several nodes share it: a claim is one statement with
+//! `FOR UPDATE SKIP LOCKED`, so each message is claimed by one node, and a node that dies mid-send leaves a
+//! lease that expires.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+
+use super::{
+    event_from_row, obligation_from_row, PostgresStore, EVENT_COLUMNS, OBLIGATION_COLUMNS,
+};
+use crate::domain::action::ActionKind;
+use crate::domain::{Event, Obligation};
+use crate::store::outbox::{
+    Outbox, OutboxFilter, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, Suppression,
+};
+use crate::store::{from_nanos, nanos, StoreError};
+
+const OUTBOX_COLUMNS: &str = "key, customer, policy, trigger_event, ref, action, step, template, channel,
+     recipient, recipient_name, role, transactional, urgent, records, due_at, status, attempts, next_at,
+     detail, sent_at, created_at, updated_at";
+
+fn corrupt(reason: String) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(StoreError::Corrupt {
+        table: "outbox",
+        reason,
+    }))
+}
+
+fn outbox_from_row(r: &PgRow) -> Result<OutboxRow, sqlx::Error> {
+    let action: String = r.try_get(5)?;
+    let status: String = r.try_get(16)?;
+    let step: i32 = r.try_get(6)?;
+    let attempts: i32 = r.try_get(17)?;
+    Ok(OutboxRow {
+        item: OutboxItem {
+            key: r.try_get(0)?,
+            customer: r.try_get(1)?,
+            policy: r.try_get(2)?,
+            trigger_event: r.try_get(3)?,
+            reference: r.try_get(4)?,
+            action: ActionKind::parse(&action)
+                .ok_or_else(|| corrupt(format!("unknown action {action:?}")))?,
+            step: step.max(0) as u32,
+            template: r.try_get(7)?,
+            channel: r.try_get(8)?,
+            recipient: r.try_get(9)?,
+            recipient_name: r.try_get(10)?,
+            role: r.try_get(11)?,
+            transactional: r.try_get(12)?,
+            urgent: r.try_get(13)?,
+            records: r.try_get(14)?,
+            due_at: from_nanos(r.try_get(15)?),
+        },
+        status: OutboxStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("unknown status {status:?}")))?,
+        attempts: attempts.max(0) as u32,
+        next_at: from_nanos(r.try_get(18)?),
+        detail: r.try_get(19)?,
+        sent_at: r.try_get::<Option<i64>, _>(20)?.map(from_nanos),
+        created_at: from_nanos(r.try_get(21)?),
+        updated_at: from_nanos(r.try_get(22)?),
+        was: None,
+    })
+}
+
+fn suppression_from_row(r: &PgRow) -> Result<Suppression, sqlx::Error> {
+    Ok(Suppression {
+        target: r.try_get(0)?,
+        reason: r.try_get(1)?,
+        detail: r.try_get(2)?,
+        at: from_nanos(r.try_get(3)?),
+    })
+}
+
+#[async_trait]
+impl Outbox for PostgresStore {
+    async fn unplanned_obligations(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(i64, Obligation)>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OBLIGATION_COLUMNS} FROM obligations WHERE closed_at IS NULL AND NOT planned
+             ORDER BY seq LIMIT $1"
+        ))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| obligation_from_row(r, &self.engine))
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn enqueue(&self, items: Vec<OutboxItem>, planned: Vec<i64>) -> Result<u64, StoreError> {
+        let now = nanos(Timestamp::now());
+        let mut tx = self.pool.begin().await?;
+        let col = |f: &dyn Fn(&OutboxItem) -> String| items.iter().map(f).collect::<Vec<_>>();
+        let opt =
+            |f: &dyn Fn(&OutboxItem) -> Option<String>| items.iter().map(f).collect::<Vec<_>>();
+        let new = sqlx::query(
+            "INSERT INTO outbox (key, customer, policy, trigger_event, ref, action, step, template, channel,
+                 recipient, recipient_name, role, transactional, urgent, records, due_at, status, next_at,
+                 created_at, updated_at)
+             SELECT k, c, p, t, r, a, s, tpl, ch, rc, rn, ro, tr, ur, rec, d, 'pending', d, $17, $17
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
+                 $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[], $14::bool[],
+                 $15::text[], $16::bigint[])
+               AS u(k, c, p, t, r, a, s, tpl, ch, rc, rn, ro, tr, ur, rec, d)
+             ORDER BY k
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(col(&|i| i.key.clone()))
+        .bind(col(&|i| i.customer.clone()))
+        .bind(col(&|i| i.policy.clone()))
+        .bind(col(&|i| i.trigger_event.clone()))
+        .bind(opt(&|i| i.reference.clone()))
+        .bind(col(&|i| i.action.as_str().to_string()))
+        .bind(items.iter().map(|i| i.step as i32).collect::<Vec<_>>())
+        .bind(col(&|i| i.template.clone()))
+        .bind(col(&|i| i.channel.clone()))
+        .bind(col(&|i| i.recipient.clone()))
+        .bind(opt(&|i| i.recipient_name.clone()))
+        .bind(col(&|i| i.role.clone()))
+        .bind(items.iter().map(|i| i.transactional).collect::<Vec<_>>())
+        .bind(items.iter().map(|i| i.urgent).collect::<Vec<_>>())
+        .bind(opt(&|i| i.records.clone()))
+        .bind(items.iter().map(|i| nanos(i.due_at)).collect::<Vec<_>>())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("UPDATE obligations SET planned = true WHERE seq = ANY($1)")
+            .bind(&planned)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    async fn next_outbox_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT min(next_at) FROM outbox WHERE status IN ('pending', 'sending')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(next.map(from_nanos))
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let columns = OUTBOX_COLUMNS
+            .split(',')
+            .map(|c| format!("o.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(&format!(
+            "WITH claimed AS (
+                 SELECT key, status AS was FROM outbox
+                 WHERE status IN ('pending', 'sending') AND next_at <= $1
+                 ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+             UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, next_at = $2, updated_at = $1
+             FROM claimed WHERE o.key = claimed.key
+             RETURNING {columns}, claimed.was"
+        ))
+        .bind(nanos(now))
+        .bind(nanos(lease_until))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut row = outbox_from_row(r)?;
+            let was: String = r.try_get(23)?;
+            row.was = OutboxStatus::parse(&was);
+            out.push(row);
+        }
+        out.sort_by_key(|r| r.next_at);
+        Ok(out)
+    }
+
+    async fn finish_outbox(&self, updates: Vec<OutboxUpdate>) -> Result<(), StoreError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE outbox o SET status = u.status, next_at = coalesce(u.next_at, o.next_at), detail = u.detail,
+                 sent_at = coalesce(u.sent_at, o.sent_at), updated_at = $6
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[])
+               AS u(key, status, next_at, detail, sent_at)
+             WHERE o.key = u.key",
+        )
+        .bind(updates.iter().map(|u| u.key.clone()).collect::<Vec<_>>())
+        .bind(updates.iter().map(|u| u.status.as_str()).collect::<Vec<_>>())
+        .bind(updates.iter().map(|u| u.next_at.map(nanos)).collect::<Vec<_>>())
+        .bind(updates.iter().map(|u| u.detail.clone()).collect::<Vec<_>>())
+        .bind(updates.iter().map(|u| u.sent_at.map(nanos)).collect::<Vec<_>>())
+        .bind(nanos(Timestamp::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn outbox(&self, filter: OutboxFilter) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox
+             WHERE ($1::text IS NULL OR customer = $1) AND ($2::text IS NULL OR status = $2)
+               AND ($3::text IS NULL OR key > $3)
+             ORDER BY key LIMIT $4"
+        ))
+        .bind(filter.customer)
+        .bind(filter.status.map(OutboxStatus::as_str))
+        .bind(filter.after)
+        .bind(filter.limit.unwrap_or(1_000) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(outbox_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn sent_to_customer_since(
+        &self,
+        customer: &str,
+        since: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE customer = $1 AND status = 'sent' AND sent_at > $2
+             AND role = 'customer' AND NOT transactional",
+        )
+        .bind(customer)
+        .bind(nanos(since))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn suppression(
+        &self,
+        customer: &str,
+        email: Option<&str>,
+    ) -> Result<Option<Suppression>, StoreError> {
+        let row = sqlx::query(
+            "SELECT target, reason, detail, at FROM suppressions WHERE target = $1 OR target = $2
+             ORDER BY at LIMIT 1",
+        )
+        .bind(customer)
+        .bind(email.map(str::to_lowercase))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(suppression_from_row).transpose()?)
+    }
+
+    async fn suppress(&self, s: Suppression) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO suppressions (target, reason, detail, at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (target) DO NOTHING",
+        )
+        .bind(&s.target)
+        .bind(&s.reason)
+        .bind(&s.detail)
+        .bind(nanos(s.at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
+        let rows = sqlx::query("SELECT target, reason, detail, at FROM suppressions ORDER BY at")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(suppression_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS}, customer FROM events WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            None => Ok(None),
+            Some(r) => {
+                let customer: String = r.try_get(7)?;
+                Ok(Some(event_from_row(&r, &customer)?))
+            }
+        }
+    }
+
+    async fn obligation_by_trigger(
+        &self,
+        customer: &str,
+        policy: &str,
+        trigger_event: &str,
+    ) -> Result<Option<Obligation>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {OBLIGATION_COLUMNS} FROM obligations
+             WHERE customer = $1 AND trigger_event = $3 AND policy = $2 LIMIT 1"
+        ))
+        .bind(customer)
+        .bind(policy)
+        .bind(trigger_event)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row
+            .as_ref()
+            .map(|r| obligation_from_row(r, &self.engine).map(|(_, o)| o))
+            .transpose()?)
+    }
+
+    async fn shared_secret(&self) -> Result<String, StoreError> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('secret', $1) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(crate::store::random_secret())
+        .execute(&self.pool)
+        .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'secret'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn outbox_counts(&self) -> Result<Vec<(OutboxStatus, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, count(*) FROM outbox GROUP BY status")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(s, n)| Some((OutboxStatus::parse(&s)?, n.max(0) as u64)))
+            .collect())
+    }
+}

@@ -1,0 +1,401 @@
+//! The outbox and suppressions on SQLite (one writer: a claim is a transaction, so nothing is claimed twice).
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use super::{event_from_row, load_obligations, lock, SqliteStore, EVENT_COLUMNS};
+use crate::domain::action::ActionKind;
+use crate::domain::{Event, Obligation};
+use crate::store::outbox::{
+    Outbox, OutboxFilter, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, Suppression,
+};
+use crate::store::{from_nanos, nanos, StoreError};
+
+const OUTBOX_COLUMNS: &str = "key, customer, policy, trigger_event, ref, action, step, template, channel,
+     recipient, recipient_name, role, transactional, urgent, records, due_at, status, attempts, next_at,
+     detail, sent_at, created_at, updated_at";
+
+fn corrupt(reason: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        Box::new(StoreError::Corrupt {
+            table: "outbox",
+            reason,
+        }),
+    )
+}
+
+fn outbox_from_row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
+    let action: String = r.get(5)?;
+    let status: String = r.get(16)?;
+    Ok(OutboxRow {
+        item: OutboxItem {
+            key: r.get(0)?,
+            customer: r.get(1)?,
+            policy: r.get(2)?,
+            trigger_event: r.get(3)?,
+            reference: r.get(4)?,
+            action: ActionKind::parse(&action)
+                .ok_or_else(|| corrupt(format!("unknown action {action:?}")))?,
+            step: r.get(6)?,
+            template: r.get(7)?,
+            channel: r.get(8)?,
+            recipient: r.get(9)?,
+            recipient_name: r.get(10)?,
+            role: r.get(11)?,
+            transactional: r.get(12)?,
+            urgent: r.get(13)?,
+            records: r.get(14)?,
+            due_at: from_nanos(r.get(15)?),
+        },
+        status: OutboxStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("unknown status {status:?}")))?,
+        attempts: r.get(17)?,
+        next_at: from_nanos(r.get(18)?),
+        detail: r.get(19)?,
+        sent_at: r.get::<_, Option<i64>>(20)?.map(from_nanos),
+        created_at: from_nanos(r.get(21)?),
+        updated_at: from_nanos(r.get(22)?),
+        was: None,
+    })
+}
+
+fn insert_items(conn: &Connection, items: &[OutboxItem], now: i64) -> Result<u64, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO outbox (key, customer, policy, trigger_event, ref, action, step, template, channel,
+             recipient, recipient_name, role, transactional, urgent, records, due_at, status, next_at,
+             created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 'pending', ?16, ?17, ?17)
+         ON CONFLICT (key) DO NOTHING",
+    )?;
+    let mut new = 0;
+    for i in items {
+        new += stmt.execute(params![
+            i.key,
+            i.customer,
+            i.policy,
+            i.trigger_event,
+            i.reference,
+            i.action.as_str(),
+            i.step,
+            i.template,
+            i.channel,
+            i.recipient,
+            i.recipient_name,
+            i.role,
+            i.transactional,
+            i.urgent,
+            i.records,
+            nanos(i.due_at),
+            now
+        ])? as u64;
+    }
+    Ok(new)
+}
+
+fn suppression_from_row(r: &Row<'_>) -> rusqlite::Result<Suppression> {
+    Ok(Suppression {
+        target: r.get(0)?,
+        reason: r.get(1)?,
+        detail: r.get(2)?,
+        at: from_nanos(r.get(3)?),
+    })
+}
+
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn unplanned_obligations(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(i64, Obligation)>, StoreError> {
+        self.run(move |inner| {
+            inner.read(|conn| {
+                load_obligations(
+                    conn,
+                    "WHERE o.closed_at IS NULL AND o.planned = 0 ORDER BY o.seq LIMIT ?1",
+                    params![limit as i64],
+                    &inner.engine,
+                )
+            })
+        })
+        .await
+    }
+
+    async fn enqueue(&self, items: Vec<OutboxItem>, planned: Vec<i64>) -> Result<u64, StoreError> {
+        self.run(move |inner| {
+            let mut conn = lock(&inner.writer);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let new = insert_items(&tx, &items, nanos(Timestamp::now()))?;
+            {
+                let mut mark =
+                    tx.prepare_cached("UPDATE obligations SET planned = 1 WHERE seq = ?1")?;
+                for seq in &planned {
+                    mark.execute([seq])?;
+                }
+            }
+            tx.commit()?;
+            Ok(new)
+        })
+        .await
+    }
+
+    async fn next_outbox_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.run(|inner| {
+            inner.read(|conn| {
+                let next: Option<i64> = conn
+                    .prepare_cached(
+                        "SELECT min(next_at) FROM outbox WHERE status IN ('pending', 'sending')",
+                    )?
+                    .query_row([], |r| r.get(0))?;
+                Ok(next.map(from_nanos))
+            })
+        })
+        .await
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.run(move |inner| {
+            let mut conn = lock(&inner.writer);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut rows: Vec<OutboxRow> = tx
+                .prepare_cached(&format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox
+                     WHERE status IN ('pending', 'sending') AND next_at <= ?1 ORDER BY next_at LIMIT ?2"
+                ))?
+                .query_map(params![nanos(now), limit as i64], outbox_from_row)?
+                .collect::<Result<_, _>>()?;
+            {
+                let mut claim = tx.prepare_cached(
+                    "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_at = ?2, updated_at = ?3
+                     WHERE key = ?1",
+                )?;
+                for row in &mut rows {
+                    claim.execute(params![row.item.key, nanos(lease_until), nanos(now)])?;
+                    row.was = Some(row.status);
+                    row.status = OutboxStatus::Sending;
+                    row.attempts += 1;
+                    row.next_at = lease_until;
+                    row.updated_at = now;
+                }
+            }
+            tx.commit()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn finish_outbox(&self, updates: Vec<OutboxUpdate>) -> Result<(), StoreError> {
+        self.run(move |inner| {
+            let mut conn = lock(&inner.writer);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let now = nanos(Timestamp::now());
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE outbox SET status = ?2, next_at = coalesce(?3, next_at), detail = ?4,
+                         sent_at = coalesce(?5, sent_at), updated_at = ?6
+                     WHERE key = ?1",
+                )?;
+                for u in &updates {
+                    stmt.execute(params![
+                        u.key,
+                        u.status.as_str(),
+                        u.next_at.map(nanos),
+                        u.detail,
+                        u.sent_at.map(nanos),
+                        now
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn outbox(&self, filter: OutboxFilter) -> Result<Vec<OutboxRow>, StoreError> {
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let limit = filter.limit.unwrap_or(1_000) as i64;
+                let sql = format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox
+                     WHERE (?1 IS NULL OR customer = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR key > ?3)
+                     ORDER BY key LIMIT ?4"
+                );
+                let rows = conn
+                    .prepare_cached(&sql)?
+                    .query_map(
+                        params![
+                            filter.customer,
+                            filter.status.map(OutboxStatus::as_str),
+                            filter.after,
+                            limit
+                        ],
+                        outbox_from_row,
+                    )?
+                    .collect::<Result<_, _>>()?;
+                Ok(rows)
+            })
+        })
+        .await
+    }
+
+    async fn sent_to_customer_since(
+        &self,
+        customer: &str,
+        since: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let customer = customer.to_string();
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let n: i64 = conn
+                    .prepare_cached(
+                        "SELECT count(*) FROM outbox WHERE customer = ?1 AND status = 'sent' AND sent_at > ?2
+                         AND role = 'customer' AND NOT transactional",
+                    )?
+                    .query_row(params![customer, nanos(since)], |r| r.get(0))?;
+                Ok(n.max(0) as u64)
+            })
+        })
+        .await
+    }
+
+    async fn suppression(
+        &self,
+        customer: &str,
+        email: Option<&str>,
+    ) -> Result<Option<Suppression>, StoreError> {
+        let customer = customer.to_string();
+        let email = email.map(str::to_lowercase);
+        self.run(move |inner| {
+            inner.read(|conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT target, reason, detail, at FROM suppressions WHERE target = ?1 OR target = ?2
+                         ORDER BY at LIMIT 1",
+                    )?
+                    .query_row(params![customer, email], suppression_from_row)
+                    .optional()?)
+            })
+        })
+        .await
+    }
+
+    async fn suppress(&self, s: Suppression) -> Result<(), StoreError> {
+        self.run(move |inner| {
+            let conn = lock(&inner.writer);
+            conn.execute(
+                "INSERT INTO suppressions (target, reason, detail, at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (target) DO NOTHING",
+                params![s.target, s.reason, s.detail, nanos(s.at)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
+        self.run(|inner| {
+            inner.read(|conn| {
+                let rows = conn
+                    .prepare_cached(
+                        "SELECT target, reason, detail, at FROM suppressions ORDER BY at",
+                    )?
+                    .query_map([], suppression_from_row)?
+                    .collect::<Result<_, _>>()?;
+                Ok(rows)
+            })
+        })
+        .await
+    }
+
+    async fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
+        let id = id.to_string();
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let columns = EVENT_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("e.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let found: Option<(String, Event)> = conn
+                    .prepare_cached(&format!(
+                        "SELECT {columns}, c.id FROM events e JOIN customers c ON c.seq = e.customer_seq
+                         WHERE e.id = ?1"
+                    ))?
+                    .query_row([&id], |r| {
+                        let customer: String = r.get(7)?;
+                        Ok((customer.clone(), event_from_row(r, &customer)?))
+                    })
+                    .optional()?;
+                Ok(found.map(|(_, e)| e))
+            })
+        })
+        .await
+    }
+
+    async fn obligation_by_trigger(
+        &self,
+        customer: &str,
+        policy: &str,
+        trigger_event: &str,
+    ) -> Result<Option<Obligation>, StoreError> {
+        let (customer, policy, trigger) = (
+            customer.to_string(),
+            policy.to_string(),
+            trigger_event.to_string(),
+        );
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let found = load_obligations(
+                    conn,
+                    "WHERE o.customer_seq = (SELECT seq FROM customers WHERE id = ?1)
+                       AND o.policy = ?2 AND o.trigger_event = ?3",
+                    params![customer, policy, trigger],
+                    &inner.engine,
+                )?;
+                Ok(found.into_iter().next().map(|(_, o)| o))
+            })
+        })
+        .await
+    }
+
+    async fn shared_secret(&self) -> Result<String, StoreError> {
+        self.run(|inner| {
+            let conn = lock(&inner.writer);
+            let fresh = crate::store::random_secret();
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('secret', ?1) ON CONFLICT (key) DO NOTHING",
+                [&fresh],
+            )?;
+            Ok(
+                conn.query_row("SELECT value FROM meta WHERE key = 'secret'", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .await
+    }
+
+    async fn outbox_counts(&self) -> Result<Vec<(OutboxStatus, u64)>, StoreError> {
+        self.run(|inner| {
+            inner.read(|conn| {
+                let rows: Vec<(String, i64)> = conn
+                    .prepare_cached("SELECT status, count(*) FROM outbox GROUP BY status")?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                Ok(rows
+                    .into_iter()
+                    .filter_map(|(s, n)| Some((OutboxStatus::parse(&s)?, n.max(0) as u64)))
+                    .collect())
+            })
+        })
+        .await
+    }
+}
