@@ -261,6 +261,10 @@ impl Server {
         if let Some(config) = config {
             command.env("SEEN_CONFIG", config);
         }
+        // Files the server writes beside itself (the dry-run outbox) stay in the test's folder.
+        if let Some(folder) = std::path::Path::new(db).parent().filter(|p| p.is_dir()) {
+            command.current_dir(folder);
+        }
         let mut child = command
             .args(["--db", db, "serve", "--listen", "127.0.0.1:0"])
             .env("SEEN_LOG", "warn")
