@@ -64,7 +64,11 @@ impl Sink {
         std::io::BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("READY");
-        let port = line.trim().trim_start_matches("READY ").parse().expect("port");
+        let port = line
+            .trim()
+            .trim_start_matches("READY ")
+            .parse()
+            .expect("port");
         Sink { child, port, out }
     }
     fn count(&self) -> usize {
@@ -89,7 +93,13 @@ struct Serve {
 impl Serve {
     fn start(db: &Path, config: &Path) -> Serve {
         let mut child = Command::new(SEEN)
-            .args(["--db", db.to_str().expect("utf-8 path"), "serve", "--listen", "127.0.0.1:0"])
+            .args([
+                "--db",
+                db.to_str().expect("utf-8 path"),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .env("SEEN_CONFIG", config)
             .env("SEEN_LOG", "warn")
             .current_dir(db.parent().expect("folder"))
@@ -100,7 +110,12 @@ impl Serve {
         std::io::BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("address line");
-        let address = line.trim().rsplit(' ').next().unwrap_or_default().to_string();
+        let address = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         Serve { child, address }
     }
 }
@@ -164,7 +179,11 @@ fn smtp_rate(n: usize) -> f64 {
     }
     let first = Instant::now();
     while sink.count() < n {
-        assert!(Instant::now() < deadline, "only {} of {n} sent", sink.count());
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} sent",
+            sink.count()
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     n as f64 / first.elapsed().as_secs_f64()
@@ -198,25 +217,37 @@ fn lateness(pending: usize, timed: usize) -> (Vec<f64>, usize, f64) {
     // Wait until the planner has queued them all.
     let planned = Instant::now();
     loop {
-        let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("open");
+        let conn =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .expect("open");
         let n: i64 = conn
             .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
             .unwrap_or(0);
         if n as usize >= pending {
             break;
         }
-        assert!(planned.elapsed() < Duration::from_secs(900), "planning stalled at {n}");
+        assert!(
+            planned.elapsed() < Duration::from_secs(900),
+            "planning stalled at {n}"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     let planning = planned.elapsed().as_secs_f64();
     // The timed reminders: due 10 s to 40 s from now, posted over HTTP while the million wait.
     let key_output = Command::new(SEEN)
-        .args(["--db", db.to_str().expect("utf-8"), "keys", "create", "bench"])
+        .args([
+            "--db",
+            db.to_str().expect("utf-8"),
+            "keys",
+            "create",
+            "bench",
+        ])
         .env("SEEN_CONFIG", &config)
         .output()
         .expect("keys");
-    let key = String::from_utf8_lossy(&key_output.stdout).trim().to_string();
+    let key = String::from_utf8_lossy(&key_output.stdout)
+        .trim()
+        .to_string();
     let client = reqwest::blocking::Client::new();
     let base = Timestamp::now() + SignedDuration::from_secs(10);
     for chunk in (0..timed).collect::<Vec<_>>().chunks(500) {
@@ -242,11 +273,16 @@ fn lateness(pending: usize, timed: usize) -> (Vec<f64>, usize, f64) {
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     while sink.count() < timed {
-        assert!(Instant::now() < deadline, "only {} of {timed} timed reminders sent", sink.count());
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {timed} timed reminders sent",
+            sink.count()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("open");
+    let conn =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open");
     let mut stmt = conn
         .prepare("SELECT sent_at - due_at FROM outbox WHERE customer LIKE 't%' AND status = 'sent'")
         .expect("prepare");
@@ -258,7 +294,11 @@ fn lateness(pending: usize, timed: usize) -> (Vec<f64>, usize, f64) {
         .collect();
     late.sort_by(f64::total_cmp);
     let still_pending: i64 = conn
-        .query_row("SELECT count(*) FROM outbox WHERE status = 'pending'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM outbox WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap_or(0);
     drop(serve);
     (late, still_pending.max(0) as usize, planning)

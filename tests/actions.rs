@@ -237,6 +237,7 @@ async fn booking_lifecycle(backend: Backend) {
 }
 
 async fn respect(backend: Backend) {
+    // The CLI part reads the same database: on PostgreSQL too (`--db` takes the URL).
     let smtp = SmtpSink::start(&[]);
     let app = spawn_app_acting(
         backend,
@@ -448,6 +449,35 @@ async fn respect(backend: Backend) {
     .await;
     let suppressed = eve.iter().find(|r| r["status"] == "suppressed").unwrap();
     assert!(suppressed["detail"].as_str().unwrap().contains("bounced"));
+
+    // `seen explain` tells why each message was or was not sent; `seen outbox` lists them.
+    let cli = |args: &[&str]| {
+        let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("seen"))
+            .env_remove("SEEN_CONFIG")
+            .args(["--db", &app.db.url])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let explained = cli(&["explain", "carl"]);
+    assert!(explained.contains("Messages"), "{explained}");
+    assert_eq!(explained.matches("sent at").count(), 2, "{explained}");
+    assert!(
+        explained.contains("NOT sent: capped") && explained.contains("daily_cap = 2"),
+        "{explained}"
+    );
+    let explained = cli(&["explain", "fay"]);
+    assert!(
+        explained.contains("NOT sent: dead") && explained.contains("451"),
+        "{explained}"
+    );
+    let listed = cli(&["outbox", "--status", "suppressed"]);
+    assert!(
+        listed.contains("dora") && listed.contains("eve") && !listed.contains("carl"),
+        "{listed}"
+    );
 }
 
 fn hex_of(text: &str) -> String {

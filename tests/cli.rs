@@ -275,3 +275,49 @@ fn keys_are_shown_once_and_stored_hashed() {
     seen(&dir).args(["keys", "revoke", "ci"]).assert().success();
     seen(&dir).args(["keys", "revoke", "ci"]).assert().code(1);
 }
+
+#[test]
+fn templates_list_and_render_an_event_in_the_customers_time_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = seen(&dir).args(["templates", "list"]).output().unwrap();
+    assert!(listed.status.success());
+    let names = String::from_utf8(listed.stdout).unwrap();
+    for name in [
+        "booking-confirmation",
+        "booking-reminder",
+        "order-confirmation",
+        "apology",
+        "warn",
+        "breach-alert",
+        "escalation",
+    ] {
+        assert!(
+            names.lines().any(|l| l == name),
+            "{name} missing from {names}"
+        );
+    }
+    let event = dir.path().join("booking.json");
+    std::fs::write(
+        &event,
+        r#"{"type":"booking.confirmed","customer":"c9","customer_name":"Maria Costa","customer_timezone":"America/Sao_Paulo","ref":"B-77","properties":{"starts_at":"2026-12-03T18:30:00Z","room":"Douro"}}"#,
+    )
+    .unwrap();
+    let rendered = seen(&dir)
+        .args(["templates", "render", "booking-reminder", "--event"])
+        .arg(&event)
+        .output()
+        .unwrap();
+    assert!(rendered.status.success(), "{rendered:?}");
+    let text = String::from_utf8(rendered.stdout).unwrap();
+    assert!(text.starts_with("Subject: "), "{text}");
+    assert!(text.contains("Hi Maria"), "{text}");
+    assert!(text.contains("B-77") && text.contains("Douro"), "{text}");
+    // 18:30 UTC is 15:30 in São Paulo.
+    assert!(text.contains("15:30"), "{text}");
+    let unknown = seen(&dir)
+        .args(["templates", "render", "nope"])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("booking-reminder"));
+}
