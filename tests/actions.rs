@@ -647,3 +647,58 @@ secret = "whsec-test"
 }
 
 on_both_backends!(booking_lifecycle, respect);
+
+/// Two nodes on one PostgreSQL database, both running the sender: each message is claimed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_never_send_a_message_twice() {
+    use std::sync::Arc;
+    let smtp = SmtpSink::start(&[]);
+    let config = config(smtp.port, &actions("quiet_hours = \"\"\ndaily_cap = 0"));
+    let app = spawn_app_acting(Backend::Postgres, config.clone()).await;
+    let second = seen::store::open(
+        &app.db.url,
+        config.engine.clone(),
+        &seen::store::StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let node2 = Arc::new(
+        seen::jobs::actions::Actor::new(second, &config)
+            .await
+            .unwrap(),
+    );
+    let wake2 = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(node2.run(wake2.clone(), Arc::new(tokio::sync::Notify::new())));
+
+    // 300 confirmed bookings whose reminders fall due together, 3 s from now: both nodes race for them.
+    const N: usize = 300;
+    let starts = DAY + SignedDuration::from_secs(3);
+    for chunk in (0..N).collect::<Vec<_>>().chunks(100) {
+        let events: Vec<Value> = chunk
+            .iter()
+            .map(|i| {
+                booking(
+                    &format!("r{i}"),
+                    "booking.confirmed",
+                    &format!("k{i}"),
+                    &format!("k{i}@example.com"),
+                    &format!("R-{i}"),
+                    starts,
+                )
+            })
+            .collect();
+        assert_eq!(app.post_events(&json!(events)).await.0, 200);
+        wake2.notify_one();
+    }
+    smtp.wait_for(20, "every reminder", |m| m.len() >= N).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let messages = smtp.messages();
+    let unique: std::collections::BTreeSet<&str> = messages
+        .iter()
+        .filter_map(|m| m["message_id"].as_str())
+        .collect();
+    assert_eq!(unique.len(), N);
+    assert_eq!(messages.len(), N, "a message went twice");
+    let sent = outbox(&app, "status=sent&limit=1000").await;
+    assert_eq!(sent.len(), N);
+}
