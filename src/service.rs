@@ -352,3 +352,86 @@ impl Service {
 pub fn human_secs(secs: i64) -> String {
     crate::domain::span::format_span(SignedDuration::from_secs(secs))
 }
+
+/// How survey figures are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SurveyGroup {
+    All,
+    Policy,
+    Channel,
+    Team,
+    Survey,
+    Day,
+    Week,
+    Month,
+}
+
+impl SurveyGroup {
+    pub fn parse(text: &str) -> Option<SurveyGroup> {
+        <SurveyGroup as clap::ValueEnum>::from_str(text, true).ok()
+    }
+
+    fn key(self, event: &Event, properties: &serde_json::Value) -> String {
+        let text = |name: &str| {
+            properties[name]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| "-".to_string())
+        };
+        let utc = event.at.to_zoned(jiff::tz::TimeZone::UTC);
+        match self {
+            SurveyGroup::All => "all".into(),
+            SurveyGroup::Policy => text("policy"),
+            SurveyGroup::Channel => text("channel"),
+            SurveyGroup::Team => text("team"),
+            SurveyGroup::Survey => text("survey"),
+            SurveyGroup::Day => utc.strftime("%Y-%m-%d").to_string(),
+            SurveyGroup::Week => utc.strftime("%G-W%V").to_string(),
+            SurveyGroup::Month => utc.strftime("%Y-%m").to_string(),
+        }
+    }
+}
+
+impl Service {
+    /// Survey figures (sent, answered, CSAT, NPS, felt-invisible rate, response rate) per group. Each send
+    /// counts its latest answer only: changing an answer never counts twice.
+    pub async fn survey_summary(
+        &self,
+        by: SurveyGroup,
+        since: Option<Timestamp>,
+    ) -> Result<std::collections::BTreeMap<String, crate::domain::survey::SurveyStats>, StoreError>
+    {
+        use crate::domain::survey::{group_stats, Answer, SurveyKind};
+        let events = self
+            .store
+            .events_of_types(vec!["survey.sent".into(), "survey.answered".into()], since)
+            .await?;
+        let mut sent = Vec::new();
+        let mut latest: HashMap<String, (String, Answer)> = HashMap::new();
+        for event in &events {
+            let properties = event.properties_value();
+            let key = by.key(event, &properties);
+            if event.kind == "survey.sent" {
+                sent.push(key);
+                continue;
+            }
+            let (Some(send), Some(kind), Some(score)) = (
+                properties["send"].as_str(),
+                properties["kind"].as_str().and_then(SurveyKind::parse),
+                properties["score"]
+                    .as_u64()
+                    .and_then(|s| u8::try_from(s).ok()),
+            ) else {
+                continue;
+            };
+            // Events come in time order: a later answer to the same send replaces the earlier one.
+            latest.insert(send.to_string(), (key, Answer { kind, score }));
+        }
+        let mut answers: Vec<(String, Answer)> = latest.into_values().collect();
+        answers.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(group_stats(
+            sent.iter().map(String::as_str),
+            answers.iter().map(|(k, a)| (k.as_str(), a.clone())),
+        ))
+    }
+}

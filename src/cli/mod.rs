@@ -10,6 +10,7 @@ mod outbox;
 mod output;
 mod report;
 mod serve;
+mod surveys;
 mod templates;
 
 use std::path::PathBuf;
@@ -56,6 +57,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Messages Seen sent, will send, or did not send — and why.
     Outbox(outbox::OutboxArgs),
+    /// Survey metrics: CSAT, NPS, felt-invisible rate, response rate.
+    Surveys(surveys::SurveysArgs),
     /// Message templates: list them, or preview one.
     #[command(subcommand)]
     Templates(templates::TemplatesCommand),
@@ -86,6 +89,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Obligations(args) => obligations::run(&cli, args).await,
         Command::Serve(args) => serve::run(&cli, args).await,
         Command::Outbox(args) => outbox::run(&cli, args).await,
+        Command::Surveys(args) => surveys::run(&cli, args).await,
         Command::Templates(args) => templates::run(&cli, args),
         Command::Keys(args) => keys::run(&cli, args).await,
         Command::Migrate => {

@@ -48,6 +48,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
         server: Arc::new(config.file.server.clone()),
         ingested: wake,
         link_secret,
+        surveys: config.surveys.clone(),
     };
     // Tests and scripts read this line to find the port.
     println!("seen listening on http://{address}");

@@ -42,8 +42,12 @@ pub struct ActionsConfig {
     pub lease: String,
     /// The team for obligations no route matches.
     pub default_team: Option<String>,
-    /// Signs unsubscribe links. Default: a random secret kept in the database (shared by all nodes).
+    /// Signs unsubscribe and survey links. Default: a random secret kept in the database (shared by all nodes).
     pub secret: Option<String>,
+    /// At most one survey per customer in this span.
+    pub survey_every: String,
+    /// Survey answer links stop working after this span.
+    pub survey_expires: String,
 }
 
 impl std::fmt::Debug for ActionsConfig {
@@ -63,6 +67,8 @@ impl std::fmt::Debug for ActionsConfig {
             .field("lease", &self.lease)
             .field("default_team", &self.default_team)
             .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("survey_every", &self.survey_every)
+            .field("survey_expires", &self.survey_expires)
             .finish()
     }
 }
@@ -84,6 +90,8 @@ impl Default for ActionsConfig {
             lease: "5m".into(),
             default_team: None,
             secret: None,
+            survey_every: "30d".into(),
+            survey_expires: "14d".into(),
         }
     }
 }
@@ -101,6 +109,8 @@ pub struct ActionSettings {
     pub max_delay: SignedDuration,
     pub concurrency: usize,
     pub lease: SignedDuration,
+    pub survey_every: SignedDuration,
+    pub survey_expires: SignedDuration,
 }
 
 impl ActionsConfig {
@@ -141,6 +151,8 @@ impl ActionsConfig {
             max_delay: span("max_delay", &self.max_delay)?,
             concurrency: self.concurrency,
             lease: span("lease", &self.lease)?,
+            survey_every: span("survey_every", &self.survey_every)?,
+            survey_expires: span("survey_expires", &self.survey_expires)?,
         })
     }
 }
@@ -179,6 +191,23 @@ pub struct ActionConfig {
     /// `escalate_after`: how many escalations in all (default 1).
     #[serde(default)]
     pub max: Option<u32>,
+    /// Ask this `[surveys.NAME]` (template default "survey"; records "survey.sent").
+    #[serde(default)]
+    pub survey: Option<String>,
+}
+
+/// `[surveys.NAME]`: a question Seen can ask.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurveyConfig {
+    /// "csat" (1–5), "nps" (0–10) or "invisible" (have you ever felt ignored or invisible? yes/no).
+    pub kind: String,
+    /// The question as the customer reads it (default: one per kind).
+    #[serde(default)]
+    pub question: Option<String>,
+    /// One reminder this long after the survey, if unanswered.
+    #[serde(default)]
+    pub remind_after: Option<String>,
 }
 
 pub(super) fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ActionConfig>, D::Error> {
@@ -400,8 +429,26 @@ fn policy_actions(
                     "`on_due` belongs to kind \"schedule\" (use on_open or warn_before)",
                 ));
             }
+            let survey = match &c.survey {
+                None => None,
+                Some(name) => {
+                    let config = file
+                        .surveys
+                        .get(name)
+                        .ok_or_else(|| at(&format!("unknown survey {name:?}")))?;
+                    if to != Recipient::Customer {
+                        return Err(at("surveys go to the customer"));
+                    }
+                    let remind = match &config.remind_after {
+                        Some(text) => Some(span("remind_after", text)?),
+                        None => None,
+                    };
+                    Some((name.clone(), remind))
+                }
+            };
             let template = match (&c.template, kind, &to) {
                 (Some(t), _, _) => t.clone(),
+                (None, _, _) if survey.is_some() => "survey".into(),
                 (None, ActionKind::Warn, r) if *r != Recipient::Customer => "warn".into(),
                 (None, ActionKind::Breach, r) if *r != Recipient::Customer => "breach-alert".into(),
                 (None, ActionKind::Escalate, r) if *r != Recipient::Customer => "escalation".into(),
@@ -445,6 +492,7 @@ fn policy_actions(
             let records = match &c.records {
                 Some(r) if r.is_empty() => None,
                 Some(r) => Some(r.clone()),
+                None if survey.is_some() => Some("survey.sent".into()),
                 None if to_customer && matches!(kind, ActionKind::Open | ActionKind::Due) => {
                     p.expect.first().cloned()
                 }
@@ -461,9 +509,15 @@ fn policy_actions(
                 template,
                 to,
                 webhook: c.webhook.clone(),
-                transactional: c.transactional.unwrap_or(kind == ActionKind::Open),
-                urgent: c.urgent.unwrap_or(kind == ActionKind::Open),
+                transactional: c
+                    .transactional
+                    .unwrap_or(kind == ActionKind::Open && survey.is_none()),
+                urgent: c
+                    .urgent
+                    .unwrap_or(kind == ActionKind::Open && survey.is_none()),
                 records,
+                remind_after: survey.as_ref().and_then(|(_, r)| *r),
+                survey: survey.map(|(name, _)| name),
             });
         }
     }

@@ -16,6 +16,7 @@ use crate::domain::action::ActionBook;
 use crate::domain::calendar::Calendar;
 use crate::domain::policy::{Policy, PolicyKind, ScheduleAt};
 use crate::domain::span::parse_span;
+use crate::domain::survey::{Survey, SurveyKind};
 use crate::domain::Engine;
 
 /// The built-in configuration, printed by `seen config --defaults`.
@@ -60,6 +61,8 @@ pub struct ConfigFile {
     pub teams: BTreeMap<String, actions::TeamConfig>,
     #[serde(default)]
     pub routes: Vec<actions::RouteConfig>,
+    #[serde(default)]
+    pub surveys: BTreeMap<String, actions::SurveyConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -99,6 +102,9 @@ pub struct PolicyConfig {
     /// schedule: how long after `at` an expect event still keeps it (default 1h).
     #[serde(default)]
     pub grace: Option<String>,
+    /// `false`: not a promise to the customer (e.g. asking a survey): tracked, never breached.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub promise: bool,
     /// Actions: send at once when the obligation opens (e.g. the booking confirmation).
     #[serde(
         default,
@@ -134,6 +140,14 @@ pub struct PolicyConfig {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub escalate_after: Vec<actions::ActionConfig>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 impl PolicyConfig {
@@ -249,6 +263,8 @@ pub struct Config {
     pub action_settings: ActionSettings,
     /// Who is responsible for what.
     pub directory: Arc<Directory>,
+    /// The questions Seen can ask, by name.
+    pub surveys: Arc<BTreeMap<String, Survey>>,
     /// Where it came from: a path, or "built-in defaults".
     pub origin: String,
 }
@@ -291,6 +307,9 @@ impl Config {
         for (name, calendar) in defaults.calendars {
             file.calendars.entry(name).or_insert(calendar);
         }
+        for (name, survey) in defaults.surveys {
+            file.surveys.entry(name).or_insert(survey);
+        }
         if file.policies.is_empty() {
             file.policies = defaults.policies;
         }
@@ -305,11 +324,33 @@ impl Config {
         let directory = Directory::new(&file).map_err(invalid)?;
         let action_book = actions::build_action_book(&file, &directory).map_err(invalid)?;
         let action_settings = file.actions.settings().map_err(invalid)?;
+        let mut surveys = BTreeMap::new();
+        for (name, survey) in &file.surveys {
+            let kind = SurveyKind::parse(&survey.kind).ok_or_else(|| {
+                invalid(format!(
+                    "survey {name:?}: unknown kind {:?} (expected \"csat\", \"nps\" or \"invisible\")",
+                    survey.kind
+                ))
+            })?;
+            let question = survey
+                .question
+                .clone()
+                .unwrap_or_else(|| kind.default_question().to_string());
+            surveys.insert(
+                name.clone(),
+                Survey {
+                    name: name.clone(),
+                    kind,
+                    question,
+                },
+            );
+        }
         Ok(Config {
             engine: Arc::new(engine),
             actions: Arc::new(action_book),
             action_settings,
             directory: Arc::new(directory),
+            surveys: Arc::new(surveys),
             file,
             origin: origin.to_string(),
         })
@@ -390,6 +431,7 @@ fn build_engine(file: &ConfigFile) -> Result<Engine, String> {
             trigger: p.trigger.clone(),
             expect: p.expect.clone(),
             cancel: p.cancel.clone(),
+            promise: p.promise,
         });
     }
     // Only what changes obligations goes into the fingerprint.
@@ -417,7 +459,11 @@ mod tests {
                 "confirm-order",
                 "dispatch-order",
                 "serve-queue",
-                "booking-reminder"
+                "booking-reminder",
+                "survey-after-delivery",
+                "survey-after-visit",
+                "told-us",
+                "follow-up"
             ]
         );
         assert_eq!(config.file.server.max_body_bytes, 10 * 1024 * 1024);

@@ -101,11 +101,27 @@ pub struct Action {
     pub urgent: bool,
     /// The event type Seen records once a customer message is sent (it keeps the obligation).
     pub records: Option<String>,
+    /// A survey to ask (the message carries one signed answer link per score).
+    pub survey: Option<String>,
+    /// Surveys: one reminder this long after, if still unanswered.
+    pub remind_after: Option<SignedDuration>,
 }
 
 impl Action {
     /// The times this action falls due for an obligation: (step, due). Only escalations have several steps.
     pub fn due_times(&self, o: &Obligation) -> Vec<(u32, Timestamp)> {
+        let add = |t: Timestamp, d: SignedDuration| t.saturating_add(d).unwrap_or(Timestamp::MAX);
+        let mut times = self.first_due_times(o);
+        // A survey's reminder is step 1, checked when due: sent only if the survey went and is unanswered.
+        if let (Some(remind), Some(&(0, first))) = (self.remind_after, times.first()) {
+            if self.survey.is_some() {
+                times.push((1, add(first, remind)));
+            }
+        }
+        times
+    }
+
+    fn first_due_times(&self, o: &Obligation) -> Vec<(u32, Timestamp)> {
         let add = |t: Timestamp, d: SignedDuration| t.saturating_add(d).unwrap_or(Timestamp::MAX);
         match self.kind {
             ActionKind::Open => vec![(0, o.opened_at)],
@@ -316,6 +332,8 @@ mod tests {
             transactional: false,
             urgent: false,
             records: None,
+            survey: None,
+            remind_after: None,
         }
     }
 

@@ -188,6 +188,7 @@ mod tests {
             } else {
                 vec![cancel.into()]
             },
+            promise: true,
         }
     }
 
@@ -201,6 +202,7 @@ mod tests {
             trigger: vec!["booking.confirmed".into()],
             expect: vec!["message.sent".into()],
             cancel: vec!["booking.cancelled".into()],
+            promise: true,
         }
     }
 

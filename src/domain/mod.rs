@@ -9,6 +9,7 @@ pub mod obligation;
 pub mod policy;
 pub mod report;
 pub mod span;
+pub mod survey;
 
 pub use calendar::Calendar;
 pub use engine::Engine;

@@ -7,6 +7,10 @@ use jiff::{SignedDuration, Timestamp};
 use super::calendar::{Calendar, CalendarError};
 use super::event::Event;
 
+/// The breach time of obligations that are not promises: far beyond any real date, yet storable
+/// (the stores keep nanoseconds in an i64, which ends in 2262).
+pub const NEVER: Timestamp = Timestamp::constant(7_258_118_400, 0); // 2200-01-01T00:00:00Z
+
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub name: Arc<str>,
@@ -14,6 +18,9 @@ pub struct Policy {
     pub trigger: Vec<String>,
     pub expect: Vec<String>,
     pub cancel: Vec<String>,
+    /// A promise to the customer (the default). `false` for housekeeping such as asking a survey: its
+    /// obligations are tracked but never breach, so they never make a customer invisible.
+    pub promise: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +106,11 @@ impl Policy {
 
     /// (due_at, breach_at) for an obligation this trigger opens, or `None` if it opens nothing.
     pub fn deadlines(&self, trigger: &Event) -> Option<(Timestamp, Timestamp)> {
+        let (due, breach) = self.promised_deadlines(trigger)?;
+        Some((due, if self.promise { breach } else { NEVER }))
+    }
+
+    fn promised_deadlines(&self, trigger: &Event) -> Option<(Timestamp, Timestamp)> {
         let clock =
             |span: SignedDuration| trigger.at.saturating_add(span).unwrap_or(Timestamp::MAX);
         match &self.kind {

@@ -5,6 +5,7 @@ pub mod error;
 mod events;
 mod outbox;
 mod queries;
+mod surveys;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub ingested: crate::jobs::Wake,
     /// Signs unsubscribe links (`None`: actions are off, and such links are refused).
     pub link_secret: Option<Arc<str>>,
+    /// The surveys whose answer links this server takes.
+    pub surveys: Arc<std::collections::BTreeMap<String, crate::domain::survey::Survey>>,
 }
 
 #[derive(OpenApi)]
@@ -41,6 +44,7 @@ pub struct AppState {
         queries::obligations,
         queries::summary,
         outbox::outbox,
+        surveys::summary,
         healthz
     ),
     modifiers(&BearerAuth)
@@ -68,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/obligations", get(queries::obligations))
         .route("/v1/summary", get(queries::summary))
         .route("/v1/outbox", get(outbox::outbox))
+        .route("/v1/surveys/summary", get(surveys::summary))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_key,
@@ -76,6 +81,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .route("/healthz", get(healthz))
         .route("/u/{token}", get(outbox::unsubscribe_page).post(outbox::unsubscribe))
+        .route("/s/{token}/comment", post(surveys::comment))
+        .route("/s/{token}/{score}", get(surveys::answer))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

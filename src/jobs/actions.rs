@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use crate::channels::{Channels, Delivery, OutgoingEmail, OutgoingWebhook};
 use crate::config::{ActionSettings, Config, Contact, Directory};
 use crate::domain::action::{plan, still_needed, Action, ActionBook, Planned, Recipient};
+use crate::domain::survey::{Survey, SurveyLink};
 use crate::domain::{Event, Obligation, ProfileUpdate};
 use crate::store::{
     short_hash, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, Store, StoreError, Suppression,
@@ -26,8 +27,8 @@ use crate::templates::{
 
 /// Obligations planned per store round trip.
 const PLAN_BATCH: usize = 2_000;
-/// Rows claimed at once.
-const CLAIM_BATCH: usize = 256;
+/// Rows claimed at once (each is renewed right before it is sent, so a slow batch loses nothing).
+const CLAIM_BATCH: usize = 128;
 /// Longest single sleep: bounds the damage of a clock jump; not a polling period.
 const MAX_SLEEP: Duration = Duration::from_secs(3_600);
 const RETRY: Duration = Duration::from_secs(1);
@@ -40,8 +41,9 @@ pub struct Actor {
     pub directory: Arc<Directory>,
     pub channels: Arc<Channels>,
     pub templates: Arc<Templates>,
-    /// Signs unsubscribe links.
+    /// Signs unsubscribe and survey links.
     pub secret: String,
+    pub surveys: Arc<std::collections::BTreeMap<String, Survey>>,
 }
 
 impl Actor {
@@ -85,6 +87,7 @@ impl Actor {
             channels: Arc::new(channels),
             templates: Arc::new(templates),
             secret,
+            surveys: config.surveys.clone(),
         })
     }
 
@@ -212,9 +215,19 @@ impl Actor {
     }
 
     /// Delivers one claimed row and records the outcome. Returns whether an event was recorded.
-    async fn process(&self, row: OutboxRow) -> Result<bool, StoreError> {
+    async fn process(&self, mut row: OutboxRow) -> Result<bool, StoreError> {
         let key = row.item.key.clone();
-        let (update, recorded) = match self.deliver(&row).await {
+        // A claimed batch can take longer than the lease on a loaded machine: renew it right before this
+        // message, or leave the row to the node that claimed it since.
+        let until = Timestamp::now()
+            .saturating_add(self.settings.lease)
+            .unwrap_or(Timestamp::MAX);
+        if !self.store.renew_outbox(&key, row.next_at, until).await? {
+            tracing::info!(key = %key, "actions: another node took over this message");
+            return Ok(false);
+        }
+        row.next_at = until;
+        let (mut update, recorded) = match self.deliver(&row).await {
             Ok(done) => done,
             Err(err) => {
                 // The row stays claimed; its lease expires and it is tried again.
@@ -228,6 +241,7 @@ impl Actor {
             detail = update.detail.as_deref().unwrap_or(""),
             "message"
         );
+        update.held = Some(row.next_at);
         self.store.finish_outbox(vec![update]).await?;
         Ok(recorded)
     }
@@ -241,6 +255,7 @@ impl Actor {
             next_at: None,
             detail: Some(detail),
             sent_at: None,
+            held: None,
         };
         // A previous attempt was interrupted after sending but before it was marked: the recorded event
         // says it went out.
@@ -258,7 +273,37 @@ impl Actor {
             .store
             .obligation_by_trigger(&item.customer, &item.policy, &item.trigger_event)
             .await?;
-        if let Err(moot) = still_needed(obligation.as_ref(), now) {
+        let survey_send = item
+            .survey
+            .as_ref()
+            .map(|name| survey_send_id(&item.policy, &item.customer, &item.trigger_event, name));
+        if let (Some(send), 1) = (&survey_send, item.step) {
+            // A survey's reminder: only if the survey went out and is still unanswered.
+            let events = self.store.customer_events(&item.customer).await?;
+            let of_send = |kind: &str| {
+                events.iter().any(|e| {
+                    e.kind == kind && e.properties_value()["send"].as_str() == Some(send.as_str())
+                })
+            };
+            if !of_send("survey.sent") {
+                return Ok((
+                    done(
+                        OutboxStatus::Skipped,
+                        "not needed: the survey itself was not sent".into(),
+                    ),
+                    false,
+                ));
+            }
+            if of_send("survey.answered") {
+                return Ok((
+                    done(
+                        OutboxStatus::Skipped,
+                        "not needed: the survey was answered".into(),
+                    ),
+                    false,
+                ));
+            }
+        } else if let Err(moot) = still_needed(obligation.as_ref(), now) {
             return Ok((done(OutboxStatus::Skipped, moot.to_string()), false));
         }
         let customer = self
@@ -333,9 +378,22 @@ impl Actor {
                     return Ok((done(OutboxStatus::Capped, detail), false));
                 }
             }
+            if item.survey.is_some() && item.step == 0 {
+                let since = now
+                    .saturating_sub(self.settings.survey_every)
+                    .unwrap_or(now);
+                let sent = self.store.surveys_sent_since(&item.customer, since).await?;
+                if sent > 0 {
+                    let detail = format!(
+                        "capped: a survey already went to this customer in the last {} (survey_every)",
+                        crate::domain::span::format_span(self.settings.survey_every)
+                    );
+                    return Ok((done(OutboxStatus::Capped, detail), false));
+                }
+            }
         }
         let trigger = self.store.event(&item.trigger_event).await?;
-        let context = self.context(
+        let mut context = self.context(
             item,
             &customer,
             trigger.as_ref(),
@@ -343,6 +401,55 @@ impl Actor {
             &timezone_name,
             now,
         );
+        let mut survey_properties = None;
+        if let (Some(name), Some(send)) = (&item.survey, &survey_send) {
+            let Some(survey) = self.surveys.get(name) else {
+                return Ok((
+                    done(OutboxStatus::Failed, format!("unknown survey {name:?}")),
+                    false,
+                ));
+            };
+            let link = SurveyLink {
+                customer: item.customer.clone(),
+                survey: name.clone(),
+                send: send.clone(),
+                expires: now
+                    .saturating_add(self.settings.survey_expires)
+                    .unwrap_or(Timestamp::MAX),
+            };
+            let token = link.token(&self.secret);
+            let answers: Vec<serde_json::Value> = survey
+                .kind
+                .answers()
+                .into_iter()
+                .map(|(score, label)| {
+                    serde_json::json!({
+                        "score": score,
+                        "label": label,
+                        "url": format!("{}/s/{token}/{score}", self.settings.public_url),
+                    })
+                })
+                .collect();
+            context.links["survey"] = serde_json::json!({
+                "name": name,
+                "kind": survey.kind.as_str(),
+                "question": survey.question,
+                "answers": answers,
+                "expires": link.expires.to_string(),
+            });
+            let team = self
+                .directory
+                .team_for(&item.policy, trigger.as_ref())
+                .map(str::to_string);
+            survey_properties = Some(serde_json::json!({
+                "survey": name,
+                "kind": survey.kind.as_str(),
+                "send": send,
+                "policy": item.policy,
+                "channel": trigger.as_ref().and_then(|e| e.channel.clone()),
+                "team": team,
+            }));
+        }
         let rendered = match self.templates.render(&item.template, &context) {
             Ok(r) => r,
             Err(err) => {
@@ -404,7 +511,18 @@ impl Actor {
                 let mut recorded = false;
                 let mut detail = detail;
                 if let (true, Some(kind)) = (item.to_customer(), &item.records) {
-                    let event = recorded_event(item, kind, trigger.as_ref(), now);
+                    let mut event = recorded_event(item, kind, trigger.as_ref(), now);
+                    if let Some(extra) = &survey_properties {
+                        let mut properties = event.properties_value();
+                        if let (Some(map), Some(extra)) =
+                            (properties.as_object_mut(), extra.as_object())
+                        {
+                            for (k, v) in extra {
+                                map.insert(k.clone(), v.clone());
+                            }
+                        }
+                        event.properties = Some(properties.to_string());
+                    }
                     match self.store.ingest(vec![event]).await {
                         Ok(_) => recorded = true,
                         Err(err) => {
@@ -554,19 +672,23 @@ pub fn items_for(
             reference: o.reference.clone(),
             action: action.kind,
             step: planned.step,
-            template: action.template.clone(),
+            template: match (planned.step, &action.survey) {
+                (1, Some(_)) => "survey-reminder".into(),
+                _ => action.template.clone(),
+            },
             channel: channel.to_string(),
             recipient,
             recipient_name: name,
             role: action.to.as_str().to_string(),
             transactional: action.transactional,
             urgent: action.urgent,
-            records: if action.to_customer() {
-                action.records.clone()
-            } else {
-                None
+            records: match (action.to_customer(), planned.step, &action.survey) {
+                (true, 1, Some(_)) => Some("survey.reminded".into()),
+                (true, _, _) => action.records.clone(),
+                _ => None,
             },
             due_at: planned.due_at,
+            survey: action.survey.clone(),
         }
     };
     if action.to == Recipient::Customer {
@@ -619,6 +741,14 @@ fn recorded_event(item: &OutboxItem, kind: &str, trigger: Option<&Event>, now: T
         properties: Some(serde_json::Value::Object(properties).to_string()),
         profile: ProfileUpdate::default(),
     }
+}
+
+/// The send a survey message belongs to: its answer links and its reminder share it.
+pub fn survey_send_id(policy: &str, customer: &str, trigger_event: &str, survey: &str) -> String {
+    format!(
+        "survey-{}",
+        short_hash(&format!("{policy}\n{customer}\n{trigger_event}\n{survey}"))
+    )
 }
 
 /// `base · 2^(attempt-1)`, ±20 % jitter so that retries of a burst spread out.

@@ -86,6 +86,8 @@ pub struct OutboxItem {
     pub records: Option<String>,
     #[schema(value_type = String, format = DateTime)]
     pub due_at: Timestamp,
+    /// A survey this message asks (step 0), or reminds of (step 1).
+    pub survey: Option<String>,
 }
 
 impl OutboxItem {
@@ -131,6 +133,8 @@ pub struct OutboxUpdate {
     pub next_at: Option<Timestamp>,
     pub detail: Option<String>,
     pub sent_at: Option<Timestamp>,
+    /// The lease this node holds on the row (its `next_at` since the claim or renewal).
+    pub held: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -173,6 +177,15 @@ pub trait Outbox: Send + Sync {
         lease_until: Timestamp,
         limit: usize,
     ) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Extends a claim right before sending: true if this node still holds it (its lease `held` is the
+    /// row's `next_at`), false if the lease ran out and another node claimed the row since.
+    async fn renew_outbox(
+        &self,
+        key: &str,
+        held: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Records outcomes. An update with `held` applies only while that lease is still the row's.
     async fn finish_outbox(&self, updates: Vec<OutboxUpdate>) -> Result<(), StoreError>;
     /// Messages, newest due first within a customer, in key order otherwise.
     async fn outbox(&self, filter: OutboxFilter) -> Result<Vec<OutboxRow>, StoreError>;
@@ -182,6 +195,15 @@ pub trait Outbox: Send + Sync {
         customer: &str,
         since: Timestamp,
     ) -> Result<u64, StoreError>;
+    /// Surveys (not their reminders) sent to this customer since `since` (for `survey_every`).
+    async fn surveys_sent_since(&self, customer: &str, since: Timestamp)
+        -> Result<u64, StoreError>;
+    /// Events of these types (all customers), optionally since a time, in time order: survey metrics.
+    async fn events_of_types(
+        &self,
+        kinds: Vec<String>,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<Event>, StoreError>;
     /// The suppression that applies to this customer or address, if any.
     async fn suppression(
         &self,

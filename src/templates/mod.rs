@@ -76,6 +76,24 @@ const DEFAULTS: &[(&str, &str, &str, Option<&str>)] = &[
         Some(include_str!("defaults/order-confirmation/body.html")),
     ),
     (
+        "survey",
+        include_str!("defaults/survey/subject.txt"),
+        include_str!("defaults/survey/body.txt"),
+        Some(include_str!("defaults/survey/body.html")),
+    ),
+    (
+        "survey-reminder",
+        include_str!("defaults/survey-reminder/subject.txt"),
+        include_str!("defaults/survey-reminder/body.txt"),
+        Some(include_str!("defaults/survey-reminder/body.html")),
+    ),
+    (
+        "told-us",
+        include_str!("defaults/told-us/subject.txt"),
+        include_str!("defaults/told-us/body.txt"),
+        None,
+    ),
+    (
         "warn",
         include_str!("defaults/warn/subject.txt"),
         include_str!("defaults/warn/body.txt"),
@@ -663,6 +681,27 @@ fn waiting_for(policy: &str) -> &'static str {
     }
 }
 
+/// The answer links of a sample CSAT survey.
+fn sample_answers() -> Vec<serde_json::Value> {
+    [
+        "1 · very unhappy",
+        "2 · unhappy",
+        "3 · okay",
+        "4 · happy",
+        "5 · very happy",
+    ]
+    .iter()
+    .zip(1..)
+    .map(|(label, score)| {
+        serde_json::json!({
+            "score": score,
+            "label": label,
+            "url": format!("https://seen.riversiderooms.example.com/s/TOKEN/{score}"),
+        })
+    })
+    .collect()
+}
+
 /// A realistic booking context, for tests and the CLI preview: Ana Pereira (Lisbon) booked the
 /// Tagus room for 12 people, starting four days after `now`.
 pub fn sample_context() -> MessageContext {
@@ -712,6 +751,14 @@ pub fn sample_context() -> MessageContext {
         unsubscribe_url: Some("https://riversiderooms.example.com/unsubscribe/c-2231".to_string()),
         links: serde_json::json!({
             "customer": "https://seen.riversiderooms.example.com/customers/c-2231",
+            // Present on survey messages: the question and one signed link per answer.
+            "survey": {
+                "name": "csat",
+                "kind": "csat",
+                "question": "How satisfied are you with how we looked after you?",
+                "expires": "2026-12-11T09:20:00Z",
+                "answers": sample_answers(),
+            },
         }),
     }
 }
@@ -771,6 +818,9 @@ mod tests {
                 "breach-alert",
                 "escalation",
                 "order-confirmation",
+                "survey",
+                "survey-reminder",
+                "told-us",
                 "warn",
             ]
         );
@@ -1167,7 +1217,7 @@ mod tests {
         let templates = Templates::load(Some(dir.path())).unwrap();
         assert!(templates.has("thank-you"));
         assert!(templates.has("warn"), "defaults stay");
-        assert_eq!(templates.names().len(), 8);
+        assert_eq!(templates.names().len(), 11);
 
         let ctx = sample_context();
         let overridden = templates.render("booking-confirmation", &ctx).unwrap();

@@ -183,6 +183,7 @@ async fn spawn(backend: Backend, config: Config, acting: bool) -> TestApp {
         server: Arc::new(config.file.server.clone()),
         ingested: wake,
         link_secret,
+        surveys: config.surveys.clone(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

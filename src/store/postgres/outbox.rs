@@ -19,7 +19,7 @@ use crate::store::{from_nanos, nanos, StoreError};
 
 const OUTBOX_COLUMNS: &str = "key, customer, policy, trigger_event, ref, action, step, template, channel,
      recipient, recipient_name, role, transactional, urgent, records, due_at, status, attempts, next_at,
-     detail, sent_at, created_at, updated_at";
+     detail, sent_at, created_at, updated_at, survey";
 
 fn corrupt(reason: String) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(StoreError::Corrupt {
@@ -52,6 +52,7 @@ fn outbox_from_row(r: &PgRow) -> Result<OutboxRow, sqlx::Error> {
             urgent: r.try_get(13)?,
             records: r.try_get(14)?,
             due_at: from_nanos(r.try_get(15)?),
+            survey: r.try_get(23)?,
         },
         status: OutboxStatus::parse(&status)
             .ok_or_else(|| corrupt(format!("unknown status {status:?}")))?,
@@ -102,12 +103,12 @@ impl Outbox for PostgresStore {
         let new = sqlx::query(
             "INSERT INTO outbox (key, customer, policy, trigger_event, ref, action, step, template, channel,
                  recipient, recipient_name, role, transactional, urgent, records, due_at, status, next_at,
-                 created_at, updated_at)
-             SELECT k, c, p, t, r, a, s, tpl, ch, rc, rn, ro, tr, ur, rec, d, 'pending', d, $17, $17
+                 created_at, updated_at, survey)
+             SELECT k, c, p, t, r, a, s, tpl, ch, rc, rn, ro, tr, ur, rec, d, 'pending', d, $17, $17, sv
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
                  $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[], $14::bool[],
-                 $15::text[], $16::bigint[])
-               AS u(k, c, p, t, r, a, s, tpl, ch, rc, rn, ro, tr, ur, rec, d)
+                 $15::text[], $16::bigint[], $18::text[])
+               AS u(k, c, p, t, r, a, s, tpl, ch, rc, rn, ro, tr, ur, rec, d, sv)
              ORDER BY k
              ON CONFLICT (key) DO NOTHING",
         )
@@ -128,6 +129,7 @@ impl Outbox for PostgresStore {
         .bind(opt(&|i| i.records.clone()))
         .bind(items.iter().map(|i| nanos(i.due_at)).collect::<Vec<_>>())
         .bind(now)
+        .bind(opt(&|i| i.survey.clone()))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -176,12 +178,30 @@ impl Outbox for PostgresStore {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let mut row = outbox_from_row(r)?;
-            let was: String = r.try_get(23)?;
+            let was: String = r.try_get(24)?;
             row.was = OutboxStatus::parse(&was);
             out.push(row);
         }
         out.sort_by_key(|r| r.next_at);
         Ok(out)
+    }
+
+    async fn renew_outbox(
+        &self,
+        key: &str,
+        held: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE outbox SET next_at = $3 WHERE key = $1 AND status = 'sending' AND next_at = $2",
+        )
+        .bind(key)
+        .bind(nanos(held))
+        .bind(nanos(until))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 
     async fn finish_outbox(&self, updates: Vec<OutboxUpdate>) -> Result<(), StoreError> {
@@ -191,9 +211,9 @@ impl Outbox for PostgresStore {
         sqlx::query(
             "UPDATE outbox o SET status = u.status, next_at = coalesce(u.next_at, o.next_at), detail = u.detail,
                  sent_at = coalesce(u.sent_at, o.sent_at), updated_at = $6
-             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[])
-               AS u(key, status, next_at, detail, sent_at)
-             WHERE o.key = u.key",
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $7::bigint[])
+               AS u(key, status, next_at, detail, sent_at, held)
+             WHERE o.key = u.key AND (u.held IS NULL OR o.next_at = u.held)",
         )
         .bind(updates.iter().map(|u| u.key.clone()).collect::<Vec<_>>())
         .bind(updates.iter().map(|u| u.status.as_str()).collect::<Vec<_>>())
@@ -201,6 +221,7 @@ impl Outbox for PostgresStore {
         .bind(updates.iter().map(|u| u.detail.clone()).collect::<Vec<_>>())
         .bind(updates.iter().map(|u| u.sent_at.map(nanos)).collect::<Vec<_>>())
         .bind(nanos(Timestamp::now()))
+        .bind(updates.iter().map(|u| u.held.map(nanos)).collect::<Vec<_>>())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -236,6 +257,42 @@ impl Outbox for PostgresStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(n.max(0) as u64)
+    }
+
+    async fn surveys_sent_since(
+        &self,
+        customer: &str,
+        since: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE customer = $1 AND status = 'sent' AND sent_at > $2
+             AND survey IS NOT NULL AND step = 0",
+        )
+        .bind(customer)
+        .bind(nanos(since))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn events_of_types(
+        &self,
+        kinds: Vec<String>,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS}, customer FROM events WHERE type = ANY($1) AND at >= $2 ORDER BY at, id"
+        ))
+        .bind(&kinds)
+        .bind(since.map(nanos).unwrap_or(i64::MIN))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let customer: String = r.try_get(7)?;
+            out.push(event_from_row(r, &customer)?);
+        }
+        Ok(out)
     }
 
     async fn suppression(

@@ -14,7 +14,7 @@ use crate::store::{from_nanos, nanos, StoreError};
 
 const OUTBOX_COLUMNS: &str = "key, customer, policy, trigger_event, ref, action, step, template, channel,
      recipient, recipient_name, role, transactional, urgent, records, due_at, status, attempts, next_at,
-     detail, sent_at, created_at, updated_at";
+     detail, sent_at, created_at, updated_at, survey";
 
 fn corrupt(reason: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -49,6 +49,7 @@ fn outbox_from_row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
             urgent: r.get(13)?,
             records: r.get(14)?,
             due_at: from_nanos(r.get(15)?),
+            survey: r.get(23)?,
         },
         status: OutboxStatus::parse(&status)
             .ok_or_else(|| corrupt(format!("unknown status {status:?}")))?,
@@ -66,8 +67,8 @@ fn insert_items(conn: &Connection, items: &[OutboxItem], now: i64) -> Result<u64
     let mut stmt = conn.prepare_cached(
         "INSERT INTO outbox (key, customer, policy, trigger_event, ref, action, step, template, channel,
              recipient, recipient_name, role, transactional, urgent, records, due_at, status, next_at,
-             created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 'pending', ?16, ?17, ?17)
+             created_at, updated_at, survey)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 'pending', ?16, ?17, ?17, ?18)
          ON CONFLICT (key) DO NOTHING",
     )?;
     let mut new = 0;
@@ -89,7 +90,8 @@ fn insert_items(conn: &Connection, items: &[OutboxItem], now: i64) -> Result<u64
             i.urgent,
             i.records,
             nanos(i.due_at),
-            now
+            now,
+            i.survey
         ])? as u64;
     }
     Ok(new)
@@ -191,6 +193,25 @@ impl Outbox for SqliteStore {
         .await
     }
 
+    async fn renew_outbox(
+        &self,
+        key: &str,
+        held: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let key = key.to_string();
+        self.run(move |inner| {
+            let conn = lock(&inner.writer);
+            let n = conn
+                .prepare_cached(
+                    "UPDATE outbox SET next_at = ?3 WHERE key = ?1 AND status = 'sending' AND next_at = ?2",
+                )?
+                .execute(params![key, nanos(held), nanos(until)])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     async fn finish_outbox(&self, updates: Vec<OutboxUpdate>) -> Result<(), StoreError> {
         self.run(move |inner| {
             let mut conn = lock(&inner.writer);
@@ -200,7 +221,7 @@ impl Outbox for SqliteStore {
                 let mut stmt = tx.prepare_cached(
                     "UPDATE outbox SET status = ?2, next_at = coalesce(?3, next_at), detail = ?4,
                          sent_at = coalesce(?5, sent_at), updated_at = ?6
-                     WHERE key = ?1",
+                     WHERE key = ?1 AND (?7 IS NULL OR next_at = ?7)",
                 )?;
                 for u in &updates {
                     stmt.execute(params![
@@ -209,7 +230,8 @@ impl Outbox for SqliteStore {
                         u.next_at.map(nanos),
                         u.detail,
                         u.sent_at.map(nanos),
-                        now
+                        now,
+                        u.held.map(nanos)
                     ])?;
                 }
             }
@@ -261,6 +283,60 @@ impl Outbox for SqliteStore {
                     )?
                     .query_row(params![customer, nanos(since)], |r| r.get(0))?;
                 Ok(n.max(0) as u64)
+            })
+        })
+        .await
+    }
+
+    async fn surveys_sent_since(
+        &self,
+        customer: &str,
+        since: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let customer = customer.to_string();
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let n: i64 = conn
+                    .prepare_cached(
+                        "SELECT count(*) FROM outbox WHERE customer = ?1 AND status = 'sent' AND sent_at > ?2
+                         AND survey IS NOT NULL AND step = 0",
+                    )?
+                    .query_row(params![customer, nanos(since)], |r| r.get(0))?;
+                Ok(n.max(0) as u64)
+            })
+        })
+        .await
+    }
+
+    async fn events_of_types(
+        &self,
+        kinds: Vec<String>,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let columns = EVENT_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("e.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {columns}, c.id FROM events e JOIN customers c ON c.seq = e.customer_seq
+                     WHERE e.type = ?1 AND e.at >= ?2 ORDER BY e.at, e.id"
+                ))?;
+                let mut out = Vec::new();
+                for kind in &kinds {
+                    let rows =
+                        stmt.query_map(params![kind, since.map(nanos).unwrap_or(i64::MIN)], |r| {
+                            let customer: String = r.get(7)?;
+                            event_from_row(r, &customer)
+                        })?;
+                    for row in rows {
+                        out.push(row?);
+                    }
+                }
+                out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+                Ok(out)
             })
         })
         .await

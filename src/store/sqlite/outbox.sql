@@ -27,7 +27,8 @@ CREATE TABLE outbox (
     detail         TEXT,
     sent_at        INTEGER,
     created_at     INTEGER NOT NULL,
-    updated_at     INTEGER NOT NULL
+    updated_at     INTEGER NOT NULL,
+    survey         TEXT
 );
 -- The sender sleeps until min(next_at) of this index: it only holds work still to do.
 CREATE INDEX outbox_due ON outbox (next_at) WHERE status IN ('pending', 'sending');

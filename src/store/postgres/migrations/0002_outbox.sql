@@ -26,7 +26,8 @@ CREATE TABLE outbox (
     detail         TEXT,
     sent_at        BIGINT,
     created_at     BIGINT NOT NULL,
-    updated_at     BIGINT NOT NULL
+    updated_at     BIGINT NOT NULL,
+    survey         TEXT
 );
 -- Senders on every node sleep until min(next_at) here, and claim with FOR UPDATE SKIP LOCKED.
 CREATE INDEX outbox_due ON outbox (next_at) WHERE status IN ('pending', 'sending');

@@ -1,0 +1,410 @@
+//! Surveys end to end: sent through a real SMTP server, answered by following the emailed link, closed loop
+//! (invisible "told us", follow-up obligation, staff alert), metrics; link tampering, expiry, replay,
+//! cross-customer use, and the frequency limit.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::sinks::SmtpSink;
+use common::{spawn_app_acting, Backend, TestApp};
+use jiff::Timestamp;
+use seen::config::Config;
+use serde_json::{json, Value};
+
+fn config(smtp_port: u16, extra: &str) -> Config {
+    let text = format!(
+        r#"
+[actions]
+business_name = "Riverside Rooms"
+quiet_hours = ""
+daily_cap = 0
+default_team = "front"
+{extra}
+
+[email]
+transport = "smtp"
+host = "127.0.0.1"
+port = {smtp_port}
+
+[people.alice]
+email = "alice@venue.example"
+[teams.front]
+members = ["alice"]
+
+[[policies]]
+name = "survey-after-delivery"
+kind = "schedule"
+promise = false
+trigger = ["order.delivered"]
+at = "at + 1s"
+expect = ["survey.sent"]
+grace = "1d"
+on_due = {{ survey = "csat" }}
+
+[[policies]]
+name = "told-us"
+kind = "expect"
+trigger = ["survey.unhappy"]
+expect = ["message.sent"]
+within = "0s"
+on_open = {{ to = "assignee", template = "told-us" }}
+
+[[policies]]
+name = "follow-up"
+kind = "expect"
+trigger = ["survey.unhappy"]
+expect = ["message.sent"]
+within = "8h30m"
+calendar = "office"
+
+[surveys.csat]
+kind = "csat"
+remind_after = "2s"
+"#
+    );
+    Config::from_toml(&text, "test").expect("test config")
+}
+
+fn delivered(id: &str, customer: &str, reference: &str) -> Value {
+    json!({ "id": id, "type": "order.delivered", "customer": customer, "customer_email": format!("{customer}@example.com"),
+            "customer_name": format!("{customer} Costa"), "channel": "web", "ref": reference, "at": Timestamp::now().to_string() })
+}
+
+/// The answer links in an email's text part: score → URL (quoted-printable soft breaks undone).
+fn links(message: &Value) -> Vec<(String, String)> {
+    let data = message["data"]
+        .as_str()
+        .unwrap()
+        .replace("=\r\n", "")
+        .replace("=3D", "=");
+    let text = data.split("Content-Type: text/html").next().unwrap();
+    text.lines()
+        .filter_map(|line| {
+            let (label, url) = line.trim().split_once(": http")?;
+            url.contains("/s/")
+                .then(|| (label.to_string(), format!("http{url}")))
+        })
+        .collect()
+}
+
+/// The path of a link (the test server's own address replaces the configured public URL).
+fn path(url: &str) -> String {
+    url[url.find("/s/").unwrap()..].to_string()
+}
+
+async fn events(app: &TestApp, customer: &str, kind: &str) -> Vec<Value> {
+    let (status, body) = app.get_json(&format!("/v1/customers/{customer}")).await;
+    assert_eq!(status, 200, "{body}");
+    body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == kind)
+        .cloned()
+        .collect()
+}
+
+async fn wait_until<F: std::future::Future<Output = bool>>(
+    secs: u64,
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_score_closes_the_loop() {
+    let smtp = SmtpSink::start(&[]);
+    let app = spawn_app_acting(Backend::Sqlite, config(smtp.port, "")).await;
+    assert_eq!(
+        app.post_events(&json!([delivered("d1", "ana", "O-1")]))
+            .await
+            .0,
+        200
+    );
+
+    // The survey arrives a second after delivery, with one link per score.
+    let messages = smtp
+        .wait_for(10, "the survey", |_| !smtp.to("ana@example.com").is_empty())
+        .await;
+    let _ = messages;
+    let survey = &smtp.to("ana@example.com")[0];
+    let answer_links = links(survey);
+    assert_eq!(answer_links.len(), 5, "{answer_links:?}");
+    assert!(answer_links[0].0.starts_with('1') && answer_links[4].0.starts_with('5'));
+
+    // The customer clicks "1": a thank-you page with a comment box, and the answer is an event.
+    let page = app
+        .client
+        .get(format!("{}{}", app.address, path(&answer_links[0].1)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Thank you") && html.contains("<textarea"),
+        "{html}"
+    );
+    let answered = events(&app, "ana", "survey.answered").await;
+    assert_eq!(answered.len(), 1);
+    assert_eq!(answered[0]["properties"]["score"], 1);
+    assert_eq!(answered[0]["ref"], "O-1");
+
+    // Closed loop: invisible with the reason "told-us", a follow-up obligation, and a staff alert.
+    let (_, invisible) = app.get_json("/v1/invisible").await;
+    let ana = invisible["invisible"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["customer"] == "ana")
+        .cloned()
+        .unwrap_or_else(|| panic!("ana is not invisible: {invisible:#}"));
+    assert!(ana.to_string().contains("told-us"), "{ana:#}");
+    let (_, customer) = app.get_json("/v1/customers/ana").await;
+    let follow_up = customer["obligations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["policy"] == "follow-up")
+        .cloned();
+    assert_eq!(follow_up.expect("a follow-up obligation")["status"], "open");
+    smtp.wait_for(10, "the staff alert", |_| {
+        smtp.to("alice@venue.example").len() == 1
+    })
+    .await;
+    let alert = &smtp.to("alice@venue.example")[0];
+    assert!(
+        alert["data"].as_str().unwrap().contains("ana Costa"),
+        "{alert}"
+    );
+
+    // Metrics count it.
+    let (status, summary) = app.get_json("/v1/surveys/summary").await;
+    assert_eq!(status, 200, "{summary}");
+    let all = &summary["groups"]["all"];
+    assert_eq!(
+        (
+            all["sent"].as_u64(),
+            all["answered"].as_u64(),
+            all["unhappy"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(all["csat"], 0.0);
+    assert_eq!(all["response_rate"], 100.0);
+
+    // The same link again counts once; another score changes the answer.
+    app.client
+        .get(format!("{}{}", app.address, path(&answer_links[0].1)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events(&app, "ana", "survey.answered").await.len(), 1);
+    let page = app
+        .client
+        .get(format!("{}{}", app.address, path(&answer_links[4].1)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let (_, summary) = app.get_json("/v1/surveys/summary?by=policy").await;
+    let by_policy = &summary["groups"]["survey-after-delivery"];
+    assert_eq!(by_policy["answered"], 1, "{summary:#}");
+    assert_eq!(by_policy["csat"], 100.0);
+
+    // A comment.
+    let token = path(&answer_links[0].1);
+    let token = token
+        .trim_start_matches("/s/")
+        .rsplit_once('/')
+        .unwrap()
+        .0
+        .to_string();
+    let done = app
+        .client
+        .post(format!("{}/s/{token}/comment", app.address))
+        .form(&[("comment", "Nobody answered my emails <for a week>.")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let comments = events(&app, "ana", "survey.comment").await;
+    assert_eq!(
+        comments[0]["properties"]["comment"],
+        "Nobody answered my emails <for a week>."
+    );
+
+    // Answered: the reminder (2 s later) is not sent.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let (_, outbox) = app.get_json("/v1/outbox?customer=ana").await;
+    let reminder = outbox["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["template"] == "survey-reminder")
+        .cloned()
+        .unwrap();
+    assert_eq!(reminder["status"], "skipped", "{reminder:#}");
+    assert!(reminder["detail"].as_str().unwrap().contains("answered"));
+    assert_eq!(smtp.to("ana@example.com").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_links_record_nothing() {
+    let smtp = SmtpSink::start(&[]);
+    let app = spawn_app_acting(
+        Backend::Sqlite,
+        config(smtp.port, "survey_expires = \"4s\""),
+    )
+    .await;
+    let posted = json!([delivered("d1", "bea", "O-1"), delivered("d2", "cid", "O-2")]);
+    assert_eq!(app.post_events(&posted).await.0, 200);
+    smtp.wait_for(10, "two surveys", |_| {
+        !smtp.to("bea@example.com").is_empty() && !smtp.to("cid@example.com").is_empty()
+    })
+    .await;
+    let bea = links(&smtp.to("bea@example.com")[0]);
+    let cid = links(&smtp.to("cid@example.com")[0]);
+    let get = |p: String| {
+        let client = app.client.clone();
+        let url = format!("{}{p}", app.address);
+        async move { client.get(url).send().await.unwrap() }
+    };
+
+    // Tampered signature.
+    let mut tampered = path(&bea[3].1);
+    let at = tampered.rfind('/').unwrap() - 1;
+    let flipped = if &tampered[at..at + 1] == "0" {
+        "1"
+    } else {
+        "0"
+    };
+    tampered.replace_range(at..at + 1, flipped);
+    let response = get(tampered).await;
+    assert_eq!(response.status(), 404);
+    assert!(response.text().await.unwrap().contains("not valid"));
+    // Moved to another customer: cid's token with bea's id.
+    let cid_path = path(&cid[3].1);
+    let moved = cid_path.replacen(&hex("cid"), &hex("bea"), 1);
+    assert_ne!(moved, cid_path);
+    assert_eq!(get(moved).await.status(), 404);
+    // Not an answer to this question.
+    let bad_score = path(&bea[3].1).rsplit_once('/').unwrap().0.to_string() + "/9";
+    assert_eq!(get(bad_score).await.status(), 400);
+    // A validly signed link to a send that does not exist.
+    let secret = app.service.store.shared_secret().await.unwrap();
+    let unknown = seen::domain::survey::SurveyLink {
+        customer: "bea".into(),
+        survey: "csat".into(),
+        send: "survey-nope".into(),
+        expires: Timestamp::now() + jiff::SignedDuration::from_hours(1),
+    };
+    assert_eq!(
+        get(format!("/s/{}/4", unknown.token(&secret)))
+            .await
+            .status(),
+        404
+    );
+    assert!(events(&app, "bea", "survey.answered").await.is_empty());
+    assert!(events(&app, "cid", "survey.answered").await.is_empty());
+
+    // Replayed: twice the same click, one answer.
+    assert_eq!(get(path(&bea[3].1)).await.status(), 200);
+    assert_eq!(get(path(&bea[3].1)).await.status(), 200);
+    assert_eq!(events(&app, "bea", "survey.answered").await.len(), 1);
+
+    // Expired: after `survey_expires`, a clear page and nothing recorded.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let response = get(path(&cid[4].1)).await;
+    assert_eq!(response.status(), 410);
+    assert!(response.text().await.unwrap().contains("closed"));
+    assert!(events(&app, "cid", "survey.answered").await.is_empty());
+}
+
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_survey_per_customer_per_period_and_one_reminder() {
+    let smtp = SmtpSink::start(&[]);
+    let app = spawn_app_acting(Backend::Sqlite, config(smtp.port, "survey_every = \"30d\"")).await;
+    // Two deliveries for the same customer: one survey (the other is capped), and one reminder.
+    assert_eq!(
+        app.post_events(&json!([
+            delivered("d1", "dan", "O-1"),
+            delivered("d2", "dan", "O-2")
+        ]))
+        .await
+        .0,
+        200
+    );
+    wait_until(15, "the survey and its reminder", || async {
+        let (_, outbox) = app.get_json("/v1/outbox?customer=dan").await;
+        let rows = outbox["messages"].as_array().cloned().unwrap_or_default();
+        rows.len() == 4
+            && rows
+                .iter()
+                .all(|r| r["status"] != "pending" && r["status"] != "sending")
+    })
+    .await;
+    let (_, outbox) = app.get_json("/v1/outbox?customer=dan").await;
+    let rows = outbox["messages"].as_array().unwrap();
+    let surveys: Vec<&Value> = rows.iter().filter(|r| r["template"] == "survey").collect();
+    assert_eq!(
+        surveys.iter().filter(|r| r["status"] == "sent").count(),
+        1,
+        "{rows:#?}"
+    );
+    let capped = surveys
+        .iter()
+        .find(|r| r["status"] == "capped")
+        .expect("one capped");
+    assert!(
+        capped["detail"].as_str().unwrap().contains("survey_every"),
+        "{capped}"
+    );
+    let reminders: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["template"] == "survey-reminder")
+        .collect();
+    assert_eq!(
+        reminders.iter().filter(|r| r["status"] == "sent").count(),
+        1,
+        "{rows:#?}"
+    );
+    assert_eq!(
+        reminders
+            .iter()
+            .filter(|r| r["status"] == "skipped")
+            .count(),
+        1,
+        "the capped survey's reminder"
+    );
+    let mail = smtp.to("dan@example.com");
+    assert_eq!(mail.len(), 2, "survey + one reminder");
+    // The reminder's links answer the same send as the survey's.
+    let (first, second) = (links(&mail[0]), links(&mail[1]));
+    assert_eq!(first.len(), 5);
+    assert_eq!(second.len(), 5);
+    let page = app
+        .client
+        .get(format!("{}{}", app.address, path(&second[3].1)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let (_, summary) = app.get_json("/v1/surveys/summary?by=channel").await;
+    let web = &summary["groups"]["web"];
+    assert_eq!(
+        (web["sent"].as_u64(), web["answered"].as_u64()),
+        (Some(1), Some(1)),
+        "{summary:#}"
+    );
+}
