@@ -218,6 +218,17 @@ async fn a_low_score_closes_the_loop() {
     assert_eq!(by_policy["answered"], 1, "{summary:#}");
     assert_eq!(by_policy["csat"], 100.0);
 
+    // The CLI shows the same figures.
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("seen"))
+        .env_remove("SEEN_CONFIG")
+        .args(["--db", &app.db.url, "surveys", "--by", "policy"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let table = String::from_utf8(output.stdout).unwrap();
+    let row = table.lines().find(|l| l.starts_with("survey-after-delivery")).unwrap_or_else(|| panic!("{table}"));
+    assert!(row.contains("100.0%"), "{table}");
+
     // A comment.
     let token = path(&answer_links[0].1);
     let token = token
