@@ -226,7 +226,10 @@ async fn a_low_score_closes_the_loop() {
         .unwrap();
     assert!(output.status.success(), "{output:?}");
     let table = String::from_utf8(output.stdout).unwrap();
-    let row = table.lines().find(|l| l.starts_with("survey-after-delivery")).unwrap_or_else(|| panic!("{table}"));
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("survey-after-delivery"))
+        .unwrap_or_else(|| panic!("{table}"));
     assert!(row.contains("100.0%"), "{table}");
 
     // A comment.
