@@ -14,3 +14,4 @@ pub mod jobs;
 pub mod service;
 pub mod store;
 pub mod templates;
+pub mod web;

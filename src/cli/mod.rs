@@ -12,6 +12,7 @@ mod report;
 mod serve;
 mod surveys;
 mod templates;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Message templates: list them, or preview one.
     #[command(subcommand)]
     Templates(templates::TemplatesCommand),
+    /// Dashboard accounts: add (agent, manager or admin) and list.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// Manage API keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -92,6 +96,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Surveys(args) => surveys::run(&cli, args).await,
         Command::Templates(args) => templates::run(&cli, args),
         Command::Keys(args) => keys::run(&cli, args).await,
+        Command::Users(args) => users::run(&cli, args).await,
         Command::Migrate => {
             open(&cli, "./seen.db").await?;
             println!("the database schema is up to date");

@@ -171,6 +171,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Most events in one POST /v1/events.
     pub max_batch: usize,
+    /// Mark dashboard cookies `Secure` (sent over HTTPS only): set it when Seen is served behind TLS.
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerConfig {
@@ -178,6 +180,7 @@ impl Default for ServerConfig {
         ServerConfig {
             max_body_bytes: 10 * 1024 * 1024,
             max_batch: 10_000,
+            secure_cookies: false,
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct Reason {
     pub nudges: u32,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_nudge_at: Option<Timestamp>,
+    /// The event that opened the obligation (with policy and customer, it names the obligation).
+    pub trigger_event: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -61,6 +63,7 @@ impl Reason {
             overdue: as_of.duration_since(o.breach_at),
             nudges: o.nudges,
             last_nudge_at: o.last_nudge_at,
+            trigger_event: o.trigger_event.clone(),
         }
     }
 }

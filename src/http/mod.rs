@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(api)
+        .merge(crate::web::router())
         .route("/healthz", get(healthz))
         .route("/u/{token}", get(outbox::unsubscribe_page).post(outbox::unsubscribe))
         .route("/s/{token}/comment", post(surveys::comment))

@@ -1,6 +1,7 @@
 //! The storage seam. Only this module knows SQL. `Store` is implemented by `sqlite::SqliteStore` (the
 //! embedded default); everything above it (CLI, HTTP, scheduler) speaks to `dyn Store`.
 
+pub mod accounts;
 pub(crate) mod group;
 pub mod outbox;
 pub mod postgres;
@@ -13,6 +14,7 @@ use jiff::Timestamp;
 
 use crate::domain::{Engine, Event, Obligation};
 
+pub use accounts::{Accounts, Role, Session, User, WorkEntry};
 pub use outbox::{
     Outbox, OutboxFilter, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, Suppression,
 };
@@ -144,7 +146,7 @@ pub struct HistoryPage {
 }
 
 #[async_trait]
-pub trait Store: outbox::Outbox + Send + Sync + 'static {
+pub trait Store: outbox::Outbox + accounts::Accounts + Send + Sync + 'static {
     /// How many batches of *different* customers are worth storing at once (bulk import splits its input
     /// into this many lanes by customer). SQLite has one writer: 1.
     fn parallel_writers(&self) -> usize {

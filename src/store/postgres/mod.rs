@@ -20,6 +20,7 @@ use super::{
 };
 use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
+mod accounts;
 mod outbox;
 
 /// The migrations, compiled into the binary.
@@ -50,6 +51,13 @@ impl<'s> MigrationSource<'s> for Embedded {
                     "outbox".into(),
                     MigrationType::Simple,
                     include_str!("migrations/0002_outbox.sql").into(),
+                    false,
+                ),
+                Migration::new(
+                    3,
+                    "dashboard".into(),
+                    MigrationType::Simple,
+                    include_str!("migrations/0003_dashboard.sql").into(),
                     false,
                 ),
             ])

@@ -19,10 +19,15 @@ use super::{
 };
 use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
+mod accounts;
 mod outbox;
 
 /// Each entry brings the schema from its index to the next version.
-const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("outbox.sql")];
+const MIGRATIONS: [&str; 3] = [
+    include_str!("schema.sql"),
+    include_str!("outbox.sql"),
+    include_str!("dashboard.sql"),
+];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const NO_LATEST: i64 = i64::MIN;
 

@@ -1,0 +1,85 @@
+//! `seen users`: dashboard accounts.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+
+use super::Cli;
+use crate::store::Role;
+use crate::web::auth::{hash_password, random_token};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UsersCommand {
+    /// Add a user. Prints a generated password unless one comes on stdin (--password-stdin).
+    Add {
+        email: String,
+        #[arg(long, value_parser = parse_role, default_value = "agent")]
+        role: Role,
+        /// Display name (default: the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text).ok_or_else(|| "expected agent, manager or admin".to_string())
+}
+
+pub async fn run(cli: &Cli, command: &UsersCommand) -> Result<ExitCode> {
+    let service = super::open(cli, "./seen.db").await?;
+    match command {
+        UsersCommand::Add {
+            email,
+            role,
+            name,
+            password_stdin,
+        } => {
+            let email = email.trim();
+            if !email.contains('@') || email.len() > 254 {
+                bail!("{email:?} is not an email address");
+            }
+            let (password, generated) = if *password_stdin {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("reading the password")?;
+                (text.trim_end_matches(['\r', '\n']).to_string(), false)
+            } else {
+                (random_token()[..20].to_string(), true)
+            };
+            if password.chars().count() < 10 {
+                bail!("the password must have at least 10 characters");
+            }
+            let name = name
+                .clone()
+                .unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string());
+            let hash = hash_password(&password).context("hashing the password")?;
+            let user = service
+                .store
+                .create_user(email, &name, *role, &hash)
+                .await
+                .context("adding the user")?;
+            if generated {
+                println!(
+                    "added {} ({}); password: {password}",
+                    user.email,
+                    user.role.as_str()
+                );
+            } else {
+                println!("added {} ({})", user.email, user.role.as_str());
+            }
+        }
+        UsersCommand::List => {
+            for u in service.store.users().await.context("listing users")? {
+                println!("{:<32} {:<8} {}", u.email, u.role.as_str(), u.name);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

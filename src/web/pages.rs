@@ -1,0 +1,520 @@
+//! Dashboard pages: server-rendered HTML (minijinja, auto-escaped), forms with CSRF tokens, no JavaScript.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use jiff::{SignedDuration, Timestamp};
+use minijinja::{context, Environment};
+use serde::{Deserialize, Serialize};
+
+use super::auth::{
+    cookie, hash_password, random_token, read_cookie, token_hash, verify_password, CurrentUser,
+    LOGIN_COOKIE, SESSION_COOKIE, SESSION_HOURS,
+};
+use crate::domain::span::format_span;
+use crate::domain::{Event, ProfileUpdate};
+use crate::http::AppState;
+use crate::store::{OutboxFilter, Role, WorkEntry};
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        // `.html` names auto-escape: every value is text unless a template says otherwise (none does).
+        for (name, source) in [
+            ("base.html", include_str!("templates/base.html")),
+            ("login.html", include_str!("templates/login.html")),
+            ("invisible.html", include_str!("templates/invisible.html")),
+            ("customer.html", include_str!("templates/customer.html")),
+            ("users.html", include_str!("templates/users.html")),
+            ("forbidden.html", include_str!("templates/forbidden.html")),
+        ] {
+            // The templates are compiled into the binary and covered by tests: a syntax error is a bug.
+            if let Err(err) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %err, "dashboard template does not compile");
+            }
+        }
+        env
+    })
+}
+
+fn render(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
+    match environment().get_template(name).and_then(|t| t.render(ctx)) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(err) => {
+            tracing::error!(template = name, error = %err, "rendering a dashboard page failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; see the server log",
+            )
+                .into_response()
+        }
+    }
+}
+
+pub fn forbidden() -> Response {
+    render(
+        StatusCode::FORBIDDEN,
+        "forbidden.html",
+        context! { title => "Not for your role" },
+    )
+}
+
+fn when(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// Only local paths: never redirect a user to another site after login.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/invisible".to_string(),
+    }
+}
+
+pub async fn login_page(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
+    let token = random_token();
+    let mut response = render(
+        StatusCode::OK,
+        "login.html",
+        context! { title => "Log in", login_token => token, next => safe_next(q.next.as_deref()) },
+    );
+    if let Ok(value) = cookie(LOGIN_COOKIE, &token, 3_600, state.server.secure_cookies).parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    login_token: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let mut parts = axum::http::Request::new(()).into_parts().0;
+    parts.headers = headers;
+    let expected = read_cookie(&parts, LOGIN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !super::auth::same_token(&expected, &form.login_token) {
+        return (
+            StatusCode::FORBIDDEN,
+            "missing or wrong CSRF token: reload the login page",
+        )
+            .into_response();
+    }
+    let again = |error: &str| {
+        let token = random_token();
+        let mut response = render(
+            StatusCode::UNAUTHORIZED,
+            "login.html",
+            context! { title => "Log in", error => error, login_token => token, next => safe_next(form.next.as_deref()) },
+        );
+        if let Ok(value) = cookie(LOGIN_COOKIE, &token, 3_600, state.server.secure_cookies).parse()
+        {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+        response
+    };
+    let user = match state.service.store.user_by_email(form.email.trim()).await {
+        Ok(user) => user,
+        Err(err) => return crate::http::error::ApiError::from(err).into_response(),
+    };
+    // Verify against a dummy hash for unknown emails too, so timing does not tell which emails exist.
+    let hash = match &user {
+        Some(u) => u.password_hash.as_str(),
+        None => dummy_hash(),
+    };
+    if !verify_password(&form.password, hash) || user.is_none() {
+        return again("Wrong email or password.");
+    }
+    let Some(user) = user else {
+        return again("Wrong email or password.");
+    };
+    let token = random_token();
+    let csrf = random_token();
+    let expires = Timestamp::now()
+        .saturating_add(SignedDuration::from_hours(SESSION_HOURS))
+        .unwrap_or(Timestamp::MAX);
+    if let Err(err) = state
+        .service
+        .store
+        .create_session(&token_hash(&token), user.id, &csrf, expires)
+        .await
+    {
+        return crate::http::error::ApiError::from(err).into_response();
+    }
+    tracing::info!(user = %user.email, "logged in");
+    let mut response = Redirect::to(&safe_next(form.next.as_deref())).into_response();
+    for value in [
+        cookie(
+            SESSION_COOKIE,
+            &token,
+            SESSION_HOURS * 3_600,
+            state.server.secure_cookies,
+        ),
+        cookie(LOGIN_COOKIE, "", 0, state.server.secure_cookies),
+    ] {
+        if let Ok(value) = value.parse() {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// An argon2id hash of a random password nobody knows (same cost as a real check).
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash_password(&random_token()).unwrap_or_default())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(e) = user.check_csrf(&form.csrf) {
+        return e.into_response();
+    }
+    let mut parts = axum::http::Request::new(()).into_parts().0;
+    parts.headers = headers;
+    if let Some(token) = read_cookie(&parts, SESSION_COOKIE) {
+        if let Err(err) = state
+            .service
+            .store
+            .delete_session(&token_hash(&token))
+            .await
+        {
+            return crate::http::error::ApiError::from(err).into_response();
+        }
+    }
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(value) = cookie(SESSION_COOKIE, "", 0, state.server.secure_cookies).parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+pub async fn home(_user: CurrentUser) -> Response {
+    Redirect::to("/invisible").into_response()
+}
+
+#[derive(Debug, Serialize)]
+struct QueueRow {
+    customer: String,
+    name: Option<String>,
+    email: Option<String>,
+    policy: String,
+    #[serde(rename = "ref")]
+    reference: Option<String>,
+    trigger_event: String,
+    due_at: String,
+    waiting: String,
+    nudges: u32,
+    work: Vec<WorkView>,
+}
+
+#[derive(Debug, Serialize)]
+struct WorkView {
+    kind: String,
+    by: String,
+    assignee: Option<String>,
+    note: Option<String>,
+    at: String,
+}
+
+impl From<&WorkEntry> for WorkView {
+    fn from(w: &WorkEntry) -> Self {
+        WorkView {
+            kind: w.kind.clone(),
+            by: w.by.clone(),
+            assignee: w.assignee.clone(),
+            note: w.note.clone(),
+            at: when(w.at),
+        }
+    }
+}
+
+/// Most rows on one queue page.
+const QUEUE_PAGE: usize = 200;
+
+/// The work queue: invisible customers' broken promises, longest wait first. Agents see what nobody has
+/// acknowledged yet; `show=all` (and managers, by choice) also the acknowledged ones, with who did it.
+pub async fn invisible(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let now = Timestamp::now();
+    let invisible = match state.service.invisible(now).await {
+        Ok(v) => v,
+        Err(err) => return crate::http::error::ApiError::from(err).into_response(),
+    };
+    let policy_filter = q.get("policy").filter(|p| !p.is_empty()).cloned();
+    let show_all = q.get("show").is_some_and(|s| s == "all");
+    let customers: Vec<String> = invisible.iter().map(|i| i.customer.clone()).collect();
+    let work = match state.service.store.work_for(customers).await {
+        Ok(w) => w,
+        Err(err) => return crate::http::error::ApiError::from(err).into_response(),
+    };
+    let mut by_obligation: HashMap<(String, String, String), Vec<&WorkEntry>> = HashMap::new();
+    for w in &work {
+        by_obligation
+            .entry((
+                w.customer.clone(),
+                w.policy.clone(),
+                w.trigger_event.clone(),
+            ))
+            .or_default()
+            .push(w);
+    }
+    let mut policies: Vec<String> = Vec::new();
+    let mut rows = Vec::new();
+    let mut hidden = 0;
+    let mut total = 0;
+    for view in &invisible {
+        total += 1;
+        for reason in &view.invisible.reasons {
+            if !policies.contains(&reason.policy) {
+                policies.push(reason.policy.clone());
+            }
+            if policy_filter.as_ref().is_some_and(|p| *p != reason.policy) {
+                continue;
+            }
+            let key = (
+                view.customer.clone(),
+                reason.policy.clone(),
+                reason.trigger_event.clone(),
+            );
+            let entries = by_obligation.get(&key).cloned().unwrap_or_default();
+            let acknowledged = entries.iter().any(|w| w.kind == "acknowledged");
+            if acknowledged && !show_all {
+                hidden += 1;
+                continue;
+            }
+            if rows.len() < QUEUE_PAGE {
+                rows.push(QueueRow {
+                    customer: view.customer.clone(),
+                    name: view.name.clone(),
+                    email: view.email.clone(),
+                    policy: reason.policy.clone(),
+                    reference: reason.reference.clone(),
+                    trigger_event: reason.trigger_event.clone(),
+                    due_at: when(reason.due_at),
+                    waiting: format_span(reason.waiting),
+                    nudges: reason.nudges,
+                    work: entries.iter().map(|w| WorkView::from(*w)).collect(),
+                });
+            }
+        }
+    }
+    policies.sort();
+    let more = rows.len() >= QUEUE_PAGE;
+    render(
+        StatusCode::OK,
+        "invisible.html",
+        context! {
+            title => "Invisible now", page => "invisible", user => user.0.user.clone(), csrf => user.0.csrf.clone(),
+            rows => rows, total => total, hidden => hidden, more => more, policies => policies,
+            filter => context! { policy => policy_filter.unwrap_or_default(), show => if show_all { "all" } else { "open" } },
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WorkForm {
+    csrf: String,
+    customer: String,
+    policy: String,
+    trigger_event: String,
+    kind: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// Acknowledge, assign to me, note, or mark contacted (which records a `message.sent`: the promise is kept).
+pub async fn work(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<WorkForm>,
+) -> Response {
+    if let Err(e) = user.check_csrf(&form.csrf) {
+        return e.into_response();
+    }
+    if !["acknowledged", "assigned", "note", "contacted"].contains(&form.kind.as_str()) {
+        return (StatusCode::BAD_REQUEST, "unknown kind of work").into_response();
+    }
+    let note = form
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| n.chars().take(2_000).collect::<String>());
+    if form.kind == "note" && note.is_none() {
+        return Redirect::to("/invisible").into_response();
+    }
+    let now = Timestamp::now();
+    let email = user.0.user.email.clone();
+    let entry = WorkEntry {
+        customer: form.customer.clone(),
+        policy: form.policy.clone(),
+        trigger_event: form.trigger_event.clone(),
+        kind: form.kind.clone(),
+        by: email.clone(),
+        assignee: (form.kind == "assigned").then(|| email.clone()),
+        note,
+        at: now,
+    };
+    if let Err(err) = state.service.store.record_work(entry).await {
+        return crate::http::error::ApiError::from(err).into_response();
+    }
+    if form.kind == "contacted" {
+        let reference = match state.service.store.event(&form.trigger_event).await {
+            Ok(e) => e.and_then(|e| e.reference),
+            Err(err) => return crate::http::error::ApiError::from(err).into_response(),
+        };
+        let event = Event {
+            id: format!(
+                "contacted-{}",
+                crate::store::short_hash(&format!(
+                    "{}\n{}\n{}",
+                    form.customer, form.trigger_event, now
+                ))
+            ),
+            kind: "message.sent".into(),
+            customer: form.customer.clone(),
+            at: now,
+            channel: Some("staff".into()),
+            reference,
+            properties: Some(serde_json::json!({ "by": email, "via": "dashboard" }).to_string()),
+            profile: ProfileUpdate::default(),
+        };
+        if let Err(err) = state.service.ingest(vec![event]).await {
+            return crate::http::error::ApiError::from(err).into_response();
+        }
+        state.ingested.ingested();
+    }
+    Redirect::to("/invisible").into_response()
+}
+
+/// Events the customer saw (messages, confirmations, answers) as opposed to back-office steps.
+fn is_touchpoint(e: &crate::service::EventView) -> bool {
+    let kind = e.kind.as_str();
+    kind.starts_with("message.")
+        || kind.starts_with("survey.")
+        || matches!(
+            kind,
+            "booking.confirmed" | "order.confirmed" | "order.delivered" | "visit.served"
+        )
+        || e.properties.get("automated").is_some_and(|v| v == true)
+}
+
+pub async fn customer(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Response {
+    let now = Timestamp::now();
+    let view = match state.service.customer(&id, now).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return (StatusCode::NOT_FOUND, "no such customer").into_response(),
+        Err(err) => return crate::http::error::ApiError::from(err).into_response(),
+    };
+    let messages = state
+        .service
+        .store
+        .outbox(OutboxFilter {
+            customer: Some(id.clone()),
+            limit: Some(1_000),
+            ..OutboxFilter::default()
+        })
+        .await
+        .unwrap_or_default();
+    let work = state
+        .service
+        .store
+        .work_for(vec![id.clone()])
+        .await
+        .unwrap_or_default();
+    let events: Vec<minijinja::Value> = view
+        .events
+        .iter()
+        .map(|e| {
+            context! {
+                at => when(e.at), type => e.kind.clone(), ref => e.reference.clone(), channel => e.channel.clone(),
+                properties => minijinja::Value::from_serialize(&e.properties), touchpoint => is_touchpoint(e),
+            }
+        })
+        .collect();
+    let obligations: Vec<minijinja::Value> = view
+        .obligations
+        .iter()
+        .map(|o| {
+            context! {
+                policy => o.policy.clone(), ref => o.reference.clone(), status => o.status.as_str(),
+                opened_at => when(o.opened_at), due_at => when(o.due_at), closed_at => o.closed_at.map(when),
+            }
+        })
+        .collect();
+    let messages: Vec<minijinja::Value> = messages
+        .iter()
+        .map(|m| {
+            context! {
+                due_at => when(m.item.due_at), action => m.item.action.as_str(), template => m.item.template.clone(),
+                role => m.item.role.clone(), status => m.status.as_str(), detail => m.detail.clone(),
+            }
+        })
+        .collect();
+    let work: Vec<WorkView> = work.iter().map(WorkView::from).collect();
+    render(
+        StatusCode::OK,
+        "customer.html",
+        context! {
+            title => view.profile.name.clone().unwrap_or_else(|| view.profile.id.clone()), page => "customer",
+            user => user.0.user.clone(), csrf => user.0.csrf.clone(),
+            profile => minijinja::Value::from_serialize(&view.profile), invisible => view.invisible,
+            events => events, obligations => obligations, messages => messages, work => work,
+        },
+    )
+}
+
+pub async fn users(State(state): State<AppState>, user: CurrentUser) -> Response {
+    if let Err(e) = user.require(Role::Admin) {
+        return e.into_response();
+    }
+    let users = match state.service.store.users().await {
+        Ok(u) => u,
+        Err(err) => return crate::http::error::ApiError::from(err).into_response(),
+    };
+    let users: Vec<minijinja::Value> = users
+        .iter()
+        .map(|u| context! { email => u.email.clone(), name => u.name.clone(), role => u.role.as_str(), created_at => when(u.created_at) })
+        .collect();
+    render(
+        StatusCode::OK,
+        "users.html",
+        context! { title => "Users", page => "users", user => user.0.user.clone(), csrf => user.0.csrf.clone(), users => users },
+    )
+}
