@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod ingest;
+pub mod insights;
 pub mod jobs;
 pub mod service;
 pub mod store;

@@ -401,6 +401,17 @@ impl Service {
         since: Option<Timestamp>,
     ) -> Result<std::collections::BTreeMap<String, crate::domain::survey::SurveyStats>, StoreError>
     {
+        self.survey_stats_by(|event, properties| by.key(event, properties), since)
+            .await
+    }
+
+    /// Survey figures per key of each `survey.sent` / `survey.answered` event (latest answer per send).
+    pub async fn survey_stats_by(
+        &self,
+        key: impl Fn(&Event, &serde_json::Value) -> String,
+        since: Option<Timestamp>,
+    ) -> Result<std::collections::BTreeMap<String, crate::domain::survey::SurveyStats>, StoreError>
+    {
         use crate::domain::survey::{group_stats, Answer, SurveyKind};
         let events = self
             .store
@@ -410,7 +421,7 @@ impl Service {
         let mut latest: HashMap<String, (String, Answer)> = HashMap::new();
         for event in &events {
             let properties = event.properties_value();
-            let key = by.key(event, &properties);
+            let key = key(event, &properties);
             if event.kind == "survey.sent" {
                 sent.push(key);
                 continue;

@@ -96,8 +96,8 @@ async fn page(app: &TestApp, session: &str, path: &str) -> (u16, String) {
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-async fn app_with_a_breach() -> TestApp {
-    let app = spawn_app_with(Backend::Sqlite, Config::defaults().unwrap()).await;
+async fn app_with_a_breach(backend: Backend) -> TestApp {
+    let app = spawn_app_with(backend, Config::defaults().unwrap()).await;
     let two_days_ago = (Timestamp::now() - SignedDuration::from_hours(72)).to_string();
     let events = json!([
         { "id": "m1", "type": "message.received", "customer": "c1", "customer_name": "<script>alert(1)</script>",
@@ -112,9 +112,8 @@ async fn app_with_a_breach() -> TestApp {
     app
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_page_without_login() {
-    let app = app_with_a_breach().await;
+async fn no_page_without_login(backend: Backend) {
+    let app = app_with_a_breach(backend).await;
     for path in ["/", "/invisible", "/customers/c1", "/admin/users"] {
         let response = client()
             .get(format!("{}{path}", app.address))
@@ -164,9 +163,8 @@ async fn no_page_without_login() {
     assert_eq!(response.status(), 403);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn roles_csrf_and_escaping() {
-    let app = app_with_a_breach().await;
+async fn roles_csrf_and_escaping(backend: Backend) {
+    let app = app_with_a_breach(backend).await;
     let agent = login(&app, "agent@example.com").await;
     let admin = login(&app, "root@example.com").await;
     assert_eq!(page(&app, &agent, "/admin/users").await.0, 403);
@@ -218,9 +216,8 @@ async fn roles_csrf_and_escaping() {
         .is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledging_moves_work_out_of_the_queue_and_managers_see_it() {
-    let app = app_with_a_breach().await;
+async fn acknowledging_moves_work_out_of_the_queue_and_managers_see_it(backend: Backend) {
+    let app = app_with_a_breach(backend).await;
     let agent = login(&app, "agent@example.com").await;
     let manager = login(&app, "boss@example.com").await;
     let (_, html) = page(&app, &agent, "/invisible").await;
@@ -262,3 +259,265 @@ async fn acknowledging_moves_work_out_of_the_queue_and_managers_see_it() {
     let (_, customer) = app.get_json("/v1/customers/c1").await;
     assert_eq!(customer["invisible"], false, "{customer:#}");
 }
+
+async fn post_form(
+    app: &TestApp,
+    session: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let response = client()
+        .post(format!("{}{path}", app.address))
+        .header("cookie", format!("seen_session={session}"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn managers_see_trends_promises_outbox_and_surveys(backend: Backend) {
+    let app = app_with_a_breach(backend).await;
+    let at = |hours: i64| (Timestamp::now() - SignedDuration::from_hours(hours)).to_string();
+    let events = json!([
+        // A reply kept on time by an agent, and one kept by Seen itself.
+        { "id": "m3", "type": "message.received", "customer": "c3", "channel": "chat", "ref": "T-3", "at": at(50) },
+        { "id": "r3", "type": "message.sent", "customer": "c3", "channel": "chat", "ref": "T-3", "at": at(49),
+          "properties": { "agent": "Ana Lima" } },
+        // A CSAT answer of 2 with a comment, and an NPS of 10.
+        { "id": "s1", "type": "survey.sent", "customer": "c3", "at": at(30),
+          "properties": { "survey": "csat", "kind": "csat", "send": "send-1", "policy": "survey-after-delivery" } },
+        { "id": "a1", "type": "survey.answered", "customer": "c3", "at": at(29),
+          "properties": { "survey": "csat", "kind": "csat", "send": "send-1", "score": 2, "policy": "survey-after-delivery" } },
+        { "id": "k1", "type": "survey.comment", "customer": "c3", "at": at(29),
+          "properties": { "survey": "csat", "kind": "csat", "send": "send-1", "comment": "Nobody <b>answered</b> my emails" } },
+    ]);
+    assert_eq!(app.post_events(&events).await.0, 200);
+    let manager = login(&app, "boss@example.com").await;
+    let agent = login(&app, "agent@example.com").await;
+
+    let (status, html) = page(&app, &manager, "/overview").await;
+    assert_eq!(status, 200, "{html}");
+    for chart in [
+        "chart-invisible",
+        "chart-kept-rate",
+        "chart-reply-time",
+        "chart-queue-wait",
+        "chart-csat",
+        "chart-nps",
+        "chart-felt-invisible",
+    ] {
+        assert!(html.contains(chart), "{chart} missing");
+    }
+    assert_eq!(
+        html.matches("<svg class=\"chart\"").count(),
+        8,
+        "eight charts"
+    );
+    assert!(html.contains("<title>Promises kept on time (% of decided promises)</title>"));
+    // Two customers are invisible now (c1, c2); the tile links to the queue.
+    assert!(html.contains("<a href=\"&#x2f;invisible\">2</a>"), "{html}");
+    // One reply kept on time, two breached: 33.3 %.
+    assert!(html.contains("33.3 %"), "{html}");
+    assert_eq!(page(&app, &manager, "/overview?days=5").await.0, 400);
+    assert_eq!(page(&app, &manager, "/overview?days=7").await.0, 200);
+
+    let (status, html) = page(&app, &manager, "/promises").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Ana Lima"), "by agent: {html}");
+    let response = client()
+        .get(format!("{}/promises?format=csv", app.address))
+        .header("cookie", format!("seen_session={manager}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let csv = response.text().await.unwrap();
+    assert!(
+        csv.starts_with(
+            "period_start,policy,kept,kept_late,breached,cancelled,open,kept_rate_percent\n"
+        ),
+        "{csv}"
+    );
+    let reply: Vec<Vec<u64>> = csv
+        .lines()
+        .filter(|l| l.contains(",reply,"))
+        .map(|l| {
+            l.split(',')
+                .skip(2)
+                .take(5)
+                .map(|n| n.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    let sum = |i: usize| reply.iter().map(|r| r[i]).sum::<u64>();
+    assert_eq!(
+        (sum(0), sum(1), sum(2)),
+        (1, 0, 2),
+        "kept, late, breached: {csv}"
+    );
+    assert_eq!(
+        reply.len(),
+        28,
+        "one row per day of the default 28-day period"
+    );
+
+    let (status, html) = page(&app, &manager, "/surveys").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Nobody &lt;b&gt;answered&lt;&#x2f;b&gt; my emails"),
+        "{html}"
+    );
+    assert!(html.contains("0.0 %"), "CSAT of one answer of 2: {html}");
+    let (status, html) = page(&app, &manager, "/outbox").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Nothing here."));
+
+    // Agents work the queue and see the overview, not the management pages.
+    assert_eq!(page(&app, &agent, "/overview").await.0, 200);
+    for path in [
+        "/promises",
+        "/promises?format=csv",
+        "/outbox",
+        "/surveys",
+        "/admin/users",
+        "/admin/keys",
+        "/admin/policies",
+    ] {
+        assert_eq!(page(&app, &agent, path).await.0, 403, "{path}");
+    }
+    let (_, html) = page(&app, &agent, "/invisible").await;
+    assert!(
+        !html.contains("href=\"/promises\""),
+        "no link to what an agent cannot open"
+    );
+}
+
+async fn admins_manage_users_and_api_keys(backend: Backend) {
+    let app = app_with_a_breach(backend).await;
+    let admin = login(&app, "root@example.com").await;
+    let manager = login(&app, "boss@example.com").await;
+    let (status, html) = page(&app, &admin, "/admin/policies").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("confirm-booking") && html.contains("booking.created"),
+        "{html}"
+    );
+    let (_, html) = page(&app, &admin, "/admin/keys").await;
+    let csrf = hidden(&html, "csrf");
+
+    // Without the CSRF token nothing is created.
+    let (status, _) = post_form(
+        &app,
+        &admin,
+        "/admin/keys",
+        &[("action", "create"), ("name", "shop")],
+    )
+    .await;
+    assert!(status == 403 || status == 422, "{status}");
+    // A manager cannot create keys, even with a token.
+    let (_, manager_html) = page(&app, &manager, "/invisible").await;
+    let manager_csrf = hidden(&manager_html, "csrf");
+    let (status, _) = post_form(
+        &app,
+        &manager,
+        "/admin/keys",
+        &[
+            ("csrf", &manager_csrf),
+            ("action", "create"),
+            ("name", "shop"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    let (status, html) = post_form(
+        &app,
+        &admin,
+        "/admin/keys",
+        &[("csrf", &csrf), ("action", "create"), ("name", "shop")],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let start = html.find("id=\"new-key\">").unwrap() + "id=\"new-key\">".len();
+    let key = &html[start..start + html[start..].find('<').unwrap()];
+    let api = |key: String| {
+        let address = app.address.clone();
+        async move {
+            client()
+                .get(format!("{address}/v1/summary"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(api(key.to_string()).await, 200);
+    let (status, _) = post_form(
+        &app,
+        &admin,
+        "/admin/keys",
+        &[("csrf", &csrf), ("action", "revoke"), ("name", "shop")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(api(key.to_string()).await, 401);
+
+    // Users: a short password is refused; a good one works at the login form.
+    let (status, html) = post_form(
+        &app,
+        &admin,
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("email", "new@example.com"),
+            ("role", "agent"),
+            ("password", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("password: at least 12 characters"));
+    let (status, html) = post_form(
+        &app,
+        &admin,
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("email", "new@example.com"),
+            ("name", "New <Agent>"),
+            ("role", "agent"),
+            ("password", "a long password"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("New &lt;Agent&gt;"));
+    let new = login(&app, "new@example.com").await;
+    assert_eq!(page(&app, &new, "/invisible").await.0, 200);
+    let (status, _) = post_form(
+        &app,
+        &admin,
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("email", "new@example.com"),
+            ("role", "agent"),
+            ("password", "a long password"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 409, "the same email twice");
+}
+
+on_both_backends!(
+    no_page_without_login,
+    roles_csrf_and_escaping,
+    acknowledging_moves_work_out_of_the_queue_and_managers_see_it,
+    managers_see_trends_promises_outbox_and_surveys,
+    admins_manage_users_and_api_keys
+);

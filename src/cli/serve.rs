@@ -49,6 +49,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
         ingested: wake,
         link_secret,
         surveys: config.surveys.clone(),
+        dashboard: Arc::new(crate::web::Dashboard::new(config.directory.clone())),
     };
     // Tests and scripts read this line to find the port.
     println!("seen listening on http://{address}");

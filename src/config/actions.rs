@@ -316,6 +316,11 @@ impl Directory {
         })
     }
 
+    /// The configured teams, by name.
+    pub fn team_names(&self) -> Vec<String> {
+        self.teams.keys().cloned().collect()
+    }
+
     fn knows(&self, name: &str) -> bool {
         self.people.contains_key(name) || self.teams.contains_key(name)
     }

@@ -10,6 +10,7 @@ pub mod policy;
 pub mod report;
 pub mod span;
 pub mod survey;
+pub mod trend;
 
 pub use calendar::Calendar;
 pub use engine::Engine;

@@ -32,6 +32,8 @@ pub struct AppState {
     pub link_secret: Option<Arc<str>>,
     /// The surveys whose answer links this server takes.
     pub surveys: Arc<std::collections::BTreeMap<String, crate::domain::survey::Survey>>,
+    /// The dashboard's configuration and figure caches.
+    pub dashboard: Arc<crate::web::Dashboard>,
 }
 
 #[derive(OpenApi)]

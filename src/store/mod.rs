@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub(crate) mod group;
+pub mod insights;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
@@ -15,6 +16,7 @@ use jiff::Timestamp;
 use crate::domain::{Engine, Event, Obligation};
 
 pub use accounts::{Accounts, Role, Session, User, WorkEntry};
+pub use insights::{Attribution, BucketCustomers, Insights, PromiseCounts, UnseenSpan};
 pub use outbox::{
     Outbox, OutboxFilter, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, Suppression,
 };
@@ -146,7 +148,9 @@ pub struct HistoryPage {
 }
 
 #[async_trait]
-pub trait Store: outbox::Outbox + accounts::Accounts + Send + Sync + 'static {
+pub trait Store:
+    outbox::Outbox + accounts::Accounts + insights::Insights + Send + Sync + 'static
+{
     /// How many batches of *different* customers are worth storing at once (bulk import splits its input
     /// into this many lanes by customer). SQLite has one writer: 1.
     fn parallel_writers(&self) -> usize {

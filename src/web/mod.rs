@@ -1,12 +1,22 @@
-//! The dashboard, served by `seen serve` itself: server-rendered pages (no CDN, no JavaScript needed),
-//! accounts with argon2id passwords, HttpOnly SameSite=Strict session cookies and CSRF tokens on every form.
+//! The dashboard, served by `seen serve` itself: server-rendered pages and SVG charts (no CDN, no
+//! JavaScript needed), accounts with argon2id passwords, HttpOnly SameSite=Strict session cookies and CSRF
+//! tokens on every form. Agents work the queue; managers also see promises, outbox and surveys; admins
+//! manage users and API keys and view the policies.
 
+mod admin;
 pub mod auth;
+pub mod charts;
 mod pages;
+mod reports;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::config::actions::Directory;
 use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -14,10 +24,65 @@ pub fn router() -> Router<AppState> {
         .route("/", get(pages::home))
         .route("/login", get(pages::login_page).post(pages::login))
         .route("/logout", post(pages::logout))
+        .route("/overview", get(reports::overview))
         .route("/invisible", get(pages::invisible))
         .route("/invisible/work", post(pages::work))
         .route("/customers/{id}", get(pages::customer))
-        .route("/admin/users", get(pages::users))
+        .route("/promises", get(reports::promises))
+        .route("/outbox", get(reports::outbox))
+        .route("/surveys", get(reports::surveys))
+        .route("/admin/users", get(admin::users).post(admin::add_user))
+        .route("/admin/keys", get(admin::keys).post(admin::key_action))
+        .route("/admin/policies", get(admin::policies))
+}
+
+/// How long the overview's and promises' figures are reused (they summarise weeks; a page load should
+/// not rescan them).
+pub const FIGURES_TTL: Duration = Duration::from_secs(30);
+
+/// What the dashboard keeps between requests.
+pub struct Dashboard {
+    /// People, teams and routes from `seen.toml` (for "by team").
+    pub directory: Arc<Directory>,
+    overview: FigureCache<crate::insights::Overview>,
+    promises: FigureCache<crate::insights::Promises>,
+}
+
+impl Dashboard {
+    pub fn new(directory: Arc<Directory>) -> Dashboard {
+        Dashboard {
+            directory,
+            overview: FigureCache::default(),
+            promises: FigureCache::default(),
+        }
+    }
+}
+
+/// Computed figures per period, reused for `FIGURES_TTL`.
+struct FigureCache<T> {
+    entries: Mutex<HashMap<u32, (Instant, Arc<T>)>>,
+}
+
+impl<T> Default for FigureCache<T> {
+    fn default() -> Self {
+        FigureCache {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T> FigureCache<T> {
+    fn get(&self, days: u32) -> Option<Arc<T>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(&days)
+            .filter(|(at, _)| at.elapsed() < FIGURES_TTL)
+            .map(|(_, v)| v.clone())
+    }
+    fn put(&self, days: u32, value: Arc<T>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.insert(days, (Instant::now(), value));
+    }
 }
 
 /// Why a dashboard request failed; rendered as a small page (internal causes go to the log only).

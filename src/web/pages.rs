@@ -15,10 +15,12 @@ use super::auth::{
     cookie, hash_password, random_token, read_cookie, token_hash, verify_password, CurrentUser,
     LOGIN_COOKIE, SESSION_COOKIE, SESSION_HOURS,
 };
+use super::{PageError, PageResult};
+use crate::domain::action::ActionKind;
 use crate::domain::span::format_span;
 use crate::domain::{Event, ProfileUpdate};
 use crate::http::AppState;
-use crate::store::{OutboxFilter, Role, WorkEntry};
+use crate::store::{OutboxFilter, OutboxStatus, Role, WorkEntry};
 
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -32,6 +34,13 @@ fn environment() -> &'static Environment<'static> {
             ("customer.html", include_str!("templates/customer.html")),
             ("users.html", include_str!("templates/users.html")),
             ("forbidden.html", include_str!("templates/forbidden.html")),
+            ("overview.html", include_str!("templates/overview.html")),
+            ("promises.html", include_str!("templates/promises.html")),
+            ("outbox.html", include_str!("templates/outbox.html")),
+            ("surveys.html", include_str!("templates/surveys.html")),
+            ("keys.html", include_str!("templates/keys.html")),
+            ("policies.html", include_str!("templates/policies.html")),
+            ("periods.html", include_str!("templates/periods.html")),
         ] {
             // The templates are compiled into the binary and covered by tests: a syntax error is a bug.
             if let Err(err) = env.add_template(name, source) {
@@ -42,7 +51,7 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
-fn render(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
+pub(super) fn render(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
     match environment().get_template(name).and_then(|t| t.render(ctx)) {
         Ok(html) => (status, Html(html)).into_response(),
         Err(err) => {
@@ -64,7 +73,7 @@ pub fn forbidden() -> Response {
     )
 }
 
-fn when(t: Timestamp) -> String {
+pub(super) fn when(t: Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
@@ -75,7 +84,7 @@ pub struct LoginQuery {
 }
 
 /// Only local paths: never redirect a user to another site after login.
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
         _ => "/invisible".to_string(),
@@ -217,8 +226,13 @@ pub async fn logout(
     response
 }
 
-pub async fn home(_user: CurrentUser) -> Response {
-    Redirect::to("/invisible").into_response()
+/// Agents start at their queue, managers and admins at the overview.
+pub async fn home(user: CurrentUser) -> Response {
+    if user.0.user.role >= Role::Manager {
+        Redirect::to("/overview").into_response()
+    } else {
+        Redirect::to("/invisible").into_response()
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -230,9 +244,14 @@ struct QueueRow {
     #[serde(rename = "ref")]
     reference: Option<String>,
     trigger_event: String,
+    channel: Option<String>,
+    team: Option<String>,
     due_at: String,
     waiting: String,
     nudges: u32,
+    escalated: bool,
+    acknowledged: bool,
+    assignee: Option<String>,
     work: Vec<WorkView>,
 }
 
@@ -260,53 +279,95 @@ impl From<&WorkEntry> for WorkView {
 /// Most rows on one queue page.
 const QUEUE_PAGE: usize = 200;
 
-/// The work queue: invisible customers' broken promises, longest wait first. Agents see what nobody has
-/// acknowledged yet; `show=all` (and managers, by choice) also the acknowledged ones, with who did it.
+#[derive(Debug, Default, Deserialize)]
+pub struct QueueQuery {
+    #[serde(default)]
+    policy: Option<String>,
+    #[serde(default)]
+    team: Option<String>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    show: Option<String>,
+}
+
+fn chosen(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
+}
+
+/// The work queue: invisible customers' broken promises, longest wait first. What someone acknowledged
+/// leaves the queue (`show=all` shows it again, with who did it, for managers' review).
 pub async fn invisible(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+    Query(q): Query<QueueQuery>,
+) -> PageResult {
     let now = Timestamp::now();
-    let invisible = match state.service.invisible(now).await {
-        Ok(v) => v,
-        Err(err) => return crate::http::error::ApiError::from(err).into_response(),
-    };
-    let policy_filter = q.get("policy").filter(|p| !p.is_empty()).cloned();
-    let show_all = q.get("show").is_some_and(|s| s == "all");
+    let invisible = state.service.invisible(now).await?;
+    let show_all = q.show.as_deref() == Some("all");
     let customers: Vec<String> = invisible.iter().map(|i| i.customer.clone()).collect();
-    let work = match state.service.store.work_for(customers).await {
-        Ok(w) => w,
-        Err(err) => return crate::http::error::ApiError::from(err).into_response(),
-    };
-    let mut by_obligation: HashMap<(String, String, String), Vec<&WorkEntry>> = HashMap::new();
+    let work = state.service.store.work_for(customers).await?;
+    let mut by_obligation: HashMap<(&str, &str, &str), Vec<&WorkEntry>> = HashMap::new();
     for w in &work {
         by_obligation
             .entry((
-                w.customer.clone(),
-                w.policy.clone(),
-                w.trigger_event.clone(),
+                w.customer.as_str(),
+                w.policy.as_str(),
+                w.trigger_event.as_str(),
             ))
             .or_default()
             .push(w);
     }
+    // Channel and team come from the trigger event: read them for every reason only when filtering by them.
+    let needs_triggers = chosen(&q.team).is_some() || chosen(&q.channel).is_some();
+    let mut triggers: HashMap<String, Event> = HashMap::new();
+    if needs_triggers {
+        let ids = invisible
+            .iter()
+            .flat_map(|v| v.invisible.reasons.iter().map(|r| r.trigger_event.clone()))
+            .collect();
+        triggers = state
+            .service
+            .store
+            .events_by_ids(ids)
+            .await?
+            .into_iter()
+            .map(|e| (e.id.clone(), e))
+            .collect();
+    }
+    let directory = state.dashboard.directory.clone();
     let mut policies: Vec<String> = Vec::new();
+    let mut channels: Vec<String> = Vec::new();
     let mut rows = Vec::new();
-    let mut hidden = 0;
-    let mut total = 0;
+    let (mut hidden, mut total, mut matching) = (0, 0, 0);
     for view in &invisible {
         total += 1;
         for reason in &view.invisible.reasons {
             if !policies.contains(&reason.policy) {
                 policies.push(reason.policy.clone());
             }
-            if policy_filter.as_ref().is_some_and(|p| *p != reason.policy) {
+            if chosen(&q.policy).is_some_and(|p| p != reason.policy) {
                 continue;
             }
+            let trigger = triggers.get(&reason.trigger_event);
+            if let Some(c) = trigger.and_then(|t| t.channel.clone()) {
+                if !channels.contains(&c) {
+                    channels.push(c);
+                }
+            }
+            if needs_triggers {
+                let channel = trigger.and_then(|t| t.channel.as_deref());
+                let team = directory.team_for(&reason.policy, trigger);
+                if chosen(&q.channel).is_some_and(|c| Some(c) != channel)
+                    || chosen(&q.team).is_some_and(|t| Some(t) != team)
+                {
+                    continue;
+                }
+            }
             let key = (
-                view.customer.clone(),
-                reason.policy.clone(),
-                reason.trigger_event.clone(),
+                view.customer.as_str(),
+                reason.policy.as_str(),
+                reason.trigger_event.as_str(),
             );
             let entries = by_obligation.get(&key).cloned().unwrap_or_default();
             let acknowledged = entries.iter().any(|w| w.kind == "acknowledged");
@@ -314,6 +375,7 @@ pub async fn invisible(
                 hidden += 1;
                 continue;
             }
+            matching += 1;
             if rows.len() < QUEUE_PAGE {
                 rows.push(QueueRow {
                     customer: view.customer.clone(),
@@ -322,25 +384,84 @@ pub async fn invisible(
                     policy: reason.policy.clone(),
                     reference: reason.reference.clone(),
                     trigger_event: reason.trigger_event.clone(),
+                    channel: trigger.and_then(|t| t.channel.clone()),
+                    team: None,
                     due_at: when(reason.due_at),
                     waiting: format_span(reason.waiting),
                     nudges: reason.nudges,
+                    escalated: false,
+                    acknowledged,
+                    assignee: entries.iter().rev().find_map(|w| w.assignee.clone()),
                     work: entries.iter().map(|w| WorkView::from(*w)).collect(),
                 });
             }
         }
     }
+    // For the rows shown: the trigger (channel, team) and whether a manager was already alerted.
+    if !needs_triggers {
+        let ids = rows.iter().map(|r| r.trigger_event.clone()).collect();
+        triggers = state
+            .service
+            .store
+            .events_by_ids(ids)
+            .await?
+            .into_iter()
+            .map(|e| (e.id.clone(), e))
+            .collect();
+    }
+    let mut escalations: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for row in &rows {
+        if escalations.contains_key(&row.customer) {
+            continue;
+        }
+        let sent = state
+            .service
+            .store
+            .outbox(OutboxFilter {
+                customer: Some(row.customer.clone()),
+                limit: Some(200),
+                ..OutboxFilter::default()
+            })
+            .await?
+            .into_iter()
+            .filter(|m| m.item.action == ActionKind::Escalate && m.status == OutboxStatus::Sent)
+            .map(|m| (m.item.policy, m.item.trigger_event))
+            .collect();
+        escalations.insert(row.customer.clone(), sent);
+    }
+    for row in &mut rows {
+        let trigger = triggers.get(&row.trigger_event);
+        row.channel = trigger.and_then(|t| t.channel.clone());
+        row.team = directory.team_for(&row.policy, trigger).map(str::to_string);
+        row.escalated = escalations.get(&row.customer).is_some_and(|e| {
+            e.iter()
+                .any(|(p, t)| *p == row.policy && *t == row.trigger_event)
+        });
+    }
     policies.sort();
-    let more = rows.len() >= QUEUE_PAGE;
-    render(
+    channels.sort();
+    let users: Vec<minijinja::Value> = state
+        .service
+        .store
+        .users()
+        .await?
+        .iter()
+        .map(|u| context! { email => u.email.clone(), name => u.name.clone() })
+        .collect();
+    let more = matching > rows.len();
+    Ok(render(
         StatusCode::OK,
         "invisible.html",
         context! {
             title => "Invisible now", page => "invisible", user => user.0.user.clone(), csrf => user.0.csrf.clone(),
-            rows => rows, total => total, hidden => hidden, more => more, policies => policies,
-            filter => context! { policy => policy_filter.unwrap_or_default(), show => if show_all { "all" } else { "open" } },
+            rows => rows, total => total, hidden => hidden, more => more, matching => matching,
+            policies => policies, channels => channels, teams => directory.team_names(), users => users,
+            filter => context! {
+                policy => chosen(&q.policy).unwrap_or_default(), team => chosen(&q.team).unwrap_or_default(),
+                channel => chosen(&q.channel).unwrap_or_default(), show => if show_all { "all" } else { "open" },
+            },
         },
-    )
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -352,20 +473,28 @@ pub struct WorkForm {
     kind: String,
     #[serde(default)]
     note: Option<String>,
+    /// For "assigned": to whom (an email); empty means "to me".
+    #[serde(default)]
+    assignee: Option<String>,
+    /// Where to go back to (the queue with its filters, or the customer page).
+    #[serde(default)]
+    back: Option<String>,
 }
 
-/// Acknowledge, assign to me, note, or mark contacted (which records a `message.sent`: the promise is kept).
+/// Acknowledge, assign (to me or someone), note, or mark contacted (which records a `message.sent`: the
+/// promise is kept).
 pub async fn work(
     State(state): State<AppState>,
     user: CurrentUser,
     Form(form): Form<WorkForm>,
-) -> Response {
-    if let Err(e) = user.check_csrf(&form.csrf) {
-        return e.into_response();
-    }
+) -> PageResult {
+    user.check_csrf(&form.csrf)?;
     if !["acknowledged", "assigned", "note", "contacted"].contains(&form.kind.as_str()) {
-        return (StatusCode::BAD_REQUEST, "unknown kind of work").into_response();
+        return Err(PageError::BadRequest(
+            "kind: acknowledged, assigned, note or contacted".into(),
+        ));
     }
+    let back = safe_next(form.back.as_deref());
     let note = form
         .note
         .as_deref()
@@ -373,28 +502,40 @@ pub async fn work(
         .filter(|n| !n.is_empty())
         .map(|n| n.chars().take(2_000).collect::<String>());
     if form.kind == "note" && note.is_none() {
-        return Redirect::to("/invisible").into_response();
+        return Ok(Redirect::to(&back).into_response());
     }
-    let now = Timestamp::now();
     let email = user.0.user.email.clone();
+    let assignee = match form
+        .assignee
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
+        None => email.clone(),
+        Some(a) => match state.service.store.user_by_email(a).await? {
+            Some(u) => u.email,
+            None => return Err(PageError::BadRequest(format!("assignee: no user {a:?}"))),
+        },
+    };
+    let now = Timestamp::now();
     let entry = WorkEntry {
         customer: form.customer.clone(),
         policy: form.policy.clone(),
         trigger_event: form.trigger_event.clone(),
         kind: form.kind.clone(),
         by: email.clone(),
-        assignee: (form.kind == "assigned").then(|| email.clone()),
+        assignee: (form.kind == "assigned").then_some(assignee),
         note,
         at: now,
     };
-    if let Err(err) = state.service.store.record_work(entry).await {
-        return crate::http::error::ApiError::from(err).into_response();
-    }
+    state.service.store.record_work(entry).await?;
     if form.kind == "contacted" {
-        let reference = match state.service.store.event(&form.trigger_event).await {
-            Ok(e) => e.and_then(|e| e.reference),
-            Err(err) => return crate::http::error::ApiError::from(err).into_response(),
-        };
+        let reference = state
+            .service
+            .store
+            .event(&form.trigger_event)
+            .await?
+            .and_then(|e| e.reference);
         let event = Event {
             id: format!(
                 "contacted-{}",
@@ -411,12 +552,10 @@ pub async fn work(
             properties: Some(serde_json::json!({ "by": email, "via": "dashboard" }).to_string()),
             profile: ProfileUpdate::default(),
         };
-        if let Err(err) = state.service.ingest(vec![event]).await {
-            return crate::http::error::ApiError::from(err).into_response();
-        }
+        state.service.ingest(vec![event]).await?;
         state.ingested.ingested();
     }
-    Redirect::to("/invisible").into_response()
+    Ok(Redirect::to(&back).into_response())
 }
 
 /// Events the customer saw (messages, confirmations, answers) as opposed to back-office steps.
@@ -435,12 +574,10 @@ pub async fn customer(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
-) -> Response {
+) -> PageResult {
     let now = Timestamp::now();
-    let view = match state.service.customer(&id, now).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return (StatusCode::NOT_FOUND, "no such customer").into_response(),
-        Err(err) => return crate::http::error::ApiError::from(err).into_response(),
+    let Some(view) = state.service.customer(&id, now).await? else {
+        return Err(PageError::NotFound(format!("no customer {id:?}")));
     };
     let messages = state
         .service
@@ -450,21 +587,20 @@ pub async fn customer(
             limit: Some(1_000),
             ..OutboxFilter::default()
         })
-        .await
-        .unwrap_or_default();
-    let work = state
-        .service
-        .store
-        .work_for(vec![id.clone()])
-        .await
-        .unwrap_or_default();
+        .await?;
+    let work = state.service.store.work_for(vec![id.clone()]).await?;
     let events: Vec<minijinja::Value> = view
         .events
         .iter()
+        .rev()
         .map(|e| {
+            let p = &e.properties;
+            let answer = (e.kind == "survey.answered").then(|| format!("{} → {}", p["survey"].as_str().unwrap_or("survey"), p["score"]));
+            let comment = p["comment"].as_str().map(str::to_string);
             context! {
                 at => when(e.at), type => e.kind.clone(), ref => e.reference.clone(), channel => e.channel.clone(),
-                properties => minijinja::Value::from_serialize(&e.properties), touchpoint => is_touchpoint(e),
+                automated => p.get("automated").is_some_and(|v| v == true), agent => p["agent"].as_str().or(p["by"].as_str()).map(str::to_string),
+                touchpoint => is_touchpoint(e), answer => answer, comment => comment,
             }
         })
         .collect();
@@ -475,6 +611,7 @@ pub async fn customer(
             context! {
                 policy => o.policy.clone(), ref => o.reference.clone(), status => o.status.as_str(),
                 opened_at => when(o.opened_at), due_at => when(o.due_at), closed_at => o.closed_at.map(when),
+                trigger_event => o.trigger_event.clone(), invisible => o.status == crate::domain::Status::Breached && o.closed_at.is_none(),
             }
         })
         .collect();
@@ -482,13 +619,14 @@ pub async fn customer(
         .iter()
         .map(|m| {
             context! {
-                due_at => when(m.item.due_at), action => m.item.action.as_str(), template => m.item.template.clone(),
-                role => m.item.role.clone(), status => m.status.as_str(), detail => m.detail.clone(),
+                due_at => when(m.item.due_at), action => m.item.action.as_str(), policy => m.item.policy.clone(),
+                template => m.item.template.clone(), role => m.item.role.clone(), channel => m.item.channel.clone(),
+                status => m.status.as_str(), detail => m.detail.clone(), sent_at => m.sent_at.map(when),
             }
         })
         .collect();
     let work: Vec<WorkView> = work.iter().map(WorkView::from).collect();
-    render(
+    Ok(render(
         StatusCode::OK,
         "customer.html",
         context! {
@@ -496,25 +634,7 @@ pub async fn customer(
             user => user.0.user.clone(), csrf => user.0.csrf.clone(),
             profile => minijinja::Value::from_serialize(&view.profile), invisible => view.invisible,
             events => events, obligations => obligations, messages => messages, work => work,
+            back => format!("/customers/{}", super::auth::url_escape(&id)),
         },
-    )
-}
-
-pub async fn users(State(state): State<AppState>, user: CurrentUser) -> Response {
-    if let Err(e) = user.require(Role::Admin) {
-        return e.into_response();
-    }
-    let users = match state.service.store.users().await {
-        Ok(u) => u,
-        Err(err) => return crate::http::error::ApiError::from(err).into_response(),
-    };
-    let users: Vec<minijinja::Value> = users
-        .iter()
-        .map(|u| context! { email => u.email.clone(), name => u.name.clone(), role => u.role.as_str(), created_at => when(u.created_at) })
-        .collect();
-    render(
-        StatusCode::OK,
-        "users.html",
-        context! { title => "Users", page => "users", user => user.0.user.clone(), csrf => user.0.csrf.clone(), users => users },
-    )
+    ))
 }

@@ -21,6 +21,7 @@ use super::{
 use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
 mod accounts;
+mod insights;
 mod outbox;
 
 /// The migrations, compiled into the binary.

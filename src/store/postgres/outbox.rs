@@ -17,7 +17,7 @@ use crate::store::outbox::{
 };
 use crate::store::{from_nanos, nanos, StoreError};
 
-const OUTBOX_COLUMNS: &str = "key, customer, policy, trigger_event, ref, action, step, template, channel,
+pub(super) const OUTBOX_COLUMNS: &str = "key, customer, policy, trigger_event, ref, action, step, template, channel,
      recipient, recipient_name, role, transactional, urgent, records, due_at, status, attempts, next_at,
      detail, sent_at, created_at, updated_at, survey";
 
@@ -28,7 +28,7 @@ fn corrupt(reason: String) -> sqlx::Error {
     }))
 }
 
-fn outbox_from_row(r: &PgRow) -> Result<OutboxRow, sqlx::Error> {
+pub(super) fn outbox_from_row(r: &PgRow) -> Result<OutboxRow, sqlx::Error> {
     let action: String = r.try_get(5)?;
     let status: String = r.try_get(16)?;
     let step: i32 = r.try_get(6)?;
@@ -280,8 +280,14 @@ impl Outbox for PostgresStore {
         kinds: Vec<String>,
         since: Option<Timestamp>,
     ) -> Result<Vec<Event>, StoreError> {
+        // Survey events have a partial index of their own; its literal term lets PostgreSQL use it.
+        let surveys = if kinds.iter().all(|k| k.starts_with("survey.")) {
+            " AND type LIKE 'survey.%'"
+        } else {
+            ""
+        };
         let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS}, customer FROM events WHERE type = ANY($1) AND at >= $2 ORDER BY at, id"
+            "SELECT {EVENT_COLUMNS}, customer FROM events WHERE type = ANY($1) AND at >= $2{surveys} ORDER BY at, id"
         ))
         .bind(&kinds)
         .bind(since.map(nanos).unwrap_or(i64::MIN))

@@ -27,3 +27,13 @@ CREATE TABLE work_log (
     at            INTEGER NOT NULL
 );
 CREATE INDEX work_log_by_customer ON work_log (customer, seq);
+
+-- Dashboard trends: promises falling due in a period, per policy (index-only).
+CREATE INDEX obligations_by_policy_due ON obligations
+    (policy, breach_at, customer_seq, closed_at, close_kind, opened_at);
+-- Spans of invisibility that ended: only promises kept or cancelled after their breach.
+CREATE INDEX obligations_late ON obligations (closed_at, breach_at, customer_seq) WHERE closed_at > breach_at;
+-- Survey events for the dashboard's trends (a few among millions of events).
+CREATE INDEX events_surveys ON events (at) WHERE type GLOB 'survey.*';
+-- The outbox page: counts and lists by status.
+CREATE INDEX outbox_by_status ON outbox (status, due_at);

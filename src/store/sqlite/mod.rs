@@ -20,6 +20,7 @@ use super::{
 use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
 mod accounts;
+mod insights;
 mod outbox;
 
 /// Each entry brings the schema from its index to the next version.

@@ -12,7 +12,7 @@ use crate::store::outbox::{
 };
 use crate::store::{from_nanos, nanos, StoreError};
 
-const OUTBOX_COLUMNS: &str = "key, customer, policy, trigger_event, ref, action, step, template, channel,
+pub(super) const OUTBOX_COLUMNS: &str = "key, customer, policy, trigger_event, ref, action, step, template, channel,
      recipient, recipient_name, role, transactional, urgent, records, due_at, status, attempts, next_at,
      detail, sent_at, created_at, updated_at, survey";
 
@@ -27,7 +27,7 @@ fn corrupt(reason: String) -> rusqlite::Error {
     )
 }
 
-fn outbox_from_row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
+pub(super) fn outbox_from_row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
     let action: String = r.get(5)?;
     let status: String = r.get(16)?;
     Ok(OutboxRow {
@@ -320,9 +320,15 @@ impl Outbox for SqliteStore {
                     .map(|c| format!("e.{c}"))
                     .collect::<Vec<_>>()
                     .join(", ");
+                // Survey events have a partial index of their own; its literal term lets SQLite use it.
+                let surveys = if kinds.iter().all(|k| k.starts_with("survey.")) {
+                    " AND e.type GLOB 'survey.*'"
+                } else {
+                    ""
+                };
                 let mut stmt = conn.prepare_cached(&format!(
                     "SELECT {columns}, c.id FROM events e JOIN customers c ON c.seq = e.customer_seq
-                     WHERE e.type = ?1 AND e.at >= ?2 ORDER BY e.at, e.id"
+                     WHERE e.type = ?1 AND e.at >= ?2{surveys} ORDER BY e.at, e.id"
                 ))?;
                 let mut out = Vec::new();
                 for kind in &kinds {

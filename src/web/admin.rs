@@ -1,0 +1,253 @@
+//! Admin pages: users, API keys and (read-only) policies.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Form;
+use minijinja::{context, Value};
+use serde::Deserialize;
+
+use super::auth::{hash_password, CurrentUser};
+use super::pages::{render, when};
+use super::{PageError, PageResult};
+use crate::domain::span::format_span;
+use crate::domain::PolicyKind;
+use crate::http::AppState;
+use crate::store::{Role, StoreError};
+
+fn users_page(
+    users: &[crate::store::User],
+    user: &CurrentUser,
+    status: StatusCode,
+    message: Option<String>,
+    error: Option<String>,
+) -> axum::response::Response {
+    let users: Vec<Value> = users
+        .iter()
+        .map(|u| context! { email => u.email.clone(), name => u.name.clone(), role => u.role.as_str(), created_at => when(u.created_at) })
+        .collect();
+    render(
+        status,
+        "users.html",
+        context! {
+            title => "Users", page => "users", user => user.0.user.clone(), csrf => user.0.csrf.clone(),
+            users => users, message => message, error => error,
+        },
+    )
+}
+
+pub async fn users(State(state): State<AppState>, user: CurrentUser) -> PageResult {
+    user.require(Role::Admin)?;
+    let users = state.service.store.users().await?;
+    Ok(users_page(&users, &user, StatusCode::OK, None, None))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AddUserForm {
+    csrf: String,
+    email: String,
+    #[serde(default)]
+    name: String,
+    role: String,
+    password: String,
+}
+
+/// Shortest password accepted for a dashboard user.
+pub const MIN_PASSWORD: usize = 12;
+
+pub async fn add_user(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<AddUserForm>,
+) -> PageResult {
+    user.require(Role::Admin)?;
+    user.check_csrf(&form.csrf)?;
+    let email = form.email.trim().to_lowercase();
+    let problem = if !email.contains('@') || email.len() > 254 {
+        Some("email: not an email address".to_string())
+    } else if form.password.chars().count() < MIN_PASSWORD {
+        Some(format!("password: at least {MIN_PASSWORD} characters"))
+    } else {
+        None
+    };
+    let Some(role) = Role::parse(&form.role) else {
+        return Err(PageError::BadRequest(
+            "role: agent, manager or admin".into(),
+        ));
+    };
+    if let Some(problem) = problem {
+        let users = state.service.store.users().await?;
+        return Ok(users_page(
+            &users,
+            &user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(problem),
+        ));
+    }
+    let hash = hash_password(&form.password).map_err(|e| PageError::BadRequest(e.to_string()))?;
+    let name = if form.name.trim().is_empty() {
+        email.clone()
+    } else {
+        form.name.trim().to_string()
+    };
+    let outcome = state
+        .service
+        .store
+        .create_user(&email, &name, role, &hash)
+        .await;
+    let users = state.service.store.users().await?;
+    match outcome {
+        Ok(created) => {
+            tracing::info!(by = %user.0.user.email, user = %created.email, role = created.role.as_str(), "user added");
+            Ok(users_page(
+                &users,
+                &user,
+                StatusCode::OK,
+                Some(format!(
+                    "Added {} ({}).",
+                    created.email,
+                    created.role.as_str()
+                )),
+                None,
+            ))
+        }
+        Err(StoreError::Conflict(what)) => Ok(users_page(
+            &users,
+            &user,
+            StatusCode::CONFLICT,
+            None,
+            Some(what),
+        )),
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn keys_page(
+    keys: &[crate::store::ApiKey],
+    user: &CurrentUser,
+    new_key: Option<(String, String)>,
+    error: Option<String>,
+) -> axum::response::Response {
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|k| context! { name => k.name.clone(), created_at => when(k.created_at) })
+        .collect();
+    render(
+        if error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
+        "keys.html",
+        context! {
+            title => "API keys", page => "keys", user => user.0.user.clone(), csrf => user.0.csrf.clone(),
+            keys => keys, new_key => new_key.map(|(name, key)| context! { name => name, key => key }), error => error,
+        },
+    )
+}
+
+pub async fn keys(State(state): State<AppState>, user: CurrentUser) -> PageResult {
+    user.require(Role::Admin)?;
+    let keys = state.service.store.list_api_keys().await?;
+    Ok(keys_page(&keys, &user, None, None))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyForm {
+    csrf: String,
+    /// "create" or "revoke".
+    action: String,
+    name: String,
+}
+
+/// Creates a key (shown once, stored as a hash) or revokes one.
+pub async fn key_action(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<KeyForm>,
+) -> PageResult {
+    user.require(Role::Admin)?;
+    user.check_csrf(&form.csrf)?;
+    let name = form.name.trim().to_string();
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !valid {
+        let keys = state.service.store.list_api_keys().await?;
+        return Ok(keys_page(
+            &keys,
+            &user,
+            None,
+            Some("name: 1–64 letters, digits, '-', '_' or '.'".into()),
+        ));
+    }
+    let mut new_key = None;
+    let mut error = None;
+    match form.action.as_str() {
+        "create" => {
+            let key = crate::http::auth::new_key();
+            match state
+                .service
+                .store
+                .create_api_key(&name, &crate::http::auth::hash_key(&key))
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(by = %user.0.user.email, key = %name, "API key created");
+                    new_key = Some((name, key));
+                }
+                Err(StoreError::Conflict(what)) => error = Some(what),
+                Err(err) => return Err(err.into()),
+            }
+        }
+        "revoke" => {
+            if state.service.store.revoke_api_key(&name).await? {
+                tracing::info!(by = %user.0.user.email, key = %name, "API key revoked");
+            } else {
+                error = Some(format!("no key {name:?}"));
+            }
+        }
+        _ => return Err(PageError::BadRequest("action: create or revoke".into())),
+    }
+    let keys = state.service.store.list_api_keys().await?;
+    Ok(keys_page(&keys, &user, new_key, error))
+}
+
+pub async fn policies(State(state): State<AppState>, user: CurrentUser) -> PageResult {
+    user.require(Role::Admin)?;
+    let policies: Vec<Value> = state
+        .service
+        .engine
+        .policies()
+        .iter()
+        .map(|p| {
+            let rule = match &p.kind {
+                PolicyKind::Expect { within, calendar } => match calendar {
+                    Some(c) => format!("within {} of {} open time", format_span(*within), c.name()),
+                    None => format!("within {}", format_span(*within)),
+                },
+                PolicyKind::Schedule { at, grace } => format!(
+                    "at {}{} {}, grace {}",
+                    at.property.as_deref().map(|p| format!("properties.{p}")).unwrap_or_else(|| "the trigger".into()),
+                    if at.offset.is_negative() { " −" } else { " +" },
+                    format_span(at.offset.abs()),
+                    format_span(*grace)
+                ),
+            };
+            context! {
+                name => p.name.to_string(), promise => p.promise, rule => rule,
+                trigger => p.trigger.join(", "), expect => p.expect.join(", "), cancel => p.cancel.join(", "),
+            }
+        })
+        .collect();
+    Ok(render(
+        StatusCode::OK,
+        "policies.html",
+        context! {
+            title => "Policies", page => "policies", user => user.0.user.clone(), csrf => user.0.csrf.clone(),
+            policies => policies, fingerprint => state.service.engine.fingerprint().to_string(),
+        },
+    ))
+}

@@ -1,0 +1,426 @@
+//! Server-rendered SVG charts: titled, with axes and units, and readable without colour (the Okabe–Ito
+//! palette, which colour-blind readers can tell apart, plus a distinct dash pattern and marker per line).
+
+use std::fmt::Write;
+
+use crate::insights::Series;
+
+/// Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
+const COLOURS: [&str; 8] = [
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
+];
+const DASHES: [&str; 8] = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 4", "3 6"];
+
+const WIDTH: f64 = 640.0;
+const HEIGHT: f64 = 230.0;
+const LEFT: f64 = 56.0;
+const RIGHT: f64 = 12.0;
+const TOP: f64 = 12.0;
+const BOTTOM: f64 = 42.0;
+
+/// Text for SVG/HTML: the chart is inserted unescaped, so every label is escaped here.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A round step for about `n` ticks over `span`.
+fn nice_step(span: f64, n: f64) -> f64 {
+    let raw = (span / n).max(f64::MIN_POSITIVE);
+    let mag = 10f64.powf(raw.log10().floor());
+    let norm = raw / mag;
+    let nice = if norm <= 1.0 {
+        1.0
+    } else if norm <= 2.0 {
+        2.0
+    } else if norm <= 5.0 {
+        5.0
+    } else {
+        10.0
+    };
+    nice * mag
+}
+
+fn fmt_num(v: f64) -> String {
+    if v.abs() >= 100.0 || v.fract().abs() < 1e-9 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+struct Frame {
+    lo: f64,
+    hi: f64,
+    n: usize,
+}
+
+impl Frame {
+    fn x(&self, i: usize) -> f64 {
+        let plot = WIDTH - LEFT - RIGHT;
+        if self.n <= 1 {
+            LEFT + plot / 2.0
+        } else {
+            LEFT + plot * (i as f64 + 0.5) / self.n as f64
+        }
+    }
+    fn y(&self, v: f64) -> f64 {
+        let plot = HEIGHT - TOP - BOTTOM;
+        TOP + plot * (1.0 - (v - self.lo) / (self.hi - self.lo))
+    }
+}
+
+fn frame(values: impl Iterator<Item = f64>, n: usize, fixed: Option<(f64, f64)>) -> Frame {
+    if let Some((lo, hi)) = fixed {
+        return Frame { lo, hi, n };
+    }
+    let (mut lo, mut hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    if !lo.is_finite() || !hi.is_finite() {
+        (lo, hi) = (0.0, 1.0);
+    }
+    lo = lo.min(0.0);
+    if hi <= lo {
+        hi = lo + 1.0;
+    }
+    let step = nice_step(hi - lo, 4.0);
+    Frame {
+        lo: (lo / step).floor() * step,
+        hi: (hi / step).ceil() * step,
+        n,
+    }
+}
+
+fn axes(svg: &mut String, f: &Frame, labels: &[String], unit: &str) {
+    let step = nice_step(f.hi - f.lo, 4.0);
+    let mut v = f.lo;
+    while v <= f.hi + step * 1e-6 {
+        let y = f.y(v);
+        let _ = write!(
+            svg,
+            r##"<line x1="{LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#d9d9d2"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11">{}</text>"##,
+            WIDTH - RIGHT,
+            LEFT - 6.0,
+            y + 4.0,
+            esc(&fmt_num(v))
+        );
+        v += step;
+    }
+    let _ = write!(
+        svg,
+        r##"<text x="12" y="{:.1}" font-size="11" transform="rotate(-90 12 {:.1})" text-anchor="middle">{}</text>"##,
+        TOP + (HEIGHT - TOP - BOTTOM) / 2.0,
+        TOP + (HEIGHT - TOP - BOTTOM) / 2.0,
+        esc(unit)
+    );
+    let every = labels.len().div_ceil(8).max(1);
+    for (i, label) in labels.iter().enumerate() {
+        if i % every == 0 || i + 1 == labels.len() {
+            let _ = write!(
+                svg,
+                r##"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle">{}</text>"##,
+                f.x(i),
+                HEIGHT - BOTTOM + 16.0,
+                esc(label)
+            );
+        }
+    }
+    let _ = write!(
+        svg,
+        r##"<line x1="{LEFT}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#444"/><line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{:.1}" stroke="#444"/>"##,
+        WIDTH - RIGHT,
+        HEIGHT - BOTTOM,
+        HEIGHT - BOTTOM,
+        HEIGHT - BOTTOM
+    );
+}
+
+fn marker(svg: &mut String, kind: usize, x: f64, y: f64, colour: &str, tip: &str) {
+    let shape = match kind % 4 {
+        0 => format!(r#"<circle cx="{x:.1}" cy="{y:.1}" r="3.2" fill="{colour}">"#),
+        1 => format!(
+            r#"<rect x="{:.1}" y="{:.1}" width="6" height="6" fill="{colour}">"#,
+            x - 3.0,
+            y - 3.0
+        ),
+        2 => format!(
+            r#"<path d="M{x:.1} {:.1} L{:.1} {:.1} L{:.1} {:.1} Z" fill="{colour}">"#,
+            y - 4.0,
+            x + 4.0,
+            y + 3.0,
+            x - 4.0,
+            y + 3.0
+        ),
+        _ => format!(
+            r#"<path d="M{x:.1} {:.1} L{:.1} {y:.1} L{x:.1} {:.1} L{:.1} {y:.1} Z" fill="{colour}">"#,
+            y - 4.0,
+            x + 4.0,
+            y + 4.0,
+            x - 4.0
+        ),
+    };
+    let close = match kind % 4 {
+        0 => "</circle>",
+        1 => "</rect>",
+        _ => "</path>",
+    };
+    let _ = write!(svg, "{shape}<title>{}</title>{close}", esc(tip));
+}
+
+fn open(title: &str) -> String {
+    format!(
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif"><title>{}</title>"#,
+        esc(title),
+        esc(title)
+    )
+}
+
+fn legend(names: &[(String, usize)]) -> String {
+    if names.len() < 2 {
+        return String::new();
+    }
+    let mut out = String::from(r#"<ul class="legend">"#);
+    for (name, i) in names {
+        let colour = COLOURS[i % COLOURS.len()];
+        let dash = DASHES[i % DASHES.len()];
+        let mut swatch = format!(
+            r#"<svg width="34" height="12" aria-hidden="true"><line x1="1" x2="33" y1="6" y2="6" stroke="{colour}" stroke-width="2.5" stroke-dasharray="{dash}"/>"#
+        );
+        marker(&mut swatch, *i, 17.0, 6.0, colour, name);
+        swatch.push_str("</svg>");
+        let _ = write!(out, "<li>{swatch} {}</li>", esc(name));
+    }
+    out.push_str("</ul>");
+    out
+}
+
+/// Lines over buckets. `None` values leave gaps. `fixed`: a y range (e.g. 0–100 for percentages).
+pub fn line_chart(
+    title: &str,
+    unit: &str,
+    labels: &[String],
+    series: &[Series],
+    fixed: Option<(f64, f64)>,
+) -> String {
+    let n = labels.len();
+    let f = frame(
+        series
+            .iter()
+            .flat_map(|s| s.values.iter().flatten().copied()),
+        n,
+        fixed,
+    );
+    let mut svg = open(title);
+    axes(&mut svg, &f, labels, unit);
+    let mut names = Vec::new();
+    let mut any = false;
+    for (i, s) in series.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let dash = DASHES[i % DASHES.len()];
+        let mut d = String::new();
+        let mut pen_down = false;
+        for (k, v) in s.values.iter().enumerate().take(n) {
+            match v {
+                Some(v) => {
+                    any = true;
+                    let _ = write!(
+                        d,
+                        "{}{:.1} {:.1} ",
+                        if pen_down { "L" } else { "M" },
+                        f.x(k),
+                        f.y(*v)
+                    );
+                    pen_down = true;
+                }
+                None => pen_down = false,
+            }
+        }
+        if !d.is_empty() {
+            let _ = write!(
+                svg,
+                r#"<path d="{}" fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/>"#,
+                d.trim_end()
+            );
+        }
+        for (k, v) in s.values.iter().enumerate().take(n) {
+            if let Some(v) = v {
+                let tip = format!(
+                    "{}, {}: {} {}",
+                    s.name,
+                    labels.get(k).map(String::as_str).unwrap_or(""),
+                    fmt_num(*v),
+                    unit
+                );
+                marker(&mut svg, i, f.x(k), f.y(*v), colour, &tip);
+            }
+        }
+        names.push((s.name.clone(), i));
+    }
+    if !any {
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="13" fill="#555">No data in this period</text>"##,
+            LEFT + (WIDTH - LEFT - RIGHT) / 2.0,
+            TOP + (HEIGHT - TOP - BOTTOM) / 2.0
+        );
+    }
+    svg.push_str("</svg>");
+    svg.push_str(&legend(&names));
+    svg
+}
+
+/// Stacked bars over buckets (counts), one colour and hatch-free order per part; each part named in the
+/// legend and in every bar's tooltip.
+pub fn stacked_bars(
+    title: &str,
+    unit: &str,
+    labels: &[String],
+    parts: &[(String, Vec<f64>)],
+) -> String {
+    let n = labels.len();
+    let totals: Vec<f64> = (0..n)
+        .map(|k| {
+            parts
+                .iter()
+                .map(|(_, v)| v.get(k).copied().unwrap_or(0.0))
+                .sum()
+        })
+        .collect();
+    let f = frame(totals.iter().copied(), n, None);
+    let mut svg = open(title);
+    axes(&mut svg, &f, labels, unit);
+    let plot = WIDTH - LEFT - RIGHT;
+    let bar = (plot / n.max(1) as f64 * 0.7).max(1.0);
+    for k in 0..n {
+        let mut base = 0.0;
+        for (i, (name, values)) in parts.iter().enumerate() {
+            let v = values.get(k).copied().unwrap_or(0.0);
+            if v <= 0.0 {
+                continue;
+            }
+            let (y0, y1) = (f.y(base), f.y(base + v));
+            let _ = write!(
+                svg,
+                r##"<rect x="{:.1}" y="{:.1}" width="{bar:.1}" height="{:.1}" fill="{}" stroke="#fff" stroke-width="0.5"><title>{}</title></rect>"##,
+                f.x(k) - bar / 2.0,
+                y1,
+                (y0 - y1).max(0.0),
+                COLOURS[i % COLOURS.len()],
+                esc(&format!(
+                    "{}, {}: {} {}",
+                    name,
+                    labels.get(k).map(String::as_str).unwrap_or(""),
+                    fmt_num(v),
+                    unit
+                ))
+            );
+            base += v;
+        }
+    }
+    svg.push_str("</svg>");
+    let mut out = String::from(r#"<ul class="legend">"#);
+    for (i, (name, _)) in parts.iter().enumerate() {
+        let _ = write!(
+            out,
+            r#"<li><svg width="12" height="12" aria-hidden="true"><rect width="12" height="12" fill="{}"/></svg> {}</li>"#,
+            COLOURS[i % COLOURS.len()],
+            esc(name)
+        );
+    }
+    out.push_str("</ul>");
+    svg.push_str(&out);
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("d{i}")).collect()
+    }
+
+    #[test]
+    fn a_line_chart_has_title_axes_units_and_escaped_names() {
+        let series = vec![
+            Series {
+                name: "<script>".into(),
+                values: vec![Some(10.0), None, Some(30.0)],
+            },
+            Series {
+                name: "b".into(),
+                values: vec![Some(5.0), Some(6.0), Some(7.0)],
+            },
+        ];
+        let svg = line_chart("Kept & late", "%", &labels(3), &series, Some((0.0, 100.0)));
+        assert!(svg.starts_with("<svg"));
+        assert!(svg.contains("<title>Kept &amp; late</title>"), "{svg}");
+        assert!(svg.contains("&lt;script&gt;") && !svg.contains("<script>"));
+        assert!(
+            svg.contains(">100<") && svg.contains(">0<"),
+            "y ticks 0..100: {svg}"
+        );
+        assert!(svg.contains(">%<"), "unit label");
+        // The gap at the None value starts a new sub-path.
+        assert_eq!(
+            svg.matches(" M").count() + svg.matches("\"M").count(),
+            3,
+            "{svg}"
+        );
+        assert!(
+            svg.contains("stroke-dasharray=\"6 3\""),
+            "second line dashed"
+        );
+        assert!(svg.contains("class=\"legend\""));
+    }
+
+    #[test]
+    fn empty_charts_say_so_and_bars_stack() {
+        let svg = line_chart(
+            "t",
+            "h",
+            &labels(2),
+            &[Series {
+                name: "x".into(),
+                values: vec![None, None],
+            }],
+            None,
+        );
+        assert!(svg.contains("No data in this period"));
+        let bars = stacked_bars(
+            "t",
+            "promises",
+            &labels(2),
+            &[
+                ("kept".into(), vec![3.0, 0.0]),
+                ("late".into(), vec![1.0, 2.0]),
+            ],
+        );
+        assert_eq!(
+            bars.matches("<rect x=").count(),
+            3,
+            "zero parts draw nothing"
+        );
+        assert!(bars.contains("kept, d0: 3 promises"));
+    }
+
+    #[test]
+    fn nice_ticks() {
+        assert_eq!(nice_step(100.0, 4.0), 50.0);
+        assert_eq!(nice_step(7.0, 4.0), 2.0);
+        assert!((nice_step(0.3, 4.0) - 0.1).abs() < 1e-12);
+    }
+}
