@@ -448,8 +448,8 @@ async fn concurrent_sends_all_arrive() {
         failures.len(),
         &failures[..1]
     );
-    // ~1 500/s here; Nagle's 40 ms stall per message (see smtp.rs) would cap it near 180/s.
-    assert!(rate > 400.0, "{rate:.0} messages/s");
+    // The rate is printed, not asserted: timing belongs in `cargo bench --bench actions` (BENCHMARKS.md),
+    // where Nagle's 40 ms stall per message (see smtp.rs) would show as a cap near 180/s.
     let ids: BTreeSet<String> = sink
         .records()
         .iter()

@@ -15,12 +15,22 @@ pub struct DemoArgs {
     seed: u64,
     #[arg(long, default_value_t = 2_000)]
     customers: usize,
+    /// Months of history before the end.
+    #[arg(long, default_value_t = crate::demo::DEFAULT_MONTHS, value_parser = clap::value_parser!(u32).range(1..=120))]
+    months: u32,
     /// The demo's "now": six months of history end here (default: the start of the current hour).
     #[arg(long, value_parser = super::parse_as_of)]
     end: Option<Timestamp>,
     /// Only write the events as JSON lines to stdout (a load generator); no database.
     #[arg(long)]
     events_only: bool,
+    /// Then serve the dashboard on the demo business (with a login for each role printed); actions stay
+    /// off, so no email leaves and the demo's invisible customers stay invisible.
+    #[arg(long, conflicts_with = "events_only")]
+    serve: bool,
+    /// Where `--serve` listens (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080", requires = "serve")]
+    listen: std::net::SocketAddr,
 }
 
 pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
@@ -30,7 +40,10 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
             .round(Unit::Hour)
             .context("rounding the current time")?,
     };
-    let options = DemoOptions::new(args.seed, args.customers, end);
+    let options = DemoOptions {
+        months: args.months,
+        ..DemoOptions::new(args.seed, args.customers, end)
+    };
     if args.events_only {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
@@ -58,11 +71,15 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
             _ => {}
         }
     }
-    let config = super::load_config(cli)?;
+    let mut config = super::load_config(cli)?;
+    if args.serve {
+        config.file.actions.enabled = false;
+    }
     let service = super::open_with(&db, &config).await?;
     eprintln!(
-        "Building a demo business: {} customers, six months up to {} (seed {}) …",
+        "Building a demo business: {} customers, {} months up to {} (seed {}) …",
         args.customers,
+        args.months,
         super::output::when(end),
         args.seed
     );
@@ -118,6 +135,16 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
     }
     println!();
     super::report::print_table(&invisible, end, summary.customers, 15);
+    if args.serve {
+        let logins = demo_logins(&service).await?;
+        return super::serve::serve(&config, service, args.listen, move |address| {
+            println!("\nDashboard: http://{address}/login  (Ctrl-C stops it)");
+            for (role, email, password) in &logins {
+                println!("  {role:<8} {email:<22} password {password}");
+            }
+        })
+        .await;
+    }
     if let Some(first) = invisible.first() {
         println!(
             "\nNext: seen --db {db} explain {} --as-of {end}\n      seen --db {db} serve   (HTTP API on 127.0.0.1:8080)",
@@ -125,4 +152,29 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One user per role with a fresh random password (the demo database is new each time).
+async fn demo_logins(service: &crate::service::Service) -> Result<Vec<(String, String, String)>> {
+    use crate::store::Role;
+    let mut out = Vec::new();
+    for (role, email, name) in [
+        (Role::Admin, "admin@demo.example", "Demo Admin"),
+        (Role::Manager, "manager@demo.example", "Marta Manager"),
+        (Role::Agent, "agent@demo.example", "Alex Agent"),
+    ] {
+        let password = crate::web::auth::random_token()[..20].to_string();
+        let hash = crate::web::auth::hash_password(&password).context("hashing a demo password")?;
+        match service.store.create_user(email, name, role, &hash).await {
+            Ok(_) => out.push((role.as_str().to_string(), email.to_string(), password)),
+            // A PostgreSQL demo database is added to: its users stay as they were.
+            Err(crate::store::StoreError::Conflict(_)) => out.push((
+                role.as_str().to_string(),
+                email.to_string(),
+                "(unchanged: user existed)".into(),
+            )),
+            Err(err) => return Err(err).context("creating a demo user"),
+        }
+    }
+    Ok(out)
 }

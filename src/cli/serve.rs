@@ -18,9 +18,19 @@ pub struct ServeArgs {
 pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
     let config = super::load_config(cli)?;
     let service = super::open_with(&cli.db_or("./seen.db"), &config).await?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    serve(&config, service, args.listen, |_| ()).await
+}
+
+/// Serves the API and the dashboard until a shutdown signal. `started` is told the bound address.
+pub async fn serve(
+    config: &crate::config::Config,
+    service: crate::service::Service,
+    listen: SocketAddr,
+    started: impl FnOnce(SocketAddr),
+) -> Result<ExitCode> {
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("listening on {}", args.listen))?;
+        .with_context(|| format!("listening on {listen}"))?;
     let address = listener.local_addr().context("reading the bound address")?;
     let wake = crate::jobs::Wake::default();
     let shutdown = Arc::new(Notify::new());
@@ -32,7 +42,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
     let mut link_secret = None;
     let actor = if config.file.actions.enabled {
         let actor = Arc::new(
-            crate::jobs::actions::Actor::new(service.store.clone(), &config)
+            crate::jobs::actions::Actor::new(service.store.clone(), config)
                 .await
                 .context("starting actions")?,
         );
@@ -49,10 +59,14 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
         ingested: wake,
         link_secret,
         surveys: config.surveys.clone(),
-        dashboard: Arc::new(crate::web::Dashboard::new(config.directory.clone())),
+        dashboard: Arc::new(crate::web::Dashboard::new(
+            config.directory.clone(),
+            std::time::Duration::from_secs(config.file.server.figures_cache_secs),
+        )),
     };
     // Tests and scripts read this line to find the port.
     println!("seen listening on http://{address}");
+    started(address);
     tracing::info!(%address, config = %config.origin, "serving");
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown_signal())

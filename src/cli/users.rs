@@ -53,8 +53,11 @@ pub async fn run(cli: &Cli, command: &UsersCommand) -> Result<ExitCode> {
             } else {
                 (random_token()[..20].to_string(), true)
             };
-            if password.chars().count() < 10 {
-                bail!("the password must have at least 10 characters");
+            if password.chars().count() < crate::web::auth::MIN_PASSWORD {
+                bail!(
+                    "the password must have at least {} characters",
+                    crate::web::auth::MIN_PASSWORD
+                );
             }
             let name = name
                 .clone()

@@ -173,6 +173,8 @@ pub struct ServerConfig {
     pub max_batch: usize,
     /// Mark dashboard cookies `Secure` (sent over HTTPS only): set it when Seen is served behind TLS.
     pub secure_cookies: bool,
+    /// Seconds the dashboard reuses the overview's and promises' figures (0: compute on every request).
+    pub figures_cache_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -181,6 +183,7 @@ impl Default for ServerConfig {
             max_body_bytes: 10 * 1024 * 1024,
             max_batch: 10_000,
             secure_cookies: false,
+            figures_cache_secs: 30,
         }
     }
 }

@@ -6,7 +6,7 @@ use axum::Form;
 use minijinja::{context, Value};
 use serde::Deserialize;
 
-use super::auth::{hash_password, CurrentUser};
+use super::auth::{hash_password, CurrentUser, MIN_PASSWORD};
 use super::pages::{render, when};
 use super::{PageError, PageResult};
 use crate::domain::span::format_span;
@@ -50,9 +50,6 @@ pub struct AddUserForm {
     role: String,
     password: String,
 }
-
-/// Shortest password accepted for a dashboard user.
-pub const MIN_PASSWORD: usize = 12;
 
 pub async fn add_user(
     State(state): State<AppState>,

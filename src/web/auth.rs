@@ -18,6 +18,9 @@ use crate::store::{Role, Session};
 pub const SESSION_COOKIE: &str = "seen_session";
 /// Set by the login page; the login form must echo it (login CSRF).
 pub const LOGIN_COOKIE: &str = "seen_login";
+/// Shortest password accepted for a dashboard user.
+pub const MIN_PASSWORD: usize = 12;
+
 /// How long a login lasts.
 pub const SESSION_HOURS: i64 = 12;
 

@@ -36,10 +36,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/policies", get(admin::policies))
 }
 
-/// How long the overview's and promises' figures are reused (they summarise weeks; a page load should
-/// not rescan them).
-pub const FIGURES_TTL: Duration = Duration::from_secs(30);
-
 /// What the dashboard keeps between requests.
 pub struct Dashboard {
     /// People, teams and routes from `seen.toml` (for "by team").
@@ -49,37 +45,41 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    pub fn new(directory: Arc<Directory>) -> Dashboard {
+    /// `figures_ttl`: how long the overview's and promises' figures are reused (they summarise weeks; a
+    /// page load need not rescan them). Zero computes them on every request.
+    pub fn new(directory: Arc<Directory>, figures_ttl: Duration) -> Dashboard {
         Dashboard {
             directory,
-            overview: FigureCache::default(),
-            promises: FigureCache::default(),
+            overview: FigureCache::new(figures_ttl),
+            promises: FigureCache::new(figures_ttl),
         }
     }
 }
 
-/// Computed figures per period, reused for `FIGURES_TTL`.
+/// Computed figures per period, reused for a while.
 struct FigureCache<T> {
+    ttl: Duration,
     entries: Mutex<HashMap<u32, (Instant, Arc<T>)>>,
 }
 
-impl<T> Default for FigureCache<T> {
-    fn default() -> Self {
+impl<T> FigureCache<T> {
+    fn new(ttl: Duration) -> Self {
         FigureCache {
+            ttl,
             entries: Mutex::new(HashMap::new()),
         }
     }
-}
-
-impl<T> FigureCache<T> {
     fn get(&self, days: u32) -> Option<Arc<T>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(&days)
-            .filter(|(at, _)| at.elapsed() < FIGURES_TTL)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
             .map(|(_, v)| v.clone())
     }
     fn put(&self, days: u32, value: Arc<T>) {
+        if self.ttl.is_zero() {
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.insert(days, (Instant::now(), value));
     }

@@ -184,7 +184,10 @@ async fn spawn(backend: Backend, config: Config, acting: bool) -> TestApp {
         ingested: wake,
         link_secret,
         surveys: config.surveys.clone(),
-        dashboard: Arc::new(seen::web::Dashboard::new(config.directory.clone())),
+        dashboard: Arc::new(seen::web::Dashboard::new(
+            config.directory.clone(),
+            std::time::Duration::from_secs(config.file.server.figures_cache_secs),
+        )),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -1,0 +1,262 @@
+//! Dashboard benchmark (`cargo bench --bench dashboard`): server time per page with 200 000 customers and
+//! about 5 000 000 events (the demo generator, 7 months of history), on the real release binary over
+//! loopback. Each page is requested `SEEN_BENCH_REQUESTS` times (default 40) after one warm-up, with the
+//! figure cache on (the default, 30 s) and off (`figures_cache_secs = 0`: every request recomputes).
+//! Writes `target/bench-dashboard.md`.
+//!
+//! Sizes: `SEEN_BENCH_CUSTOMERS` (default 200 000), `SEEN_BENCH_MONTHS` (default 7),
+//! `SEEN_BENCH_DB` (reuse an existing database file instead of building one).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+const SEEN: &str = env!("CARGO_BIN_EXE_seen");
+const END: &str = "2026-11-24T12:00:00Z";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+struct Serve {
+    child: Child,
+    base: String,
+}
+
+impl Serve {
+    fn start(db: &Path, config: &Path) -> Serve {
+        let mut child = Command::new(SEEN)
+            .arg("--db")
+            .arg(db)
+            .arg("--config")
+            .arg(config)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start seen serve");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("seen serve exited")
+                .expect("read stdout");
+            if let Some(address) = line.strip_prefix("seen listening on ") {
+                break address.trim().to_string();
+            }
+        };
+        Serve { child, base }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cookie(response: &reqwest::blocking::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.strip_prefix(&format!("{name}="))
+                .map(|r| r.split(';').next().unwrap_or("").to_string())
+        })
+}
+
+fn login(client: &reqwest::blocking::Client, base: &str) -> String {
+    let page = client
+        .get(format!("{base}/login"))
+        .send()
+        .expect("login page");
+    let login_cookie = cookie(&page, "seen_login").expect("login cookie");
+    let html = page.text().expect("login html");
+    let marker = "name=\"login_token\" value=\"";
+    let start = html.find(marker).expect("login token") + marker.len();
+    let token = &html[start..start + html[start..].find('"').expect("token end")];
+    let response = client
+        .post(format!("{base}/login"))
+        .header("cookie", format!("seen_login={login_cookie}"))
+        .form(&[
+            ("email", "bench@example.com"),
+            ("password", "a long bench password"),
+            ("login_token", token),
+        ])
+        .send()
+        .expect("login");
+    cookie(&response, "seen_session").expect("session cookie")
+}
+
+fn build(dir: &Path, customers: usize, months: usize) -> PathBuf {
+    let db = dir.join("dashboard.db");
+    let started = Instant::now();
+    let mut demo = Command::new(SEEN)
+        .args([
+            "demo",
+            "--events-only",
+            "--customers",
+            &customers.to_string(),
+            "--months",
+            &months.to_string(),
+            "--end",
+            END,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("demo");
+    let status = Command::new(SEEN)
+        .arg("--db")
+        .arg(&db)
+        .args(["import", "-", "--quiet"])
+        .stdin(demo.stdout.take().expect("demo stdout"))
+        .status()
+        .expect("import");
+    assert!(status.success(), "import failed");
+    assert!(demo.wait().expect("demo").success());
+    eprintln!(
+        "built {} in {:.0} s",
+        db.display(),
+        started.elapsed().as_secs_f64()
+    );
+    let mut add = Command::new(SEEN)
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "users",
+            "add",
+            "bench@example.com",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("users add");
+    add.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"a long bench password\n")
+        .expect("password");
+    assert!(add.wait().expect("users add").success());
+    db
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let customers = env_usize("SEEN_BENCH_CUSTOMERS", 200_000);
+    let months = env_usize("SEEN_BENCH_MONTHS", 7);
+    let requests = env_usize("SEEN_BENCH_REQUESTS", 40);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = match std::env::var("SEEN_BENCH_DB") {
+        Ok(path) => PathBuf::from(path),
+        Err(_) => build(dir.path(), customers, months),
+    };
+    let counts = Command::new("sqlite3")
+        .arg(&db)
+        .arg("SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM events), (SELECT count(*) FROM obligations)")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().replace('|', " customers, ").to_string())
+        .unwrap_or_default();
+    eprintln!("database: {counts}");
+
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut table = String::new();
+    table.push_str(&format!(
+        "Database: {} customers/events/obligations = {counts} (SQLite); {requests} requests per page after one warm-up, one at a time.\n\n",
+        customers
+    ));
+    table.push_str("| page | cache | p50 ms | p95 ms | max ms |\n|---|---|---|---|---|\n");
+    for cache_secs in [30u64, 0] {
+        let config = dir.path().join(format!("seen-{cache_secs}.toml"));
+        std::fs::write(
+            &config,
+            format!("[actions]\nenabled = false\n\n[server]\nfigures_cache_secs = {cache_secs}\n"),
+        )
+        .expect("config");
+        let serve = Serve::start(&db, &config);
+        let session = login(&client, &serve.base);
+        // A customer of the queue, for the customer page.
+        let queue = client
+            .get(format!("{}/invisible", serve.base))
+            .header("cookie", format!("seen_session={session}"))
+            .send()
+            .and_then(|r| r.text())
+            .expect("queue");
+        let marker = "data-customer=\"";
+        let customer = queue.find(marker).map(|i| {
+            let rest = &queue[i + marker.len()..];
+            rest[..rest.find('"').unwrap_or(0)].to_string()
+        });
+        let mut pages = vec![
+            "/overview".to_string(),
+            "/overview?days=91".into(),
+            "/invisible".into(),
+            "/promises".into(),
+            "/promises?format=csv".into(),
+            "/outbox".into(),
+            "/surveys".into(),
+            "/admin/users".into(),
+            "/admin/policies".into(),
+        ];
+        if let Some(c) = customer {
+            pages.insert(3, format!("/customers/{c}"));
+        }
+        for page in &pages {
+            let mut times = Vec::with_capacity(requests);
+            for i in 0..=requests {
+                let started = Instant::now();
+                let response = client
+                    .get(format!("{}{page}", serve.base))
+                    .header("cookie", format!("seen_session={session}"))
+                    .send()
+                    .expect("request");
+                let status = response.status();
+                let body = response.bytes().expect("body");
+                let ms = started.elapsed().as_secs_f64() * 1_000.0;
+                assert!(status.is_success(), "{page}: {status}");
+                assert!(!body.is_empty());
+                if i > 0 {
+                    times.push(ms);
+                }
+            }
+            times.sort_by(f64::total_cmp);
+            let line = format!(
+                "| `{page}` | {} | {:.1} | {:.1} | {:.1} |\n",
+                if cache_secs > 0 { "30 s" } else { "off" },
+                percentile(&times, 50.0),
+                percentile(&times, 95.0),
+                times.last().copied().unwrap_or(f64::NAN)
+            );
+            eprint!("{line}");
+            table.push_str(&line);
+        }
+    }
+    println!("{table}");
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-dashboard.md");
+    std::fs::write(&out, &table).expect("write results");
+    eprintln!("written to {}", out.display());
+}

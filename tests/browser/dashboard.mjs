@@ -1,0 +1,119 @@
+// Browser test of Seen's dashboard: the real `seen demo --serve` driven by Debian's chromium through
+// playwright-core. Run by `cargo test --test browser` (tests/browser.rs), which passes SEEN_BIN and
+// SCREENSHOTS. Exits non-zero on the first failed check.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const bin = process.env.SEEN_BIN;
+const shots = process.env.SCREENSHOTS;
+const browserPath = process.env.CHROMIUM || '/usr/bin/chromium';
+if (!bin || !shots) throw new Error('SEEN_BIN and SCREENSHOTS must be set');
+mkdirSync(shots, { recursive: true });
+
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+  console.log(`ok - ${message}`);
+}
+
+// Start the demo and read its address and logins from stdout.
+const dir = mkdtempSync(join(tmpdir(), 'seen-browser-'));
+const server = spawn(bin, ['--db', join(dir, 'demo.db'), 'demo', '--customers', '400', '--serve', '--listen', '127.0.0.1:0'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const started = new Promise((resolve, reject) => {
+  let out = '';
+  const timer = setTimeout(() => reject(new Error(`the demo did not start:\n${out}`)), 120_000);
+  server.stdout.on('data', (chunk) => {
+    out += chunk;
+    const address = out.match(/Dashboard: (http:\/\/[^/\s]+)\/login/);
+    const logins = [...out.matchAll(/^\s+(admin|manager|agent)\s+(\S+)\s+password (\S+)$/gm)];
+    if (address && logins.length === 3) {
+      clearTimeout(timer);
+      resolve({ base: address[1], logins: Object.fromEntries(logins.map((m) => [m[1], { email: m[2], password: m[3] }])) });
+    }
+  });
+  server.on('exit', (code) => reject(new Error(`the demo exited (${code}):\n${out}`)));
+});
+
+let browser;
+try {
+  const { base, logins } = await started;
+  browser = await chromium.launch({
+    executablePath: browserPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+
+  async function session(role) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${base}/invisible`);
+    check(page.url().includes('/login'), `${role}: a page without login sends to the login form`);
+    if (role === 'agent') await page.screenshot({ path: join(shots, 'login.png'), fullPage: true });
+    await page.fill('input[name=email]', logins[role].email);
+    await page.fill('input[name=password]', logins[role].password);
+    await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+    check(page.url().endsWith('/invisible'), `${role}: logged in, back at the queue (${page.url()})`);
+    return page;
+  }
+
+  // The agent sees the demo's invisible customers and acknowledges one.
+  const agent = await session('agent');
+  const rows = agent.locator('#queue tbody tr[data-customer]');
+  const before = await rows.count();
+  check(before > 0, `the agent sees the demo's invisible customers (${before} rows)`);
+  await agent.screenshot({ path: join(shots, 'invisible.png'), fullPage: true });
+  const first = rows.first();
+  const customer = await first.getAttribute('data-customer');
+  const policy = await first.getAttribute('data-policy');
+  const sameRow = `#queue tbody tr[data-customer="${customer}"][data-policy="${policy}"]`;
+  const copies = await agent.locator(sameRow).count();
+  await Promise.all([agent.waitForNavigation(), first.locator('button[value=acknowledged]').click()]);
+  check((await agent.locator(sameRow).count()) === copies - 1, `the acknowledged row (${customer}, ${policy}) left the agent's queue`);
+  check((await agent.locator('main').innerText()).includes('acknowledged'), 'the queue says how many are acknowledged');
+
+  // An agent cannot open admin or management pages.
+  for (const path of ['/admin/users', '/admin/keys', '/admin/policies', '/promises']) {
+    const response = await agent.goto(`${base}${path}`);
+    check(response.status() === 403, `an agent gets 403 on ${path}`);
+  }
+  await agent.screenshot({ path: join(shots, 'forbidden.png'), fullPage: true });
+  await agent.goto(`${base}/customers/${encodeURIComponent(customer)}`);
+  check((await agent.locator('h2', { hasText: 'Timeline' }).count()) === 1, 'the customer page has a timeline');
+  await agent.screenshot({ path: join(shots, 'customer.png'), fullPage: true });
+
+  // A manager sees the acknowledgement, with who did it.
+  const manager = await session('manager');
+  await manager.goto(`${base}/invisible?show=all`);
+  const acked = manager.locator(sameRow).filter({ hasText: `acknowledged by ${logins.agent.email}` });
+  check((await acked.count()) >= 1, 'the manager sees the row acknowledged by the agent');
+  await manager.screenshot({ path: join(shots, 'invisible-manager.png'), fullPage: true });
+  for (const [path, name, charts] of [['/overview', 'overview', 8], ['/promises', 'promises', 1], ['/outbox', 'outbox', 0], ['/surveys', 'surveys', 0]]) {
+    const response = await manager.goto(`${base}${path}`);
+    check(response.status() === 200, `the manager opens ${path}`);
+    const n = await manager.locator('svg.chart').count();
+    check(n >= charts, `${path} shows ${n} charts (at least ${charts})`);
+    await manager.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  }
+  const csv = await manager.request.get(`${base}/promises?format=csv`);
+  check(csv.status() === 200 && (await csv.text()).startsWith('period_start,policy,'), 'the promises CSV downloads');
+
+  // The admin manages users and keys and views the policies.
+  const admin = await session('admin');
+  for (const [path, name] of [['/admin/users', 'users'], ['/admin/keys', 'keys'], ['/admin/policies', 'policies']]) {
+    const response = await admin.goto(`${base}${path}`);
+    check(response.status() === 200, `the admin opens ${path}`);
+    await admin.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  }
+  await admin.goto(`${base}/admin/keys`);
+  await admin.fill('form[action="/admin/keys"] input[name=name]', 'browser-test');
+  await Promise.all([admin.waitForNavigation(), admin.click('button[value=create]')]);
+  check((await admin.locator('#new-key').count()) === 1, 'a new API key is shown once');
+  console.log('all browser checks passed');
+} finally {
+  if (browser) await browser.close();
+  server.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+}
