@@ -14,6 +14,10 @@ use crate::domain::Event;
 pub enum Format {
     Jsonl,
     Csv,
+    /// The CDNOW purchase data (`../shared/data/cdnow/`): whitespace-separated `customer date(YYYYMMDD)
+    /// cds dollars`, or the sample's `master_id sample_id date cds dollars`. Each line becomes a `purchase`
+    /// event of customer `cdnow-ID` at noon UTC of its date, with `properties.value` and `items`.
+    Cdnow,
 }
 
 impl Format {
@@ -92,7 +96,7 @@ pub fn parse(
     let mut new_id = new_event_id;
     let mut batch = Batch::default();
     match format {
-        Format::Jsonl => {
+        Format::Jsonl | Format::Cdnow => {
             let mut reader = BufReader::with_capacity(1 << 20, source);
             let mut line = Vec::with_capacity(1024);
             let mut number = 0u64;
@@ -108,6 +112,15 @@ pub fn parse(
                 let outcome = match std::str::from_utf8(&line) {
                     Err(_) => Err(EventError::new("(line)", "is not valid UTF-8")),
                     Ok(text) if text.trim().is_empty() => continue,
+                    // The master file of the lifetimes copy starts with a header line.
+                    Ok(text) if format == Format::Cdnow && number == 1 && text.contains("date") => {
+                        continue
+                    }
+                    Ok(text) if format == Format::Cdnow => match cdnow_event(text, number) {
+                        Ok(json) => parse_event_json(&json)
+                            .and_then(|input| input.validate(now, &mut new_id)),
+                        Err(e) => Err(e),
+                    },
                     Ok(text) => parse_event_json(text.trim())
                         .and_then(|input| input.validate(now, &mut new_id)),
                 };
@@ -171,6 +184,41 @@ pub fn parse(
         sink(batch);
     }
     Ok(())
+}
+
+/// One CDNOW line as the JSON of a `purchase` event.
+fn cdnow_event(line: &str, number: u64) -> Result<String, EventError> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let (id, date, items, value) = match fields.as_slice() {
+        [id, date, items, value] | [id, _, date, items, value] => (*id, *date, *items, *value),
+        _ => {
+            return Err(EventError::new(
+                "(line)",
+                format!("expected 4 or 5 whitespace-separated fields, got {}", fields.len()),
+            ))
+        }
+    };
+    let bad_date = |why: String| EventError::new("date", format!("{date:?} is not YYYYMMDD{why}"));
+    if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad_date(String::new()));
+    }
+    let date = jiff::civil::Date::strptime("%Y%m%d", date).map_err(|e| bad_date(format!(": {e}")))?;
+    let items: u64 = items
+        .parse()
+        .map_err(|_| EventError::new("number_of_cds", format!("{items:?} is not a count")))?;
+    let value: f64 = value
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| EventError::new("dollar_value", format!("{value:?} is not an amount")))?;
+    Ok(serde_json::json!({
+        "id": format!("cdnow-{id}-{date}-{number}"),
+        "type": "purchase",
+        "customer": format!("cdnow-{id}"),
+        "at": format!("{date}T12:00:00Z"),
+        "properties": { "value": value, "items": items },
+    })
+    .to_string())
 }
 
 fn push(batch: &mut Batch, line: u64, outcome: Result<Event, EventError>) {
@@ -371,6 +419,20 @@ mod tests {
             (rejections[0].line, rejections[0].error.field.as_str()),
             (3, "customer")
         );
+    }
+
+    #[test]
+    fn cdnow_lines_become_purchases() {
+        let text = "customer_id date number_of_cds dollar_value\n 00004 0001 19970101  2   29.33\n00005 19970102 1 14.96\n00006 0002 1997013 1 1.0\n7 8\n";
+        let (events, rejections) = run(text, Format::Cdnow);
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].customer, "cdnow-00004");
+        assert_eq!(events[0].kind, "purchase");
+        assert_eq!(events[0].at.to_string(), "1997-01-01T12:00:00Z");
+        assert_eq!(events[0].properties_value()["value"], 29.33);
+        assert_eq!(events[1].customer, "cdnow-00005");
+        assert_eq!(rejections.iter().map(|r| r.line).collect::<Vec<_>>(), vec![4, 5]);
+        assert!(rejections[0].error.to_string().contains("date"), "{}", rejections[0].error);
     }
 
     #[test]
