@@ -21,6 +21,10 @@ use super::special::{digamma, hyp2f1, hyp2f1_m_b_m1, ln_gamma, ln_one_minus_exp,
 use super::Rfm;
 
 const CHUNK: usize = 8192;
+/// Series terms allowed per 2F1 while fitting: enough for z up to about 0.9998 at double
+/// precision. Trial points beyond that (α/β below 2e-4 or above 5e3 with recency 0) are far
+/// from any optimum seen in practice and count as outside the model.
+const FIT_SERIES_TERMS: usize = 200_000;
 
 /// ln G(t) for one customer's x, by the series in `hyp2f1` (no derivatives).
 fn ln_g(p: &ParetoNbdParams, x: f64, time: f64) -> Option<f64> {
@@ -123,7 +127,7 @@ fn ln_g_with_gradient(p: &ParetoNbdParams, x: f64, time: f64) -> Option<LnG> {
             [0.0, 0.0, 0.0, 1.0],
         )
     };
-    let f = hyp2f1_m_b_m1(m, b2, z)?;
+    let f = hyp2f1_m_b_m1(m, b2, z, FIT_SERIES_TERMS)?;
     let ln_q = q.ln();
     let d_m = [1.0, 0.0, 1.0, 0.0];
     let mut gradient = [0.0; 4];
