@@ -4,6 +4,7 @@
 //! `http` and `cli` are the edges, `jobs` runs in the background, `channels` and `templates` send.
 
 pub mod channels;
+pub mod churn;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -1,0 +1,284 @@
+//! The fitted count model: which one, its parameters, and how the fit went.
+
+use serde::{Deserialize, Serialize};
+
+use super::bgnbd::{self, BgNbdObjective};
+use super::optimize::{minimize, Optimum};
+use super::pareto::{self, ParetoObjective};
+use super::{ChurnError, Period, Rfm};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ModelKind {
+    #[serde(rename = "bgnbd")]
+    BgNbd,
+    #[serde(rename = "pareto")]
+    ParetoNbd,
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = ChurnError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "bgnbd" | "bg/nbd" | "bg-nbd" => Ok(ModelKind::BgNbd),
+            "pareto" | "paretonbd" | "pareto/nbd" | "pareto-nbd" => Ok(ModelKind::ParetoNbd),
+            other => Err(ChurnError::InvalidArgument(format!(
+                "unknown model {other:?}; expected bgnbd or pareto"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ModelKind::BgNbd => "bgnbd",
+            ModelKind::ParetoNbd => "pareto",
+        })
+    }
+}
+
+/// BG/NBD: purchase rate λ ~ Gamma(shape r, rate α); dropout probability p ~ Beta(a, b).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BgNbdParams {
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+}
+
+/// Pareto/NBD: purchase rate λ ~ Gamma(shape r, rate α); dropout rate μ ~ Gamma(shape s, rate β).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ParetoNbdParams {
+    pub r: f64,
+    pub alpha: f64,
+    pub s: f64,
+    pub beta: f64,
+}
+
+/// Serialised as the bare parameter object (`{"r":..,"alpha":..,"a":..,"b":..}` or
+/// `{"r":..,"alpha":..,"s":..,"beta":..}`); the field names tell the models apart.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ModelParams {
+    BgNbd(BgNbdParams),
+    ParetoNbd(ParetoNbdParams),
+}
+
+impl ModelParams {
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            ModelParams::BgNbd(_) => ModelKind::BgNbd,
+            ModelParams::ParetoNbd(_) => ModelKind::ParetoNbd,
+        }
+    }
+
+    /// Probability that a customer with this history is still active at the end of calibration.
+    pub fn p_alive(&self, rfm: &Rfm) -> f64 {
+        match self {
+            ModelParams::BgNbd(p) => bgnbd::p_alive(p, rfm),
+            ModelParams::ParetoNbd(p) => pareto::p_alive(p, rfm),
+        }
+    }
+
+    /// Expected number of purchases in the `horizon` periods after calibration, given the history.
+    pub fn expected_purchases(&self, rfm: &Rfm, horizon: f64) -> f64 {
+        match self {
+            ModelParams::BgNbd(p) => bgnbd::expected_purchases(p, rfm, horizon),
+            ModelParams::ParetoNbd(p) => pareto::expected_purchases(p, rfm, horizon),
+        }
+    }
+
+    /// Log-likelihood of one customer's history.
+    pub fn log_likelihood(&self, rfm: &Rfm) -> f64 {
+        match self {
+            ModelParams::BgNbd(p) => bgnbd::log_likelihood_one(p, rfm),
+            ModelParams::ParetoNbd(p) => pareto::log_likelihood_one(p, rfm),
+        }
+    }
+
+    fn from_log(kind: ModelKind, theta: &[f64]) -> Self {
+        let e: Vec<f64> = theta.iter().map(|v| v.exp()).collect();
+        match kind {
+            ModelKind::BgNbd => ModelParams::BgNbd(BgNbdParams {
+                r: e[0],
+                alpha: e[1],
+                a: e[2],
+                b: e[3],
+            }),
+            ModelKind::ParetoNbd => ModelParams::ParetoNbd(ParetoNbdParams {
+                r: e[0],
+                alpha: e[1],
+                s: e[2],
+                beta: e[3],
+            }),
+        }
+    }
+}
+
+/// A fitted count model with its fit summary. Stored as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FittedModel {
+    pub kind: ModelKind,
+    pub params: ModelParams,
+    /// Total log-likelihood over all customers at the optimum.
+    pub log_likelihood: f64,
+    pub customers: usize,
+    pub iterations: u64,
+    pub converged: bool,
+    /// The unit of recency, T and horizons the parameters were fitted in.
+    pub period: Period,
+}
+
+impl FittedModel {
+    /// Maximum-likelihood fit. Needs at least two valid customers, some with T > 0 and some
+    /// with a repeat purchase.
+    pub fn fit(kind: ModelKind, data: &[Rfm], period: Period) -> Result<Self, ChurnError> {
+        check_fit_data(data)?;
+        let columns = Columns::new(data);
+        // Start at all parameters = 1 (log-parameters 0).
+        let start = vec![0.0; 4];
+        let optimum = match kind {
+            ModelKind::BgNbd => minimize(&BgNbdObjective { columns: &columns }, start)?,
+            ModelKind::ParetoNbd => minimize(&ParetoObjective::new(&columns), start)?,
+        };
+        finish(kind, &optimum, data.len(), period)
+    }
+
+    pub fn p_alive(&self, rfm: &Rfm) -> f64 {
+        self.params.p_alive(rfm)
+    }
+
+    /// Conditional expected purchases in the next `horizon` periods.
+    pub fn expected_purchases(&self, rfm: &Rfm, horizon: f64) -> f64 {
+        self.params.expected_purchases(rfm, horizon)
+    }
+}
+
+/// Turns an optimum into a model, refusing anything non-finite.
+fn finish(
+    kind: ModelKind,
+    optimum: &Optimum,
+    customers: usize,
+    period: Period,
+) -> Result<FittedModel, ChurnError> {
+    let log_likelihood = -optimum.value * customers as f64;
+    if !log_likelihood.is_finite() {
+        return Err(ChurnError::NonFiniteLikelihood { log_likelihood });
+    }
+    let params = ModelParams::from_log(kind, &optimum.log_params);
+    if optimum.log_params.iter().any(|v| !v.exp().is_finite()) {
+        return Err(ChurnError::Optimizer(format!(
+            "a parameter is not finite at the optimum: {params:?}"
+        )));
+    }
+    Ok(FittedModel {
+        kind,
+        params,
+        log_likelihood,
+        customers,
+        iterations: optimum.iterations,
+        converged: optimum.converged,
+        period,
+    })
+}
+
+pub(crate) fn check_fit_data(data: &[Rfm]) -> Result<(), ChurnError> {
+    match data.len() {
+        0 => return Err(ChurnError::NoCustomers),
+        1 => {
+            return Err(ChurnError::TooFewCustomers {
+                customers: 1,
+                needed: 2,
+            })
+        }
+        _ => {}
+    }
+    for (index, rfm) in data.iter().enumerate() {
+        rfm.validate()
+            .map_err(|reason| ChurnError::InvalidRfm { index, reason })?;
+    }
+    if data.iter().all(|d| d.t == 0.0) {
+        return Err(ChurnError::NoObservationTime);
+    }
+    if data.iter().all(|d| d.frequency == 0.0) {
+        return Err(ChurnError::NoRepeatBuyers);
+    }
+    Ok(())
+}
+
+/// The data in columns, plus the distinct frequencies and how many customers have each (terms
+/// that depend on the frequency alone are computed once per distinct value).
+pub(crate) struct Columns {
+    pub x: Vec<f64>,
+    pub recency: Vec<f64>,
+    pub t: Vec<f64>,
+    pub levels: Vec<f64>,
+    pub level_counts: Vec<f64>,
+}
+
+impl Columns {
+    pub fn new(data: &[Rfm]) -> Self {
+        let mut counts = std::collections::BTreeMap::<u64, f64>::new();
+        for d in data {
+            // Frequencies are validated whole numbers, so the bit pattern orders them.
+            *counts.entry(d.frequency.to_bits()).or_default() += 1.0;
+        }
+        Columns {
+            x: data.iter().map(|d| d.frequency).collect(),
+            recency: data.iter().map(|d| d.recency).collect(),
+            t: data.iter().map(|d| d.t).collect(),
+            levels: counts.keys().map(|&b| f64::from_bits(b)).collect(),
+            level_counts: counts.values().copied().collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.x.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn churn_non_finite_optimum_is_an_error() {
+        for value in [f64::NAN, f64::INFINITY] {
+            let optimum = Optimum {
+                log_params: vec![0.0; 4],
+                value,
+                iterations: 3,
+                converged: true,
+            };
+            let err = finish(ModelKind::BgNbd, &optimum, 10, Period::Week).unwrap_err();
+            assert!(
+                matches!(err, ChurnError::NonFiniteLikelihood { .. }),
+                "{err:?}"
+            );
+        }
+        let optimum = Optimum {
+            log_params: vec![0.0, 800.0, 0.0, 0.0],
+            value: 1.0,
+            iterations: 3,
+            converged: true,
+        };
+        let err = finish(ModelKind::ParetoNbd, &optimum, 10, Period::Week).unwrap_err();
+        assert!(matches!(err, ChurnError::Optimizer(_)), "{err:?}");
+    }
+
+    #[test]
+    fn churn_params_json_shape() {
+        let p = ModelParams::BgNbd(BgNbdParams {
+            r: 1.0,
+            alpha: 2.0,
+            a: 3.0,
+            b: 4.0,
+        });
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, r#"{"r":1.0,"alpha":2.0,"a":3.0,"b":4.0}"#);
+        assert_eq!(serde_json::from_str::<ModelParams>(&json).unwrap(), p);
+        let q: ModelParams =
+            serde_json::from_str(r#"{"r":1.0,"alpha":2.0,"s":3.0,"beta":4.0}"#).unwrap();
+        assert_eq!(q.kind(), ModelKind::ParetoNbd);
+    }
+}

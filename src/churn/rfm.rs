@@ -1,0 +1,319 @@
+//! From transactions to one recency/frequency/monetary summary per customer.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::ChurnError;
+
+const SECONDS_PER_DAY: i64 = 86_400;
+const NANOS_PER_DAY: i128 = 86_400_000_000_000;
+
+/// The unit all times (recency, T, horizons) are expressed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Day,
+    Week,
+    /// An average Gregorian month: 30.4375 days (365.25 / 12), not calendar months.
+    Month,
+}
+
+impl Period {
+    /// Length of one period in days.
+    pub fn days(self) -> f64 {
+        match self {
+            Period::Day => 1.0,
+            Period::Week => 7.0,
+            Period::Month => 30.4375,
+        }
+    }
+}
+
+impl std::str::FromStr for Period {
+    type Err = ChurnError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "day" | "days" | "d" => Ok(Period::Day),
+            "week" | "weeks" | "w" => Ok(Period::Week),
+            "month" | "months" | "m" => Ok(Period::Month),
+            other => Err(ChurnError::InvalidArgument(format!(
+                "unknown period {other:?}; expected day, week or month"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Period {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+        })
+    }
+}
+
+/// One purchase. Several on the same UTC day are one purchase occasion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transaction {
+    pub customer: String,
+    pub at: jiff::Timestamp,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RfmOptions {
+    pub period: Period,
+    /// Exclusive end of the calibration window: transactions strictly before it count.
+    pub calibration_end: jiff::Timestamp,
+}
+
+/// What the count models see of a customer, in periods.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Rfm {
+    /// Number of repeat purchase occasions (occasions after the first).
+    pub frequency: f64,
+    /// Time from the first to the last purchase occasion.
+    pub recency: f64,
+    /// Time from the first purchase occasion to the end of calibration.
+    pub t: f64,
+}
+
+impl Rfm {
+    /// Checks what the likelihoods assume: finite, frequency a whole number >= 0,
+    /// 0 <= recency <= T, and recency 0 when frequency is 0.
+    pub fn validate(&self) -> Result<(), String> {
+        let Rfm {
+            frequency,
+            recency,
+            t,
+        } = *self;
+        if !(frequency.is_finite() && recency.is_finite() && t.is_finite()) {
+            return Err(format!("non-finite values {self:?}"));
+        }
+        if frequency < 0.0 || frequency.fract() != 0.0 {
+            return Err(format!("frequency {frequency} is not a whole number >= 0"));
+        }
+        if frequency > f64::from(u32::MAX) {
+            return Err(format!("frequency {frequency} is too large"));
+        }
+        if recency < 0.0 || t < 0.0 {
+            return Err(format!("negative recency {recency} or T {t}"));
+        }
+        if recency > t {
+            return Err(format!("recency {recency} is larger than T {t}"));
+        }
+        if frequency == 0.0 && recency != 0.0 {
+            return Err(format!("recency {recency} with no repeat purchases"));
+        }
+        Ok(())
+    }
+}
+
+/// The summary of one customer over the calibration window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerRfm {
+    pub customer: String,
+    pub rfm: Rfm,
+    /// Mean value of the repeat occasions (the first purchase excluded, as in `lifetimes`);
+    /// 0 when there are none.
+    pub monetary: f64,
+    /// First and last calibration transaction.
+    pub first: jiff::Timestamp,
+    pub last: jiff::Timestamp,
+}
+
+/// The UTC day number of an instant (days since 1970-01-01).
+pub(crate) fn day_number(at: jiff::Timestamp) -> i64 {
+    at.as_second().div_euclid(SECONDS_PER_DAY)
+}
+
+/// The UTC day of the last instant before `end` (the last day an exclusive end includes).
+pub(crate) fn last_day_before(end: jiff::Timestamp) -> i64 {
+    let nanos = end.as_nanosecond() - 1;
+    nanos.div_euclid(NANOS_PER_DAY) as i64
+}
+
+pub(crate) fn check_values(transactions: &[Transaction]) -> Result<(), ChurnError> {
+    for (index, t) in transactions.iter().enumerate() {
+        if !t.value.is_finite() || t.value < 0.0 {
+            return Err(ChurnError::InvalidValue {
+                index,
+                customer: t.customer.clone(),
+                value: t.value,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Summarises the transactions made before `options.calibration_end`, one row per customer seen
+/// there, sorted by customer.
+///
+/// Times are counted in whole UTC days, like `lifetimes`' `summary_data_from_transaction_data`
+/// with `freq='D'`, then divided by the period length: T runs from the day of the first occasion
+/// to the last day before `calibration_end` (so for CDNOW, a first purchase on 1997-01-01 and
+/// `calibration_end` 1997-10-01T00:00Z give T = 272/7 = 38.857 weeks, as in the paper's data).
+pub fn rfm_summary(
+    transactions: &[Transaction],
+    options: &RfmOptions,
+) -> Result<Vec<CustomerRfm>, ChurnError> {
+    check_values(transactions)?;
+    let last_day = last_day_before(options.calibration_end);
+    let period_days = options.period.days();
+
+    // customer -> day -> (total value, first and last instant that day)
+    let mut occasions: BTreeMap<&str, BTreeMap<i64, Occasion>> = BTreeMap::new();
+    for t in transactions
+        .iter()
+        .filter(|t| t.at < options.calibration_end)
+    {
+        let occasion = occasions
+            .entry(t.customer.as_str())
+            .or_default()
+            .entry(day_number(t.at))
+            .or_insert(Occasion {
+                value: 0.0,
+                first: t.at,
+                last: t.at,
+            });
+        occasion.value += t.value;
+        occasion.first = occasion.first.min(t.at);
+        occasion.last = occasion.last.max(t.at);
+    }
+
+    let summaries = occasions
+        .into_iter()
+        .filter_map(|(customer, days)| {
+            let (&first_day, first) = days.iter().next()?;
+            let (&final_day, last) = days.iter().next_back()?;
+            let repeats = days.len() - 1;
+            let monetary = if repeats == 0 {
+                0.0
+            } else {
+                days.values().skip(1).map(|o| o.value).sum::<f64>() / repeats as f64
+            };
+            Some(CustomerRfm {
+                customer: customer.to_owned(),
+                rfm: Rfm {
+                    frequency: repeats as f64,
+                    recency: (final_day - first_day) as f64 / period_days,
+                    t: (last_day - first_day) as f64 / period_days,
+                },
+                monetary,
+                first: first.first,
+                last: last.last,
+            })
+        })
+        .collect();
+    Ok(summaries)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Occasion {
+    value: f64,
+    first: jiff::Timestamp,
+    last: jiff::Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tx(customer: &str, at: &str, value: f64) -> Transaction {
+        Transaction {
+            customer: customer.into(),
+            at: at.parse().unwrap(),
+            value,
+        }
+    }
+
+    #[test]
+    fn churn_rfm_counts_days_as_occasions_and_excludes_first_from_monetary() {
+        let transactions = vec![
+            tx("a", "2024-01-01T09:00:00Z", 10.0),
+            tx("a", "2024-01-01T17:00:00Z", 5.0), // same day: one occasion of 15
+            tx("a", "2024-01-08T10:00:00Z", 20.0),
+            tx("a", "2024-01-15T10:00:00Z", 40.0),
+            tx("a", "2024-01-29T10:00:00Z", 99.0), // after calibration
+            tx("b", "2024-01-22T23:59:59Z", 7.0),
+        ];
+        let options = RfmOptions {
+            period: Period::Week,
+            calibration_end: "2024-01-29T00:00:00Z".parse().unwrap(),
+        };
+        let rows = rfm_summary(&transactions, &options).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].customer, "a");
+        assert_eq!(
+            rows[0].rfm,
+            Rfm {
+                frequency: 2.0,
+                recency: 2.0,
+                t: 27.0 / 7.0
+            }
+        );
+        assert_eq!(rows[0].monetary, 30.0);
+        assert_eq!(rows[0].first, "2024-01-01T09:00:00Z".parse().unwrap());
+        assert_eq!(rows[0].last, "2024-01-15T10:00:00Z".parse().unwrap());
+        assert_eq!(
+            rows[1].rfm,
+            Rfm {
+                frequency: 0.0,
+                recency: 0.0,
+                t: 6.0 / 7.0
+            }
+        );
+        assert_eq!(rows[1].monetary, 0.0);
+    }
+
+    #[test]
+    fn churn_rfm_rejects_bad_values() {
+        for value in [f64::NAN, -1.0, f64::INFINITY] {
+            let err = rfm_summary(
+                &[tx("a", "2024-01-01T00:00:00Z", value)],
+                &RfmOptions {
+                    period: Period::Day,
+                    calibration_end: "2024-02-01T00:00:00Z".parse().unwrap(),
+                },
+            )
+            .unwrap_err();
+            assert!(matches!(err, ChurnError::InvalidValue { index: 0, .. }));
+        }
+    }
+
+    #[test]
+    fn churn_rfm_validate() {
+        let ok = Rfm {
+            frequency: 1.0,
+            recency: 1.0,
+            t: 2.0,
+        };
+        assert!(ok.validate().is_ok());
+        for bad in [
+            Rfm {
+                frequency: 1.5,
+                ..ok
+            },
+            Rfm {
+                frequency: -1.0,
+                ..ok
+            },
+            Rfm { recency: 3.0, ..ok },
+            Rfm { t: f64::NAN, ..ok },
+            Rfm {
+                frequency: 0.0,
+                ..ok
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn churn_period_month_is_average_month() {
+        assert_eq!(Period::Month.days(), 30.4375);
+        assert_eq!("week".parse::<Period>().unwrap(), Period::Week);
+    }
+}
