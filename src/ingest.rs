@@ -194,7 +194,10 @@ fn cdnow_event(line: &str, number: u64) -> Result<String, EventError> {
         _ => {
             return Err(EventError::new(
                 "(line)",
-                format!("expected 4 or 5 whitespace-separated fields, got {}", fields.len()),
+                format!(
+                    "expected 4 or 5 whitespace-separated fields, got {}",
+                    fields.len()
+                ),
             ))
         }
     };
@@ -202,7 +205,8 @@ fn cdnow_event(line: &str, number: u64) -> Result<String, EventError> {
     if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad_date(String::new()));
     }
-    let date = jiff::civil::Date::strptime("%Y%m%d", date).map_err(|e| bad_date(format!(": {e}")))?;
+    let date =
+        jiff::civil::Date::strptime("%Y%m%d", date).map_err(|e| bad_date(format!(": {e}")))?;
     let items: u64 = items
         .parse()
         .map_err(|_| EventError::new("number_of_cds", format!("{items:?} is not a count")))?;
@@ -431,8 +435,15 @@ mod tests {
         assert_eq!(events[0].at.to_string(), "1997-01-01T12:00:00Z");
         assert_eq!(events[0].properties_value()["value"], 29.33);
         assert_eq!(events[1].customer, "cdnow-00005");
-        assert_eq!(rejections.iter().map(|r| r.line).collect::<Vec<_>>(), vec![4, 5]);
-        assert!(rejections[0].error.to_string().contains("date"), "{}", rejections[0].error);
+        assert_eq!(
+            rejections.iter().map(|r| r.line).collect::<Vec<_>>(),
+            vec![4, 5]
+        );
+        assert!(
+            rejections[0].error.to_string().contains("date"),
+            "{}",
+            rejections[0].error
+        );
     }
 
     #[test]

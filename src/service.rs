@@ -178,17 +178,7 @@ impl Service {
     }
 
     pub async fn invisible(&self, as_of: Timestamp) -> Result<Vec<InvisibleView>, StoreError> {
-        let invisible = if self.is_live(as_of).await? {
-            let obligations = self.store.unclosed_breached(as_of).await?;
-            invisible_customers(&obligations, as_of)
-        } else {
-            let mut all = Vec::new();
-            self.replay(as_of, |_, obligations| {
-                all.extend(obligations.into_iter().filter(|o| o.is_invisible(as_of)));
-            })
-            .await?;
-            invisible_customers(&all, as_of)
-        };
+        let invisible = self.invisible_reasons(as_of).await?;
         let ids = invisible.iter().map(|i| i.customer.clone()).collect();
         let profiles: HashMap<String, CustomerRecord> = self
             .store
@@ -209,6 +199,22 @@ impl Service {
                 }
             })
             .collect())
+    }
+
+    /// Who is invisible as of `as_of` and why, longest wait first, without their profiles (the work queue reads
+    /// profiles only for the rows it shows).
+    pub async fn invisible_reasons(&self, as_of: Timestamp) -> Result<Vec<Invisible>, StoreError> {
+        Ok(if self.is_live(as_of).await? {
+            let obligations = self.store.unclosed_breached(as_of).await?;
+            invisible_customers(&obligations, as_of)
+        } else {
+            let mut all = Vec::new();
+            self.replay(as_of, |_, obligations| {
+                all.extend(obligations.into_iter().filter(|o| o.is_invisible(as_of)));
+            })
+            .await?;
+            invisible_customers(&all, as_of)
+        })
     }
 
     pub async fn customer(

@@ -1,5 +1,6 @@
 //! The `seen` command line: one file per subcommand. Errors are `anyhow` here, with context.
 
+mod churn;
 mod config;
 mod demo;
 mod explain;
@@ -60,6 +61,9 @@ pub enum Command {
     Outbox(outbox::OutboxArgs),
     /// Survey metrics: CSAT, NPS, felt-invisible rate, response rate.
     Surveys(surveys::SurveysArgs),
+    /// Customers who quietly stopped buying: fit the churn model, list who is at risk.
+    #[command(subcommand)]
+    Churn(churn::ChurnCommand),
     /// Message templates: list them, or preview one.
     #[command(subcommand)]
     Templates(templates::TemplatesCommand),
@@ -94,6 +98,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve::run(&cli, args).await,
         Command::Outbox(args) => outbox::run(&cli, args).await,
         Command::Surveys(args) => surveys::run(&cli, args).await,
+        Command::Churn(args) => churn::run(&cli, args).await,
         Command::Templates(args) => templates::run(&cli, args),
         Command::Keys(args) => keys::run(&cli, args).await,
         Command::Users(args) => users::run(&cli, args).await,

@@ -53,6 +53,14 @@ pub async fn serve(
     } else {
         None
     };
+    let churn_settings =
+        crate::jobs::churn::ChurnSettings::parse(&config.file.churn).context("reading [churn]")?;
+    let churn = tokio::spawn(crate::jobs::churn::run(
+        service.clone(),
+        churn_settings,
+        wake.clone(),
+        shutdown.clone(),
+    ));
     let state = AppState {
         service,
         server: Arc::new(config.file.server.clone()),
@@ -62,6 +70,7 @@ pub async fn serve(
         dashboard: Arc::new(crate::web::Dashboard::new(
             config.directory.clone(),
             std::time::Duration::from_secs(config.file.server.figures_cache_secs),
+            std::time::Duration::from_secs(config.file.server.queue_cache_secs),
         )),
     };
     // Tests and scripts read this line to find the port.
@@ -73,6 +82,8 @@ pub async fn serve(
         .await
         .context("serving HTTP")?;
     shutdown.notify_waiters();
+    // A refit holds nothing that needs finishing (its scores are saved in one transaction).
+    churn.abort();
     let _ = scheduler.await;
     if let Some(actor) = actor {
         let _ = actor.await;

@@ -63,6 +63,46 @@ pub struct ConfigFile {
     pub routes: Vec<actions::RouteConfig>,
     #[serde(default)]
     pub surveys: BTreeMap<String, actions::SurveyConfig>,
+    #[serde(default)]
+    pub churn: ChurnConfig,
+}
+
+/// `[churn]`: buy-till-you-die models over purchase events, and when a buyer who went quiet becomes
+/// invisible ("gone quiet", through the `customer.gone_quiet` event and the policy it triggers).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChurnConfig {
+    /// "pareto" (Pareto/NBD: can also tell that a one-time buyer has left) or "bgnbd" (BG/NBD).
+    pub model: String,
+    /// The period unit of the model: "day", "week" or "month".
+    pub unit: String,
+    /// Event types that count as purchases; `properties.value` is the amount.
+    pub purchase_types: Vec<String>,
+    /// Periods ahead for expected purchases and value.
+    pub horizon: f64,
+    /// A buyer whose probability of still being active is below this has gone quiet...
+    pub gone_quiet_below: f64,
+    /// ...when what they would bring in the horizon if still active is at least this (0: any buyer).
+    pub value_above: f64,
+    /// How often `seen serve` refits (a span such as "1d"; "0s" never: use `seen churn fit`).
+    pub refit_every: String,
+    /// Record `customer.gone_quiet` events (and so make those buyers invisible). Off: scores only.
+    pub flag_gone_quiet: bool,
+}
+
+impl Default for ChurnConfig {
+    fn default() -> Self {
+        ChurnConfig {
+            model: "pareto".into(),
+            unit: "week".into(),
+            purchase_types: vec!["purchase".into(), "order.placed".into()],
+            horizon: 52.0,
+            gone_quiet_below: 0.3,
+            value_above: 0.0,
+            refit_every: "1d".into(),
+            flag_gone_quiet: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -175,6 +215,9 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// Seconds the dashboard reuses the overview's and promises' figures (0: compute on every request).
     pub figures_cache_secs: u64,
+    /// Seconds the work queue reuses the list of invisible customers (acknowledgements and the dashboard's
+    /// own actions show at once; events from elsewhere within this time). 0: compute on every request.
+    pub queue_cache_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -184,6 +227,7 @@ impl Default for ServerConfig {
             max_batch: 10_000,
             secure_cookies: false,
             figures_cache_secs: 30,
+            queue_cache_secs: 5,
         }
     }
 }
@@ -469,7 +513,8 @@ mod tests {
                 "survey-after-delivery",
                 "survey-after-visit",
                 "told-us",
-                "follow-up"
+                "follow-up",
+                "gone-quiet"
             ]
         );
         assert_eq!(config.file.server.max_body_bytes, 10 * 1024 * 1024);

@@ -1,7 +1,7 @@
 //! What Seen tells people: who is invisible and why, and how well promises are kept. Pure functions over
 //! obligations and a moment `as_of`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -73,7 +73,8 @@ pub fn invisible_customers<'a>(
     obligations: impl IntoIterator<Item = &'a Obligation>,
     as_of: Timestamp,
 ) -> Vec<Invisible> {
-    let mut by_customer: BTreeMap<&str, Vec<Reason>> = BTreeMap::new();
+    // Hashed, not ordered: the result is sorted by a total order below anyway.
+    let mut by_customer: HashMap<&str, Vec<Reason>> = HashMap::new();
     for o in obligations {
         if o.is_invisible(as_of) {
             by_customer

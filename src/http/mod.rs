@@ -1,6 +1,7 @@
 //! The HTTP API. Only this module knows axum. Handlers stay thin: parse, call the service, answer.
 
 pub mod auth;
+mod churn;
 pub mod error;
 mod events;
 mod outbox;
@@ -47,6 +48,8 @@ pub struct AppState {
         queries::summary,
         outbox::outbox,
         surveys::summary,
+        churn::at_risk,
+        churn::model,
         healthz
     ),
     modifiers(&BearerAuth)
@@ -75,6 +78,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/summary", get(queries::summary))
         .route("/v1/outbox", get(outbox::outbox))
         .route("/v1/surveys/summary", get(surveys::summary))
+        .route("/v1/churn/at-risk", get(churn::at_risk))
+        .route("/v1/churn/model", get(churn::model))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_key,

@@ -1,6 +1,7 @@
 //! Background work inside `seen serve`.
 
 pub mod actions;
+pub mod churn;
 pub mod scheduler;
 
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! embedded default); everything above it (CLI, HTTP, scheduler) speaks to `dyn Store`.
 
 pub mod accounts;
+pub mod churn;
 pub(crate) mod group;
 pub mod insights;
 pub mod outbox;
@@ -16,6 +17,7 @@ use jiff::Timestamp;
 use crate::domain::{Engine, Event, Obligation};
 
 pub use accounts::{Accounts, Role, Session, User, WorkEntry};
+pub use churn::{Churn, ChurnScore, StoredChurnModel};
 pub use insights::{Attribution, BucketCustomers, Insights, PromiseCounts, UnseenSpan};
 pub use outbox::{
     Outbox, OutboxFilter, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, Suppression,
@@ -149,7 +151,7 @@ pub struct HistoryPage {
 
 #[async_trait]
 pub trait Store:
-    outbox::Outbox + accounts::Accounts + insights::Insights + Send + Sync + 'static
+    outbox::Outbox + accounts::Accounts + insights::Insights + churn::Churn + Send + Sync + 'static
 {
     /// How many batches of *different* customers are worth storing at once (bulk import splits its input
     /// into this many lanes by customer). SQLite has one writer: 1.

@@ -189,6 +189,12 @@ pub trait Outbox: Send + Sync {
     async fn finish_outbox(&self, updates: Vec<OutboxUpdate>) -> Result<(), StoreError>;
     /// Messages, newest due first within a customer, in key order otherwise.
     async fn outbox(&self, filter: OutboxFilter) -> Result<Vec<OutboxRow>, StoreError>;
+    /// The (customer, policy, trigger event) of every escalation already sent to a manager for these
+    /// customers: the work queue's "escalated" flag for the rows it shows.
+    async fn escalations_sent(
+        &self,
+        customers: Vec<String>,
+    ) -> Result<Vec<(String, String, String)>, StoreError>;
     /// Non-transactional messages sent to this customer since `since` (for the daily cap).
     async fn sent_to_customer_since(
         &self,

@@ -99,6 +99,12 @@ const DEFAULTS: &[(&str, &str, &str, Option<&str>)] = &[
         include_str!("defaults/warn/body.txt"),
         None,
     ),
+    (
+        "win-back",
+        include_str!("defaults/win-back/subject.txt"),
+        include_str!("defaults/win-back/body.txt"),
+        Some(include_str!("defaults/win-back/body.html")),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -822,6 +828,7 @@ mod tests {
                 "survey-reminder",
                 "told-us",
                 "warn",
+                "win-back",
             ]
         );
         assert!(templates.has("warn"));
@@ -849,6 +856,7 @@ mod tests {
             "booking-confirmation",
             "booking-reminder",
             "order-confirmation",
+            "win-back",
         ] {
             assert!(
                 templates.render(name, &ctx).unwrap().html.is_some(),
@@ -1217,7 +1225,7 @@ mod tests {
         let templates = Templates::load(Some(dir.path())).unwrap();
         assert!(templates.has("thank-you"));
         assert!(templates.has("warn"), "defaults stay");
-        assert_eq!(templates.names().len(), 11);
+        assert_eq!(templates.names().len(), 12);
 
         let ctx = sample_context();
         let overridden = templates.render("booking-confirmation", &ctx).unwrap();

@@ -10,6 +10,7 @@ mod pages;
 mod reports;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,48 +41,149 @@ pub fn router() -> Router<AppState> {
 pub struct Dashboard {
     /// People, teams and routes from `seen.toml` (for "by team").
     pub directory: Arc<Directory>,
-    overview: FigureCache<crate::insights::Overview>,
-    promises: FigureCache<crate::insights::Promises>,
+    overview: FigureCache<u32, crate::insights::Overview>,
+    promises: FigureCache<u32, crate::insights::Promises>,
+    surveys: FigureCache<u32, reports::SurveyFigures>,
+    /// Who is invisible now and why (the queue applies its filters and the work log on top, fresh).
+    queue: FigureCache<(), Vec<crate::domain::report::Invisible>>,
 }
 
 impl Dashboard {
-    /// `figures_ttl`: how long the overview's and promises' figures are reused (they summarise weeks; a
-    /// page load need not rescan them). Zero computes them on every request.
-    pub fn new(directory: Arc<Directory>, figures_ttl: Duration) -> Dashboard {
+    /// `figures_ttl`: how long the overview's, promises' and surveys' figures are reused (they summarise
+    /// weeks; a page load need not rescan them). `queue_ttl`: the same for the list of invisible customers.
+    /// Zero computes on every request.
+    pub fn new(directory: Arc<Directory>, figures_ttl: Duration, queue_ttl: Duration) -> Dashboard {
         Dashboard {
             directory,
             overview: FigureCache::new(figures_ttl),
             promises: FigureCache::new(figures_ttl),
+            surveys: FigureCache::new(figures_ttl),
+            queue: FigureCache::new(queue_ttl),
         }
+    }
+
+    /// Something changed what the queue shows (a dashboard action recorded an event): recompute it on the
+    /// next request.
+    pub fn queue_changed(&self) {
+        self.queue.clear();
     }
 }
 
-/// Computed figures per period, reused for a while.
-struct FigureCache<T> {
+/// Computed figures, reused for `ttl`. After that they are still served while one background task
+/// recomputes them (stale-while-revalidate), so a page view never waits for a rescan once the figures
+/// exist; figures older than `STALE_LIMIT` × `ttl` (an idle server) are recomputed in the request.
+struct FigureCache<K, T> {
     ttl: Duration,
-    entries: Mutex<HashMap<u32, (Instant, Arc<T>)>>,
+    entries: Arc<Mutex<HashMap<K, Entry<T>>>>,
+    /// Bumped by `clear`: figures computed before it are not kept.
+    generation: Arc<AtomicU64>,
 }
 
-impl<T> FigureCache<T> {
+struct Entry<T> {
+    at: Instant,
+    value: Arc<T>,
+    refreshing: bool,
+}
+
+const STALE_LIMIT: u32 = 10;
+
+impl<K, T> FigureCache<K, T>
+where
+    K: std::hash::Hash + Eq + Clone + Send + 'static,
+    T: Send + Sync + 'static,
+{
     fn new(ttl: Duration) -> Self {
         FigureCache {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            entries: Arc::new(Mutex::new(HashMap::new())),
+            generation: Arc::new(AtomicU64::new(0)),
         }
     }
-    fn get(&self, days: u32) -> Option<Arc<T>> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(&days)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, v)| v.clone())
-    }
-    fn put(&self, days: u32, value: Arc<T>) {
-        if self.ttl.is_zero() {
-            return;
-        }
+
+    fn clear(&self) {
+        // Under the lock, so that a computation finishing now sees either the old generation and an
+        // emptied map after it, or the new one.
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.insert(days, (Instant::now(), value));
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.clear();
+        drop(entries);
+    }
+
+    /// The figures for `key`: fresh ones, else stale ones while `compute` runs in the background, else
+    /// computed now.
+    async fn get<F, Fut, E>(&self, key: K, compute: F) -> Result<Arc<T>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        if self.ttl.is_zero() {
+            return compute().await.map(Arc::new);
+        }
+        let stale = {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            match entries.get_mut(&key) {
+                Some(entry) if entry.at.elapsed() < self.ttl => return Ok(entry.value.clone()),
+                Some(entry) if entry.at.elapsed() < self.ttl * STALE_LIMIT => {
+                    if entry.refreshing {
+                        return Ok(entry.value.clone());
+                    }
+                    entry.refreshing = true;
+                    Some(entry.value.clone())
+                }
+                _ => None,
+            }
+        };
+        let generation = self.generation.load(Ordering::SeqCst);
+        let future = compute();
+        match stale {
+            Some(value) => {
+                let entries = self.entries.clone();
+                let current = self.generation.clone();
+                tokio::spawn(async move {
+                    let outcome = future.await;
+                    let mut entries = entries.lock().unwrap_or_else(|e| e.into_inner());
+                    if current.load(Ordering::SeqCst) != generation {
+                        return;
+                    }
+                    match outcome {
+                        Ok(fresh) => {
+                            entries.insert(
+                                key,
+                                Entry {
+                                    at: Instant::now(),
+                                    value: Arc::new(fresh),
+                                    refreshing: false,
+                                },
+                            );
+                        }
+                        Err(err) => {
+                            tracing::warn!("refreshing dashboard figures failed: {err}");
+                            if let Some(entry) = entries.get_mut(&key) {
+                                entry.refreshing = false;
+                            }
+                        }
+                    }
+                });
+                Ok(value)
+            }
+            None => {
+                let value = Arc::new(future.await?);
+                let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+                if self.generation.load(Ordering::SeqCst) != generation {
+                    return Ok(value);
+                }
+                entries.insert(
+                    key,
+                    Entry {
+                        at: Instant::now(),
+                        value: value.clone(),
+                        refreshing: false,
+                    },
+                );
+                Ok(value)
+            }
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Dashboard pages: server-rendered HTML (minijinja, auto-escaped), forms with CSRF tokens, no JavaScript.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use axum::extract::{Path, Query, State};
@@ -16,11 +16,10 @@ use super::auth::{
     LOGIN_COOKIE, SESSION_COOKIE, SESSION_HOURS,
 };
 use super::{PageError, PageResult};
-use crate::domain::action::ActionKind;
 use crate::domain::span::format_span;
 use crate::domain::{Event, ProfileUpdate};
 use crate::http::AppState;
-use crate::store::{OutboxFilter, OutboxStatus, Role, WorkEntry};
+use crate::store::{CustomerRecord, OutboxFilter, Role, WorkEntry};
 
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -303,7 +302,15 @@ pub async fn invisible(
     Query(q): Query<QueueQuery>,
 ) -> PageResult {
     let now = Timestamp::now();
-    let invisible = state.service.invisible(now).await?;
+    let service = state.service.clone();
+    let invisible = state
+        .dashboard
+        .queue
+        .get(
+            (),
+            move || async move { service.invisible_reasons(now).await },
+        )
+        .await?;
     let show_all = q.show.as_deref() == Some("all");
     let customers: Vec<String> = invisible.iter().map(|i| i.customer.clone()).collect();
     let work = state.service.store.work_for(customers).await?;
@@ -324,7 +331,7 @@ pub async fn invisible(
     if needs_triggers {
         let ids = invisible
             .iter()
-            .flat_map(|v| v.invisible.reasons.iter().map(|r| r.trigger_event.clone()))
+            .flat_map(|v| v.reasons.iter().map(|r| r.trigger_event.clone()))
             .collect();
         triggers = state
             .service
@@ -340,9 +347,9 @@ pub async fn invisible(
     let mut channels: Vec<String> = Vec::new();
     let mut rows = Vec::new();
     let (mut hidden, mut total, mut matching) = (0, 0, 0);
-    for view in &invisible {
+    for view in invisible.iter() {
         total += 1;
-        for reason in &view.invisible.reasons {
+        for reason in &view.reasons {
             if !policies.contains(&reason.policy) {
                 policies.push(reason.policy.clone());
             }
@@ -379,8 +386,8 @@ pub async fn invisible(
             if rows.len() < QUEUE_PAGE {
                 rows.push(QueueRow {
                     customer: view.customer.clone(),
-                    name: view.name.clone(),
-                    email: view.email.clone(),
+                    name: None,
+                    email: None,
                     policy: reason.policy.clone(),
                     reference: reason.reference.clone(),
                     trigger_event: reason.trigger_event.clone(),
@@ -409,34 +416,38 @@ pub async fn invisible(
             .map(|e| (e.id.clone(), e))
             .collect();
     }
-    let mut escalations: HashMap<String, Vec<(String, String)>> = HashMap::new();
-    for row in &rows {
-        if escalations.contains_key(&row.customer) {
-            continue;
-        }
-        let sent = state
-            .service
-            .store
-            .outbox(OutboxFilter {
-                customer: Some(row.customer.clone()),
-                limit: Some(200),
-                ..OutboxFilter::default()
-            })
-            .await?
-            .into_iter()
-            .filter(|m| m.item.action == ActionKind::Escalate && m.status == OutboxStatus::Sent)
-            .map(|m| (m.item.policy, m.item.trigger_event))
-            .collect();
-        escalations.insert(row.customer.clone(), sent);
-    }
+    // Profiles and sent escalations only for the rows shown.
+    let mut shown: Vec<String> = rows.iter().map(|r| r.customer.clone()).collect();
+    shown.sort();
+    shown.dedup();
+    let profiles: HashMap<String, CustomerRecord> = state
+        .service
+        .store
+        .customers(shown.clone())
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    let escalated: HashSet<(String, String, String)> = state
+        .service
+        .store
+        .escalations_sent(shown)
+        .await?
+        .into_iter()
+        .collect();
     for row in &mut rows {
         let trigger = triggers.get(&row.trigger_event);
         row.channel = trigger.and_then(|t| t.channel.clone());
         row.team = directory.team_for(&row.policy, trigger).map(str::to_string);
-        row.escalated = escalations.get(&row.customer).is_some_and(|e| {
-            e.iter()
-                .any(|(p, t)| *p == row.policy && *t == row.trigger_event)
-        });
+        row.escalated = escalated.contains(&(
+            row.customer.clone(),
+            row.policy.clone(),
+            row.trigger_event.clone(),
+        ));
+        if let Some(profile) = profiles.get(&row.customer) {
+            row.name = profile.name.clone();
+            row.email = profile.email.clone();
+        }
     }
     policies.sort();
     channels.sort();
@@ -554,6 +565,7 @@ pub async fn work(
         };
         state.service.ingest(vec![event]).await?;
         state.ingested.ingested();
+        state.dashboard.queue_changed();
     }
     Ok(Redirect::to(&back).into_response())
 }

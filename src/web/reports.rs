@@ -2,7 +2,6 @@
 //! surveys.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
@@ -77,14 +76,12 @@ pub async fn overview(
     Query(q): Query<PeriodQuery>,
 ) -> PageResult {
     let (days, w) = window(q.days, Timestamp::now())?;
-    let figures = match state.dashboard.overview.get(days) {
-        Some(f) => f,
-        None => {
-            let f = Arc::new(state.service.overview(w).await?);
-            state.dashboard.overview.put(days, f.clone());
-            f
-        }
-    };
+    let service = state.service.clone();
+    let figures = state
+        .dashboard
+        .overview
+        .get(days, move || async move { service.overview(w).await })
+        .await?;
     let l = labels(&figures.starts);
     let one = |s: &Series| std::slice::from_ref(s).to_vec();
     let charts = vec![
@@ -123,10 +120,12 @@ pub async fn promises(
 ) -> PageResult {
     user.require(Role::Manager)?;
     let (days, w) = window(q.days, Timestamp::now())?;
-    let figures = match state.dashboard.promises.get(days) {
-        Some(f) => f,
-        None => {
-            let directory = state.dashboard.directory.clone();
+    let service = state.service.clone();
+    let directory = state.dashboard.directory.clone();
+    let figures = state
+        .dashboard
+        .promises
+        .get(days, move || async move {
             let team_of = move |policy: &str, channel: Option<&str>| {
                 let trigger = Event {
                     id: String::new(),
@@ -142,11 +141,9 @@ pub async fn promises(
                     .team_for(policy, Some(&trigger))
                     .map(str::to_string)
             };
-            let f = Arc::new(state.service.promises(w, team_of).await?);
-            state.dashboard.promises.put(days, f.clone());
-            f
-        }
-    };
+            service.promises(w, team_of).await
+        })
+        .await?;
     if q.format.as_deref() == Some("csv") {
         return Ok(promises_csv(&figures));
     }
@@ -307,13 +304,44 @@ pub async fn surveys(
 ) -> PageResult {
     user.require(Role::Manager)?;
     let (days, w) = window(q.days, Timestamp::now())?;
+    let service = state.service.clone();
+    let figures = state
+        .dashboard
+        .surveys
+        .get(
+            days,
+            move || async move { survey_figures(service, w).await },
+        )
+        .await?;
+    Ok(render(
+        StatusCode::OK,
+        "surveys.html",
+        context! {
+            title => "Surveys", page => "surveys", user => user.0.user.clone(), csrf => user.0.csrf.clone(),
+            by_survey => figures.by_survey.clone(), by_policy => figures.by_policy.clone(),
+            comments => figures.comments.clone(), follow_ups => figures.follow_ups.clone(),
+            periods => periods(days), days => days,
+        },
+    ))
+}
+
+/// What the surveys page shows for one period (cached like the overview's figures).
+pub(super) struct SurveyFigures {
+    by_survey: Vec<Value>,
+    by_policy: Vec<Value>,
+    comments: Vec<Value>,
+    follow_ups: Vec<Value>,
+}
+
+async fn survey_figures(
+    service: crate::service::Service,
+    w: crate::domain::trend::Window,
+) -> Result<SurveyFigures, crate::store::StoreError> {
     let since = Some(w.from);
-    let by_survey = state
-        .service
+    let by_survey = service
         .survey_summary(crate::service::SurveyGroup::Survey, since)
         .await?;
-    let by_policy = state
-        .service
+    let by_policy = service
         .survey_summary(crate::service::SurveyGroup::Policy, since)
         .await?;
     let table =
@@ -328,8 +356,7 @@ pub async fn surveys(
             })
             .collect()
         };
-    let events = state
-        .service
+    let events = service
         .store
         .events_of_types(
             vec!["survey.answered".into(), "survey.comment".into()],
@@ -361,8 +388,7 @@ pub async fn surveys(
     comments.truncate(100);
     // The closed loop: follow-ups opened by unhappy answers, and whether they were kept.
     let mut follow_ups = Vec::new();
-    for policy in state
-        .service
+    for policy in service
         .engine
         .policies()
         .iter()
@@ -372,8 +398,7 @@ pub async fn surveys(
             policy: Some(policy.name.to_string()),
             ..Default::default()
         };
-        state
-            .service
+        service
             .for_each_obligation(filter, None, Timestamp::now(), |o| {
                 if o.opened_at >= w.from {
                     follow_ups.push(context! {
@@ -385,13 +410,10 @@ pub async fn surveys(
             })
             .await?;
     }
-    Ok(render(
-        StatusCode::OK,
-        "surveys.html",
-        context! {
-            title => "Surveys", page => "surveys", user => user.0.user.clone(), csrf => user.0.csrf.clone(),
-            by_survey => table(&by_survey), by_policy => table(&by_policy), comments => comments,
-            follow_ups => follow_ups, periods => periods(days), days => days,
-        },
-    ))
+    Ok(SurveyFigures {
+        by_survey: table(&by_survey),
+        by_policy: table(&by_policy),
+        comments,
+        follow_ups,
+    })
 }

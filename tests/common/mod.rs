@@ -187,6 +187,7 @@ async fn spawn(backend: Backend, config: Config, acting: bool) -> TestApp {
         dashboard: Arc::new(seen::web::Dashboard::new(
             config.directory.clone(),
             std::time::Duration::from_secs(config.file.server.figures_cache_secs),
+            std::time::Duration::from_secs(config.file.server.queue_cache_secs),
         )),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

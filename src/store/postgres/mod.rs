@@ -21,6 +21,7 @@ use super::{
 use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
 mod accounts;
+mod churn;
 mod insights;
 mod outbox;
 
@@ -59,6 +60,13 @@ impl<'s> MigrationSource<'s> for Embedded {
                     "dashboard".into(),
                     MigrationType::Simple,
                     include_str!("migrations/0003_dashboard.sql").into(),
+                    false,
+                ),
+                Migration::new(
+                    4,
+                    "churn".into(),
+                    MigrationType::Simple,
+                    include_str!("migrations/0004_churn.sql").into(),
                     false,
                 ),
             ])

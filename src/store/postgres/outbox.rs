@@ -228,19 +228,37 @@ impl Outbox for PostgresStore {
     }
 
     async fn outbox(&self, filter: OutboxFilter) -> Result<Vec<OutboxRow>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox
-             WHERE ($1::text IS NULL OR customer = $1) AND ($2::text IS NULL OR status = $2)
-               AND ($3::text IS NULL OR key > $3)
-             ORDER BY key LIMIT $4"
-        ))
-        .bind(filter.customer)
-        .bind(filter.status.map(OutboxStatus::as_str))
-        .bind(filter.after)
-        .bind(filter.limit.unwrap_or(1_000) as i64)
+        // Only the conditions given, so that the plan can use the customer or status index (a generic plan
+        // of `$1 IS NULL OR customer = $1` scans the whole table).
+        let mut sql =
+            sqlx::QueryBuilder::new(format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE TRUE"));
+        if let Some(customer) = filter.customer {
+            sql.push(" AND customer = ").push_bind(customer);
+        }
+        if let Some(status) = filter.status {
+            sql.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(after) = filter.after {
+            sql.push(" AND key > ").push_bind(after);
+        }
+        sql.push(" ORDER BY key LIMIT ")
+            .push_bind(filter.limit.unwrap_or(1_000) as i64);
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(outbox_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn escalations_sent(
+        &self,
+        customers: Vec<String>,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT customer, policy, trigger_event FROM outbox
+             WHERE customer = ANY($1) AND action = 'escalate' AND status = 'sent'",
+        )
+        .bind(&customers)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(outbox_from_row).collect::<Result<_, _>>()?)
+        Ok(rows)
     }
 
     async fn sent_to_customer_since(

@@ -20,14 +20,16 @@ use super::{
 use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
 mod accounts;
+mod churn;
 mod insights;
 mod outbox;
 
 /// Each entry brings the schema from its index to the next version.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("schema.sql"),
     include_str!("outbox.sql"),
     include_str!("dashboard.sql"),
+    include_str!("churn.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const NO_LATEST: i64 = i64::MIN;

@@ -244,25 +244,57 @@ impl Outbox for SqliteStore {
     async fn outbox(&self, filter: OutboxFilter) -> Result<Vec<OutboxRow>, StoreError> {
         self.run(move |inner| {
             inner.read(|conn| {
-                let limit = filter.limit.unwrap_or(1_000) as i64;
-                let sql = format!(
-                    "SELECT {OUTBOX_COLUMNS} FROM outbox
-                     WHERE (?1 IS NULL OR customer = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR key > ?3)
-                     ORDER BY key LIMIT ?4"
-                );
+                // Only the conditions given, so that SQLite can use the customer or status index (an
+                // `?1 IS NULL OR customer = ?1` form scans the whole table).
+                let mut conditions = Vec::new();
+                let mut values: Vec<rusqlite::types::Value> = Vec::new();
+                if let Some(customer) = filter.customer {
+                    conditions.push("customer = ?");
+                    values.push(customer.into());
+                }
+                if let Some(status) = filter.status {
+                    conditions.push("status = ?");
+                    values.push(status.as_str().to_string().into());
+                }
+                if let Some(after) = filter.after {
+                    conditions.push("key > ?");
+                    values.push(after.into());
+                }
+                values.push((filter.limit.unwrap_or(1_000) as i64).into());
+                let condition = if conditions.is_empty() {
+                    String::new()
+                } else {
+                    format!("WHERE {}", conditions.join(" AND "))
+                };
+                let sql =
+                    format!("SELECT {OUTBOX_COLUMNS} FROM outbox {condition} ORDER BY key LIMIT ?");
                 let rows = conn
                     .prepare_cached(&sql)?
-                    .query_map(
-                        params![
-                            filter.customer,
-                            filter.status.map(OutboxStatus::as_str),
-                            filter.after,
-                            limit
-                        ],
-                        outbox_from_row,
-                    )?
+                    .query_map(rusqlite::params_from_iter(values), outbox_from_row)?
                     .collect::<Result<_, _>>()?;
                 Ok(rows)
+            })
+        })
+        .await
+    }
+
+    async fn escalations_sent(
+        &self,
+        customers: Vec<String>,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT customer, policy, trigger_event FROM outbox INDEXED BY outbox_by_customer
+                     WHERE customer = ?1 AND action = 'escalate' AND status = 'sent'",
+                )?;
+                let mut out = Vec::new();
+                for customer in &customers {
+                    for row in stmt.query_map([customer], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+                        out.push(row?);
+                    }
+                }
+                Ok(out)
             })
         })
         .await

@@ -1,0 +1,329 @@
+//! Noticing silence: the churn refit. Purchase events → per-customer RFM → a buy-till-you-die model
+//! (`crate::churn`) → stored scores → a `customer.gone_quiet` event for every buyer who has probably left
+//! while still worth winning back. That event opens the `gone-quiet` policy's obligation, so the buyer is
+//! invisible, with that reason, until someone reaches out or they buy again.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::churn::{
+    predict, rfm_summary, ChurnError, FittedModel, GammaGamma, ModelKind, Period, RfmOptions,
+    Transaction,
+};
+use crate::config::ChurnConfig;
+use crate::domain::{Event, ProfileUpdate};
+use crate::service::Service;
+use crate::store::{ChurnScore, StoreError};
+
+/// The event type a refit records for a buyer who went quiet.
+pub const GONE_QUIET: &str = "customer.gone_quiet";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChurnJobError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Model(#[from] ChurnError),
+    #[error("[churn] {field}: {reason}")]
+    Setting { field: &'static str, reason: String },
+}
+
+/// `[churn]`, validated.
+#[derive(Debug, Clone)]
+pub struct ChurnSettings {
+    pub kind: ModelKind,
+    pub period: Period,
+    pub purchase_types: Vec<String>,
+    pub horizon: f64,
+    pub gone_quiet_below: f64,
+    pub value_above: f64,
+    /// `None`: `seen serve` never refits by itself.
+    pub refit_every: Option<SignedDuration>,
+    pub flag_gone_quiet: bool,
+}
+
+fn setting(field: &'static str, reason: impl Into<String>) -> ChurnJobError {
+    ChurnJobError::Setting {
+        field,
+        reason: reason.into(),
+    }
+}
+
+pub fn parse_kind(text: &str) -> Result<ModelKind, ChurnJobError> {
+    match text {
+        "pareto" | "pareto-nbd" | "paretonbd" => Ok(ModelKind::ParetoNbd),
+        "bgnbd" | "bg-nbd" => Ok(ModelKind::BgNbd),
+        other => Err(setting(
+            "model",
+            format!("{other:?} is not a model (pareto or bgnbd)"),
+        )),
+    }
+}
+
+pub fn parse_period(text: &str) -> Result<Period, ChurnJobError> {
+    match text {
+        "day" | "days" => Ok(Period::Day),
+        "week" | "weeks" => Ok(Period::Week),
+        "month" | "months" => Ok(Period::Month),
+        other => Err(setting(
+            "unit",
+            format!("{other:?} is not a unit (day, week or month)"),
+        )),
+    }
+}
+
+impl ChurnSettings {
+    pub fn parse(config: &ChurnConfig) -> Result<ChurnSettings, ChurnJobError> {
+        if config.purchase_types.is_empty() {
+            return Err(setting("purchase_types", "name at least one event type"));
+        }
+        if !(config.horizon.is_finite() && config.horizon > 0.0) {
+            return Err(setting("horizon", "must be a positive number of periods"));
+        }
+        if !(0.0..=1.0).contains(&config.gone_quiet_below) {
+            return Err(setting("gone_quiet_below", "must be a probability, 0 to 1"));
+        }
+        if !config.value_above.is_finite() {
+            return Err(setting("value_above", "must be a number"));
+        }
+        let every = crate::domain::span::parse_span(&config.refit_every)
+            .map_err(|e| setting("refit_every", e.to_string()))?;
+        Ok(ChurnSettings {
+            kind: parse_kind(&config.model)?,
+            period: parse_period(&config.unit)?,
+            purchase_types: config.purchase_types.clone(),
+            horizon: config.horizon,
+            gone_quiet_below: config.gone_quiet_below,
+            value_above: config.value_above,
+            refit_every: (every > SignedDuration::ZERO).then_some(every),
+            flag_gone_quiet: config.flag_gone_quiet,
+        })
+    }
+}
+
+/// What one refit did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefitOutcome {
+    pub fitted_at: Timestamp,
+    /// The stored model: `{ "model": …, "spend": …, "settings": … }`.
+    pub model: serde_json::Value,
+    pub purchases: usize,
+    pub customers: usize,
+    pub gone_quiet: usize,
+    /// `customer.gone_quiet` events recorded now (a buyer already flagged for the same last purchase is
+    /// not flagged twice).
+    pub newly_flagged: usize,
+    pub fit_seconds: f64,
+    pub total_seconds: f64,
+}
+
+/// The amount of a purchase: `properties.value` (a number, or a number in a string); 0 without one.
+fn purchase_value(event: &Event) -> f64 {
+    let Some(text) = event.properties.as_deref() else {
+        return 0.0;
+    };
+    let Ok(properties) = serde_json::from_str::<serde_json::Value>(text) else {
+        return 0.0;
+    };
+    let value = match properties.get("value") {
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    value.filter(|v| v.is_finite() && *v >= 0.0).unwrap_or(0.0)
+}
+
+/// The id of the gone-quiet event of a buyer whose last purchase was at `last`: stable, so a refit that
+/// reaches the same verdict records nothing new.
+pub fn gone_quiet_id(customer: &str, last: Timestamp) -> String {
+    format!("gone-quiet:{customer}:{}", last.as_second())
+}
+
+/// Fits the model on every purchase up to `now`, stores the scores, and flags the buyers who went quiet.
+pub async fn refit(
+    service: &Service,
+    settings: &ChurnSettings,
+    now: Timestamp,
+) -> Result<RefitOutcome, ChurnJobError> {
+    let started = Instant::now();
+    let events = service
+        .store
+        .events_of_types(settings.purchase_types.clone(), None)
+        .await?;
+    let transactions: Vec<Transaction> = events
+        .iter()
+        .filter(|e| e.at <= now)
+        .map(|e| Transaction {
+            customer: e.customer.clone(),
+            at: e.at,
+            value: purchase_value(e),
+        })
+        .collect();
+    drop(events);
+    let purchases = transactions.len();
+    let settings_owned = settings.clone();
+    // The fit is CPU work: keep it off the async workers.
+    let (model, spend, scores, fit_seconds) =
+        tokio::task::spawn_blocking(move || score(&settings_owned, &transactions, now))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??;
+    let stored = serde_json::json!({
+        "model": model,
+        "spend": spend,
+        "settings": {
+            "model": model.kind,
+            "unit": model.period,
+            "purchase_types": settings.purchase_types,
+            "horizon": settings.horizon,
+            "gone_quiet_below": settings.gone_quiet_below,
+            "value_above": settings.value_above,
+        },
+        "purchases": purchases,
+    });
+    let customers = scores.len();
+    let quiet: Vec<Event> = scores
+        .iter()
+        .filter(|s| s.gone_quiet)
+        .map(|s| gone_quiet_event(s, &model, now))
+        .collect();
+    let gone_quiet = quiet.len();
+    service
+        .store
+        .save_churn(now, stored.clone(), scores)
+        .await?;
+    let mut newly_flagged = 0;
+    if settings.flag_gone_quiet {
+        for chunk in quiet.chunks(5_000) {
+            newly_flagged += service
+                .ingest(chunk.to_vec())
+                .await?
+                .iter()
+                .filter(|i| !matches!(i, crate::store::Ingested::Duplicate))
+                .count();
+        }
+    }
+    Ok(RefitOutcome {
+        fitted_at: now,
+        model: stored,
+        purchases,
+        customers,
+        gone_quiet,
+        newly_flagged,
+        fit_seconds,
+        total_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+type Scored = (FittedModel, Option<GammaGamma>, Vec<ChurnScore>, f64);
+
+fn score(
+    settings: &ChurnSettings,
+    transactions: &[Transaction],
+    now: Timestamp,
+) -> Result<Scored, ChurnError> {
+    let customers = rfm_summary(
+        transactions,
+        &RfmOptions {
+            period: settings.period,
+            calibration_end: now,
+        },
+    )?;
+    let fit_started = Instant::now();
+    let rfms: Vec<_> = customers.iter().map(|c| c.rfm).collect();
+    let model = FittedModel::fit(settings.kind, &rfms, settings.period)?;
+    // Without amounts (or repeat buyers with amounts) there is no spend model; each buyer's own mean
+    // spend stands in.
+    let spend = GammaGamma::fit(&customers).ok();
+    let fit_seconds = fit_started.elapsed().as_secs_f64();
+    let predictions = predict(&model, spend.as_ref(), &customers, settings.horizon);
+    let scores = customers
+        .iter()
+        .zip(predictions)
+        .map(|(c, p)| {
+            let average_value = p
+                .expected_average_value
+                .or((c.monetary > 0.0).then_some(c.monetary));
+            // E[purchases] = P(alive) × E[purchases | alive]: what the horizon holds if they are still here.
+            let if_active = p.expected_purchases / p.p_alive.max(1e-12);
+            let value_if_active = average_value.map(|v| v * if_active);
+            let value_at_risk = value_if_active.map(|v| (1.0 - p.p_alive) * v);
+            let worth =
+                value_if_active.map_or(settings.value_above <= 0.0, |v| v >= settings.value_above);
+            ChurnScore {
+                customer: c.customer.clone(),
+                p_alive: p.p_alive,
+                expected_purchases: p.expected_purchases,
+                average_value,
+                value_if_active,
+                value_at_risk,
+                frequency: c.rfm.frequency,
+                recency: c.rfm.recency,
+                age: c.rfm.t,
+                last_purchase_at: c.last,
+                gone_quiet: p.p_alive < settings.gone_quiet_below && worth,
+            }
+        })
+        .collect();
+    Ok((model, spend, scores, fit_seconds))
+}
+
+fn gone_quiet_event(score: &ChurnScore, model: &FittedModel, now: Timestamp) -> Event {
+    let properties = serde_json::json!({
+        "p_alive": score.p_alive,
+        "value_if_active": score.value_if_active,
+        "last_purchase_at": score.last_purchase_at.to_string(),
+        "purchases": score.frequency + 1.0,
+        "model": model.kind,
+    });
+    Event {
+        id: gone_quiet_id(&score.customer, score.last_purchase_at),
+        kind: GONE_QUIET.to_string(),
+        customer: score.customer.clone(),
+        at: now,
+        channel: None,
+        reference: None,
+        properties: Some(properties.to_string()),
+        profile: ProfileUpdate::default(),
+    }
+}
+
+/// `seen serve`'s refit loop: one refit at start (after a minute, so that start-up work goes first) and
+/// then every `refit_every`. A failed fit is logged and retried at the next turn.
+pub async fn run(
+    service: Service,
+    settings: ChurnSettings,
+    wake: crate::jobs::Wake,
+    shutdown: Arc<Notify>,
+) {
+    let Some(every) = settings.refit_every else {
+        return;
+    };
+    let mut delay = std::time::Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.notified() => return,
+        }
+        match refit(&service, &settings, Timestamp::now()).await {
+            Ok(outcome) => {
+                tracing::info!(
+                    customers = outcome.customers,
+                    gone_quiet = outcome.gone_quiet,
+                    newly_flagged = outcome.newly_flagged,
+                    seconds = outcome.total_seconds,
+                    "churn model refitted"
+                );
+                if outcome.newly_flagged > 0 {
+                    wake.ingested();
+                }
+            }
+            Err(ChurnJobError::Model(e)) => tracing::info!("churn model not fitted: {e}"),
+            Err(e) => tracing::warn!("churn refit failed: {e}"),
+        }
+        delay = every.unsigned_abs();
+    }
+}

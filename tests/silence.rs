@@ -1,0 +1,226 @@
+//! Noticing silence end to end, on both backends: CDNOW purchases stored as events → `jobs::churn::refit`
+//! (RFM from the store, the fit, scores saved) → `GET /v1/churn/model|at-risk` → the buyers who went quiet
+//! are invisible with the reason `gone-quiet` → a new purchase makes one visible again.
+
+mod common;
+
+use common::{spawn_app, Backend, TestApp};
+use seen::churn::ModelKind;
+use seen::config::Config;
+use seen::jobs::churn::{refit, ChurnJobError, ChurnSettings};
+use serde_json::{json, Value};
+
+const CALIBRATION_END: &str = "1997-10-01T00:00:00Z";
+
+/// The CDNOW sample's calibration period (tests/fixtures/churn, from lifetimes 0.11.3) as purchase events, as
+/// `seen import --format cdnow` makes them.
+fn cdnow_events() -> Vec<Value> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/churn/CDNOW_sample.txt"
+    ))
+    .expect("fixture");
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let [id, _, date, items, value] = f.as_slice() else {
+                return None;
+            };
+            // The 39 calibration weeks only: what a business would have known on 1 October 1997.
+            if *date >= "19971001" {
+                return None;
+            }
+            let at = format!("{}-{}-{}T12:00:00Z", &date[..4], &date[4..6], &date[6..]);
+            Some(json!({
+                "id": format!("cdnow-{id}-{date}-{i}"),
+                "type": "purchase",
+                "customer": format!("cdnow-{id}"),
+                "at": at,
+                "properties": { "value": value.parse::<f64>().unwrap(), "items": items.parse::<u64>().unwrap() },
+            }))
+        })
+        .collect()
+}
+
+async fn load_cdnow(app: &TestApp) -> usize {
+    let events = cdnow_events();
+    for chunk in events.chunks(5_000) {
+        let (status, body) = app.post_events(&json!(chunk)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    events.len()
+}
+
+fn settings(kind: ModelKind) -> ChurnSettings {
+    let mut settings =
+        ChurnSettings::parse(&Config::defaults().unwrap().file.churn).expect("default [churn]");
+    settings.kind = kind;
+    settings
+}
+
+/// The same to three significant digits.
+fn sig3(actual: f64, published: f64) -> bool {
+    let scale = 10f64.powi(2 - published.abs().log10().floor() as i32);
+    (actual * scale).round() == (published * scale).round()
+}
+
+async fn gone_quiet_is_visible_and_a_purchase_clears_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Nothing fitted yet.
+    let (status, body) = app.get_json("/v1/churn/model").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = app.get_json("/v1/churn/at-risk").await;
+    assert_eq!(status, 404);
+
+    let purchases = load_cdnow(&app).await;
+    assert!(purchases > 4_000 && purchases < 6_919, "{purchases}");
+    let as_of: jiff::Timestamp = CALIBRATION_END.parse().unwrap();
+    let outcome = refit(&app.service, &settings(ModelKind::BgNbd), as_of)
+        .await
+        .expect("refit");
+    // The published BG/NBD fit (Fader, Hardie & Lee 2005), through the store and the job.
+    assert_eq!(outcome.customers, 2_357);
+    assert_eq!(outcome.purchases, purchases);
+    let params = &outcome.model["model"]["params"];
+    for (name, published) in [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)] {
+        let value = params[name].as_f64().unwrap();
+        assert!(
+            sig3(value, published),
+            "{name} = {value}, published {published}"
+        );
+    }
+    assert!(
+        outcome.gone_quiet > 0 && outcome.gone_quiet < 2_357,
+        "{}",
+        outcome.gone_quiet
+    );
+    assert_eq!(outcome.newly_flagged, outcome.gone_quiet);
+
+    // The API serves the stored model and the at-risk list, highest value at risk first.
+    let (status, model) = app.get_json("/v1/churn/model").await;
+    assert_eq!(status, 200, "{model}");
+    assert_eq!(model["model"]["model"]["kind"], "bgnbd");
+    assert_eq!(model["model"]["settings"]["unit"], "week");
+    assert_eq!(model["fitted_at"], "1997-10-01T00:00:00Z");
+    let (status, risk) = app.get_json("/v1/churn/at-risk?top=5").await;
+    assert_eq!(status, 200, "{risk}");
+    let customers = risk["customers"].as_array().unwrap();
+    assert_eq!(customers.len(), 5);
+    let at_risk: Vec<f64> = customers
+        .iter()
+        .map(|c| c["value_at_risk"].as_f64().unwrap())
+        .collect();
+    assert!(at_risk.windows(2).all(|w| w[0] >= w[1]), "{at_risk:?}");
+    for c in customers {
+        assert_eq!(c["gone_quiet"], true);
+        let p = c["p_alive"].as_f64().unwrap();
+        assert!((0.0..0.3).contains(&p), "{c}");
+    }
+    let (status, everyone) = app.get_json("/v1/churn/at-risk?top=10000&all=true").await;
+    assert_eq!(status, 200);
+    assert_eq!(everyone["customers"].as_array().unwrap().len(), 2_357);
+    for bad in ["top=0", "top=x", "all=maybe", "nope=1"] {
+        let (status, body) = app.get_json(&format!("/v1/churn/at-risk?{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+
+    // Every buyer who went quiet is invisible, with that reason (purchases open no other promise).
+    let (status, invisible) = app.get_json("/v1/invisible?limit=10000").await;
+    assert_eq!(status, 200);
+    assert_eq!(invisible["total"], outcome.gone_quiet as u64);
+    let top = customers[0]["customer"].as_str().unwrap().to_string();
+    let listed = invisible["invisible"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["customer"] == top.as_str())
+        .expect("the top buyer at risk is invisible");
+    assert_eq!(listed["reasons"][0]["policy"], "gone-quiet");
+
+    // The same verdict again records nothing new.
+    let again = refit(&app.service, &settings(ModelKind::BgNbd), as_of)
+        .await
+        .expect("refit");
+    assert_eq!(again.gone_quiet, outcome.gone_quiet);
+    assert_eq!(again.newly_flagged, 0);
+
+    // They buy again: the promise is kept (late), and they are no longer invisible.
+    let (status, _) = app
+        .post_events(
+            &json!([{ "id": "back-1", "type": "purchase", "customer": top,
+            "at": "1997-10-02T10:00:00Z", "properties": { "value": 20.0 } }]),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, invisible) = app.get_json("/v1/invisible?limit=10000").await;
+    assert_eq!(invisible["total"], outcome.gone_quiet as u64 - 1);
+    assert!(invisible["invisible"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v["customer"] != top.as_str()));
+
+    // Pareto/NBD on the same events: the published fit (Schmittlein, Morrison & Colombo; Fader & Hardie).
+    let pareto = refit(&app.service, &settings(ModelKind::ParetoNbd), as_of)
+        .await
+        .expect("pareto refit");
+    let params = &pareto.model["model"]["params"];
+    for (name, published) in [
+        ("r", 0.553),
+        ("alpha", 10.58),
+        ("s", 0.606),
+        ("beta", 11.67),
+    ] {
+        let value = params[name].as_f64().unwrap();
+        assert!(
+            sig3(value, published),
+            "{name} = {value}, published {published}"
+        );
+    }
+}
+
+async fn too_little_data_is_a_clear_error(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (status, _) = app
+        .post_events(&json!([
+            { "id": "p1", "type": "purchase", "customer": "only", "at": "2026-01-05T10:00:00Z", "properties": { "value": 10 } },
+            { "id": "p2", "type": "purchase", "customer": "only", "at": "2026-02-05T10:00:00Z", "properties": { "value": "12.5" } },
+        ]))
+        .await;
+    assert_eq!(status, 200);
+    let err = refit(
+        &app.service,
+        &settings(ModelKind::ParetoNbd),
+        "2026-03-01T00:00:00Z".parse().unwrap(),
+    )
+    .await
+    .expect_err("one customer cannot be fitted");
+    assert!(matches!(err, ChurnJobError::Model(_)), "{err:?}");
+    assert!(err.to_string().contains("too few"), "{err}");
+    // Nothing was stored.
+    let (status, _) = app.get_json("/v1/churn/model").await;
+    assert_eq!(status, 404);
+}
+
+on_both_backends!(
+    gone_quiet_is_visible_and_a_purchase_clears_it,
+    too_little_data_is_a_clear_error
+);
+
+#[test]
+fn churn_settings_are_validated() {
+    let mut config = Config::defaults().unwrap().file.churn;
+    config.model = "weibull".into();
+    let err = ChurnSettings::parse(&config).unwrap_err().to_string();
+    assert!(err.contains("model") && err.contains("weibull"), "{err}");
+    let mut config = Config::defaults().unwrap().file.churn;
+    config.gone_quiet_below = 1.5;
+    assert!(ChurnSettings::parse(&config)
+        .unwrap_err()
+        .to_string()
+        .contains("gone_quiet_below"));
+    let mut config = Config::defaults().unwrap().file.churn;
+    config.refit_every = "0s".into();
+    assert!(ChurnSettings::parse(&config).unwrap().refit_every.is_none());
+}
