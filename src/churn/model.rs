@@ -81,6 +81,10 @@ impl ModelParams {
     }
 
     /// Expected number of purchases in the `horizon` periods after calibration, given the history.
+    ///
+    /// Expects a valid `Rfm` (see [`Rfm::validate`]). BG/NBD sums a 2F1 series in
+    /// z = horizon/(α+T+horizon); horizons beyond about 10^5 times α+T exceed its term cap and
+    /// give NaN (no realistic horizon comes near).
     pub fn expected_purchases(&self, rfm: &Rfm, horizon: f64) -> f64 {
         match self {
             ModelParams::BgNbd(p) => bgnbd::expected_purchases(p, rfm, horizon),
