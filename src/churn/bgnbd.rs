@@ -65,7 +65,7 @@ impl Objective for BgNbdObjective<'_> {
         let rows = (0..c.len()).into_par_iter().with_min_len(CHUNK).fold(
             || [0.0_f64; 5],
             |mut acc, i| {
-                let (x, t_x, t) = (c.x[i], c.recency[i], c.t[i]);
+                let (x, t_x, t, w) = (c.x[i], c.recency[i], c.t[i], c.weight[i]);
                 let ln_at = (alpha + t).ln();
                 let a3 = -(r + x) * ln_at;
                 if x > 0.0 {
@@ -74,15 +74,15 @@ impl Objective for BgNbdObjective<'_> {
                     let l = log_add_exp(a3, a4);
                     let w3 = (a3 - l).exp();
                     let w4 = (a4 - l).exp();
-                    acc[0] += l;
-                    acc[1] -= w3 * ln_at + w4 * ln_atx;
-                    acc[2] -= (r + x) * (w3 / (alpha + t) + w4 / (alpha + t_x));
-                    acc[3] += w4 / a;
-                    acc[4] -= w4 / (b + x - 1.0);
+                    acc[0] += w * l;
+                    acc[1] -= w * (w3 * ln_at + w4 * ln_atx);
+                    acc[2] -= w * (r + x) * (w3 / (alpha + t) + w4 / (alpha + t_x));
+                    acc[3] += w * w4 / a;
+                    acc[4] -= w * w4 / (b + x - 1.0);
                 } else {
-                    acc[0] += a3;
-                    acc[1] -= ln_at;
-                    acc[2] -= (r + x) / (alpha + t);
+                    acc[0] += w * a3;
+                    acc[1] -= w * ln_at;
+                    acc[2] -= w * (r + x) / (alpha + t);
                 }
                 acc
             },
@@ -96,7 +96,7 @@ impl Objective for BgNbdObjective<'_> {
                 s
             },
         );
-        let n = c.len() as f64;
+        let n = c.customers;
         let params = [r, alpha, a, b];
         let value = -(total[0] + rows[0]) / n;
         // Chain rule to log-parameters: d/dlnθ = θ d/dθ.
@@ -173,8 +173,16 @@ mod tests {
                 recency: 2.0,
                 t: 10.0,
             },
+            // A repeated row: merged into one row of weight 2.
+            Rfm {
+                frequency: 3.0,
+                recency: 20.0,
+                t: 35.0,
+            },
         ];
         let columns = Columns::new(&rows);
+        assert_eq!(columns.len(), 3);
+        assert_eq!(columns.weight, vec![1.0, 2.0, 1.0]);
         let objective = BgNbdObjective { columns: &columns };
         let theta = [-1.2, 1.4, -0.2, 0.9];
         let (value, gradient) = objective.value_and_gradient(&theta).unwrap();
@@ -185,7 +193,7 @@ mod tests {
             b: theta[3].exp(),
         };
         let direct: f64 = rows.iter().map(|x| log_likelihood_one(&p, x)).sum();
-        assert!((value + direct / 3.0).abs() < 1e-12);
+        assert!((value + direct / 4.0).abs() < 1e-12);
         for k in 0..4 {
             let h = 1e-6;
             let mut up = theta;

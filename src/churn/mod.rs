@@ -26,7 +26,9 @@ pub mod special;
 
 pub use gamma_gamma::GammaGamma;
 pub use model::{BgNbdParams, FittedModel, ModelKind, ModelParams, ParetoNbdParams};
-pub use predict::{holdout_check, predict, FrequencyRow, HoldoutReport, Prediction};
+pub use predict::{
+    holdout_check, predict, FrequencyRow, HoldoutCustomer, HoldoutReport, Prediction,
+};
 pub use rfm::{rfm_summary, CustomerRfm, Period, Rfm, RfmOptions, Transaction};
 pub use simulate::simulate;
 

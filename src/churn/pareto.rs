@@ -214,7 +214,7 @@ impl Objective for ParetoObjective<'_> {
             .fold(
                 || [0.0_f64; 5],
                 |mut acc, i| {
-                    let (x, t) = (c.x[i], c.t[i]);
+                    let (x, t, w) = (c.x[i], c.t[i], c.weight[i]);
                     let m = r + s + x;
                     let (ln_at, ln_bt) = ((alpha + t).ln(), (beta + t).ln());
                     let b_term = -(r + x) * ln_at - s * ln_bt;
@@ -239,10 +239,11 @@ impl Objective for ParetoObjective<'_> {
                     let w_c = w1 - w2;
                     let d_b_term = [-ln_at, -(r + x) / (alpha + t), -ln_bt, -s / (beta + t)];
                     let d_s_over_m = [-1.0 / m, 0.0, 1.0 / s - 1.0 / m, 0.0];
-                    acc[0] += l;
+                    acc[0] += w * l;
                     for k in 0..4 {
-                        acc[k + 1] += w_b * d_b_term[k] + w_c * d_s_over_m[k] + w1 * g1.gradient[k]
-                            - w2 * g2.gradient[k];
+                        acc[k + 1] += w
+                            * (w_b * d_b_term[k] + w_c * d_s_over_m[k] + w1 * g1.gradient[k]
+                                - w2 * g2.gradient[k]);
                     }
                     acc
                 },
@@ -256,7 +257,7 @@ impl Objective for ParetoObjective<'_> {
                     a
                 },
             );
-        let n = c.len() as f64;
+        let n = c.customers;
         let params = [r, alpha, s, beta];
         let value = -(total[0] + rows[0]) / n;
         let gradient = (0..4)
@@ -291,6 +292,11 @@ mod tests {
                 frequency: 1.0,
                 recency: 2.0,
                 t: 10.0,
+            },
+            Rfm {
+                frequency: 3.0,
+                recency: 20.0,
+                t: 35.0,
             },
         ]
     }
