@@ -178,7 +178,19 @@ impl Service {
     }
 
     pub async fn invisible(&self, as_of: Timestamp) -> Result<Vec<InvisibleView>, StoreError> {
-        let invisible = self.invisible_reasons(as_of).await?;
+        Ok(self.invisible_first(as_of, usize::MAX).await?.1)
+    }
+
+    /// How many customers are invisible, and the first `limit` of them (longest wait first) with their
+    /// profiles: only those profiles are read.
+    pub async fn invisible_first(
+        &self,
+        as_of: Timestamp,
+        limit: usize,
+    ) -> Result<(usize, Vec<InvisibleView>), StoreError> {
+        let mut invisible = self.invisible_reasons(as_of).await?;
+        let total = invisible.len();
+        invisible.truncate(limit);
         let ids = invisible.iter().map(|i| i.customer.clone()).collect();
         let profiles: HashMap<String, CustomerRecord> = self
             .store
@@ -187,7 +199,7 @@ impl Service {
             .into_iter()
             .map(|c| (c.id.clone(), c))
             .collect();
-        Ok(invisible
+        let views = invisible
             .into_iter()
             .map(|invisible| {
                 let profile = profiles.get(&invisible.customer);
@@ -198,7 +210,8 @@ impl Service {
                     invisible,
                 }
             })
-            .collect())
+            .collect();
+        Ok((total, views))
     }
 
     /// Who is invisible as of `as_of` and why, longest wait first, without their profiles (the work queue reads

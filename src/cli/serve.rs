@@ -73,6 +73,7 @@ pub async fn serve(
             std::time::Duration::from_secs(config.file.server.queue_cache_secs),
         )),
     };
+    state.dashboard.warm(state.service.clone());
     // Tests and scripts read this line to find the port.
     println!("seen listening on http://{address}");
     started(address);

@@ -90,9 +90,10 @@ pub async fn invisible(
 ) -> Result<Json<InvisibleResponse>, ApiError> {
     let params = Params::from(query, &["as_of", "limit"])?;
     let as_of = params.as_of()?;
-    let mut invisible = state.service.invisible(as_of).await?;
-    let total = invisible.len();
-    invisible.truncate(params.limit()?);
+    let (total, invisible) = state
+        .service
+        .invisible_first(as_of, params.limit()?)
+        .await?;
     Ok(Json(InvisibleResponse {
         as_of,
         total,

@@ -62,6 +62,13 @@ impl Dashboard {
         }
     }
 
+    /// Fills the caches for the default period in the background (`seen serve` calls it at start).
+    pub fn warm(self: &Arc<Self>, service: crate::service::Service) {
+        if !self.overview.ttl.is_zero() || !self.queue.ttl.is_zero() {
+            tokio::spawn(reports::warm(self.clone(), service));
+        }
+    }
+
     /// Something changed what the queue shows (a dashboard action recorded an event): recompute it on the
     /// next request.
     pub fn queue_changed(&self) {
@@ -217,3 +224,81 @@ impl axum::response::IntoResponse for PageError {
 
 /// What a dashboard handler returns.
 pub type PageResult = Result<axum::response::Response, PageError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    /// A computation that counts its runs and returns the run number.
+    fn counter() -> Arc<AtomicU32> {
+        Arc::new(AtomicU32::new(0))
+    }
+
+    async fn value(cache: &FigureCache<(), u32>, runs: &Arc<AtomicU32>) -> u32 {
+        let runs = runs.clone();
+        *cache
+            .get((), move || async move {
+                Ok::<u32, String>(runs.fetch_add(1, Ordering::SeqCst) + 1)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn figures_are_reused_then_served_stale_while_one_refresh_runs() {
+        let cache = FigureCache::new(Duration::from_millis(200));
+        let runs = counter();
+        assert_eq!(value(&cache, &runs).await, 1);
+        assert_eq!(value(&cache, &runs).await, 1, "fresh: reused");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        // Expired: the old figures at once, and one background refresh however many ask.
+        assert_eq!(value(&cache, &runs).await, 1);
+        assert_eq!(value(&cache, &runs).await, 1);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert_eq!(value(&cache, &runs).await, 2, "the refreshed figures");
+        // Cleared: computed in the request.
+        cache.clear();
+        assert_eq!(value(&cache, &runs).await, 3);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_started_before_a_clear_is_not_kept() {
+        let cache: FigureCache<(), u32> = FigureCache::new(Duration::from_millis(100));
+        let runs = counter();
+        assert_eq!(value(&cache, &runs).await, 1);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        // A slow refresh starts, then something clears the cache before it ends.
+        let slow = runs.clone();
+        let stale = cache
+            .get((), move || async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok::<u32, String>(slow.fetch_add(1, Ordering::SeqCst) + 100)
+            })
+            .await
+            .unwrap();
+        assert_eq!(*stale, 1);
+        cache.clear();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The refresh finished (run 101) but belongs to the old generation: a fresh computation runs.
+        assert_eq!(value(&cache, &runs).await, 3);
+    }
+
+    #[tokio::test]
+    async fn zero_ttl_computes_every_time_and_very_old_figures_are_recomputed() {
+        let off = FigureCache::new(Duration::ZERO);
+        let runs = counter();
+        assert_eq!(value(&off, &runs).await, 1);
+        assert_eq!(value(&off, &runs).await, 2);
+        let cache = FigureCache::new(Duration::from_millis(10));
+        let runs = counter();
+        assert_eq!(value(&cache, &runs).await, 1);
+        tokio::time::sleep(Duration::from_millis(10 * u64::from(STALE_LIMIT) + 50)).await;
+        assert_eq!(
+            value(&cache, &runs).await,
+            2,
+            "too old to serve: computed now"
+        );
+    }
+}

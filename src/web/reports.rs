@@ -125,24 +125,7 @@ pub async fn promises(
     let figures = state
         .dashboard
         .promises
-        .get(days, move || async move {
-            let team_of = move |policy: &str, channel: Option<&str>| {
-                let trigger = Event {
-                    id: String::new(),
-                    kind: String::new(),
-                    customer: String::new(),
-                    at: Timestamp::UNIX_EPOCH,
-                    channel: channel.map(str::to_string),
-                    reference: None,
-                    properties: None,
-                    profile: Default::default(),
-                };
-                directory
-                    .team_for(policy, Some(&trigger))
-                    .map(str::to_string)
-            };
-            service.promises(w, team_of).await
-        })
+        .get(days, move || promise_figures(service, directory, w))
         .await?;
     if q.format.as_deref() == Some("csv") {
         return Ok(promises_csv(&figures));
@@ -416,4 +399,77 @@ async fn survey_figures(
         comments,
         follow_ups,
     })
+}
+
+async fn promise_figures(
+    service: crate::service::Service,
+    directory: std::sync::Arc<crate::config::actions::Directory>,
+    w: crate::domain::trend::Window,
+) -> Result<crate::insights::Promises, crate::store::StoreError> {
+    let team_of = move |policy: &str, channel: Option<&str>| {
+        let trigger = Event {
+            id: String::new(),
+            kind: String::new(),
+            customer: String::new(),
+            at: Timestamp::UNIX_EPOCH,
+            channel: channel.map(str::to_string),
+            reference: None,
+            properties: None,
+            profile: Default::default(),
+        };
+        directory
+            .team_for(policy, Some(&trigger))
+            .map(str::to_string)
+    };
+    service.promises(w, team_of).await
+}
+
+/// Computes the default period's figures and the queue's list once at start, in the background, so that
+/// the first page views after a start do not wait for a rescan either.
+pub(super) async fn warm(
+    dashboard: std::sync::Arc<super::Dashboard>,
+    service: crate::service::Service,
+) {
+    let Ok((days, w)) = window(None, Timestamp::now()) else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let s = service.clone();
+    let queue = dashboard
+        .queue
+        .get((), move || async move {
+            s.invisible_reasons(Timestamp::now()).await
+        })
+        .await
+        .err();
+    if dashboard.overview.ttl.is_zero() {
+        return;
+    }
+    let s = service.clone();
+    let overview = dashboard
+        .overview
+        .get(days, move || async move { s.overview(w).await })
+        .await
+        .err();
+    let (s, directory) = (service.clone(), dashboard.directory.clone());
+    let promises = dashboard
+        .promises
+        .get(days, move || promise_figures(s, directory, w))
+        .await
+        .err();
+    let surveys = dashboard
+        .surveys
+        .get(
+            days,
+            move || async move { survey_figures(service, w).await },
+        )
+        .await
+        .err();
+    match queue.or(overview).or(promises).or(surveys) {
+        None => tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "dashboard figures computed"
+        ),
+        Some(err) => tracing::warn!("computing dashboard figures at start failed: {err}"),
+    }
 }
