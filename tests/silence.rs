@@ -224,3 +224,84 @@ fn churn_settings_are_validated() {
     config.refit_every = "0s".into();
     assert!(ChurnSettings::parse(&config).unwrap().refit_every.is_none());
 }
+
+/// The documented import command, then `seen serve` refits on its schedule by itself.
+#[test]
+fn serve_refits_on_its_schedule_after_a_cdnow_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("seen.db");
+    let db = db.to_str().unwrap();
+    let seen = || {
+        let mut cmd = assert_cmd::Command::cargo_bin("seen").unwrap();
+        cmd.env_remove("SEEN_CONFIG")
+            .env_remove("SEEN_DATABASE_URL");
+        cmd
+    };
+    let import = seen()
+        .args(["--db", db, "import", "--format", "cdnow"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/churn/CDNOW_sample.txt"
+        ))
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&import.get_output().stdout).to_string()
+        + &String::from_utf8_lossy(&import.get_output().stderr);
+    assert!(text.contains("imported 6919 events"), "{text}");
+    let key = String::from_utf8(
+        seen()
+            .args(["--db", db, "keys", "create", "test"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .unwrap();
+    let key = key.trim().rsplit(' ').next().unwrap().to_string();
+    let config = dir.path().join("seen.toml");
+    std::fs::write(
+        &config,
+        "[actions]\nenabled = false\n\n[churn]\nrefit_every = \"1s\"\n",
+    )
+    .unwrap();
+    let server = common::Server::start_with(db, std::process::Stdio::null(), Some(&config));
+    let client = reqwest::blocking::Client::new();
+    let get = |path: &str| {
+        let response = client
+            .get(format!("{}{path}", server.address))
+            .bearer_auth(&key)
+            .send()
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json::<Value>().unwrap(),
+        )
+    };
+    let started = std::time::Instant::now();
+    let model = loop {
+        let (status, body) = get("/v1/churn/model");
+        if status == 200 {
+            break body;
+        }
+        assert_eq!(status, 404, "{body}");
+        assert!(started.elapsed().as_secs() < 60, "no refit within a minute");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(model["model"]["model"]["kind"], "pareto");
+    assert_eq!(model["model"]["model"]["customers"], 2_357);
+    // Seen from today, CDNOW's 1997-98 buyers have all gone quiet: invisible, as soon as the events are in.
+    let started = std::time::Instant::now();
+    loop {
+        let (_, invisible) = get("/v1/invisible?limit=1");
+        if invisible["total"].as_u64().unwrap_or(0) > 2_000 {
+            assert_eq!(
+                invisible["invisible"][0]["reasons"][0]["policy"],
+                "gone-quiet"
+            );
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 30, "{invisible}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

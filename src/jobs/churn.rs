@@ -291,8 +291,8 @@ fn gone_quiet_event(score: &ChurnScore, model: &FittedModel, now: Timestamp) -> 
     }
 }
 
-/// `seen serve`'s refit loop: one refit at start (after a minute, so that start-up work goes first) and
-/// then every `refit_every`. A failed fit is logged and retried at the next turn.
+/// `seen serve`'s refit loop: one refit at start (after a minute, or `refit_every` if shorter, so that
+/// start-up work goes first) and then every `refit_every`. A failed fit is logged and retried at the next turn.
 pub async fn run(
     service: Service,
     settings: ChurnSettings,
@@ -302,7 +302,7 @@ pub async fn run(
     let Some(every) = settings.refit_every else {
         return;
     };
-    let mut delay = std::time::Duration::from_secs(60);
+    let mut delay = std::time::Duration::from_secs(60).min(every.unsigned_abs());
     loop {
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
