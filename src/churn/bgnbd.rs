@@ -14,8 +14,45 @@ use super::Rfm;
 /// Rows per rayon task: below this the sum runs on one thread.
 const CHUNK: usize = 8192;
 
+/// A distinct row with repeat purchases: its weight and its indices into the frequency, recency
+/// and age levels of [`Columns`].
+#[derive(Clone, Copy)]
+struct RepeatRow {
+    weight: f64,
+    x: u32,
+    recency: u32,
+    t: u32,
+}
+
 pub(crate) struct BgNbdObjective<'a> {
-    pub columns: &'a Columns,
+    columns: &'a Columns,
+    repeat_rows: Vec<RepeatRow>,
+    /// Customers without repeat purchases, by age level: their term is −r ln(α + T).
+    no_repeat_by_t: Vec<f64>,
+}
+
+impl<'a> BgNbdObjective<'a> {
+    pub fn new(columns: &'a Columns) -> Self {
+        let mut repeat_rows = Vec::new();
+        let mut no_repeat_by_t = vec![0.0; columns.t_levels.len()];
+        for i in 0..columns.len() {
+            if columns.x[i] > 0.0 {
+                repeat_rows.push(RepeatRow {
+                    weight: columns.weight[i],
+                    x: columns.x_index[i],
+                    recency: columns.recency_index[i],
+                    t: columns.t_index[i],
+                });
+            } else {
+                no_repeat_by_t[columns.t_index[i] as usize] += columns.weight[i];
+            }
+        }
+        BgNbdObjective {
+            columns,
+            repeat_rows,
+            no_repeat_by_t,
+        }
+    }
 }
 
 /// Log-likelihood of one customer (eq. 6, in logs), for tests and reference.
@@ -61,41 +98,71 @@ impl Objective for BgNbdObjective<'_> {
             total[3] += count * (psi_ab - digamma(a + b + x));
             total[4] += count * (psi_ab + digamma(b + x) - psi_b - digamma(a + b + x));
         }
+        // ln(α + T), 1/(α + T) per age level, the same per recency level, and ln(b + x − 1),
+        // 1/(b + x − 1) per frequency level (used for x > 0 only).
+        let by_level = |levels: &[f64], shift: f64| -> Vec<(f64, f64)> {
+            levels
+                .iter()
+                .map(|&v| ((shift + v).ln(), 1.0 / (shift + v)))
+                .collect()
+        };
+        let age = by_level(&c.t_levels, alpha);
+        let rec = by_level(&c.recency_levels, alpha);
+        let freq = by_level(&c.levels, b - 1.0);
+        for (&(ln_at, inv_at), &w) in age.iter().zip(&self.no_repeat_by_t) {
+            total[0] -= w * r * ln_at;
+            total[1] -= w * ln_at;
+            total[2] -= w * r * inv_at;
+        }
         let ln_a = a.ln();
-        let rows = (0..c.len()).into_par_iter().with_min_len(CHUNK).fold(
-            || [0.0_f64; 5],
-            |mut acc, i| {
-                let (x, t_x, t, w) = (c.x[i], c.recency[i], c.t[i], c.weight[i]);
-                let ln_at = (alpha + t).ln();
-                let a3 = -(r + x) * ln_at;
-                if x > 0.0 {
-                    let ln_atx = (alpha + t_x).ln();
-                    let a4 = ln_a - (b + x - 1.0).ln() - (r + x) * ln_atx;
-                    let l = log_add_exp(a3, a4);
-                    let w3 = (a3 - l).exp();
-                    let w4 = (a4 - l).exp();
+        // Repeat buyers: ln(e^a3 + e^a4) with a3 = −(r+x) ln(α+T), a4 = ln a − ln(b+x−1)
+        // − (r+x) ln(α+t_x); w3, w4 are the shares of the two terms.
+        let mut rows = self
+            .repeat_rows
+            .par_iter()
+            .with_min_len(CHUNK)
+            .fold(
+                || [0.0_f64; 5],
+                |mut acc, row| {
+                    let w = row.weight;
+                    let r_x = r + c.levels[row.x as usize];
+                    let (ln_at, inv_at) = age[row.t as usize];
+                    let (ln_atx, inv_atx) = rec[row.recency as usize];
+                    let (ln_bx, inv_bx) = freq[row.x as usize];
+                    let a3 = -r_x * ln_at;
+                    let a4 = ln_a - ln_bx - r_x * ln_atx;
+                    let d = a4 - a3;
+                    // ln(1 + e) with e in (0, 1] is accurate to rounding in absolute terms,
+                    // which is all a sum of O(1) terms needs (and ln is cheaper than ln_1p).
+                    let e = (-d.abs()).exp();
+                    let one_e = 1.0 + e;
+                    let ln_one_e = one_e.ln();
+                    let share_big = 1.0 / one_e;
+                    let share_small = e * share_big;
+                    let (l, w3, w4) = if d > 0.0 {
+                        (a4 + ln_one_e, share_small, share_big)
+                    } else {
+                        (a3 + ln_one_e, share_big, share_small)
+                    };
                     acc[0] += w * l;
                     acc[1] -= w * (w3 * ln_at + w4 * ln_atx);
-                    acc[2] -= w * (r + x) * (w3 / (alpha + t) + w4 / (alpha + t_x));
-                    acc[3] += w * w4 / a;
-                    acc[4] -= w * w4 / (b + x - 1.0);
-                } else {
-                    acc[0] += w * a3;
-                    acc[1] -= w * ln_at;
-                    acc[2] -= w * (r + x) / (alpha + t);
-                }
-                acc
-            },
-        );
-        let rows = rows.reduce(
-            || [0.0_f64; 5],
-            |mut s, o| {
-                for (s, o) in s.iter_mut().zip(o) {
-                    *s += o;
-                }
-                s
-            },
-        );
+                    acc[2] -= w * r_x * (w3 * inv_at + w4 * inv_atx);
+                    acc[3] += w * w4;
+                    acc[4] -= w * w4 * inv_bx;
+                    acc
+                },
+            )
+            .reduce(
+                || [0.0_f64; 5],
+                |mut s, o| {
+                    for (s, o) in s.iter_mut().zip(o) {
+                        *s += o;
+                    }
+                    s
+                },
+            );
+        total[3] += rows[3] / a;
+        rows[3] = 0.0;
         let n = c.customers;
         let params = [r, alpha, a, b];
         let value = -(total[0] + rows[0]) / n;
@@ -183,7 +250,7 @@ mod tests {
         let columns = Columns::new(&rows);
         assert_eq!(columns.len(), 3);
         assert_eq!(columns.weight, vec![1.0, 2.0, 1.0]);
-        let objective = BgNbdObjective { columns: &columns };
+        let objective = BgNbdObjective::new(&columns);
         let theta = [-1.2, 1.4, -0.2, 0.9];
         let (value, gradient) = objective.value_and_gradient(&theta).unwrap();
         let p = BgNbdParams {

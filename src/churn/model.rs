@@ -145,7 +145,7 @@ impl FittedModel {
         // Start at all parameters = 1 (log-parameters 0).
         let start = vec![0.0; 4];
         let optimum = match kind {
-            ModelKind::BgNbd => minimize(&BgNbdObjective { columns: &columns }, start)?,
+            ModelKind::BgNbd => minimize(&BgNbdObjective::new(&columns), start)?,
             ModelKind::ParetoNbd => minimize(&ParetoObjective::new(&columns), start)?,
         };
         finish(kind, &optimum, data.len(), period)
@@ -233,11 +233,71 @@ impl Hasher for RowHasher {
     }
 }
 
+type RowMap<K, V> = HashMap<K, V, BuildHasherDefault<RowHasher>>;
+
+/// Distinct values of a column in order of first appearance, and each row's index into them.
+fn level_index(values: &[f64]) -> (Vec<f64>, Vec<u32>) {
+    let mut index_of: RowMap<u64, u32> = RowMap::default();
+    let mut levels = Vec::new();
+    let index = values
+        .iter()
+        .map(|&v| {
+            *index_of.entry(v.to_bits()).or_insert_with(|| {
+                levels.push(v);
+                // Fewer than 2^32 distinct values: callers pass far fewer rows than that.
+                (levels.len() - 1) as u32
+            })
+        })
+        .collect();
+    (levels, index)
+}
+
+type RowKey = (u64, u64, u64);
+
+/// Distinct (frequency, recency, T) rows (as bits) in order of first appearance, with counts.
+struct Merged {
+    row_of: RowMap<RowKey, u32>,
+    rows: Vec<RowKey>,
+    weight: Vec<f64>,
+}
+
+impl Merged {
+    fn new(data: &[Rfm]) -> Self {
+        let mut merged = Merged {
+            // Sized for the distinct rows, not the customers: a table as large as the input
+            // spreads the lookups over tens of megabytes, and growing it costs less.
+            row_of: RowMap::with_capacity_and_hasher(data.len().min(1 << 14), Default::default()),
+            rows: Vec::new(),
+            weight: Vec::new(),
+        };
+        for d in data {
+            merged.add(
+                (d.frequency.to_bits(), d.recency.to_bits(), d.t.to_bits()),
+                1.0,
+            );
+        }
+        merged
+    }
+
+    fn add(&mut self, key: RowKey, w: f64) {
+        // Fewer than 2^32 rows: callers pass far fewer customers than that.
+        let next = self.rows.len() as u32;
+        let row = *self.row_of.entry(key).or_insert(next) as usize;
+        if row == self.rows.len() {
+            self.rows.push(key);
+            self.weight.push(w);
+        } else {
+            self.weight[row] += w;
+        }
+    }
+}
+
 /// The data in columns, with identical (frequency, recency, T) rows merged into one row with a
 /// weight (real data sits on a day grid, so rows repeat: 1 000 000 simulated customers make
 /// about 106 000 distinct rows; the likelihood is the same sum, in fewer terms). Also the
 /// distinct frequencies and how many customers have each (terms that depend on the frequency
-/// alone are computed once per distinct value).
+/// alone are computed once per distinct value), and the distinct recencies and ages with each
+/// row's index into them (so that ln(α + T) and the like are computed once per distinct value).
 pub(crate) struct Columns {
     pub x: Vec<f64>,
     pub recency: Vec<f64>,
@@ -246,14 +306,20 @@ pub(crate) struct Columns {
     pub weight: Vec<f64>,
     /// Total number of customers (the sum of `weight`).
     pub customers: f64,
+    /// Distinct frequencies, ascending, and the customers with each.
     pub levels: Vec<f64>,
     pub level_counts: Vec<f64>,
+    /// Each row's index into `levels`.
+    pub x_index: Vec<u32>,
+    /// Distinct recencies resp. ages T, and each row's index into them.
+    pub recency_levels: Vec<f64>,
+    pub recency_index: Vec<u32>,
+    pub t_levels: Vec<f64>,
+    pub t_index: Vec<u32>,
 }
 
 impl Columns {
     pub fn new(data: &[Rfm]) -> Self {
-        let mut row_of: HashMap<(u64, u64, u64), usize, BuildHasherDefault<RowHasher>> =
-            HashMap::with_capacity_and_hasher(data.len().min(1 << 20), Default::default());
         let mut columns = Columns {
             x: Vec::new(),
             recency: Vec::new(),
@@ -262,27 +328,35 @@ impl Columns {
             customers: data.len() as f64,
             levels: Vec::new(),
             level_counts: Vec::new(),
+            x_index: Vec::new(),
+            recency_levels: Vec::new(),
+            recency_index: Vec::new(),
+            t_levels: Vec::new(),
+            t_index: Vec::new(),
         };
-        for d in data {
-            let key = (d.frequency.to_bits(), d.recency.to_bits(), d.t.to_bits());
-            let next = columns.x.len();
-            let row = *row_of.entry(key).or_insert(next);
-            if row == next {
-                columns.x.push(d.frequency);
-                columns.recency.push(d.recency);
-                columns.t.push(d.t);
-                columns.weight.push(1.0);
-            } else {
-                columns.weight[row] += 1.0;
-            }
+        let merged = Merged::new(data);
+        for (&(x, recency, t), w) in merged.rows.iter().zip(merged.weight) {
+            columns.x.push(f64::from_bits(x));
+            columns.recency.push(f64::from_bits(recency));
+            columns.t.push(f64::from_bits(t));
+            columns.weight.push(w);
         }
-        // Frequencies are validated whole numbers >= 0, so their bit patterns sort like them.
-        let mut counts = std::collections::BTreeMap::<u64, f64>::new();
-        for (x, w) in columns.x.iter().zip(&columns.weight) {
-            *counts.entry(x.to_bits()).or_default() += w;
+        let (levels, first_seen_index) = level_index(&columns.x);
+        // Frequencies are validated whole numbers >= 0: sort the levels ascending.
+        let mut order: Vec<u32> = (0..levels.len() as u32).collect();
+        order.sort_unstable_by(|&i, &j| levels[i as usize].total_cmp(&levels[j as usize]));
+        let mut rank = vec![0_u32; levels.len()];
+        for (position, &level) in order.iter().enumerate() {
+            rank[level as usize] = position as u32;
         }
-        columns.levels = counts.keys().map(|&b| f64::from_bits(b)).collect();
-        columns.level_counts = counts.values().copied().collect();
+        columns.levels = order.iter().map(|&i| levels[i as usize]).collect();
+        columns.x_index = first_seen_index.iter().map(|&i| rank[i as usize]).collect();
+        columns.level_counts = vec![0.0; levels.len()];
+        for (&level, w) in columns.x_index.iter().zip(&columns.weight) {
+            columns.level_counts[level as usize] += w;
+        }
+        (columns.recency_levels, columns.recency_index) = level_index(&columns.recency);
+        (columns.t_levels, columns.t_index) = level_index(&columns.t);
         columns
     }
 
