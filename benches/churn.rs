@@ -7,7 +7,8 @@
 //!
 //! The synthetic data is written to `<out>/synthetic_{bgnbd,pareto}.csv` (frequency, recency, T in
 //! weeks) and the results to `<out>/rust_results.json`, so `scripts/churn/lifetimes_bench.py` can
-//! fit exactly the same data with Python lifetimes. Synthetic times are rounded down to whole
+//! fit exactly the same data with Python lifetimes; with `SEEN_BENCH_LIFETIMES_PYTHON=/path/to/python`
+//! (one that has `lifetimes`) the bench runs it itself, in the same run. Synthetic times are rounded down to whole
 //! days, as real transaction data is.
 
 use std::io::Write;
@@ -255,4 +256,25 @@ fn main() {
     let path = args.out.join("rust_results.json");
     std::fs::write(&path, serde_json::to_string_pretty(&json).expect("json")).expect("write");
     println!("\nwrote {} and the synthetic CSVs", path.display());
+
+    // The side-by-side in the same run: with `SEEN_BENCH_LIFETIMES_PYTHON` pointing at a Python that has
+    // `lifetimes` (e.g. a venv: `python3 -m venv /tmp/lt-venv && /tmp/lt-venv/bin/pip install lifetimes`),
+    // the script fits the data just written and prints its table after ours.
+    if let Ok(python) = std::env::var("SEEN_BENCH_LIFETIMES_PYTHON") {
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/churn/lifetimes_bench.py");
+        println!("\n== Python lifetimes on the same data ({python})");
+        let status = std::process::Command::new(&python)
+            .arg(&script)
+            .arg("--runs")
+            .arg(args.runs.to_string())
+            .arg("--out")
+            .arg(&args.out)
+            .status();
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(s) => eprintln!("the lifetimes script failed: {s}"),
+            Err(e) => eprintln!("cannot run {python}: {e}"),
+        }
+    }
 }
