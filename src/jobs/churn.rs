@@ -53,27 +53,16 @@ fn setting(field: &'static str, reason: impl Into<String>) -> ChurnJobError {
     }
 }
 
+/// `[churn] model` / `--model`, by the model's own parser (`ModelKind: FromStr`).
 pub fn parse_kind(text: &str) -> Result<ModelKind, ChurnJobError> {
-    match text {
-        "pareto" | "pareto-nbd" | "paretonbd" => Ok(ModelKind::ParetoNbd),
-        "bgnbd" | "bg-nbd" => Ok(ModelKind::BgNbd),
-        other => Err(setting(
-            "model",
-            format!("{other:?} is not a model (pareto or bgnbd)"),
-        )),
-    }
+    text.parse()
+        .map_err(|e: ChurnError| setting("model", e.to_string()))
 }
 
+/// `[churn] unit` / `--unit`, by the period's own parser (`Period: FromStr`).
 pub fn parse_period(text: &str) -> Result<Period, ChurnJobError> {
-    match text {
-        "day" | "days" => Ok(Period::Day),
-        "week" | "weeks" => Ok(Period::Week),
-        "month" | "months" => Ok(Period::Month),
-        other => Err(setting(
-            "unit",
-            format!("{other:?} is not a unit (day, week or month)"),
-        )),
-    }
+    text.parse()
+        .map_err(|e: ChurnError| setting("unit", e.to_string()))
 }
 
 impl ChurnSettings {
@@ -123,13 +112,7 @@ pub struct RefitOutcome {
 
 /// The amount of a purchase: `properties.value` (a number, or a number in a string); 0 without one.
 fn purchase_value(event: &Event) -> f64 {
-    let Some(text) = event.properties.as_deref() else {
-        return 0.0;
-    };
-    let Ok(properties) = serde_json::from_str::<serde_json::Value>(text) else {
-        return 0.0;
-    };
-    let value = match properties.get("value") {
+    let value = match event.properties_value().get("value") {
         Some(serde_json::Value::Number(n)) => n.as_f64(),
         Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
         _ => None,

@@ -18,7 +18,10 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::config::actions::Directory;
+use crate::domain::trend::Window;
 use crate::http::AppState;
+use crate::service::Service;
+use crate::store::StoreError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -67,6 +70,60 @@ impl Dashboard {
         if !self.overview.ttl.is_zero() || !self.queue.ttl.is_zero() {
             tokio::spawn(reports::warm(self.clone(), service));
         }
+    }
+
+    /// The overview's figures for a period (cached).
+    async fn overview_figures(
+        &self,
+        service: &Service,
+        days: u32,
+        w: Window,
+    ) -> Result<Arc<crate::insights::Overview>, StoreError> {
+        let service = service.clone();
+        self.overview
+            .get(days, move || async move { service.overview(w).await })
+            .await
+    }
+
+    /// The promises page's figures for a period (cached).
+    async fn promise_figures(
+        &self,
+        service: &Service,
+        days: u32,
+        w: Window,
+    ) -> Result<Arc<crate::insights::Promises>, StoreError> {
+        let (service, directory) = (service.clone(), self.directory.clone());
+        self.promises
+            .get(days, move || {
+                reports::promise_figures(service, directory, w)
+            })
+            .await
+    }
+
+    /// The surveys page's figures for a period (cached).
+    async fn survey_figures(
+        &self,
+        service: &Service,
+        days: u32,
+        w: Window,
+    ) -> Result<Arc<reports::SurveyFigures>, StoreError> {
+        let service = service.clone();
+        self.surveys
+            .get(days, move || reports::survey_figures(service, w))
+            .await
+    }
+
+    /// Who is invisible now and why (cached for `queue_ttl`).
+    async fn invisible_now(
+        &self,
+        service: &Service,
+    ) -> Result<Arc<Vec<crate::domain::report::Invisible>>, StoreError> {
+        let service = service.clone();
+        self.queue
+            .get((), move || async move {
+                service.invisible_reasons(jiff::Timestamp::now()).await
+            })
+            .await
     }
 
     /// Something changed what the queue shows (a dashboard action recorded an event): recompute it on the

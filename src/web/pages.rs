@@ -301,16 +301,7 @@ pub async fn invisible(
     user: CurrentUser,
     Query(q): Query<QueueQuery>,
 ) -> PageResult {
-    let now = Timestamp::now();
-    let service = state.service.clone();
-    let invisible = state
-        .dashboard
-        .queue
-        .get(
-            (),
-            move || async move { service.invisible_reasons(now).await },
-        )
-        .await?;
+    let invisible = state.dashboard.invisible_now(&state.service).await?;
     let show_all = q.show.as_deref() == Some("all");
     let customers: Vec<String> = invisible.iter().map(|i| i.customer.clone()).collect();
     let work = state.service.store.work_for(customers).await?;

@@ -76,11 +76,9 @@ pub async fn overview(
     Query(q): Query<PeriodQuery>,
 ) -> PageResult {
     let (days, w) = window(q.days, Timestamp::now())?;
-    let service = state.service.clone();
     let figures = state
         .dashboard
-        .overview
-        .get(days, move || async move { service.overview(w).await })
+        .overview_figures(&state.service, days, w)
         .await?;
     let l = labels(&figures.starts);
     let one = |s: &Series| std::slice::from_ref(s).to_vec();
@@ -120,12 +118,9 @@ pub async fn promises(
 ) -> PageResult {
     user.require(Role::Manager)?;
     let (days, w) = window(q.days, Timestamp::now())?;
-    let service = state.service.clone();
-    let directory = state.dashboard.directory.clone();
     let figures = state
         .dashboard
-        .promises
-        .get(days, move || promise_figures(service, directory, w))
+        .promise_figures(&state.service, days, w)
         .await?;
     if q.format.as_deref() == Some("csv") {
         return Ok(promises_csv(&figures));
@@ -287,14 +282,9 @@ pub async fn surveys(
 ) -> PageResult {
     user.require(Role::Manager)?;
     let (days, w) = window(q.days, Timestamp::now())?;
-    let service = state.service.clone();
     let figures = state
         .dashboard
-        .surveys
-        .get(
-            days,
-            move || async move { survey_figures(service, w).await },
-        )
+        .survey_figures(&state.service, days, w)
         .await?;
     Ok(render(
         StatusCode::OK,
@@ -316,7 +306,7 @@ pub(super) struct SurveyFigures {
     follow_ups: Vec<Value>,
 }
 
-async fn survey_figures(
+pub(super) async fn survey_figures(
     service: crate::service::Service,
     w: crate::domain::trend::Window,
 ) -> Result<SurveyFigures, crate::store::StoreError> {
@@ -401,7 +391,7 @@ async fn survey_figures(
     })
 }
 
-async fn promise_figures(
+pub(super) async fn promise_figures(
     service: crate::service::Service,
     directory: std::sync::Arc<crate::config::actions::Directory>,
     w: crate::domain::trend::Window,
@@ -434,37 +424,13 @@ pub(super) async fn warm(
         return;
     };
     let started = std::time::Instant::now();
-    let s = service.clone();
-    let queue = dashboard
-        .queue
-        .get((), move || async move {
-            s.invisible_reasons(Timestamp::now()).await
-        })
-        .await
-        .err();
+    let queue = dashboard.invisible_now(&service).await.err();
     if dashboard.overview.ttl.is_zero() {
         return;
     }
-    let s = service.clone();
-    let overview = dashboard
-        .overview
-        .get(days, move || async move { s.overview(w).await })
-        .await
-        .err();
-    let (s, directory) = (service.clone(), dashboard.directory.clone());
-    let promises = dashboard
-        .promises
-        .get(days, move || promise_figures(s, directory, w))
-        .await
-        .err();
-    let surveys = dashboard
-        .surveys
-        .get(
-            days,
-            move || async move { survey_figures(service, w).await },
-        )
-        .await
-        .err();
+    let overview = dashboard.overview_figures(&service, days, w).await.err();
+    let promises = dashboard.promise_figures(&service, days, w).await.err();
+    let surveys = dashboard.survey_figures(&service, days, w).await.err();
     match queue.or(overview).or(promises).or(surveys) {
         None => tracing::info!(
             seconds = started.elapsed().as_secs_f64(),
