@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod churn;
 pub(crate) mod group;
+pub mod hot;
 pub mod insights;
 pub mod outbox;
 pub mod postgres;

@@ -22,6 +22,7 @@ use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
 mod accounts;
 mod churn;
+pub mod hot;
 mod insights;
 mod outbox;
 
@@ -226,12 +227,10 @@ impl PgShared {
         writes: &mut Writes,
     ) -> Result<(), StoreError> {
         let mut histories: HashMap<String, Vec<Event>> = HashMap::new();
-        let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS}, customer FROM events WHERE customer = ANY($1) ORDER BY customer, at, id"
-        ))
-        .bind(ids)
-        .fetch_all(&mut **tx)
-        .await?;
+        let rows = sqlx::query(&hot::EVENTS_OF_CUSTOMERS)
+            .bind(ids)
+            .fetch_all(&mut **tx)
+            .await?;
         for row in &rows {
             let customer: String = row.try_get(7)?;
             let event = event_from_row(row, &customer)?;
@@ -312,12 +311,10 @@ impl PgShared {
         .execute(&mut *tx)
         .await?;
         let mut last_seen: HashMap<String, Option<i64>> = HashMap::new();
-        for row in sqlx::query(
-            "SELECT id, last_at, events FROM customers WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?
+        for row in sqlx::query(hot::LOCK_CUSTOMERS)
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await?
         {
             let events: i64 = row.try_get(2)?;
             // A customer row without events has no history yet: its batch is evaluated from nothing.
@@ -393,12 +390,10 @@ impl PgShared {
         // Obligations: continue from the unclosed ones (fast path), or replay late arrivals.
         if !fast.is_empty() {
             let customers: Vec<&str> = fast.iter().map(|(c, _)| c.as_str()).collect();
-            let rows = sqlx::query(&format!(
-                "SELECT {OBLIGATION_COLUMNS} FROM obligations WHERE customer = ANY($1) AND closed_at IS NULL ORDER BY seq"
-            ))
-            .bind(&customers)
-            .fetch_all(&mut *tx)
-            .await?;
+            let rows = sqlx::query(&hot::UNCLOSED_OF_CUSTOMERS)
+                .bind(&customers)
+                .fetch_all(&mut *tx)
+                .await?;
             let mut loaded: HashMap<String, Vec<(i64, Obligation)>> = HashMap::new();
             for row in &rows {
                 let (seq, obligation) = obligation_from_row(row, &self.engine)?;
@@ -738,12 +733,10 @@ impl Store for PostgresStore {
     }
 
     async fn unclosed_breached(&self, before: Timestamp) -> Result<Vec<Obligation>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {OBLIGATION_COLUMNS} FROM obligations WHERE closed_at IS NULL AND breach_at < $1"
-        ))
-        .bind(nanos(before))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&hot::UNCLOSED_BREACHED)
+            .bind(nanos(before))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .iter()
             .map(|r| obligation_from_row(r, &self.engine).map(|(_, o)| o))
@@ -816,25 +809,18 @@ impl Store for PostgresStore {
     }
 
     async fn next_unnoticed_breach(&self) -> Result<Option<Timestamp>, StoreError> {
-        let next: Option<i64> = sqlx::query_scalar(
-            "SELECT min(breach_at) FROM obligations WHERE closed_at IS NULL AND noticed_at IS NULL",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let next: Option<i64> = sqlx::query_scalar(hot::NEXT_UNNOTICED_BREACH)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(next.map(from_nanos))
     }
 
     async fn notice_breaches(&self, now: Timestamp) -> Result<Vec<Obligation>, StoreError> {
         // Each breach is claimed by exactly one node: rows another node is claiming are skipped.
-        let rows = sqlx::query(&format!(
-            "UPDATE obligations SET noticed_at = $1 WHERE seq IN (
-                 SELECT seq FROM obligations WHERE closed_at IS NULL AND noticed_at IS NULL AND breach_at < $1
-                 ORDER BY breach_at LIMIT 10000 FOR UPDATE SKIP LOCKED)
-             RETURNING {OBLIGATION_COLUMNS}"
-        ))
-        .bind(nanos(now))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&hot::NOTICE_BREACHES)
+            .bind(nanos(now))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .iter()
             .map(|r| obligation_from_row(r, &self.engine).map(|(_, o)| o))

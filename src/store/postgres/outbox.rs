@@ -8,7 +8,7 @@ use sqlx::postgres::PgRow;
 use sqlx::Row;
 
 use super::{
-    event_from_row, obligation_from_row, PostgresStore, EVENT_COLUMNS, OBLIGATION_COLUMNS,
+    event_from_row, hot, obligation_from_row, PostgresStore, EVENT_COLUMNS, OBLIGATION_COLUMNS,
 };
 use crate::domain::action::ActionKind;
 use crate::domain::{Event, Obligation};
@@ -81,13 +81,10 @@ impl Outbox for PostgresStore {
         &self,
         limit: usize,
     ) -> Result<Vec<(i64, Obligation)>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {OBLIGATION_COLUMNS} FROM obligations WHERE closed_at IS NULL AND NOT planned
-             ORDER BY seq LIMIT $1"
-        ))
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&hot::UNPLANNED)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .iter()
             .map(|r| obligation_from_row(r, &self.engine))
@@ -142,11 +139,9 @@ impl Outbox for PostgresStore {
     }
 
     async fn next_outbox_at(&self) -> Result<Option<Timestamp>, StoreError> {
-        let next: Option<i64> = sqlx::query_scalar(
-            "SELECT min(next_at) FROM outbox WHERE status IN ('pending', 'sending')",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let next: Option<i64> = sqlx::query_scalar(hot::NEXT_OUTBOX_AT)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(next.map(from_nanos))
     }
 
@@ -156,25 +151,12 @@ impl Outbox for PostgresStore {
         lease_until: Timestamp,
         limit: usize,
     ) -> Result<Vec<OutboxRow>, StoreError> {
-        let columns = OUTBOX_COLUMNS
-            .split(',')
-            .map(|c| format!("o.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let rows = sqlx::query(&format!(
-            "WITH claimed AS (
-                 SELECT key, status AS was FROM outbox
-                 WHERE status IN ('pending', 'sending') AND next_at <= $1
-                 ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-             UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, next_at = $2, updated_at = $1
-             FROM claimed WHERE o.key = claimed.key
-             RETURNING {columns}, claimed.was"
-        ))
-        .bind(nanos(now))
-        .bind(nanos(lease_until))
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&hot::CLAIM_OUTBOX)
+            .bind(nanos(now))
+            .bind(nanos(lease_until))
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let mut row = outbox_from_row(r)?;
@@ -266,14 +248,11 @@ impl Outbox for PostgresStore {
         customer: &str,
         since: Timestamp,
     ) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM outbox WHERE customer = $1 AND status = 'sent' AND sent_at > $2
-             AND role = 'customer' AND NOT transactional",
-        )
-        .bind(customer)
-        .bind(nanos(since))
-        .fetch_one(&self.pool)
-        .await?;
+        let n: i64 = sqlx::query_scalar(hot::SENT_TO_CUSTOMER_SINCE)
+            .bind(customer)
+            .bind(nanos(since))
+            .fetch_one(&self.pool)
+            .await?;
         Ok(n.max(0) as u64)
     }
 
@@ -360,12 +339,10 @@ impl Outbox for PostgresStore {
     }
 
     async fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS}, customer FROM events WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(&hot::EVENT_BY_ID)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         match row {
             None => Ok(None),
             Some(r) => {

@@ -21,6 +21,7 @@ use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
 mod accounts;
 mod churn;
+pub mod hot;
 mod insights;
 mod outbox;
 
@@ -216,7 +217,7 @@ impl Inner {
         for group in order.chunk_by(|&a, &b| events[a].customer == events[b].customer) {
             let customer = &events[group[0]].customer;
             let existing: Option<(i64, i64)> = tx
-                .prepare_cached("SELECT seq, last_at FROM customers WHERE id = ?1")?
+                .prepare_cached(hot::CUSTOMER_BY_ID)?
                 .query_row([customer], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             let seq = match existing {
@@ -273,12 +274,10 @@ impl Inner {
                     self.replay_customer(&tx, seq, customer)?;
                 }
                 Some(_) => {
-                    let loaded = load_obligations(
-                        &tx,
-                        "WHERE o.customer_seq = ?1 AND o.closed_at IS NULL",
-                        params![seq],
-                        &self.engine,
-                    )?;
+                    let loaded: Vec<(i64, Obligation)> = tx
+                        .prepare_cached(&hot::UNCLOSED_OF_CUSTOMER)?
+                        .query_map(params![seq], |r| obligation_from_row(r, &self.engine))?
+                        .collect::<Result<_, _>>()?;
                     let rows: Vec<i64> = loaded.iter().map(|(row, _)| *row).collect();
                     let before: Vec<Obligation> = loaded.into_iter().map(|(_, o)| o).collect();
                     let mut state = before.clone();
@@ -448,9 +447,7 @@ const EVENT_COLUMNS: &str = "id, type, at, channel, ref, properties, profile";
 
 /// One customer's events, sorted by (at, id).
 fn load_events(conn: &Connection, seq: i64, customer: &str) -> Result<Vec<Event>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE customer_seq = ?1 ORDER BY at, id"
-    ))?;
+    let mut stmt = conn.prepare_cached(&hot::EVENTS_OF_CUSTOMER)?;
     let rows = stmt.query_map([seq], |r| event_from_row(r, customer))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -644,14 +641,11 @@ impl Store for SqliteStore {
         self.run(move |inner| {
             inner.read(|conn| {
                 // Closed columns are NULL by the WHERE: naming them as literals keeps the index covering.
-                let mut stmt = conn.prepare_cached(
-                    "SELECT o.seq, c.id, o.policy, o.ref, o.opened_at, o.due_at, o.breach_at, NULL, NULL, NULL,
-                            o.trigger_event, o.nudges, o.last_nudge_at
-                     FROM obligations o INDEXED BY obligations_unclosed JOIN customers c ON c.seq = o.customer_seq
-                     WHERE o.closed_at IS NULL AND o.breach_at < ?1",
-                )?;
-                let rows = stmt.query_map([nanos(before)], |r| obligation_from_row(r, &inner.engine))?;
-                rows.map(|row| row.map(|(_, o)| o).map_err(StoreError::from)).collect()
+                let mut stmt = conn.prepare_cached(hot::UNCLOSED_BREACHED)?;
+                let rows =
+                    stmt.query_map([nanos(before)], |r| obligation_from_row(r, &inner.engine))?;
+                rows.map(|row| row.map(|(_, o)| o).map_err(StoreError::from))
+                    .collect()
             })
         })
         .await
@@ -728,11 +722,9 @@ impl Store for SqliteStore {
     async fn next_unnoticed_breach(&self) -> Result<Option<Timestamp>, StoreError> {
         self.run(|inner| {
             inner.read(|conn| {
-                let next: Option<i64> = conn.query_row(
-                    "SELECT min(breach_at) FROM obligations WHERE closed_at IS NULL AND noticed_at IS NULL",
-                    [],
-                    |r| r.get(0),
-                )?;
+                let next: Option<i64> = conn
+                    .prepare_cached(hot::NEXT_UNNOTICED_BREACH)?
+                    .query_row([], |r| r.get(0))?;
                 Ok(next.map(from_nanos))
             })
         })
@@ -744,10 +736,7 @@ impl Store for SqliteStore {
             let conn = lock(&inner.writer);
             let now = nanos(now);
             let rows: Vec<i64> = conn
-                .prepare_cached(
-                    "UPDATE obligations SET noticed_at = ?1
-                     WHERE closed_at IS NULL AND noticed_at IS NULL AND breach_at < ?1 RETURNING seq",
-                )?
+                .prepare_cached(hot::NOTICE_BREACHES)?
                 .query_map([now], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             let mut out = Vec::with_capacity(rows.len());

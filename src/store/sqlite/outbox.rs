@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
-use super::{event_from_row, load_obligations, lock, SqliteStore, EVENT_COLUMNS};
+use super::{
+    event_from_row, hot, load_obligations, lock, obligation_from_row, SqliteStore, EVENT_COLUMNS,
+};
 use crate::domain::action::ActionKind;
 use crate::domain::{Event, Obligation};
 use crate::store::outbox::{
@@ -114,12 +116,11 @@ impl Outbox for SqliteStore {
     ) -> Result<Vec<(i64, Obligation)>, StoreError> {
         self.run(move |inner| {
             inner.read(|conn| {
-                load_obligations(
-                    conn,
-                    "WHERE o.closed_at IS NULL AND o.planned = 0 ORDER BY o.seq LIMIT ?1",
-                    params![limit as i64],
-                    &inner.engine,
-                )
+                let mut stmt = conn.prepare_cached(&hot::UNPLANNED)?;
+                let rows = stmt.query_map(params![limit as i64], |r| {
+                    obligation_from_row(r, &inner.engine)
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
             })
         })
         .await
@@ -147,9 +148,7 @@ impl Outbox for SqliteStore {
         self.run(|inner| {
             inner.read(|conn| {
                 let next: Option<i64> = conn
-                    .prepare_cached(
-                        "SELECT min(next_at) FROM outbox WHERE status IN ('pending', 'sending')",
-                    )?
+                    .prepare_cached(hot::NEXT_OUTBOX_AT)?
                     .query_row([], |r| r.get(0))?;
                 Ok(next.map(from_nanos))
             })
@@ -167,10 +166,7 @@ impl Outbox for SqliteStore {
             let mut conn = lock(&inner.writer);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut rows: Vec<OutboxRow> = tx
-                .prepare_cached(&format!(
-                    "SELECT {OUTBOX_COLUMNS} FROM outbox
-                     WHERE status IN ('pending', 'sending') AND next_at <= ?1 ORDER BY next_at LIMIT ?2"
-                ))?
+                .prepare_cached(&hot::CLAIM_OUTBOX)?
                 .query_map(params![nanos(now), limit as i64], outbox_from_row)?
                 .collect::<Result<_, _>>()?;
             {
@@ -309,10 +305,7 @@ impl Outbox for SqliteStore {
         self.run(move |inner| {
             inner.read(|conn| {
                 let n: i64 = conn
-                    .prepare_cached(
-                        "SELECT count(*) FROM outbox WHERE customer = ?1 AND status = 'sent' AND sent_at > ?2
-                         AND role = 'customer' AND NOT transactional",
-                    )?
+                    .prepare_cached(hot::SENT_TO_CUSTOMER_SINCE)?
                     .query_row(params![customer, nanos(since)], |r| r.get(0))?;
                 Ok(n.max(0) as u64)
             })
@@ -433,16 +426,8 @@ impl Outbox for SqliteStore {
         let id = id.to_string();
         self.run(move |inner| {
             inner.read(|conn| {
-                let columns = EVENT_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("e.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
                 let found: Option<(String, Event)> = conn
-                    .prepare_cached(&format!(
-                        "SELECT {columns}, c.id FROM events e JOIN customers c ON c.seq = e.customer_seq
-                         WHERE e.id = ?1"
-                    ))?
+                    .prepare_cached(&hot::EVENT_BY_ID)?
                     .query_row([&id], |r| {
                         let customer: String = r.get(7)?;
                         Ok((customer.clone(), event_from_row(r, &customer)?))

@@ -1,0 +1,151 @@
+//! PostgreSQL's hot statements, one place: the store runs these texts and the query-plan test explains them.
+
+use std::sync::LazyLock;
+
+use super::outbox::OUTBOX_COLUMNS;
+use super::{EVENT_COLUMNS, OBLIGATION_COLUMNS};
+use crate::store::hot::HotQuery;
+
+/// Ingestion: lock the batch's customers in id order.
+pub(super) const LOCK_CUSTOMERS: &str =
+    "SELECT id, last_at, events FROM customers WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+
+/// Ingestion's fast path: the unclosed obligations of the batch's customers.
+pub(super) static UNCLOSED_OF_CUSTOMERS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {OBLIGATION_COLUMNS} FROM obligations WHERE customer = ANY($1) AND closed_at IS NULL ORDER BY seq"
+    )
+});
+
+/// Ingestion's late arrivals: the customers' events in fold order.
+pub(super) static EVENTS_OF_CUSTOMERS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {EVENT_COLUMNS}, customer FROM events WHERE customer = ANY($1) ORDER BY customer, at, id"
+    )
+});
+
+/// The sender and surveys: one event by id.
+pub(super) static EVENT_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {EVENT_COLUMNS}, customer FROM events WHERE id = $1"));
+
+/// The breach scheduler: when to wake next.
+pub(super) const NEXT_UNNOTICED_BREACH: &str =
+    "SELECT min(breach_at) FROM obligations WHERE closed_at IS NULL AND noticed_at IS NULL";
+
+/// The breach scheduler: each breach claimed by exactly one node (rows another node holds are skipped).
+/// `= ANY(ARRAY(…))` rather than `IN (…)`: a generic plan guesses thousands of rows for the sub-select and
+/// hashes the whole table; an array of keys is always probed through the primary key.
+pub(super) static NOTICE_BREACHES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE obligations SET noticed_at = $1 WHERE seq = ANY(ARRAY(
+             SELECT seq FROM obligations WHERE closed_at IS NULL AND noticed_at IS NULL AND breach_at < $1
+             ORDER BY breach_at LIMIT 10000 FOR UPDATE SKIP LOCKED))
+         RETURNING {OBLIGATION_COLUMNS}"
+    )
+});
+
+/// The planner: unclosed obligations whose actions are not queued yet.
+pub(super) static UNPLANNED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {OBLIGATION_COLUMNS} FROM obligations WHERE closed_at IS NULL AND NOT planned
+         ORDER BY seq LIMIT $1"
+    )
+});
+
+/// The sender: when the next row falls due.
+pub(super) const NEXT_OUTBOX_AT: &str =
+    "SELECT min(next_at) FROM outbox WHERE status IN ('pending', 'sending')";
+
+/// The sender: claim the rows due now, in order, skipping rows another node holds. The `ANY(ARRAY(…))`
+/// condition gives the update a primary-key probe whatever the planner guesses for `LIMIT $3`.
+pub(super) static CLAIM_OUTBOX: LazyLock<String> = LazyLock::new(|| {
+    let columns = OUTBOX_COLUMNS
+        .split(',')
+        .map(|c| format!("o.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH claimed AS (
+             SELECT key, status AS was FROM outbox
+             WHERE status IN ('pending', 'sending') AND next_at <= $1
+             ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+         UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, next_at = $2, updated_at = $1
+         FROM claimed WHERE o.key = claimed.key AND o.key = ANY(ARRAY(SELECT key FROM claimed))
+         RETURNING {columns}, claimed.was"
+    )
+});
+
+/// The sender's daily cap: a customer's recent non-transactional messages.
+pub(super) const SENT_TO_CUSTOMER_SINCE: &str =
+    "SELECT count(*) FROM outbox WHERE customer = $1 AND status = 'sent' AND sent_at > $2
+     AND role = 'customer' AND NOT transactional";
+
+/// The queue: every unclosed obligation past its breach time.
+pub(super) static UNCLOSED_BREACHED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {OBLIGATION_COLUMNS} FROM obligations WHERE closed_at IS NULL AND breach_at < $1"
+    )
+});
+
+/// Every hot statement with the index that must serve it.
+pub fn hot_queries() -> Vec<HotQuery> {
+    let q = |name, sql: &'static str, index, ordered| HotQuery {
+        name,
+        sql,
+        index,
+        ordered,
+    };
+    vec![
+        q(
+            "ingest: lock customers",
+            LOCK_CUSTOMERS,
+            "customers_pkey",
+            false,
+        ),
+        q(
+            "ingest: unclosed obligations of customers",
+            &UNCLOSED_OF_CUSTOMERS,
+            "obligations_by_customer",
+            false,
+        ),
+        q(
+            "ingest: events of customers",
+            &EVENTS_OF_CUSTOMERS,
+            "events_by_customer",
+            false,
+        ),
+        q("event by id", &EVENT_BY_ID, "events_pkey", false),
+        q(
+            "scheduler: next breach",
+            NEXT_UNNOTICED_BREACH,
+            "obligations_unnoticed",
+            false,
+        ),
+        q(
+            "scheduler: notice breaches",
+            &NOTICE_BREACHES,
+            "obligations_unnoticed",
+            true,
+        ),
+        q(
+            "planner: unplanned obligations",
+            &UNPLANNED,
+            "obligations_unplanned",
+            true,
+        ),
+        q("sender: next due", NEXT_OUTBOX_AT, "outbox_due", false),
+        q("sender: claim", &CLAIM_OUTBOX, "outbox_due", true),
+        q(
+            "sender: daily cap",
+            SENT_TO_CUSTOMER_SINCE,
+            "outbox_sent",
+            false,
+        ),
+        q(
+            "queue: unclosed and breached",
+            &UNCLOSED_BREACHED,
+            "obligations_unclosed",
+            false,
+        ),
+    ]
+}

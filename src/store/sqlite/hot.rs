@@ -1,0 +1,142 @@
+//! SQLite's hot statements, one place: the store runs these texts and the query-plan test explains them.
+
+use std::sync::LazyLock;
+
+use super::outbox::OUTBOX_COLUMNS;
+use super::{EVENT_COLUMNS, OBLIGATION_COLUMNS};
+use crate::store::hot::HotQuery;
+
+/// Ingestion: the customer's row, once per customer of a batch.
+pub(super) const CUSTOMER_BY_ID: &str = "SELECT seq, last_at FROM customers WHERE id = ?1";
+
+/// Ingestion's fast path: the customer's unclosed obligations.
+pub(super) static UNCLOSED_OF_CUSTOMER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {OBLIGATION_COLUMNS} FROM obligations o JOIN customers c ON c.seq = o.customer_seq
+         WHERE o.customer_seq = ?1 AND o.closed_at IS NULL"
+    )
+});
+
+/// Ingestion's late arrivals (and replays): one customer's events in fold order.
+pub(super) static EVENTS_OF_CUSTOMER: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {EVENT_COLUMNS} FROM events WHERE customer_seq = ?1 ORDER BY at, id")
+});
+
+/// The sender and surveys: one event by id.
+pub(super) static EVENT_BY_ID: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, c.id FROM events e JOIN customers c ON c.seq = e.customer_seq WHERE e.id = ?1",
+        EVENT_COLUMNS
+            .split(", ")
+            .map(|c| format!("e.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+});
+
+/// The breach scheduler: when to wake next.
+pub(super) const NEXT_UNNOTICED_BREACH: &str =
+    "SELECT min(breach_at) FROM obligations INDEXED BY obligations_unnoticed
+     WHERE closed_at IS NULL AND noticed_at IS NULL";
+
+/// The breach scheduler: mark what fell due.
+pub(super) const NOTICE_BREACHES: &str =
+    "UPDATE obligations INDEXED BY obligations_unnoticed SET noticed_at = ?1
+     WHERE closed_at IS NULL AND noticed_at IS NULL AND breach_at < ?1 RETURNING seq";
+
+/// The planner: unclosed obligations whose actions are not queued yet.
+pub(super) static UNPLANNED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {OBLIGATION_COLUMNS} FROM obligations o INDEXED BY obligations_unplanned
+         JOIN customers c ON c.seq = o.customer_seq
+         WHERE o.closed_at IS NULL AND o.planned = 0 ORDER BY o.seq LIMIT ?1"
+    )
+});
+
+/// The sender: when the next row falls due. `INDEXED BY`: the dashboard's `(status, due_at)` index
+/// matches the status test too, and SQLite (without statistics) prefers it, walking every pending row.
+pub(super) const NEXT_OUTBOX_AT: &str = "SELECT min(next_at) FROM outbox INDEXED BY outbox_due
+     WHERE status IN ('pending', 'sending')";
+
+/// The sender: the rows due now, in order.
+pub(super) static CLAIM_OUTBOX: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {OUTBOX_COLUMNS} FROM outbox INDEXED BY outbox_due
+         WHERE status IN ('pending', 'sending') AND next_at <= ?1 ORDER BY next_at LIMIT ?2"
+    )
+});
+
+/// The sender's daily cap: a customer's recent non-transactional messages.
+pub(super) const SENT_TO_CUSTOMER_SINCE: &str =
+    "SELECT count(*) FROM outbox INDEXED BY outbox_sent WHERE customer = ?1 AND status = 'sent' AND sent_at > ?2
+     AND role = 'customer' AND NOT transactional";
+
+/// The queue: every unclosed obligation past its breach time.
+pub(super) const UNCLOSED_BREACHED: &str =
+    "SELECT o.seq, c.id, o.policy, o.ref, o.opened_at, o.due_at, o.breach_at, NULL, NULL, NULL,
+            o.trigger_event, o.nudges, o.last_nudge_at
+     FROM obligations o INDEXED BY obligations_unclosed JOIN customers c ON c.seq = o.customer_seq
+     WHERE o.closed_at IS NULL AND o.breach_at < ?1";
+
+/// Every hot statement with the index that must serve it.
+pub fn hot_queries() -> Vec<HotQuery> {
+    let q = |name, sql: &'static str, index, ordered| HotQuery {
+        name,
+        sql,
+        index,
+        ordered,
+    };
+    vec![
+        q(
+            "ingest: customer by id",
+            CUSTOMER_BY_ID,
+            "sqlite_autoindex_customers_1",
+            false,
+        ),
+        q(
+            "ingest: unclosed obligations of a customer",
+            &UNCLOSED_OF_CUSTOMER,
+            "obligations_by_customer",
+            false,
+        ),
+        q(
+            "ingest: events of a customer",
+            &EVENTS_OF_CUSTOMER,
+            "events_by_customer",
+            false,
+        ),
+        q("event by id", &EVENT_BY_ID, "events_by_id", false),
+        q(
+            "scheduler: next breach",
+            NEXT_UNNOTICED_BREACH,
+            "obligations_unnoticed",
+            false,
+        ),
+        q(
+            "scheduler: notice breaches",
+            NOTICE_BREACHES,
+            "obligations_unnoticed",
+            false,
+        ),
+        q(
+            "planner: unplanned obligations",
+            &UNPLANNED,
+            "obligations_unplanned",
+            true,
+        ),
+        q("sender: next due", NEXT_OUTBOX_AT, "outbox_due", false),
+        q("sender: claim", &CLAIM_OUTBOX, "outbox_due", true),
+        q(
+            "sender: daily cap",
+            SENT_TO_CUSTOMER_SINCE,
+            "outbox_sent",
+            false,
+        ),
+        q(
+            "queue: unclosed and breached",
+            UNCLOSED_BREACHED,
+            "obligations_unclosed",
+            false,
+        ),
+    ]
+}
