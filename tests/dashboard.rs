@@ -86,6 +86,37 @@ async fn login(app: &TestApp, email: &str) -> String {
     cookie
 }
 
+/// Posts the login form (with a fresh login token) and returns the response as is.
+async fn try_login(app: &TestApp, email: &str, password: &str, next: &str) -> reqwest::Response {
+    let c = client();
+    let page = c
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap();
+    let login_cookie = set_cookie(&page, "seen_login").expect("login cookie");
+    let token = hidden(&page.text().await.unwrap(), "login_token");
+    c.post(format!("{}/login", app.address))
+        .header("cookie", format!("seen_login={login_cookie}"))
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("login_token", &token),
+            ("next", next),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
 async fn page(app: &TestApp, session: &str, path: &str) -> (u16, String) {
     let response = client()
         .get(format!("{}{path}", app.address))
@@ -514,7 +545,71 @@ async fn admins_manage_users_and_api_keys(backend: Backend) {
     assert_eq!(status, 409, "the same email twice");
 }
 
+/// Browsers drop tabs and newlines in URLs and read `/\` as `//`: such `next=` / `back=` values must not
+/// send a user to another site, and must not break the `Location` header (500).
+async fn redirects_stay_on_this_site(backend: Backend) {
+    let app = app_with_a_breach(backend).await;
+    let hostile = [
+        "/\t/evil.example/",
+        "/\n/evil.example/",
+        "/\r\nSet-Cookie: x=y",
+        "//evil.example/",
+        "/\\evil.example/",
+        "/x\\..\\\\evil.example",
+        "https://evil.example/",
+        "/\u{0}",
+    ];
+    // The login page does not carry a hostile `next` into its form.
+    let response = client()
+        .get(format!("{}/login?next=/%09/evil.example/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        hidden(&response.text().await.unwrap(), "next"),
+        "&#x2f;invisible"
+    );
+    for next in hostile {
+        let response = try_login(&app, "agent@example.com", "a long password", next).await;
+        assert_eq!(response.status(), 303, "{next:?}");
+        assert_eq!(location(&response), "/invisible", "{next:?}");
+    }
+    // A local path is kept (query and all).
+    let response = try_login(
+        &app,
+        "agent@example.com",
+        "a long password",
+        "/customers/c1?x=1",
+    )
+    .await;
+    assert_eq!(location(&response), "/customers/c1?x=1");
+
+    let agent = login(&app, "agent@example.com").await;
+    let (_, html) = page(&app, &agent, "/invisible").await;
+    let csrf = hidden(&html, "csrf");
+    for back in hostile {
+        let response = client()
+            .post(format!("{}/invisible/work", app.address))
+            .header("cookie", format!("seen_session={agent}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("customer", "c1"),
+                ("policy", "reply"),
+                ("trigger_event", "m1"),
+                ("kind", "acknowledged"),
+                ("back", back),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "{back:?}");
+        assert_eq!(location(&response), "/invisible", "{back:?}");
+    }
+}
+
 on_both_backends!(
+    redirects_stay_on_this_site,
     no_page_without_login,
     roles_csrf_and_escaping,
     acknowledging_moves_work_out_of_the_queue_and_managers_see_it,

@@ -82,12 +82,32 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
-/// Only local paths: never redirect a user to another site after login.
+/// Only local paths: never redirect a user to another site after login or a form. A path starts with one
+/// `/` (not `//` or `/\`, which browsers read as another host) and has no backslash or control character
+/// anywhere (browsers drop tabs and newlines, so `/\t/evil.example/` would be `//evil.example/`); anything
+/// else goes to the queue. Non-ASCII is percent-encoded so the `Location` header is always valid.
 pub(super) fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/invisible".to_string(),
+    const DEFAULT: &str = "/invisible";
+    let Some(next) = next else {
+        return DEFAULT.to_string();
+    };
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+        && next.len() <= 2_000;
+    if !local {
+        return DEFAULT.to_string();
     }
+    next.bytes()
+        .map(|b| {
+            if b.is_ascii() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 pub async fn login_page(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
@@ -640,4 +660,37 @@ pub async fn customer(
             back => format!("/customers/{}", super::auth::url_escape(&id)),
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_redirect_targets() {
+        for local in ["/", "/invisible?policy=reply", "/customers/c%201", "/a/b"] {
+            assert_eq!(safe_next(Some(local)), local);
+        }
+        assert_eq!(safe_next(Some("/customers/é")), "/customers/%C3%A9");
+        for hostile in [
+            "//evil.example/",
+            "/\\evil.example/",
+            "/\t/evil.example/",
+            "/\n/evil.example/",
+            "/\r\nSet-Cookie: x=y",
+            "/a\\b",
+            "/\u{0}x",
+            "/\u{85}x",
+            "https://evil.example/",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/invisible", "{hostile:?}");
+        }
+        assert_eq!(safe_next(None), "/invisible");
+        assert_eq!(
+            safe_next(Some(&format!("/{}", "a".repeat(5_000)))),
+            "/invisible"
+        );
+    }
 }
