@@ -608,7 +608,172 @@ async fn redirects_stay_on_this_site(backend: Backend) {
     }
 }
 
+/// A NUL byte (PostgreSQL refuses it in text) or an absurd length in a path or form field is a 4xx naming
+/// the field, never a 500, and records nothing.
+async fn control_characters_and_absurd_lengths_are_refused_at_the_edge(backend: Backend) {
+    let app = app_with_a_breach(backend).await;
+    let agent = login(&app, "agent@example.com").await;
+    let admin = login(&app, "root@example.com").await;
+    let long = "x".repeat(5_000);
+    for path in [
+        "/customers/a%00b".to_string(),
+        "/customers/a%0Ab".to_string(),
+        format!("/customers/{long}"),
+    ] {
+        let (status, body) = page(&app, &agent, &path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.starts_with("customer: "), "{body}");
+    }
+    let (_, html) = page(&app, &agent, "/invisible").await;
+    let csrf = hidden(&html, "csrf");
+    let base = [
+        ("csrf", csrf.as_str()),
+        ("customer", "c1"),
+        ("policy", "reply"),
+        ("trigger_event", "m1"),
+    ];
+    for (field, value, kind) in [
+        ("customer", "a\0b", "contacted"),
+        ("customer", long.as_str(), "contacted"),
+        ("policy", "re\0ply", "acknowledged"),
+        ("trigger_event", "m\x01", "acknowledged"),
+        ("note", "hello\0", "note"),
+        ("note", &"n".repeat(2_001), "note"),
+        ("assignee", "a\0b@example.com", "assigned"),
+    ] {
+        let mut form: Vec<(&str, &str)> = base
+            .iter()
+            .copied()
+            .filter(|(name, _)| *name != field)
+            .collect();
+        form.push((field, value));
+        form.push(("kind", kind));
+        let (status, body) = post_form(&app, &agent, "/invisible/work", &form).await;
+        assert_eq!(status, 400, "{field}: {body}");
+        assert!(body.starts_with(&format!("{field}: ")), "{field}: {body}");
+    }
+    assert!(app
+        .service
+        .store
+        .work_for(vec!["c1".into()])
+        .await
+        .unwrap()
+        .is_empty());
+    let (_, customer) = app.get_json("/v1/customers/c1").await;
+    assert_eq!(customer["invisible"], true, "nothing was recorded");
+
+    // The login form, before any session.
+    for (email, password) in [
+        ("a\0b", "a long password"),
+        (long.as_str(), "a long password"),
+        ("agent@example.com", "a long\0password"),
+    ] {
+        let response = try_login(&app, email, password, "/invisible").await;
+        assert_eq!(response.status(), 422, "{email:.20}");
+        assert!(response
+            .text()
+            .await
+            .unwrap()
+            .contains("not a valid email address or password"));
+    }
+    // The users page.
+    let (_, html) = page(&app, &admin, "/admin/users").await;
+    let csrf = hidden(&html, "csrf");
+    for (email, name) in [("a\0b@example.com", ""), ("ok@example.com", "Bad\0Name")] {
+        let (status, html) = post_form(
+            &app,
+            &admin,
+            "/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("email", email),
+                ("name", name),
+                ("role", "agent"),
+                ("password", "a long password"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 422, "{html}");
+        assert!(html.contains("contains control characters"), "{html}");
+    }
+    assert_eq!(app.service.store.users().await.unwrap().len(), 3);
+}
+
+/// "Mark contacted" records a `message.sent` through event validation, and only on a promise that exists.
+async fn work_needs_a_real_promise_and_a_valid_event(backend: Backend) {
+    let app = app_with_a_breach(backend).await;
+    let agent = login(&app, "agent@example.com").await;
+    let (_, html) = page(&app, &agent, "/invisible").await;
+    let csrf = hidden(&html, "csrf");
+    let work = |customer: &'static str,
+                policy: &'static str,
+                trigger: &'static str,
+                kind: &'static str| {
+        let (app, agent, csrf) = (&app, agent.clone(), csrf.clone());
+        async move {
+            post_form(
+                app,
+                &agent,
+                "/invisible/work",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("customer", customer),
+                    ("policy", policy),
+                    ("trigger_event", trigger),
+                    ("kind", kind),
+                ],
+            )
+            .await
+        }
+    };
+    for (customer, policy, trigger, kind) in [
+        ("ghost", "reply", "m1", "contacted"),
+        ("ghost", "reply", "m1", "acknowledged"),
+        ("c1", "reply", "no-such-event", "contacted"),
+        ("c1", "no-such-policy", "m1", "contacted"),
+        ("c1", "reply", "m2", "note"),
+    ] {
+        let (status, body) = work(customer, policy, trigger, kind).await;
+        assert_eq!(status, 404, "{customer} {policy} {trigger} {kind}: {body}");
+        assert!(body.starts_with("no promise"), "{body}");
+    }
+    assert!(app.service.store.customer("ghost").await.unwrap().is_none());
+    assert!(app
+        .service
+        .store
+        .work_for(vec!["ghost".into(), "c1".into()])
+        .await
+        .unwrap()
+        .is_empty());
+    let (_, customer) = app.get_json("/v1/customers/c1").await;
+    assert_eq!(customer["invisible"], true, "{customer:#}");
+    assert_eq!(
+        customer["events"].as_array().unwrap().len(),
+        1,
+        "{customer:#}"
+    );
+
+    // On the real promise: a validated message.sent with the promise's ref, which keeps it.
+    assert_eq!(work("c1", "reply", "m1", "contacted").await.0, 303);
+    let events = app.service.store.customer_events("c1").await.unwrap();
+    let sent = events
+        .iter()
+        .find(|e| e.kind == "message.sent")
+        .expect("a message.sent");
+    assert_eq!(sent.customer, "c1");
+    assert_eq!(sent.channel.as_deref(), Some("staff"));
+    assert_eq!(sent.reference.as_deref(), Some("T-1"));
+    assert!(sent.id.starts_with("contacted-"), "{}", sent.id);
+    let properties = sent.properties_value();
+    assert_eq!(properties["by"], "agent@example.com");
+    assert_eq!(properties["via"], "dashboard");
+    let (_, customer) = app.get_json("/v1/customers/c1").await;
+    assert_eq!(customer["invisible"], false, "{customer:#}");
+}
+
 on_both_backends!(
+    control_characters_and_absurd_lengths_are_refused_at_the_edge,
+    work_needs_a_real_promise_and_a_valid_event,
     redirects_stay_on_this_site,
     no_page_without_login,
     roles_csrf_and_escaping,

@@ -6,6 +6,7 @@
 mod admin;
 pub mod auth;
 pub mod charts;
+mod input;
 mod pages;
 mod reports;
 

@@ -15,9 +15,9 @@ use super::auth::{
     cookie, hash_password, random_token, read_cookie, token_hash, verify_password, CurrentUser,
     LOGIN_COOKIE, SESSION_COOKIE, SESSION_HOURS,
 };
-use super::{PageError, PageResult};
+use super::{input, PageError, PageResult};
 use crate::domain::span::format_span;
-use crate::domain::{Event, ProfileUpdate};
+use crate::domain::{Event, EventInput};
 use crate::http::AppState;
 use crate::store::{CustomerRecord, OutboxFilter, Role, WorkEntry};
 
@@ -147,10 +147,10 @@ pub async fn login(
         )
             .into_response();
     }
-    let again = |error: &str| {
+    let again = |status: StatusCode, error: &str| {
         let token = random_token();
         let mut response = render(
-            StatusCode::UNAUTHORIZED,
+            status,
             "login.html",
             context! { title => "Log in", error => error, login_token => token, next => safe_next(form.next.as_deref()) },
         );
@@ -160,7 +160,17 @@ pub async fn login(
         }
         response
     };
-    let user = match state.service.store.user_by_email(form.email.trim()).await {
+    let email = form.email.trim();
+    if email.is_empty()
+        || input::problem(email, input::MAX_EMAIL, false).is_some()
+        || input::problem(&form.password, input::MAX_PASSWORD, false).is_some()
+    {
+        return again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Email or password: not a valid email address or password.",
+        );
+    }
+    let user = match state.service.store.user_by_email(email).await {
         Ok(user) => user,
         Err(err) => return crate::http::error::ApiError::from(err).into_response(),
     };
@@ -170,10 +180,10 @@ pub async fn login(
         None => dummy_hash(),
     };
     if !verify_password(&form.password, hash) || user.is_none() {
-        return again("Wrong email or password.");
+        return again(StatusCode::UNAUTHORIZED, "Wrong email or password.");
     }
     let Some(user) = user else {
-        return again("Wrong email or password.");
+        return again(StatusCode::UNAUTHORIZED, "Wrong email or password.");
     };
     let token = random_token();
     let csrf = random_token();
@@ -517,22 +527,45 @@ pub async fn work(
         ));
     }
     let back = safe_next(form.back.as_deref());
-    let note = form
+    let customer = input::id("customer", &form.customer)?;
+    let policy = input::id("policy", &form.policy)?;
+    let trigger_event = input::id("trigger_event", &form.trigger_event)?;
+    let note = match form
         .note
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty())
-        .map(|n| n.chars().take(2_000).collect::<String>());
-    if form.kind == "note" && note.is_none() {
-        return Ok(Redirect::to(&back).into_response());
-    }
-    let email = user.0.user.email.clone();
+    {
+        Some(n) => Some(input::note("note", n)?.to_string()),
+        None => None,
+    };
     let assignee = match form
         .assignee
         .as_deref()
         .map(str::trim)
         .filter(|a| !a.is_empty())
     {
+        Some(a) => Some(input::line("assignee", a, input::MAX_EMAIL)?),
+        None => None,
+    };
+    // Work is on one promise of one customer: both must exist.
+    let obligation = state
+        .service
+        .store
+        .customer_obligations(customer)
+        .await?
+        .into_iter()
+        .find(|o| &*o.policy == policy && o.trigger_event == trigger_event)
+        .ok_or_else(|| {
+            PageError::NotFound(format!(
+                "no promise {policy:?} of customer {customer:?} opened by event {trigger_event:?}"
+            ))
+        })?;
+    if form.kind == "note" && note.is_none() {
+        return Ok(Redirect::to(&back).into_response());
+    }
+    let email = user.0.user.email.clone();
+    let assignee = match assignee {
         None => email.clone(),
         Some(a) => match state.service.store.user_by_email(a).await? {
             Some(u) => u.email,
@@ -540,10 +573,17 @@ pub async fn work(
         },
     };
     let now = Timestamp::now();
+    // What "contacted" records goes through the same validation as every other event, before anything is
+    // written.
+    let contacted = if form.kind == "contacted" {
+        Some(contacted_event(&obligation, &email, now)?)
+    } else {
+        None
+    };
     let entry = WorkEntry {
-        customer: form.customer.clone(),
-        policy: form.policy.clone(),
-        trigger_event: form.trigger_event.clone(),
+        customer: customer.to_string(),
+        policy: policy.to_string(),
+        trigger_event: trigger_event.to_string(),
         kind: form.kind.clone(),
         by: email.clone(),
         assignee: (form.kind == "assigned").then_some(assignee),
@@ -551,34 +591,43 @@ pub async fn work(
         at: now,
     };
     state.service.store.record_work(entry).await?;
-    if form.kind == "contacted" {
-        let reference = state
-            .service
-            .store
-            .event(&form.trigger_event)
-            .await?
-            .and_then(|e| e.reference);
-        let event = Event {
-            id: format!(
-                "contacted-{}",
-                crate::store::short_hash(&format!(
-                    "{}\n{}\n{}",
-                    form.customer, form.trigger_event, now
-                ))
-            ),
-            kind: "message.sent".into(),
-            customer: form.customer.clone(),
-            at: now,
-            channel: Some("staff".into()),
-            reference,
-            properties: Some(serde_json::json!({ "by": email, "via": "dashboard" }).to_string()),
-            profile: ProfileUpdate::default(),
-        };
+    if let Some(event) = contacted {
         state.service.ingest(vec![event]).await?;
         state.ingested.ingested();
         state.dashboard.queue_changed();
     }
     Ok(Redirect::to(&back).into_response())
+}
+
+/// The `message.sent` that "mark contacted" records on an obligation (it keeps the promise), validated as
+/// an `EventInput` like any event from the API or an import.
+fn contacted_event(
+    obligation: &crate::domain::Obligation,
+    by: &str,
+    now: Timestamp,
+) -> Result<Event, PageError> {
+    let id = format!(
+        "contacted-{}",
+        crate::store::short_hash(&format!(
+            "{}\n{}\n{}",
+            obligation.customer, obligation.trigger_event, now
+        ))
+    );
+    let properties = serde_json::json!({ "by": by, "via": "dashboard" }).to_string();
+    let properties = serde_json::value::RawValue::from_string(properties)
+        .map_err(|e| PageError::BadRequest(format!("properties: {e}")))?;
+    let input = EventInput {
+        id: Some(id.into()),
+        kind: Some("message.sent".into()),
+        customer: Some(obligation.customer.as_str().into()),
+        channel: Some("staff".into()),
+        reference: obligation.reference.as_deref().map(Into::into),
+        properties: Some(&properties),
+        ..EventInput::default()
+    };
+    input
+        .validate(now, &mut || String::new())
+        .map_err(|e| PageError::BadRequest(e.to_string()))
 }
 
 /// Events the customer saw (messages, confirmations, answers) as opposed to back-office steps.
@@ -598,6 +647,7 @@ pub async fn customer(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> PageResult {
+    input::id("customer", &id)?;
     let now = Timestamp::now();
     let Some(view) = state.service.customer(&id, now).await? else {
         return Err(PageError::NotFound(format!("no customer {id:?}")));
