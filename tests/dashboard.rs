@@ -771,9 +771,63 @@ async fn work_needs_a_real_promise_and_a_valid_event(backend: Backend) {
     assert_eq!(customer["invisible"], false, "{customer:#}");
 }
 
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Wrong passwords are throttled per account and per client address, with a backoff; the right password
+/// works again once the backoff has passed.
+async fn logins_are_throttled_per_account_and_address(backend: Backend) {
+    let mut config = Config::defaults().unwrap();
+    config.file.server.login_failures_per_account = 5;
+    config.file.server.login_failures_per_address = 8;
+    config.file.server.login_backoff_secs = 2;
+    config.file.server.login_backoff_max_secs = 4;
+    let app = spawn_app_with(backend, config).await;
+    add_user(&app, "agent@example.com", Role::Agent).await;
+    add_user(&app, "boss@example.com", Role::Manager).await;
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let response = try_login(&app, "agent@example.com", "wrong password", "/invisible").await;
+        if response.status() == 429 {
+            let wait = retry_after(&response);
+            assert!((1..=2).contains(&wait), "{wait}");
+        }
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses[..5], [401; 5], "{statuses:?}");
+    assert_eq!(statuses[5..], [429; 15], "{statuses:?}");
+    // The right password while throttled: refused too (and the account's case does not matter).
+    let response = try_login(&app, "Agent@Example.com", "a long password", "/invisible").await;
+    assert_eq!(response.status(), 429);
+    assert!(set_cookie(&response, "seen_session").is_none());
+    // After the backoff, the right password works (and clears the account's failures).
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let response = try_login(&app, "agent@example.com", "a long password", "/invisible").await;
+    assert_eq!(response.status(), 303);
+    assert!(set_cookie(&response, "seen_session").is_some());
+    let response = try_login(&app, "agent@example.com", "wrong password", "/invisible").await;
+    assert_eq!(response.status(), 401, "the success cleared the account");
+
+    // This address has failed 6 times; two more guesses at other accounts reach its limit of 8: then even
+    // another account's right password waits.
+    for email in ["nobody@example.com", "boss@example.com"] {
+        let response = try_login(&app, email, "wrong password", "/invisible").await;
+        assert_eq!(response.status(), 401, "{email}");
+    }
+    let response = try_login(&app, "boss@example.com", "a long password", "/invisible").await;
+    assert_eq!(response.status(), 429);
+    assert!(retry_after(&response) >= 1);
+}
+
 on_both_backends!(
     control_characters_and_absurd_lengths_are_refused_at_the_edge,
     work_needs_a_real_promise_and_a_valid_event,
+    logins_are_throttled_per_account_and_address,
     redirects_stay_on_this_site,
     no_page_without_login,
     roles_csrf_and_escaping,

@@ -9,6 +9,7 @@ pub mod charts;
 mod input;
 mod pages;
 mod reports;
+pub mod throttle;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +51,8 @@ pub struct Dashboard {
     surveys: FigureCache<u32, reports::SurveyFigures>,
     /// Who is invisible now and why (the queue applies its filters and the work log on top, fresh).
     queue: FigureCache<(), Vec<crate::domain::report::Invisible>>,
+    /// Failed logins per account and per client address (bounded; see `throttle`).
+    pub login: throttle::LoginThrottle,
 }
 
 impl Dashboard {
@@ -63,6 +66,7 @@ impl Dashboard {
             promises: FigureCache::new(figures_ttl),
             surveys: FigureCache::new(figures_ttl),
             queue: FigureCache::new(queue_ttl),
+            login: throttle::LoginThrottle::default(),
         }
     }
 

@@ -1,7 +1,9 @@
 //! Dashboard pages: server-rendered HTML (minijinja, auto-escaped), forms with CSRF tokens, no JavaScript.
 
 use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -15,6 +17,7 @@ use super::auth::{
     cookie, hash_password, random_token, read_cookie, token_hash, verify_password, CurrentUser,
     LOGIN_COOKIE, SESSION_COOKIE, SESSION_HOURS,
 };
+use super::throttle::Limits;
 use super::{input, PageError, PageResult};
 use crate::domain::span::format_span;
 use crate::domain::{Event, EventInput};
@@ -134,6 +137,7 @@ pub struct LoginForm {
 
 pub async fn login(
     State(state): State<AppState>,
+    client: ClientAddress,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -170,6 +174,14 @@ pub async fn login(
             "Email or password: not a valid email address or password.",
         );
     }
+    let (per_account, per_address) = login_limits(&state.server);
+    let throttle = &state.dashboard.login;
+    let address = client.0;
+    let address_text = address.map_or_else(|| "-".to_string(), |a| a.to_string());
+    if let Err(wait) = throttle.check(email, address, &per_account, &per_address, Instant::now()) {
+        tracing::warn!(account = %email, address = %address_text, retry_after_secs = wait.as_secs_f64(), "login throttled");
+        return throttled(wait);
+    }
     let user = match state.service.store.user_by_email(email).await {
         Ok(user) => user,
         Err(err) => return crate::http::error::ApiError::from(err).into_response(),
@@ -180,8 +192,11 @@ pub async fn login(
         None => dummy_hash(),
     };
     if !verify_password(&form.password, hash) || user.is_none() {
+        let wait = throttle.failed(email, address, &per_account, &per_address, Instant::now());
+        tracing::warn!(account = %email, address = %address_text, known = user.is_some(), backoff_secs = wait.map(|w| w.as_secs_f64()), "login failed");
         return again(StatusCode::UNAUTHORIZED, "Wrong email or password.");
     }
+    throttle.succeeded(email);
     let Some(user) = user else {
         return again(StatusCode::UNAUTHORIZED, "Wrong email or password.");
     };
@@ -214,6 +229,54 @@ pub async fn login(
         }
     }
     response
+}
+
+/// The login throttle's limits from `[server]`: per account, and per client address.
+fn login_limits(server: &crate::config::ServerConfig) -> (Limits, Limits) {
+    let per_account = Limits {
+        free_failures: server.login_failures_per_account,
+        backoff: Duration::from_secs(server.login_backoff_secs),
+        max_backoff: Duration::from_secs(server.login_backoff_max_secs),
+        window: Duration::from_secs(LOGIN_WINDOW_SECS),
+    };
+    let per_address = Limits {
+        free_failures: server.login_failures_per_address,
+        ..per_account
+    };
+    (per_account, per_address)
+}
+
+/// Failures are forgotten this long after the last one (or after its backoff ended).
+const LOGIN_WINDOW_SECS: u64 = 15 * 60;
+
+/// 429 with `Retry-After` (whole seconds, rounded up).
+fn throttled(wait: Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, secs.max(1).to_string())],
+        "too many failed logins: wait before trying again",
+    )
+        .into_response()
+}
+
+/// The client's IP address, when the server was started with connection info (`seen serve` is).
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
 }
 
 /// An argon2id hash of a random password nobody knows (same cost as a real check).
