@@ -824,7 +824,60 @@ async fn logins_are_throttled_per_account_and_address(backend: Backend) {
     assert!(retry_after(&response) >= 1);
 }
 
+/// A name a spreadsheet would evaluate (`=`, `+`, `-`, `@`) is exported as text: prefixed with `'`.
+async fn csv_exports_neutralise_formulas(backend: Backend) {
+    let config = Config::from_toml(
+        r#"
+[[policies]]
+name = "=HYPERLINK(\"http://evil.example\",\"x\")"
+kind = "expect"
+trigger = ["message.received"]
+expect = ["message.sent"]
+within = "1h"
+
+[[policies]]
+name = "@reply"
+kind = "expect"
+trigger = ["message.received"]
+expect = ["message.sent"]
+within = "2h"
+"#,
+        "test",
+    )
+    .unwrap();
+    let app = spawn_app_with(backend, config).await;
+    let at = (Timestamp::now() - SignedDuration::from_hours(30)).to_string();
+    let events = json!([
+        { "id": "m1", "type": "message.received", "customer": "c1", "at": at },
+    ]);
+    assert_eq!(app.post_events(&events).await.0, 200);
+    add_user(&app, "boss@example.com", Role::Manager).await;
+    let manager = login(&app, "boss@example.com").await;
+    let (status, csv) = page(&app, &manager, "/promises?format=csv").await;
+    assert_eq!(status, 200, "{csv}");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let policies: std::collections::BTreeSet<String> = reader
+        .records()
+        .map(|r| r.unwrap()[1].to_string())
+        .collect();
+    assert_eq!(
+        policies.into_iter().collect::<Vec<_>>(),
+        ["'=HYPERLINK(\"http://evil.example\",\"x\")", "'@reply"],
+        "{csv}"
+    );
+    for line in csv.lines() {
+        for cell in line.split(',') {
+            let cell = cell.trim_start_matches('"');
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{cell:?} in {line}"
+            );
+        }
+    }
+}
+
 on_both_backends!(
+    csv_exports_neutralise_formulas,
     control_characters_and_absurd_lengths_are_refused_at_the_edge,
     work_needs_a_real_promise_and_a_valid_event,
     logins_are_throttled_per_account_and_address,
