@@ -876,7 +876,81 @@ within = "2h"
     }
 }
 
+/// Every dashboard response (pages, redirects, errors, exports) carries a strict CSP, no framing, no
+/// referrer, no caching and no sniffing; the pages have no inline style or script for the CSP to block.
+async fn dashboard_responses_carry_security_headers(backend: Backend) {
+    let app = app_with_a_breach(backend).await;
+    let agent = login(&app, "agent@example.com").await;
+    let manager = login(&app, "boss@example.com").await;
+    let get = |path: &'static str, session: Option<String>| {
+        let address = app.address.clone();
+        async move {
+            let mut request = client().get(format!("{address}{path}"));
+            if let Some(session) = session {
+                request = request.header("cookie", format!("seen_session={session}"));
+            }
+            request.send().await.unwrap()
+        }
+    };
+    let cases = [
+        ("/login", None, 200),
+        ("/", None, 303),
+        ("/invisible", Some(agent.clone()), 200),
+        ("/customers/c1", Some(agent.clone()), 200),
+        ("/customers/a%00b", Some(agent.clone()), 400),
+        ("/overview", Some(agent.clone()), 200),
+        ("/admin/users", Some(agent.clone()), 403),
+        ("/promises", Some(manager.clone()), 200),
+        ("/promises?format=csv", Some(manager.clone()), 200),
+        ("/surveys", Some(manager.clone()), 200),
+        ("/outbox", Some(manager.clone()), 200),
+    ];
+    for (path, session, status) in cases {
+        let response = get(path, session).await;
+        assert_eq!(response.status(), status, "{path}");
+        let h = response.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'self'",
+            "script-src 'none'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(h["cache-control"], "no-store", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        let html_page = h
+            .get("content-type")
+            .is_some_and(|t| t.to_str().unwrap().starts_with("text/html"));
+        if html_page {
+            let html = response.text().await.unwrap();
+            assert!(!html.contains("<style"), "{path}: inline <style>");
+            assert!(!html.contains(" style="), "{path}: a style attribute");
+            assert!(!html.contains("<script"), "{path}: a script");
+            assert!(
+                html.contains("<link rel=\"stylesheet\" href=\"/assets/seen.css\">"),
+                "{path}"
+            );
+        }
+    }
+    // The stylesheet the pages link to, without a login (the login page needs it).
+    let response = get("/assets/seen.css", None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/css; charset=utf-8"
+    );
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert!(response.text().await.unwrap().contains("header a.here"));
+}
+
 on_both_backends!(
+    dashboard_responses_carry_security_headers,
     csv_exports_neutralise_formulas,
     control_characters_and_absurd_lengths_are_refused_at_the_edge,
     work_needs_a_real_promise_and_a_valid_event,
