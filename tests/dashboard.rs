@@ -86,6 +86,37 @@ async fn login(app: &TestApp, email: &str) -> String {
     cookie
 }
 
+/// Posts the login form (with a fresh login token) and returns the response as is.
+async fn try_login(app: &TestApp, email: &str, password: &str, next: &str) -> reqwest::Response {
+    let c = client();
+    let page = c
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap();
+    let login_cookie = set_cookie(&page, "seen_login").expect("login cookie");
+    let token = hidden(&page.text().await.unwrap(), "login_token");
+    c.post(format!("{}/login", app.address))
+        .header("cookie", format!("seen_login={login_cookie}"))
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("login_token", &token),
+            ("next", next),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
 async fn page(app: &TestApp, session: &str, path: &str) -> (u16, String) {
     let response = client()
         .get(format!("{}{path}", app.address))
@@ -514,7 +545,417 @@ async fn admins_manage_users_and_api_keys(backend: Backend) {
     assert_eq!(status, 409, "the same email twice");
 }
 
+/// Browsers drop tabs and newlines in URLs and read `/\` as `//`: such `next=` / `back=` values must not
+/// send a user to another site, and must not break the `Location` header (500).
+async fn redirects_stay_on_this_site(backend: Backend) {
+    let app = app_with_a_breach(backend).await;
+    let hostile = [
+        "/\t/evil.example/",
+        "/\n/evil.example/",
+        "/\r\nSet-Cookie: x=y",
+        "//evil.example/",
+        "/\\evil.example/",
+        "/x\\..\\\\evil.example",
+        "https://evil.example/",
+        "/\u{0}",
+    ];
+    // The login page does not carry a hostile `next` into its form.
+    let response = client()
+        .get(format!("{}/login?next=/%09/evil.example/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        hidden(&response.text().await.unwrap(), "next"),
+        "&#x2f;invisible"
+    );
+    for next in hostile {
+        let response = try_login(&app, "agent@example.com", "a long password", next).await;
+        assert_eq!(response.status(), 303, "{next:?}");
+        assert_eq!(location(&response), "/invisible", "{next:?}");
+    }
+    // A local path is kept (query and all).
+    let response = try_login(
+        &app,
+        "agent@example.com",
+        "a long password",
+        "/customers/c1?x=1",
+    )
+    .await;
+    assert_eq!(location(&response), "/customers/c1?x=1");
+
+    let agent = login(&app, "agent@example.com").await;
+    let (_, html) = page(&app, &agent, "/invisible").await;
+    let csrf = hidden(&html, "csrf");
+    for back in hostile {
+        let response = client()
+            .post(format!("{}/invisible/work", app.address))
+            .header("cookie", format!("seen_session={agent}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("customer", "c1"),
+                ("policy", "reply"),
+                ("trigger_event", "m1"),
+                ("kind", "acknowledged"),
+                ("back", back),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "{back:?}");
+        assert_eq!(location(&response), "/invisible", "{back:?}");
+    }
+}
+
+/// A NUL byte (PostgreSQL refuses it in text) or an absurd length in a path or form field is a 4xx naming
+/// the field, never a 500, and records nothing.
+async fn control_characters_and_absurd_lengths_are_refused_at_the_edge(backend: Backend) {
+    let app = app_with_a_breach(backend).await;
+    let agent = login(&app, "agent@example.com").await;
+    let admin = login(&app, "root@example.com").await;
+    let long = "x".repeat(5_000);
+    for path in [
+        "/customers/a%00b".to_string(),
+        "/customers/a%0Ab".to_string(),
+        format!("/customers/{long}"),
+    ] {
+        let (status, body) = page(&app, &agent, &path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.starts_with("customer: "), "{body}");
+    }
+    let (_, html) = page(&app, &agent, "/invisible").await;
+    let csrf = hidden(&html, "csrf");
+    let base = [
+        ("csrf", csrf.as_str()),
+        ("customer", "c1"),
+        ("policy", "reply"),
+        ("trigger_event", "m1"),
+    ];
+    for (field, value, kind) in [
+        ("customer", "a\0b", "contacted"),
+        ("customer", long.as_str(), "contacted"),
+        ("policy", "re\0ply", "acknowledged"),
+        ("trigger_event", "m\x01", "acknowledged"),
+        ("note", "hello\0", "note"),
+        ("note", &"n".repeat(2_001), "note"),
+        ("assignee", "a\0b@example.com", "assigned"),
+    ] {
+        let mut form: Vec<(&str, &str)> = base
+            .iter()
+            .copied()
+            .filter(|(name, _)| *name != field)
+            .collect();
+        form.push((field, value));
+        form.push(("kind", kind));
+        let (status, body) = post_form(&app, &agent, "/invisible/work", &form).await;
+        assert_eq!(status, 400, "{field}: {body}");
+        assert!(body.starts_with(&format!("{field}: ")), "{field}: {body}");
+    }
+    assert!(app
+        .service
+        .store
+        .work_for(vec!["c1".into()])
+        .await
+        .unwrap()
+        .is_empty());
+    let (_, customer) = app.get_json("/v1/customers/c1").await;
+    assert_eq!(customer["invisible"], true, "nothing was recorded");
+
+    // The login form, before any session.
+    for (email, password) in [
+        ("a\0b", "a long password"),
+        (long.as_str(), "a long password"),
+        ("agent@example.com", "a long\0password"),
+    ] {
+        let response = try_login(&app, email, password, "/invisible").await;
+        assert_eq!(response.status(), 422, "{email:.20}");
+        assert!(response
+            .text()
+            .await
+            .unwrap()
+            .contains("not a valid email address or password"));
+    }
+    // The users page.
+    let (_, html) = page(&app, &admin, "/admin/users").await;
+    let csrf = hidden(&html, "csrf");
+    for (email, name) in [("a\0b@example.com", ""), ("ok@example.com", "Bad\0Name")] {
+        let (status, html) = post_form(
+            &app,
+            &admin,
+            "/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("email", email),
+                ("name", name),
+                ("role", "agent"),
+                ("password", "a long password"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 422, "{html}");
+        assert!(html.contains("contains control characters"), "{html}");
+    }
+    assert_eq!(app.service.store.users().await.unwrap().len(), 3);
+}
+
+/// "Mark contacted" records a `message.sent` through event validation, and only on a promise that exists.
+async fn work_needs_a_real_promise_and_a_valid_event(backend: Backend) {
+    let app = app_with_a_breach(backend).await;
+    let agent = login(&app, "agent@example.com").await;
+    let (_, html) = page(&app, &agent, "/invisible").await;
+    let csrf = hidden(&html, "csrf");
+    let work = |customer: &'static str,
+                policy: &'static str,
+                trigger: &'static str,
+                kind: &'static str| {
+        let (app, agent, csrf) = (&app, agent.clone(), csrf.clone());
+        async move {
+            post_form(
+                app,
+                &agent,
+                "/invisible/work",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("customer", customer),
+                    ("policy", policy),
+                    ("trigger_event", trigger),
+                    ("kind", kind),
+                ],
+            )
+            .await
+        }
+    };
+    for (customer, policy, trigger, kind) in [
+        ("ghost", "reply", "m1", "contacted"),
+        ("ghost", "reply", "m1", "acknowledged"),
+        ("c1", "reply", "no-such-event", "contacted"),
+        ("c1", "no-such-policy", "m1", "contacted"),
+        ("c1", "reply", "m2", "note"),
+    ] {
+        let (status, body) = work(customer, policy, trigger, kind).await;
+        assert_eq!(status, 404, "{customer} {policy} {trigger} {kind}: {body}");
+        assert!(body.starts_with("no promise"), "{body}");
+    }
+    assert!(app.service.store.customer("ghost").await.unwrap().is_none());
+    assert!(app
+        .service
+        .store
+        .work_for(vec!["ghost".into(), "c1".into()])
+        .await
+        .unwrap()
+        .is_empty());
+    let (_, customer) = app.get_json("/v1/customers/c1").await;
+    assert_eq!(customer["invisible"], true, "{customer:#}");
+    assert_eq!(
+        customer["events"].as_array().unwrap().len(),
+        1,
+        "{customer:#}"
+    );
+
+    // On the real promise: a validated message.sent with the promise's ref, which keeps it.
+    assert_eq!(work("c1", "reply", "m1", "contacted").await.0, 303);
+    let events = app.service.store.customer_events("c1").await.unwrap();
+    let sent = events
+        .iter()
+        .find(|e| e.kind == "message.sent")
+        .expect("a message.sent");
+    assert_eq!(sent.customer, "c1");
+    assert_eq!(sent.channel.as_deref(), Some("staff"));
+    assert_eq!(sent.reference.as_deref(), Some("T-1"));
+    assert!(sent.id.starts_with("contacted-"), "{}", sent.id);
+    let properties = sent.properties_value();
+    assert_eq!(properties["by"], "agent@example.com");
+    assert_eq!(properties["via"], "dashboard");
+    let (_, customer) = app.get_json("/v1/customers/c1").await;
+    assert_eq!(customer["invisible"], false, "{customer:#}");
+}
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Wrong passwords are throttled per account and per client address, with a backoff; the right password
+/// works again once the backoff has passed.
+async fn logins_are_throttled_per_account_and_address(backend: Backend) {
+    let mut config = Config::defaults().unwrap();
+    config.file.server.login_failures_per_account = 5;
+    config.file.server.login_failures_per_address = 8;
+    config.file.server.login_backoff_secs = 2;
+    config.file.server.login_backoff_max_secs = 4;
+    let app = spawn_app_with(backend, config).await;
+    add_user(&app, "agent@example.com", Role::Agent).await;
+    add_user(&app, "boss@example.com", Role::Manager).await;
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let response = try_login(&app, "agent@example.com", "wrong password", "/invisible").await;
+        if response.status() == 429 {
+            let wait = retry_after(&response);
+            assert!((1..=2).contains(&wait), "{wait}");
+        }
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses[..5], [401; 5], "{statuses:?}");
+    assert_eq!(statuses[5..], [429; 15], "{statuses:?}");
+    // The right password while throttled: refused too (and the account's case does not matter).
+    let response = try_login(&app, "Agent@Example.com", "a long password", "/invisible").await;
+    assert_eq!(response.status(), 429);
+    assert!(set_cookie(&response, "seen_session").is_none());
+    // After the backoff, the right password works (and clears the account's failures).
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let response = try_login(&app, "agent@example.com", "a long password", "/invisible").await;
+    assert_eq!(response.status(), 303);
+    assert!(set_cookie(&response, "seen_session").is_some());
+    let response = try_login(&app, "agent@example.com", "wrong password", "/invisible").await;
+    assert_eq!(response.status(), 401, "the success cleared the account");
+
+    // This address has failed 6 times; two more guesses at other accounts reach its limit of 8: then even
+    // another account's right password waits.
+    for email in ["nobody@example.com", "boss@example.com"] {
+        let response = try_login(&app, email, "wrong password", "/invisible").await;
+        assert_eq!(response.status(), 401, "{email}");
+    }
+    let response = try_login(&app, "boss@example.com", "a long password", "/invisible").await;
+    assert_eq!(response.status(), 429);
+    assert!(retry_after(&response) >= 1);
+}
+
+/// A name a spreadsheet would evaluate (`=`, `+`, `-`, `@`) is exported as text: prefixed with `'`.
+async fn csv_exports_neutralise_formulas(backend: Backend) {
+    let config = Config::from_toml(
+        r#"
+[[policies]]
+name = "=HYPERLINK(\"http://evil.example\",\"x\")"
+kind = "expect"
+trigger = ["message.received"]
+expect = ["message.sent"]
+within = "1h"
+
+[[policies]]
+name = "@reply"
+kind = "expect"
+trigger = ["message.received"]
+expect = ["message.sent"]
+within = "2h"
+"#,
+        "test",
+    )
+    .unwrap();
+    let app = spawn_app_with(backend, config).await;
+    let at = (Timestamp::now() - SignedDuration::from_hours(30)).to_string();
+    let events = json!([
+        { "id": "m1", "type": "message.received", "customer": "c1", "at": at },
+    ]);
+    assert_eq!(app.post_events(&events).await.0, 200);
+    add_user(&app, "boss@example.com", Role::Manager).await;
+    let manager = login(&app, "boss@example.com").await;
+    let (status, csv) = page(&app, &manager, "/promises?format=csv").await;
+    assert_eq!(status, 200, "{csv}");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let policies: std::collections::BTreeSet<String> = reader
+        .records()
+        .map(|r| r.unwrap()[1].to_string())
+        .collect();
+    assert_eq!(
+        policies.into_iter().collect::<Vec<_>>(),
+        ["'=HYPERLINK(\"http://evil.example\",\"x\")", "'@reply"],
+        "{csv}"
+    );
+    for line in csv.lines() {
+        for cell in line.split(',') {
+            let cell = cell.trim_start_matches('"');
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{cell:?} in {line}"
+            );
+        }
+    }
+}
+
+/// Every dashboard response (pages, redirects, errors, exports) carries a strict CSP, no framing, no
+/// referrer, no caching and no sniffing; the pages have no inline style or script for the CSP to block.
+async fn dashboard_responses_carry_security_headers(backend: Backend) {
+    let app = app_with_a_breach(backend).await;
+    let agent = login(&app, "agent@example.com").await;
+    let manager = login(&app, "boss@example.com").await;
+    let get = |path: &'static str, session: Option<String>| {
+        let address = app.address.clone();
+        async move {
+            let mut request = client().get(format!("{address}{path}"));
+            if let Some(session) = session {
+                request = request.header("cookie", format!("seen_session={session}"));
+            }
+            request.send().await.unwrap()
+        }
+    };
+    let cases = [
+        ("/login", None, 200),
+        ("/", None, 303),
+        ("/invisible", Some(agent.clone()), 200),
+        ("/customers/c1", Some(agent.clone()), 200),
+        ("/customers/a%00b", Some(agent.clone()), 400),
+        ("/overview", Some(agent.clone()), 200),
+        ("/admin/users", Some(agent.clone()), 403),
+        ("/promises", Some(manager.clone()), 200),
+        ("/promises?format=csv", Some(manager.clone()), 200),
+        ("/surveys", Some(manager.clone()), 200),
+        ("/outbox", Some(manager.clone()), 200),
+    ];
+    for (path, session, status) in cases {
+        let response = get(path, session).await;
+        assert_eq!(response.status(), status, "{path}");
+        let h = response.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'self'",
+            "script-src 'none'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(h["cache-control"], "no-store", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        let html_page = h
+            .get("content-type")
+            .is_some_and(|t| t.to_str().unwrap().starts_with("text/html"));
+        if html_page {
+            let html = response.text().await.unwrap();
+            assert!(!html.contains("<style"), "{path}: inline <style>");
+            assert!(!html.contains(" style="), "{path}: a style attribute");
+            assert!(!html.contains("<script"), "{path}: a script");
+            assert!(
+                html.contains("<link rel=\"stylesheet\" href=\"/assets/seen.css\">"),
+                "{path}"
+            );
+        }
+    }
+    // The stylesheet the pages link to, without a login (the login page needs it).
+    let response = get("/assets/seen.css", None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/css; charset=utf-8"
+    );
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert!(response.text().await.unwrap().contains("header a.here"));
+}
+
 on_both_backends!(
+    dashboard_responses_carry_security_headers,
+    csv_exports_neutralise_formulas,
+    control_characters_and_absurd_lengths_are_refused_at_the_edge,
+    work_needs_a_real_promise_and_a_valid_event,
+    logins_are_throttled_per_account_and_address,
+    redirects_stay_on_this_site,
     no_page_without_login,
     roles_csrf_and_escaping,
     acknowledging_moves_work_out_of_the_queue_and_managers_see_it,

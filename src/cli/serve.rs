@@ -78,7 +78,9 @@ pub async fn serve(
     println!("seen listening on http://{address}");
     started(address);
     tracing::info!(%address, config = %config.origin, "serving");
-    axum::serve(listener, http::router(state))
+    // With each connection's peer address: the dashboard's login throttle counts failures per address.
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;

@@ -218,6 +218,14 @@ pub struct ServerConfig {
     /// Seconds the work queue reuses the list of invisible customers (acknowledgements and the dashboard's
     /// own actions show at once; events from elsewhere within this time). 0: compute on every request.
     pub queue_cache_secs: u64,
+    /// Dashboard logins: failed attempts per account before each further one waits (429, `Retry-After`).
+    pub login_failures_per_account: u32,
+    /// ...and per client address (across accounts).
+    pub login_failures_per_address: u32,
+    /// The first wait, in seconds; each further failure doubles it.
+    pub login_backoff_secs: u64,
+    /// The longest wait, in seconds.
+    pub login_backoff_max_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -228,6 +236,10 @@ impl Default for ServerConfig {
             secure_cookies: false,
             figures_cache_secs: 30,
             queue_cache_secs: 5,
+            login_failures_per_account: 5,
+            login_failures_per_address: 20,
+            login_backoff_secs: 1,
+            login_backoff_max_secs: 900,
         }
     }
 }

@@ -61,6 +61,11 @@ pub async fn add_user(
     let email = form.email.trim().to_lowercase();
     let problem = if !email.contains('@') || email.len() > 254 {
         Some("email: not an email address".to_string())
+    } else if let Some(why) = super::input::problem(&email, super::input::MAX_EMAIL, false) {
+        Some(format!("email: {why}"))
+    } else if let Some(why) = super::input::problem(form.name.trim(), super::input::MAX_NAME, false)
+    {
+        Some(format!("name: {why}"))
     } else if form.password.chars().count() < MIN_PASSWORD {
         Some(format!("password: at least {MIN_PASSWORD} characters"))
     } else {

@@ -6,8 +6,10 @@
 mod admin;
 pub mod auth;
 pub mod charts;
+mod input;
 mod pages;
 mod reports;
+pub mod throttle;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +40,56 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/keys", get(admin::keys).post(admin::key_action))
         .route("/admin/policies", get(admin::policies))
+        .route("/assets/seen.css", get(stylesheet))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The Content-Security-Policy of every dashboard response: only this origin's stylesheet, no script at
+/// all (the dashboard needs none; a stray `<script>` or inline style would be refused), forms only to
+/// this origin, never inside a frame.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'none'; style-src 'self'; \
+     img-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Security headers on every dashboard response. Pages and exports hold customer data: never cached
+/// (`no-store`), unless a route set its own `Cache-Control` (the stylesheet).
+async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+    ] {
+        headers.insert(name, value);
+    }
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The dashboard's stylesheet (embedded; public, as the login page needs it).
+async fn stylesheet() -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("assets/seen.css"),
+    )
+        .into_response()
 }
 
 /// What the dashboard keeps between requests.
@@ -49,6 +101,8 @@ pub struct Dashboard {
     surveys: FigureCache<u32, reports::SurveyFigures>,
     /// Who is invisible now and why (the queue applies its filters and the work log on top, fresh).
     queue: FigureCache<(), Vec<crate::domain::report::Invisible>>,
+    /// Failed logins per account and per client address (bounded; see `throttle`).
+    pub login: throttle::LoginThrottle,
 }
 
 impl Dashboard {
@@ -62,6 +116,7 @@ impl Dashboard {
             promises: FigureCache::new(figures_ttl),
             surveys: FigureCache::new(figures_ttl),
             queue: FigureCache::new(queue_ttl),
+            login: throttle::LoginThrottle::default(),
         }
     }
 

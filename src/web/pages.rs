@@ -1,7 +1,9 @@
 //! Dashboard pages: server-rendered HTML (minijinja, auto-escaped), forms with CSRF tokens, no JavaScript.
 
 use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -15,9 +17,10 @@ use super::auth::{
     cookie, hash_password, random_token, read_cookie, token_hash, verify_password, CurrentUser,
     LOGIN_COOKIE, SESSION_COOKIE, SESSION_HOURS,
 };
-use super::{PageError, PageResult};
+use super::throttle::Limits;
+use super::{input, PageError, PageResult};
 use crate::domain::span::format_span;
-use crate::domain::{Event, ProfileUpdate};
+use crate::domain::{Event, EventInput};
 use crate::http::AppState;
 use crate::store::{CustomerRecord, OutboxFilter, Role, WorkEntry};
 
@@ -82,12 +85,32 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
-/// Only local paths: never redirect a user to another site after login.
+/// Only local paths: never redirect a user to another site after login or a form. A path starts with one
+/// `/` (not `//` or `/\`, which browsers read as another host) and has no backslash or control character
+/// anywhere (browsers drop tabs and newlines, so `/\t/evil.example/` would be `//evil.example/`); anything
+/// else goes to the queue. Non-ASCII is percent-encoded so the `Location` header is always valid.
 pub(super) fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/invisible".to_string(),
+    const DEFAULT: &str = "/invisible";
+    let Some(next) = next else {
+        return DEFAULT.to_string();
+    };
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+        && next.len() <= 2_000;
+    if !local {
+        return DEFAULT.to_string();
     }
+    next.bytes()
+        .map(|b| {
+            if b.is_ascii() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 pub async fn login_page(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
@@ -114,6 +137,7 @@ pub struct LoginForm {
 
 pub async fn login(
     State(state): State<AppState>,
+    client: ClientAddress,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -127,10 +151,10 @@ pub async fn login(
         )
             .into_response();
     }
-    let again = |error: &str| {
+    let again = |status: StatusCode, error: &str| {
         let token = random_token();
         let mut response = render(
-            StatusCode::UNAUTHORIZED,
+            status,
             "login.html",
             context! { title => "Log in", error => error, login_token => token, next => safe_next(form.next.as_deref()) },
         );
@@ -140,7 +164,25 @@ pub async fn login(
         }
         response
     };
-    let user = match state.service.store.user_by_email(form.email.trim()).await {
+    let email = form.email.trim();
+    if email.is_empty()
+        || input::problem(email, input::MAX_EMAIL, false).is_some()
+        || input::problem(&form.password, input::MAX_PASSWORD, false).is_some()
+    {
+        return again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Email or password: not a valid email address or password.",
+        );
+    }
+    let (per_account, per_address) = login_limits(&state.server);
+    let throttle = &state.dashboard.login;
+    let address = client.0;
+    let address_text = address.map_or_else(|| "-".to_string(), |a| a.to_string());
+    if let Err(wait) = throttle.check(email, address, &per_account, &per_address, Instant::now()) {
+        tracing::warn!(account = %email, address = %address_text, retry_after_secs = wait.as_secs_f64(), "login throttled");
+        return throttled(wait);
+    }
+    let user = match state.service.store.user_by_email(email).await {
         Ok(user) => user,
         Err(err) => return crate::http::error::ApiError::from(err).into_response(),
     };
@@ -150,10 +192,13 @@ pub async fn login(
         None => dummy_hash(),
     };
     if !verify_password(&form.password, hash) || user.is_none() {
-        return again("Wrong email or password.");
+        let wait = throttle.failed(email, address, &per_account, &per_address, Instant::now());
+        tracing::warn!(account = %email, address = %address_text, known = user.is_some(), backoff_secs = wait.map(|w| w.as_secs_f64()), "login failed");
+        return again(StatusCode::UNAUTHORIZED, "Wrong email or password.");
     }
+    throttle.succeeded(email);
     let Some(user) = user else {
-        return again("Wrong email or password.");
+        return again(StatusCode::UNAUTHORIZED, "Wrong email or password.");
     };
     let token = random_token();
     let csrf = random_token();
@@ -184,6 +229,54 @@ pub async fn login(
         }
     }
     response
+}
+
+/// The login throttle's limits from `[server]`: per account, and per client address.
+fn login_limits(server: &crate::config::ServerConfig) -> (Limits, Limits) {
+    let per_account = Limits {
+        free_failures: server.login_failures_per_account,
+        backoff: Duration::from_secs(server.login_backoff_secs),
+        max_backoff: Duration::from_secs(server.login_backoff_max_secs),
+        window: Duration::from_secs(LOGIN_WINDOW_SECS),
+    };
+    let per_address = Limits {
+        free_failures: server.login_failures_per_address,
+        ..per_account
+    };
+    (per_account, per_address)
+}
+
+/// Failures are forgotten this long after the last one (or after its backoff ended).
+const LOGIN_WINDOW_SECS: u64 = 15 * 60;
+
+/// 429 with `Retry-After` (whole seconds, rounded up).
+fn throttled(wait: Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, secs.max(1).to_string())],
+        "too many failed logins: wait before trying again",
+    )
+        .into_response()
+}
+
+/// The client's IP address, when the server was started with connection info (`seen serve` is).
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
 }
 
 /// An argon2id hash of a random password nobody knows (same cost as a real check).
@@ -497,22 +590,45 @@ pub async fn work(
         ));
     }
     let back = safe_next(form.back.as_deref());
-    let note = form
+    let customer = input::id("customer", &form.customer)?;
+    let policy = input::id("policy", &form.policy)?;
+    let trigger_event = input::id("trigger_event", &form.trigger_event)?;
+    let note = match form
         .note
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty())
-        .map(|n| n.chars().take(2_000).collect::<String>());
-    if form.kind == "note" && note.is_none() {
-        return Ok(Redirect::to(&back).into_response());
-    }
-    let email = user.0.user.email.clone();
+    {
+        Some(n) => Some(input::note("note", n)?.to_string()),
+        None => None,
+    };
     let assignee = match form
         .assignee
         .as_deref()
         .map(str::trim)
         .filter(|a| !a.is_empty())
     {
+        Some(a) => Some(input::line("assignee", a, input::MAX_EMAIL)?),
+        None => None,
+    };
+    // Work is on one promise of one customer: both must exist.
+    let obligation = state
+        .service
+        .store
+        .customer_obligations(customer)
+        .await?
+        .into_iter()
+        .find(|o| &*o.policy == policy && o.trigger_event == trigger_event)
+        .ok_or_else(|| {
+            PageError::NotFound(format!(
+                "no promise {policy:?} of customer {customer:?} opened by event {trigger_event:?}"
+            ))
+        })?;
+    if form.kind == "note" && note.is_none() {
+        return Ok(Redirect::to(&back).into_response());
+    }
+    let email = user.0.user.email.clone();
+    let assignee = match assignee {
         None => email.clone(),
         Some(a) => match state.service.store.user_by_email(a).await? {
             Some(u) => u.email,
@@ -520,10 +636,17 @@ pub async fn work(
         },
     };
     let now = Timestamp::now();
+    // What "contacted" records goes through the same validation as every other event, before anything is
+    // written.
+    let contacted = if form.kind == "contacted" {
+        Some(contacted_event(&obligation, &email, now)?)
+    } else {
+        None
+    };
     let entry = WorkEntry {
-        customer: form.customer.clone(),
-        policy: form.policy.clone(),
-        trigger_event: form.trigger_event.clone(),
+        customer: customer.to_string(),
+        policy: policy.to_string(),
+        trigger_event: trigger_event.to_string(),
         kind: form.kind.clone(),
         by: email.clone(),
         assignee: (form.kind == "assigned").then_some(assignee),
@@ -531,34 +654,43 @@ pub async fn work(
         at: now,
     };
     state.service.store.record_work(entry).await?;
-    if form.kind == "contacted" {
-        let reference = state
-            .service
-            .store
-            .event(&form.trigger_event)
-            .await?
-            .and_then(|e| e.reference);
-        let event = Event {
-            id: format!(
-                "contacted-{}",
-                crate::store::short_hash(&format!(
-                    "{}\n{}\n{}",
-                    form.customer, form.trigger_event, now
-                ))
-            ),
-            kind: "message.sent".into(),
-            customer: form.customer.clone(),
-            at: now,
-            channel: Some("staff".into()),
-            reference,
-            properties: Some(serde_json::json!({ "by": email, "via": "dashboard" }).to_string()),
-            profile: ProfileUpdate::default(),
-        };
+    if let Some(event) = contacted {
         state.service.ingest(vec![event]).await?;
         state.ingested.ingested();
         state.dashboard.queue_changed();
     }
     Ok(Redirect::to(&back).into_response())
+}
+
+/// The `message.sent` that "mark contacted" records on an obligation (it keeps the promise), validated as
+/// an `EventInput` like any event from the API or an import.
+fn contacted_event(
+    obligation: &crate::domain::Obligation,
+    by: &str,
+    now: Timestamp,
+) -> Result<Event, PageError> {
+    let id = format!(
+        "contacted-{}",
+        crate::store::short_hash(&format!(
+            "{}\n{}\n{}",
+            obligation.customer, obligation.trigger_event, now
+        ))
+    );
+    let properties = serde_json::json!({ "by": by, "via": "dashboard" }).to_string();
+    let properties = serde_json::value::RawValue::from_string(properties)
+        .map_err(|e| PageError::BadRequest(format!("properties: {e}")))?;
+    let input = EventInput {
+        id: Some(id.into()),
+        kind: Some("message.sent".into()),
+        customer: Some(obligation.customer.as_str().into()),
+        channel: Some("staff".into()),
+        reference: obligation.reference.as_deref().map(Into::into),
+        properties: Some(&properties),
+        ..EventInput::default()
+    };
+    input
+        .validate(now, &mut || String::new())
+        .map_err(|e| PageError::BadRequest(e.to_string()))
 }
 
 /// Events the customer saw (messages, confirmations, answers) as opposed to back-office steps.
@@ -578,6 +710,7 @@ pub async fn customer(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> PageResult {
+    input::id("customer", &id)?;
     let now = Timestamp::now();
     let Some(view) = state.service.customer(&id, now).await? else {
         return Err(PageError::NotFound(format!("no customer {id:?}")));
@@ -640,4 +773,37 @@ pub async fn customer(
             back => format!("/customers/{}", super::auth::url_escape(&id)),
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_redirect_targets() {
+        for local in ["/", "/invisible?policy=reply", "/customers/c%201", "/a/b"] {
+            assert_eq!(safe_next(Some(local)), local);
+        }
+        assert_eq!(safe_next(Some("/customers/é")), "/customers/%C3%A9");
+        for hostile in [
+            "//evil.example/",
+            "/\\evil.example/",
+            "/\t/evil.example/",
+            "/\n/evil.example/",
+            "/\r\nSet-Cookie: x=y",
+            "/a\\b",
+            "/\u{0}x",
+            "/\u{85}x",
+            "https://evil.example/",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/invisible", "{hostile:?}");
+        }
+        assert_eq!(safe_next(None), "/invisible");
+        assert_eq!(
+            safe_next(Some(&format!("/{}", "a".repeat(5_000)))),
+            "/invisible"
+        );
+    }
 }

@@ -161,31 +161,55 @@ pub async fn promises(
     ))
 }
 
+/// A CSV cell a spreadsheet will not run: text starting with `=`, `+`, `-`, `@`, a tab or a carriage
+/// return (OWASP's CSV injection list) gets a leading `'`, so it is shown as text, not evaluated.
+pub(super) fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Writes one CSV record with every cell neutralised (`csv_cell`).
+fn write_cells<W: std::io::Write, S: AsRef<str>>(
+    w: &mut csv::Writer<W>,
+    cells: impl IntoIterator<Item = S>,
+) -> Result<(), csv::Error> {
+    w.write_record(cells.into_iter().map(|c| csv_cell(c.as_ref()).into_owned()))
+}
+
 fn promises_csv(figures: &crate::insights::Promises) -> axum::response::Response {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut write = || -> Result<(), csv::Error> {
-        w.write_record([
-            "period_start",
-            "policy",
-            "kept",
-            "kept_late",
-            "breached",
-            "cancelled",
-            "open",
-            "kept_rate_percent",
-        ])?;
+        write_cells(
+            &mut w,
+            [
+                "period_start",
+                "policy",
+                "kept",
+                "kept_late",
+                "breached",
+                "cancelled",
+                "open",
+                "kept_rate_percent",
+            ],
+        )?;
         for p in &figures.policies {
             for (start, t) in figures.starts.iter().zip(&p.buckets) {
-                w.write_record([
-                    start.to_string(),
-                    p.policy.clone(),
-                    t.kept.to_string(),
-                    t.late.to_string(),
-                    t.breached.to_string(),
-                    t.cancelled.to_string(),
-                    t.open.to_string(),
-                    t.kept_rate().map(|r| format!("{r:.2}")).unwrap_or_default(),
-                ])?;
+                write_cells(
+                    &mut w,
+                    [
+                        start.to_string(),
+                        p.policy.clone(),
+                        t.kept.to_string(),
+                        t.late.to_string(),
+                        t.breached.to_string(),
+                        t.cancelled.to_string(),
+                        t.open.to_string(),
+                        t.kept_rate().map(|r| format!("{r:.2}")).unwrap_or_default(),
+                    ],
+                )?;
             }
         }
         w.flush()?;
@@ -437,5 +461,20 @@ pub(super) async fn warm(
             "dashboard figures computed"
         ),
         Some(err) => tracing::warn!("computing dashboard figures at start failed: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::csv_cell;
+
+    #[test]
+    fn cells_a_spreadsheet_would_evaluate_are_quoted() {
+        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(csv_cell(formula), format!("'{formula}"));
+        }
+        for text in ["reply", "2026-01-01T00:00:00Z", "42", "12.50", "", "a=b"] {
+            assert_eq!(csv_cell(text), text);
+        }
     }
 }

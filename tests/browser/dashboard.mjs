@@ -46,9 +46,14 @@ try {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
 
+  // Anything the Content-Security-Policy blocks (an inline style or script, a foreign resource) fails the test.
+  const blocked = [];
   async function session(role) {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
+    page.on('console', (msg) => {
+      if (/Content Security Policy/i.test(msg.text())) blocked.push(`${role}: ${msg.text()}`);
+    });
     await page.goto(`${base}/invisible`);
     check(page.url().includes('/login'), `${role}: a page without login sends to the login form`);
     if (role === 'agent') await page.screenshot({ path: join(shots, 'login.png'), fullPage: true });
@@ -56,6 +61,8 @@ try {
     await page.fill('input[name=password]', logins[role].password);
     await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
     check(page.url().endsWith('/invisible'), `${role}: logged in, back at the queue (${page.url()})`);
+    const headerColour = await page.evaluate(() => getComputedStyle(document.querySelector('header')).backgroundColor);
+    check(headerColour === 'rgb(31, 59, 51)', `${role}: the stylesheet applies under the CSP (header ${headerColour})`);
     return page;
   }
 
@@ -111,6 +118,7 @@ try {
   await admin.fill('form[action="/admin/keys"] input[name=name]', 'browser-test');
   await Promise.all([admin.waitForNavigation(), admin.click('button[value=create]')]);
   check((await admin.locator('#new-key').count()) === 1, 'a new API key is shown once');
+  check(blocked.length === 0, `the Content-Security-Policy blocked nothing${blocked.length ? `: ${blocked.join('; ')}` : ''}`);
   console.log('all browser checks passed');
 } finally {
   if (browser) await browser.close();

@@ -194,7 +194,9 @@ async fn spawn(backend: Backend, config: Config, acting: bool) -> TestApp {
         .await
         .expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, http::router(state)).await });
+    // As `seen serve` does: with peer addresses (the dashboard's login throttle counts per address).
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
     TestApp {
         address,
         key,
