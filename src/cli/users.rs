@@ -68,6 +68,18 @@ pub async fn run(cli: &Cli, command: &UsersCommand) -> Result<ExitCode> {
                 .create_user(email, &name, *role, &hash)
                 .await
                 .context("adding the user")?;
+            service
+                .store
+                .record_audit(
+                    crate::store::NewAudit::new(
+                        super::audit::cli_actor(),
+                        "user.added",
+                        Some(user.email.clone()),
+                    )
+                    .with_detail(user.role.as_str()),
+                )
+                .await
+                .context("recording the new user in the audit log")?;
             if generated {
                 println!(
                     "added {} ({}); password: {password}",

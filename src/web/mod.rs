@@ -4,6 +4,7 @@
 //! manage users and API keys and view the policies.
 
 mod admin;
+mod audit;
 pub mod auth;
 pub mod charts;
 mod pages;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/keys", get(admin::keys).post(admin::key_action))
         .route("/admin/policies", get(admin::policies))
+        .route("/admin/audit", get(audit::page))
 }
 
 /// What the dashboard keeps between requests.

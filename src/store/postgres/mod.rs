@@ -21,6 +21,7 @@ use super::{
 use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
 mod accounts;
+mod admin;
 mod churn;
 mod insights;
 mod outbox;
@@ -67,6 +68,13 @@ impl<'s> MigrationSource<'s> for Embedded {
                     "churn".into(),
                     MigrationType::Simple,
                     include_str!("migrations/0004_churn.sql").into(),
+                    false,
+                ),
+                Migration::new(
+                    5,
+                    "admin".into(),
+                    MigrationType::Simple,
+                    include_str!("migrations/0005_admin.sql").into(),
                     false,
                 ),
             ])
@@ -192,7 +200,7 @@ impl PgShared {
         let mut total = 0u64;
         loop {
             let rows =
-                sqlx::query("SELECT seq, id FROM customers WHERE seq > $1 ORDER BY seq LIMIT 1000")
+                sqlx::query("SELECT seq, id FROM customers WHERE seq > $1 AND forgotten_at IS NULL ORDER BY seq LIMIT 1000")
                     .bind(after)
                     .fetch_all(&self.pool)
                     .await?;

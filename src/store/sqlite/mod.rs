@@ -20,16 +20,19 @@ use super::{
 use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
 mod accounts;
+mod admin;
+pub mod backup;
 mod churn;
 mod insights;
 mod outbox;
 
 /// Each entry brings the schema from its index to the next version.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     include_str!("schema.sql"),
     include_str!("outbox.sql"),
     include_str!("dashboard.sql"),
     include_str!("churn.sql"),
+    include_str!("admin.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const NO_LATEST: i64 = i64::MIN;
@@ -350,7 +353,8 @@ impl Inner {
     fn recompute_all(&self) -> Result<u64, StoreError> {
         let mut conn = lock(&self.writer);
         let customers: Vec<(i64, String)> = {
-            let mut stmt = conn.prepare("SELECT seq, id FROM customers ORDER BY seq")?;
+            let mut stmt = conn
+                .prepare("SELECT seq, id FROM customers WHERE forgotten_at IS NULL ORDER BY seq")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
