@@ -553,7 +553,10 @@ async fn request(
     path: &str,
     form: Option<&[(&str, &str)]>,
 ) -> (u16, String) {
-    let c = reqwest::Client::new();
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let builder = match form {
         Some(form) => c.post(format!("{}{path}", app.address)).form(form),
         None => c.get(format!("{}{path}", app.address)),
@@ -695,12 +698,52 @@ async fn every_admin_action_leaves_one_audit_row(backend: Backend) {
         html.contains("web-key") && html.contains("cli:tester"),
         "{html}"
     );
+    let mut sessions = Vec::new();
     for email in ["agent@shop.test", "boss@shop.test"] {
         let session = login(&app, email).await;
         let (status, html) = request(&app, &session, "/admin/audit", None).await;
         assert_eq!(status, 403, "{email}");
         assert!(!html.contains("web-key"), "{html}");
+        sessions.push(session);
     }
+
+    // Removing a user and changing a role end their sessions, and are recorded.
+    ok(&seen(&db, &["users", "remove", "agent@shop.test"]));
+    ok(&seen(&db, &["users", "role", "boss@shop.test", "admin"]));
+    assert_eq!(
+        seen(&db, &["users", "remove", "agent@shop.test"])
+            .status
+            .code(),
+        Some(1)
+    );
+    for session in &sessions {
+        let (status, _) = request(&app, session, "/invisible", None).await;
+        assert_ne!(status, 200);
+    }
+    let users = ok(&seen(&db, &["users", "list"]));
+    assert!(!users.contains("agent@shop.test"), "{users}");
+    assert!(
+        users
+            .lines()
+            .any(|l| l.starts_with("boss@shop.test") && l.contains("admin")),
+        "{users}"
+    );
+    let log = audit(&db);
+    assert_eq!(log.len(), 8, "{log:?}");
+    assert_eq!(
+        (
+            log[0]["action"].as_str(),
+            log[0]["subject"].as_str(),
+            log[0]["detail"].as_str()
+        ),
+        (Some("user.role"), Some("boss@shop.test"), Some("admin"))
+    );
+    assert_eq!(
+        (log[1]["action"].as_str(), log[1]["subject"].as_str()),
+        (Some("user.removed"), Some("agent@shop.test"))
+    );
+    let boss = login(&app, "boss@shop.test").await;
+    assert_eq!(request(&app, &boss, "/admin/audit", None).await.0, 200);
 }
 
 on_both_backends!(

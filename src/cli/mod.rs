@@ -71,7 +71,7 @@ pub enum Command {
     /// Message templates: list them, or preview one.
     #[command(subcommand)]
     Templates(templates::TemplatesCommand),
-    /// Dashboard accounts: add (agent, manager or admin) and list.
+    /// Dashboard accounts: add (agent, manager or admin), list, remove, change a role.
     #[command(subcommand)]
     Users(users::UsersCommand),
     /// Manage API keys.

@@ -144,6 +144,17 @@ pub trait Admin: Send + Sync {
         tombstone: &str,
         audit: NewAudit,
     ) -> Result<ForgetReport, StoreError>;
+    /// Removes a dashboard user and their sessions, recording `audit` in the same transaction. False if
+    /// there is no such user.
+    async fn remove_user(&self, email: &str, audit: NewAudit) -> Result<bool, StoreError>;
+    /// Changes a user's role (their sessions end: the next page asks them to log in again), recording
+    /// `audit` in the same transaction. False if there is no such user.
+    async fn set_user_role(
+        &self,
+        email: &str,
+        role: super::Role,
+        audit: NewAudit,
+    ) -> Result<bool, StoreError>;
     /// Clears what is older than the cut-offs.
     async fn apply_retention(
         &self,

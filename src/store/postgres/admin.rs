@@ -9,7 +9,7 @@ use crate::store::admin::{
     anonymous_survey_properties, opaque, Admin, AuditEntry, ForgetReport, NewAudit,
     RetentionCutoffs, RetentionReport, FINISHED_OUTBOX, KEPT_SURVEY_TYPES,
 };
-use crate::store::{from_nanos, nanos, StoreError};
+use crate::store::{from_nanos, nanos, Role, StoreError};
 
 async fn insert_audit(conn: &mut PgConnection, entry: &NewAudit) -> Result<(), StoreError> {
     sqlx::query(
@@ -68,6 +68,20 @@ impl Admin for PostgresStore {
         Ok(report)
     }
 
+    async fn remove_user(&self, email: &str, audit: NewAudit) -> Result<bool, StoreError> {
+        self.change_user(&email.to_lowercase(), None, audit).await
+    }
+
+    async fn set_user_role(
+        &self,
+        email: &str,
+        role: Role,
+        audit: NewAudit,
+    ) -> Result<bool, StoreError> {
+        self.change_user(&email.to_lowercase(), Some(role), audit)
+            .await
+    }
+
     async fn apply_retention(
         &self,
         cutoffs: RetentionCutoffs,
@@ -104,6 +118,48 @@ impl Admin for PostgresStore {
         }
         tx.commit().await?;
         Ok(report)
+    }
+}
+
+impl PostgresStore {
+    /// Ends a user's sessions and removes them (`role` = None) or gives them `role`, with the audit row.
+    async fn change_user(
+        &self,
+        email: &str,
+        role: Option<Role>,
+        audit: NewAudit,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM users WHERE email = $1 FOR UPDATE")
+                .bind(email)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        match role {
+            Some(role) => {
+                sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(role.as_str())
+                    .execute(&mut *tx)
+                    .await?
+            }
+            None => {
+                sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+            }
+        };
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

@@ -9,7 +9,7 @@ use crate::store::admin::{
     anonymous_survey_properties, opaque, Admin, AuditEntry, ForgetReport, NewAudit,
     RetentionCutoffs, RetentionReport, FINISHED_OUTBOX, KEPT_SURVEY_TYPES,
 };
-use crate::store::{from_nanos, nanos, StoreError};
+use crate::store::{from_nanos, nanos, Role, StoreError};
 
 /// Retention clears rows in chunks of this many rowids, so ingestion never waits long for the writer.
 const RETENTION_CHUNK: i64 = 20_000;
@@ -77,6 +77,20 @@ impl Admin for SqliteStore {
         .await
     }
 
+    async fn remove_user(&self, email: &str, audit: NewAudit) -> Result<bool, StoreError> {
+        self.change_user(email.to_lowercase(), None, audit).await
+    }
+
+    async fn set_user_role(
+        &self,
+        email: &str,
+        role: Role,
+        audit: NewAudit,
+    ) -> Result<bool, StoreError> {
+        self.change_user(email.to_lowercase(), Some(role), audit)
+            .await
+    }
+
     async fn apply_retention(
         &self,
         cutoffs: RetentionCutoffs,
@@ -116,6 +130,41 @@ impl Admin for SqliteStore {
                 )? as u64;
             }
             Ok(report)
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    /// Ends a user's sessions and removes them (`role` = None) or gives them `role`, with the audit row.
+    async fn change_user(
+        &self,
+        email: String,
+        role: Option<Role>,
+        audit: NewAudit,
+    ) -> Result<bool, StoreError> {
+        self.run(move |inner| {
+            let mut conn = lock(&inner.writer);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let id: Option<i64> = tx
+                .query_row("SELECT id FROM users WHERE email = ?1", [&email], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            let Some(id) = id else {
+                return Ok(false);
+            };
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+            match role {
+                Some(role) => tx.execute(
+                    "UPDATE users SET role = ?2 WHERE id = ?1",
+                    params![id, role.as_str()],
+                )?,
+                None => tx.execute("DELETE FROM users WHERE id = ?1", [id])?,
+            };
+            insert_audit(&tx, &audit)?;
+            tx.commit()?;
+            Ok(true)
         })
         .await
     }
