@@ -498,6 +498,23 @@ async fn retention_clears_old_details_and_keeps_rows(backend: Backend) {
     );
 }
 
+/// `seen serve` reads `[retention]` at start (it runs the daily pass): a bad value stops it with the field named.
+#[test]
+fn serve_refuses_a_bad_retention_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("seen.db");
+    let config = dir.path().join("seen.toml");
+    std::fs::write(&config, "[retention]\nevents_properties = \"soon\"\n").unwrap();
+    let out = seen_with(
+        db.to_str().unwrap(),
+        &["serve", "--listen", "127.0.0.1:0"],
+        Some(&config),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("events_properties"), "{stderr}");
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Audit log
 
