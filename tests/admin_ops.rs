@@ -761,6 +761,76 @@ async fn every_admin_action_leaves_one_audit_row(backend: Backend) {
     );
     let boss = login(&app, "boss@shop.test").await;
     assert_eq!(request(&app, &boss, "/admin/audit", None).await.0, 200);
+
+    // An erasure from the dashboard: admins only, with the CSRF token; recorded under the admin.
+    let mut e = event(
+        "web-1",
+        "order.placed",
+        "cust-web",
+        &Timestamp::now().to_string(),
+        None,
+    );
+    e["customer_email"] = json!("web@example.org");
+    assert_eq!(app.post_events(&json!([e])).await.0, 200);
+    let manager = {
+        let hash = seen::web::auth::hash_password("a long password").unwrap();
+        app.service
+            .store
+            .create_user("m2@shop.test", "M2", Role::Manager, &hash)
+            .await
+            .unwrap();
+        login(&app, "m2@shop.test").await
+    };
+    let (_, html) = request(&app, &manager, "/invisible", None).await;
+    let manager_csrf = hidden(&html, "csrf");
+    let (status, _) = request(
+        &app,
+        &manager,
+        "/admin/forget",
+        Some(&[("csrf", &manager_csrf), ("customer", "cust-web")]),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = request(
+        &app,
+        &admin,
+        "/admin/forget",
+        Some(&[("customer", "cust-web")]),
+    )
+    .await;
+    assert!(status == 403 || status == 422, "{status}");
+    assert!(app
+        .service
+        .store
+        .customer("cust-web")
+        .await
+        .unwrap()
+        .is_some());
+    let (status, html) = request(
+        &app,
+        &admin,
+        "/admin/forget",
+        Some(&[("csrf", &csrf), ("customer", "cust-web")]),
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Forgotten: 1 events deleted"), "{html}");
+    assert!(app
+        .service
+        .store
+        .customer("cust-web")
+        .await
+        .unwrap()
+        .is_none());
+    let log = audit(&db);
+    assert_eq!(log.len(), 9, "{log:?}");
+    assert_eq!(log[0]["actor"], "root@shop.test");
+    assert_eq!(log[0]["action"], "customer.forgotten");
+    assert_eq!(
+        log[0]["subject"].as_str().unwrap(),
+        seen::store::admin::customer_digest("cust-web")
+    );
+    assert!(mentions(backend, &db, "web@example.org").await.is_empty());
 }
 
 on_both_backends!(

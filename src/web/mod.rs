@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/keys", get(admin::keys).post(admin::key_action))
         .route("/admin/policies", get(admin::policies))
         .route("/admin/audit", get(audit::page))
+        .route("/admin/forget", post(audit::forget))
 }
 
 /// What the dashboard keeps between requests.
