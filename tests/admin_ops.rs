@@ -1031,6 +1031,19 @@ async fn backup_under_write_load_restores_a_consistent_database() {
             .unwrap(),
         sizes[2]
     );
+    // A database from a newer Seen (unknown schema version): refused.
+    let newer = dir.path().join("newer.db");
+    std::fs::copy(&backups[0], &newer).unwrap();
+    sqlite(newer.to_str().unwrap())
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let refused = seen(&target, &["restore", "--force", newer.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("schema version 99"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     // The source's audit log has the backups; the restored one its restore.
     let log = audit(&db);
     assert_eq!(
