@@ -66,7 +66,8 @@ pub struct ForgetReport {
 impl ForgetReport {
     pub fn touched_anything(&self) -> bool {
         self.found
-            || self.events_deleted + self.outbox_anonymised + self.work_anonymised > 0
+            || self.events_deleted + self.events_anonymised + self.obligations_anonymised > 0
+            || self.outbox_anonymised + self.work_anonymised > 0
             || self.churn_scores_deleted + self.suppressions_deleted > 0
     }
 }

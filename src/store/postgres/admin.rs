@@ -180,10 +180,10 @@ async fn forget(
             .fetch_optional(&mut *conn)
             .await?;
     let (email, phone) = customer.clone().unwrap_or_default();
-    if customer.is_some() {
-        report.found = true;
-        forget_events_and_obligations(conn, id, tombstone, &mut report).await?;
-    }
+    report.found = customer.is_some();
+    // Even without a customer row: events of a batch that was waiting on the lock above may have landed
+    // under the old id (its customer row was renamed meanwhile); a second `forget` removes them.
+    forget_events_and_obligations(conn, id, tombstone, &mut report).await?;
     forget_outbox(conn, id, tombstone, &mut report).await?;
     let work: Vec<(i64, String)> =
         sqlx::query_as("SELECT seq, trigger_event FROM work_log WHERE customer = $1")
