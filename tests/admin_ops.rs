@@ -833,7 +833,35 @@ async fn every_admin_action_leaves_one_audit_row(backend: Backend) {
     assert!(mentions(backend, &db, "web@example.org").await.is_empty());
 }
 
+/// Policies are not edited in Seen but in seen.toml: a start that finds them changed records it.
+async fn a_policy_change_is_audited(backend: Backend) {
+    let db = common::TestDb::new(backend).await;
+    let defaults = seen::config::Config::defaults().unwrap();
+    let store = common::open_store(&db.url, &defaults).await.store;
+    assert!(store.audit_log(10).await.unwrap().is_empty());
+    drop(store);
+    let changed = seen::config::Config::from_toml(
+        "[[policies]]\nname='fast-reply'\nkind='expect'\ntrigger=['message.received']\nexpect=['message.sent']\nwithin='5m'",
+        "test",
+    )
+    .unwrap();
+    let store = common::open_store(&db.url, &changed).await.store;
+    let log = store.audit_log(10).await.unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(
+        (log[0].actor.as_str(), log[0].action.as_str()),
+        ("seen.toml", "policies.changed")
+    );
+    let detail = log[0].detail.clone().unwrap_or_default();
+    assert!(detail.contains(changed.engine.fingerprint()), "{detail}");
+    drop(store);
+    // The same policies again: nothing to record.
+    let store = common::open_store(&db.url, &changed).await.store;
+    assert_eq!(store.audit_log(10).await.unwrap().len(), 1);
+}
+
 on_both_backends!(
+    a_policy_change_is_audited,
     forget_erases_every_trace_and_keeps_the_counts,
     retention_clears_old_details_and_keeps_rows,
     every_admin_action_leaves_one_audit_row,

@@ -122,6 +122,13 @@ pub(crate) fn anonymous_survey_properties(tombstone: &str, properties: Option<&s
     serde_json::Value::Object(kept).to_string()
 }
 
+/// The audit row written when a start finds the policies changed (seen.toml was edited) and recomputes.
+pub(crate) fn policies_changed(old: &str, new: &str, customers: u64) -> NewAudit {
+    NewAudit::new("seen.toml", "policies.changed", None).with_detail(format!(
+        "fingerprint {old} -> {new}; obligations of {customers} customers recomputed"
+    ))
+}
+
 /// A new tombstone id: random, so it says nothing about whom it replaced.
 pub fn new_tombstone() -> String {
     format!("forgotten-{}", &super::random_secret()[..24])

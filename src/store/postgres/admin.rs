@@ -11,7 +11,10 @@ use crate::store::admin::{
 };
 use crate::store::{from_nanos, nanos, Role, StoreError};
 
-async fn insert_audit(conn: &mut PgConnection, entry: &NewAudit) -> Result<(), StoreError> {
+pub(super) async fn insert_audit(
+    conn: &mut PgConnection,
+    entry: &NewAudit,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
     )

@@ -170,9 +170,14 @@ impl PgShared {
             if stored.as_deref() == Some(self.engine.fingerprint()) {
                 return Ok(());
             }
-            if stored.is_some() {
+            if let Some(old) = &stored {
                 tracing::info!("policies changed since the last run: recomputing every obligation");
-                self.recompute().await?;
+                let customers = self.recompute().await?;
+                admin::insert_audit(
+                    &mut conn,
+                    &super::admin::policies_changed(old, self.engine.fingerprint(), customers),
+                )
+                .await?;
             }
             self.set_fingerprint().await
         }

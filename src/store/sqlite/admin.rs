@@ -14,7 +14,7 @@ use crate::store::{from_nanos, nanos, Role, StoreError};
 /// Retention clears rows in chunks of this many rowids, so ingestion never waits long for the writer.
 const RETENTION_CHUNK: i64 = 20_000;
 
-fn insert_audit(tx: &rusqlite::Connection, entry: &NewAudit) -> Result<(), StoreError> {
+pub(super) fn insert_audit(tx: &rusqlite::Connection, entry: &NewAudit) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![

@@ -158,9 +158,13 @@ impl Inner {
         if stored.as_deref() == Some(self.engine.fingerprint()) {
             return Ok(());
         }
-        if stored.is_some() {
+        if let Some(old) = &stored {
             tracing::info!("policies changed since the last run: recomputing every obligation");
-            self.recompute_all()?;
+            let customers = self.recompute_all()?;
+            admin::insert_audit(
+                &lock(&self.writer),
+                &super::admin::policies_changed(old, self.engine.fingerprint(), customers),
+            )?;
         }
         let conn = lock(&self.writer);
         conn.execute(
