@@ -358,6 +358,47 @@ async fn forget_erases_every_trace_and_keeps_the_counts(backend: Backend) {
     );
 }
 
+/// Signed survey links already in a forgotten customer's mailbox stop working (they need the customer's
+/// `survey.sent` event), so a late click cannot bring the customer back.
+async fn survey_links_stop_working_after_forget(backend: Backend) {
+    let app = common::spawn_app_acting(backend, seen::config::Config::defaults().unwrap()).await;
+    let mut sent = event(
+        "link-sent",
+        "survey.sent",
+        "cust-link",
+        &Timestamp::now().to_string(),
+        None,
+    );
+    sent["properties"] = json!({ "send": "send-link-1", "survey": "csat", "kind": "csat" });
+    assert_eq!(app.post_events(&json!([sent])).await.0, 200);
+    let secret = app.service.store.shared_secret().await.unwrap();
+    let link = |customer: &str| seen::domain::survey::SurveyLink {
+        customer: customer.into(),
+        survey: "csat".into(),
+        send: "send-link-1".into(),
+        expires: Timestamp::now() + SignedDuration::from_hours(24),
+    };
+    let click = |score: u8| {
+        let url = format!(
+            "{}/s/{}/{score}",
+            app.address,
+            link("cust-link").token(&secret)
+        );
+        async move { reqwest::get(url).await.unwrap().status().as_u16() }
+    };
+    assert_eq!(click(5).await, 200);
+    ok(&seen(&app.db.url, &["forget", "cust-link"]));
+    assert_eq!(click(4).await, 404);
+    assert!(app
+        .service
+        .store
+        .customer("cust-link")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(mentions(backend, &app.db.url, "cust-link").await.is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Retention
 
@@ -862,6 +903,7 @@ async fn a_policy_change_is_audited(backend: Backend) {
 
 on_both_backends!(
     a_policy_change_is_audited,
+    survey_links_stop_working_after_forget,
     forget_erases_every_trace_and_keeps_the_counts,
     retention_clears_old_details_and_keeps_rows,
     every_admin_action_leaves_one_audit_row,
