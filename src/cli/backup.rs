@@ -1,7 +1,7 @@
 //! `seen backup FILE` and `seen restore FILE`: a consistent copy of the SQLite database while `seen serve`
 //! keeps writing, and putting one back. PostgreSQL has its own tools (`pg_dump`, `pg_restore`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -94,7 +94,7 @@ pub async fn restore(cli: &Cli, args: &RestoreArgs) -> Result<ExitCode> {
             format!(
                 "restoring {} into {}",
                 args.file.display(),
-                Path::new(&target).display()
+                target.display()
             )
         })?;
     // Opening upgrades an older schema and recomputes obligations if the policies changed since.
