@@ -556,6 +556,64 @@ fn serve_refuses_a_bad_retention_setting() {
     assert!(stderr.contains("events_properties"), "{stderr}");
 }
 
+/// `seen serve` runs the retention pass by itself (shortly after start, then daily): its log says so, and the
+/// old event's details are gone.
+async fn serve_applies_retention_by_itself(backend: Backend) {
+    use std::io::BufRead;
+    let app = spawn_app(backend).await;
+    let now = Timestamp::now();
+    let mut old = event("old-s", "order.placed", "cust-s", &ago(now, 24 * 500), None);
+    old["properties"] = json!({ "address": "3 Old Street" });
+    assert_eq!(app.post_events(&json!([old])).await.0, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("seen.toml");
+    std::fs::write(&config, "[retention]\nevents_properties = \"400d\"\n").unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("seen"))
+        .env_remove("SEEN_CONFIG")
+        .env("SEEN_LOG", "info")
+        .current_dir(dir.path())
+        .args(["--db", &app.db.url, "--config", config.to_str().unwrap()])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start seen serve");
+    let stderr = child.stderr.take().unwrap();
+    // Killed on drop, even if an assertion below fails.
+    let _server = Server {
+        child,
+        address: String::new(),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("retention applied") && tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("seen serve logged a retention pass");
+    // Without the terminal colours (`ESC [ … m`).
+    let mut plain = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|&c| c == 'm');
+        } else {
+            plain.push(c);
+        }
+    }
+    assert!(plain.contains("events_cleared=1"), "{plain}");
+    let events = app.service.store.customer_events("cust-s").await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].properties, None);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Audit log
 
@@ -903,6 +961,7 @@ async fn a_policy_change_is_audited(backend: Backend) {
 
 on_both_backends!(
     a_policy_change_is_audited,
+    serve_applies_retention_by_itself,
     survey_links_stop_working_after_forget,
     forget_erases_every_trace_and_keeps_the_counts,
     retention_clears_old_details_and_keeps_rows,

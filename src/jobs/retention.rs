@@ -97,12 +97,15 @@ pub async fn run_once(
     Ok(store.apply_retention(settings.cutoffs(now)).await?)
 }
 
-/// `seen serve`'s daily pass (the first a minute after start, so that start-up work goes first).
+/// How long after start `seen serve` runs its first pass (start-up work goes first).
+const FIRST_PASS_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `seen serve`'s daily pass (the first shortly after start).
 pub async fn run(store: Arc<dyn Store>, settings: RetentionSettings, shutdown: Arc<Notify>) {
     if settings.is_off() {
         return;
     }
-    let mut delay = std::time::Duration::from_secs(60);
+    let mut delay = FIRST_PASS_AFTER;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
