@@ -1,3 +1,5 @@
+//! `seen keys`: API keys (created, listed, revoked; each change is in the audit log).
+
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -24,6 +26,7 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> Result<ExitCode> {
                 .create_api_key(name, &crate::http::auth::hash_key(&key))
                 .await
                 .context("storing the key")?;
+            audit(&service, "key.created", name).await?;
             println!("{key}");
             eprintln!("API key {name:?} created. It is shown only this once: store it now.");
         }
@@ -47,8 +50,21 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> Result<ExitCode> {
                 eprintln!("no API key named {name:?}");
                 return Ok(ExitCode::from(1));
             }
+            audit(&service, "key.revoked", name).await?;
             println!("revoked {name:?}");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn audit(service: &crate::service::Service, action: &str, name: &str) -> Result<()> {
+    service
+        .store
+        .record_audit(crate::store::NewAudit::new(
+            super::audit::cli_actor(),
+            action,
+            Some(name.to_string()),
+        ))
+        .await
+        .context("recording the key change in the audit log")
 }

@@ -1,15 +1,19 @@
 //! The `seen` command line: one file per subcommand. Errors are `anyhow` here, with context.
 
+mod audit;
+mod backup;
 mod churn;
 mod config;
 mod demo;
 mod explain;
+mod forget;
 mod import;
 mod keys;
 mod obligations;
 mod outbox;
 mod output;
 mod report;
+mod retention;
 mod serve;
 mod surveys;
 mod templates;
@@ -67,7 +71,7 @@ pub enum Command {
     /// Message templates: list them, or preview one.
     #[command(subcommand)]
     Templates(templates::TemplatesCommand),
-    /// Dashboard accounts: add (agent, manager or admin) and list.
+    /// Dashboard accounts: add (agent, manager or admin), list, remove, change a role.
     #[command(subcommand)]
     Users(users::UsersCommand),
     /// Manage API keys.
@@ -75,6 +79,17 @@ pub enum Command {
     Keys(keys::KeysCommand),
     /// Print the effective configuration, or the built-in defaults.
     Config(config::ConfigArgs),
+    /// Write a consistent copy of the SQLite database to FILE (safe while `seen serve` runs).
+    Backup(backup::BackupArgs),
+    /// Replace the SQLite database with a backup (checked first; never one in use).
+    Restore(backup::RestoreArgs),
+    /// Erase one customer (an erasure request); anonymous counts stay.
+    Forget(forget::ForgetArgs),
+    /// Apply `[retention]` now.
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
+    /// The log of admin actions, newest first.
+    Audit(audit::AuditArgs),
     /// Recompute every obligation from the stored events (after changing policies this happens by itself).
     Recompute,
     /// Create or upgrade the database schema (also done on every start, under a lock).
@@ -102,6 +117,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Templates(args) => templates::run(&cli, args),
         Command::Keys(args) => keys::run(&cli, args).await,
         Command::Users(args) => users::run(&cli, args).await,
+        Command::Backup(args) => backup::backup(&cli, args).await,
+        Command::Restore(args) => backup::restore(&cli, args).await,
+        Command::Forget(args) => forget::run(&cli, args).await,
+        Command::Retention(args) => retention::run(&cli, args).await,
+        Command::Audit(args) => audit::run(&cli, args).await,
         Command::Migrate => {
             open(&cli, "./seen.db").await?;
             println!("the database schema is up to date");

@@ -61,6 +61,13 @@ pub async fn serve(
         wake.clone(),
         shutdown.clone(),
     ));
+    let retention = crate::jobs::retention::RetentionSettings::parse(&config.file.retention)
+        .context("reading [retention]")?;
+    let retention = tokio::spawn(crate::jobs::retention::run(
+        service.store.clone(),
+        retention,
+        shutdown.clone(),
+    ));
     let state = AppState {
         service,
         server: Arc::new(config.file.server.clone()),
@@ -87,6 +94,7 @@ pub async fn serve(
     shutdown.notify_waiters();
     // A refit holds nothing that needs finishing (its scores are saved in one transaction).
     churn.abort();
+    retention.abort();
     let _ = scheduler.await;
     if let Some(actor) = actor {
         let _ = actor.await;

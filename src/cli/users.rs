@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
+use super::audit::cli_actor;
 use super::Cli;
-use crate::store::Role;
+use crate::store::{NewAudit, Role};
 use crate::web::auth::{hash_password, random_token};
 
 #[derive(Debug, clap::Subcommand)]
@@ -25,6 +26,14 @@ pub enum UsersCommand {
     },
     /// List users.
     List,
+    /// Remove a user (their sessions end at once).
+    Remove { email: String },
+    /// Change a user's role (their sessions end: they log in again).
+    Role {
+        email: String,
+        #[arg(value_parser = parse_role)]
+        role: Role,
+    },
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {
@@ -68,6 +77,14 @@ pub async fn run(cli: &Cli, command: &UsersCommand) -> Result<ExitCode> {
                 .create_user(email, &name, *role, &hash)
                 .await
                 .context("adding the user")?;
+            service
+                .store
+                .record_audit(
+                    NewAudit::new(cli_actor(), "user.added", Some(user.email.clone()))
+                        .with_detail(user.role.as_str()),
+                )
+                .await
+                .context("recording the new user in the audit log")?;
             if generated {
                 println!(
                     "added {} ({}); password: {password}",
@@ -77,6 +94,33 @@ pub async fn run(cli: &Cli, command: &UsersCommand) -> Result<ExitCode> {
             } else {
                 println!("added {} ({})", user.email, user.role.as_str());
             }
+        }
+        UsersCommand::Remove { email } => {
+            let audit = NewAudit::new(cli_actor(), "user.removed", Some(email.to_lowercase()));
+            if !service
+                .store
+                .remove_user(email, audit)
+                .await
+                .context("removing the user")?
+            {
+                eprintln!("no user {email:?}");
+                return Ok(ExitCode::from(1));
+            }
+            println!("removed {email}");
+        }
+        UsersCommand::Role { email, role } => {
+            let audit = NewAudit::new(cli_actor(), "user.role", Some(email.to_lowercase()))
+                .with_detail(role.as_str());
+            if !service
+                .store
+                .set_user_role(email, *role, audit)
+                .await
+                .context("changing the role")?
+            {
+                eprintln!("no user {email:?}");
+                return Ok(ExitCode::from(1));
+            }
+            println!("{email} is now {}", role.as_str());
         }
         UsersCommand::List => {
             for u in service.store.users().await.context("listing users")? {

@@ -65,6 +65,8 @@ pub struct ConfigFile {
     pub surveys: BTreeMap<String, actions::SurveyConfig>,
     #[serde(default)]
     pub churn: ChurnConfig,
+    #[serde(default)]
+    pub retention: crate::jobs::retention::RetentionConfig,
 }
 
 /// `[churn]`: buy-till-you-die models over purchase events, and when a buyer who went quiet becomes

@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod churn;
+pub mod retention;
 pub mod scheduler;
 
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! embedded default); everything above it (CLI, HTTP, scheduler) speaks to `dyn Store`.
 
 pub mod accounts;
+pub mod admin;
 pub mod churn;
 pub(crate) mod group;
 pub mod hot;
@@ -18,6 +19,7 @@ use jiff::Timestamp;
 use crate::domain::{Engine, Event, Obligation};
 
 pub use accounts::{Accounts, Role, Session, User, WorkEntry};
+pub use admin::{Admin, AuditEntry, ForgetReport, NewAudit, RetentionCutoffs, RetentionReport};
 pub use churn::{Churn, ChurnScore, StoredChurnModel};
 pub use insights::{Attribution, BucketCustomers, Insights, PromiseCounts, UnseenSpan};
 pub use outbox::{
@@ -152,7 +154,14 @@ pub struct HistoryPage {
 
 #[async_trait]
 pub trait Store:
-    outbox::Outbox + accounts::Accounts + insights::Insights + churn::Churn + Send + Sync + 'static
+    outbox::Outbox
+    + accounts::Accounts
+    + insights::Insights
+    + churn::Churn
+    + admin::Admin
+    + Send
+    + Sync
+    + 'static
 {
     /// How many batches of *different* customers are worth storing at once (bulk import splits its input
     /// into this many lanes by customer). SQLite has one writer: 1.

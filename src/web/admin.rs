@@ -101,6 +101,14 @@ pub async fn add_user(
     match outcome {
         Ok(created) => {
             tracing::info!(by = %user.0.user.email, user = %created.email, role = created.role.as_str(), "user added");
+            super::audit::record(
+                &state,
+                &user,
+                "user.added",
+                &created.email,
+                Some(created.role.as_str()),
+            )
+            .await?;
             Ok(users_page(
                 &users,
                 &user,
@@ -198,6 +206,7 @@ pub async fn key_action(
             {
                 Ok(()) => {
                     tracing::info!(by = %user.0.user.email, key = %name, "API key created");
+                    super::audit::record(&state, &user, "key.created", &name, None).await?;
                     new_key = Some((name, key));
                 }
                 Err(StoreError::Conflict(what)) => error = Some(what),
@@ -207,6 +216,7 @@ pub async fn key_action(
         "revoke" => {
             if state.service.store.revoke_api_key(&name).await? {
                 tracing::info!(by = %user.0.user.email, key = %name, "API key revoked");
+                super::audit::record(&state, &user, "key.revoked", &name, None).await?;
             } else {
                 error = Some(format!("no key {name:?}"));
             }

@@ -4,6 +4,7 @@
 //! manage users and API keys and view the policies.
 
 mod admin;
+mod audit;
 pub mod auth;
 pub mod charts;
 mod input;
@@ -40,6 +41,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/keys", get(admin::keys).post(admin::key_action))
         .route("/admin/policies", get(admin::policies))
+        .route("/admin/audit", get(audit::page))
+        .route("/admin/forget", post(audit::forget))
         .route("/assets/seen.css", get(stylesheet))
         .layer(axum::middleware::map_response(security_headers))
 }

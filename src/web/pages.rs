@@ -42,6 +42,7 @@ fn environment() -> &'static Environment<'static> {
             ("surveys.html", include_str!("templates/surveys.html")),
             ("keys.html", include_str!("templates/keys.html")),
             ("policies.html", include_str!("templates/policies.html")),
+            ("audit.html", include_str!("templates/audit.html")),
             ("periods.html", include_str!("templates/periods.html")),
         ] {
             // The templates are compiled into the binary and covered by tests: a syntax error is a bug.

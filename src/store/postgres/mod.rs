@@ -21,6 +21,7 @@ use super::{
 use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
 mod accounts;
+mod admin;
 mod churn;
 pub mod hot;
 mod insights;
@@ -68,6 +69,13 @@ impl<'s> MigrationSource<'s> for Embedded {
                     "churn".into(),
                     MigrationType::Simple,
                     include_str!("migrations/0004_churn.sql").into(),
+                    false,
+                ),
+                Migration::new(
+                    5,
+                    "admin".into(),
+                    MigrationType::Simple,
+                    include_str!("migrations/0005_admin.sql").into(),
                     false,
                 ),
             ])
@@ -163,9 +171,14 @@ impl PgShared {
             if stored.as_deref() == Some(self.engine.fingerprint()) {
                 return Ok(());
             }
-            if stored.is_some() {
+            if let Some(old) = &stored {
                 tracing::info!("policies changed since the last run: recomputing every obligation");
-                self.recompute().await?;
+                let customers = self.recompute().await?;
+                admin::insert_audit(
+                    &mut conn,
+                    &super::admin::policies_changed(old, self.engine.fingerprint(), customers),
+                )
+                .await?;
             }
             self.set_fingerprint().await
         }
@@ -193,7 +206,7 @@ impl PgShared {
         let mut total = 0u64;
         loop {
             let rows =
-                sqlx::query("SELECT seq, id FROM customers WHERE seq > $1 ORDER BY seq LIMIT 1000")
+                sqlx::query("SELECT seq, id FROM customers WHERE seq > $1 AND forgotten_at IS NULL ORDER BY seq LIMIT 1000")
                     .bind(after)
                     .fetch_all(&self.pool)
                     .await?;

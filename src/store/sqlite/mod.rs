@@ -20,17 +20,20 @@ use super::{
 use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
 mod accounts;
+mod admin;
+pub mod backup;
 mod churn;
 pub mod hot;
 mod insights;
 mod outbox;
 
 /// Each entry brings the schema from its index to the next version.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     include_str!("schema.sql"),
     include_str!("outbox.sql"),
     include_str!("dashboard.sql"),
     include_str!("churn.sql"),
+    include_str!("admin.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const NO_LATEST: i64 = i64::MIN;
@@ -156,9 +159,13 @@ impl Inner {
         if stored.as_deref() == Some(self.engine.fingerprint()) {
             return Ok(());
         }
-        if stored.is_some() {
+        if let Some(old) = &stored {
             tracing::info!("policies changed since the last run: recomputing every obligation");
-            self.recompute_all()?;
+            let customers = self.recompute_all()?;
+            admin::insert_audit(
+                &lock(&self.writer),
+                &super::admin::policies_changed(old, self.engine.fingerprint(), customers),
+            )?;
         }
         let conn = lock(&self.writer);
         conn.execute(
@@ -349,7 +356,8 @@ impl Inner {
     fn recompute_all(&self) -> Result<u64, StoreError> {
         let mut conn = lock(&self.writer);
         let customers: Vec<(i64, String)> = {
-            let mut stmt = conn.prepare("SELECT seq, id FROM customers ORDER BY seq")?;
+            let mut stmt = conn
+                .prepare("SELECT seq, id FROM customers WHERE forgotten_at IS NULL ORDER BY seq")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };

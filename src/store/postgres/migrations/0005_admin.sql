@@ -1,0 +1,11 @@
+-- The audit log of admin actions, and customers who were forgotten (their row stays under an opaque id so
+-- that past counts do not change; see ARCHITECTURE.md, "Erasure").
+CREATE TABLE audit_log (
+    seq     BIGSERIAL PRIMARY KEY,
+    at      BIGINT NOT NULL,
+    actor   TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    subject TEXT,
+    detail  TEXT
+);
+ALTER TABLE customers ADD COLUMN forgotten_at BIGINT;
