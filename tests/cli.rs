@@ -208,6 +208,58 @@ fn import_keeps_good_rows_and_reports_bad_ones_by_line() {
         .stdout(predicate::str::contains("bob"));
 }
 
+/// One stray quote in a CSV costs its own line, not every line after it; quoted fields may still span lines.
+#[test]
+fn import_csv_with_a_stray_quote_keeps_every_later_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("id,type,customer,at,properties.note\n");
+    csv.push_str("broken,message.received,ann,2026-01-05T10:00:00Z,\"she said hi\n");
+    for i in 0..1_000 {
+        csv.push_str(&format!(
+            "e{i},message.received,c{i},2026-01-05T10:00:00Z,note {i}\n"
+        ));
+    }
+    // A legitimate quoted field over two lines, before the stray quote.
+    csv.insert_str(
+        csv.find('\n').unwrap() + 1,
+        "multi,message.received,zoe,2026-01-05T10:00:00Z,\"line one\nline \"\"two\"\"\"\n",
+    );
+    std::fs::write(dir.path().join("events.csv"), csv).unwrap();
+    seen(&dir)
+        .args(["import", "events.csv"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "events.csv:4: rejected: field `(csv)`",
+        ))
+        .stderr(predicate::str::contains("quote"))
+        .stderr(predicate::str::contains(
+            "imported 1001 events (0 duplicates, 1 rejected)",
+        ));
+    // Every valid line after the stray quote, and the record whose quoted field spans two lines, are stored.
+    let lines = seen(&dir)
+        .args([
+            "obligations",
+            "--format",
+            "jsonl",
+            "--as-of",
+            "2026-01-05T10:00:01Z",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let customers: std::collections::BTreeSet<String> = String::from_utf8(lines)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["customer"].to_string())
+        .collect();
+    assert_eq!(customers.len(), 1_001);
+    assert!(customers.contains("\"c0\"") && customers.contains("\"c999\""));
+    assert!(customers.contains("\"zoe\"") && !customers.contains("\"ann\""));
+}
+
 #[test]
 fn bad_configuration_and_missing_files_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
