@@ -70,19 +70,6 @@ pub fn new_event_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-struct CountingReader<R> {
-    inner: R,
-    count: u64,
-}
-
-impl<R: Read> Read for CountingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
 /// Parses `source` and calls `sink` with batches of up to `batch_size` events. `sink` returning false stops.
 pub fn parse(
     name: &str,
@@ -135,55 +122,262 @@ pub fn parse(
             batch.bytes_read = bytes;
         }
         Format::Csv => {
-            let counting = CountingReader {
-                inner: source,
-                count: 0,
+            let mut records = CsvRecords::new(BufReader::with_capacity(1 << 20, source));
+            let headers: Vec<String> = match records.next().map_err(io)? {
+                None => Vec::new(),
+                Some(CsvItem::Unclosed { line, reason }) => {
+                    return Err(IngestError::Header(
+                        name.to_string(),
+                        format!("line {line}: {reason}"),
+                    ))
+                }
+                Some(CsvItem::Record { line, .. }) => records
+                    .fields()
+                    .map_err(|e| {
+                        IngestError::Header(name.to_string(), format!("line {line}: {e}"))
+                    })?
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
             };
-            let mut reader = csv::ReaderBuilder::new()
-                .flexible(false)
-                .from_reader(counting);
-            let headers = reader
-                .headers()
-                .map_err(|e| IngestError::Header(name.to_string(), e.to_string()))?
-                .clone();
             let columns =
                 CsvColumns::new(&headers).map_err(|e| IngestError::Header(name.to_string(), e))?;
-            let mut record = csv::StringRecord::new();
-            loop {
-                let line = reader.position().line() + 1;
-                match reader.read_record(&mut record) {
-                    Ok(false) => break,
-                    Ok(true) => {
-                        let line = record.position().map_or(line, |p| p.line());
-                        let outcome = columns.event(&record, now, &mut new_id);
-                        push(&mut batch, line, outcome);
+            records.expect_fields(headers.len());
+            while let Some(item) = records.next().map_err(io)? {
+                let (line, outcome) = match item {
+                    CsvItem::Record { line, .. } => (
+                        line,
+                        records.fields().and_then(|fields| {
+                            if fields.len() == headers.len() {
+                                columns.event(&fields, now, &mut new_id)
+                            } else {
+                                Err(EventError::new(
+                                    "(csv)",
+                                    format!(
+                                        "found {} fields, but the header has {}",
+                                        fields.len(),
+                                        headers.len()
+                                    ),
+                                ))
+                            }
+                        }),
+                    ),
+                    CsvItem::Unclosed { line, reason } => {
+                        (line, Err(EventError::new("(csv)", reason)))
                     }
-                    Err(e) if e.is_io_error() => {
-                        return Err(io(std::io::Error::other(e.to_string())))
-                    }
-                    Err(e) => {
-                        let line = e.position().map_or(line, |p| p.line());
-                        push(
-                            &mut batch,
-                            line,
-                            Err(EventError::new("(csv)", e.to_string())),
-                        );
-                    }
-                }
+                };
+                push(&mut batch, line, outcome);
                 if batch.events.len() + batch.rejections.len() >= batch_size {
-                    batch.bytes_read = reader.get_ref().count;
+                    batch.bytes_read = records.bytes;
                     if !sink(std::mem::take(&mut batch)) {
                         return Ok(());
                     }
                 }
             }
-            batch.bytes_read = reader.get_ref().count;
+            batch.bytes_read = records.bytes;
         }
     }
     if !batch.events.is_empty() || !batch.rejections.is_empty() {
         sink(batch);
     }
     Ok(())
+}
+
+/// Longest stretch of input a quoted field may span across line ends. A quote still open after this many
+/// bytes, or at the end of the input, is taken for a stray quote (see `CsvRecords`).
+pub const MAX_QUOTED_SPAN: usize = 64 * 1024;
+
+/// One physical line of CSV input (with its line end), numbered from 1; `start` is where its unread part
+/// begins (after a record that ended at a lone `\r`).
+struct Line {
+    number: u64,
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+enum CsvItem {
+    /// A record that began on `line`; its fields are in `CsvRecords::fields`.
+    Record { line: u64 },
+    /// A quote opened on `line` never closed in time: that line is rejected, the lines after it are read
+    /// again as lines.
+    Unclosed { line: u64, reason: String },
+}
+
+/// CSV records read line by line with `csv_core` (the `csv` crate's own parser), so that one stray quote
+/// costs one line instead of the rest of the file. A record that runs over a line end (an open quote) is
+/// kept while it grows; if its quote is still open at the end of the input or after `MAX_QUOTED_SPAN`
+/// bytes, or if it ends with another number of fields than the header, the line where it opened is
+/// reported and the lines after it are parsed again. Memory stays bounded by `MAX_QUOTED_SPAN`.
+struct CsvRecords<R> {
+    source: R,
+    core: csv_core::Reader,
+    /// Lines read but to be parsed again (after a stray quote), in order.
+    replay: std::collections::VecDeque<Line>,
+    /// The lines of the record in progress (a quoted field spanning line ends).
+    pending: Vec<Line>,
+    pending_bytes: usize,
+    lines_read: u64,
+    /// Bytes read from `source` so far.
+    bytes: u64,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    out_len: usize,
+    ends_len: usize,
+    /// The header's number of fields, once known.
+    expected: Option<usize>,
+    max_span: usize,
+}
+
+impl<R: BufRead> CsvRecords<R> {
+    fn new(source: R) -> CsvRecords<R> {
+        CsvRecords {
+            source,
+            core: csv_core::Reader::new(),
+            replay: Default::default(),
+            pending: Vec::new(),
+            pending_bytes: 0,
+            lines_read: 0,
+            bytes: 0,
+            out: vec![0; 4 * 1024],
+            ends: vec![0; 64],
+            out_len: 0,
+            ends_len: 0,
+            expected: None,
+            max_span: MAX_QUOTED_SPAN,
+        }
+    }
+
+    fn expect_fields(&mut self, fields: usize) {
+        self.expected = Some(fields);
+    }
+
+    /// The next line to parse: a replayed one, else one from the source (a final line without a line end
+    /// gets one, so that only an open quote leaves a record unfinished at the end).
+    fn next_line(&mut self) -> std::io::Result<Option<Line>> {
+        if let Some(line) = self.replay.pop_front() {
+            return Ok(Some(line));
+        }
+        let mut bytes = Vec::new();
+        let n = self.source.read_until(b'\n', &mut bytes)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.bytes += n as u64;
+        self.lines_read += 1;
+        if bytes.last() != Some(&b'\n') {
+            bytes.push(b'\n');
+        }
+        Ok(Some(Line {
+            number: self.lines_read,
+            bytes,
+            start: 0,
+        }))
+    }
+
+    fn next(&mut self) -> std::io::Result<Option<CsvItem>> {
+        use csv_core::ReadRecordResult as R;
+        loop {
+            let Some(line) = self.next_line()? else {
+                if self.pending.is_empty() {
+                    return Ok(None);
+                }
+                return Ok(Some(self.stray_quote(
+                    None,
+                    "a quote opened on this line is still open at the end of the input",
+                )));
+            };
+            if self.pending.is_empty() {
+                (self.out_len, self.ends_len) = (0, 0);
+            }
+            let mut at = line.start;
+            loop {
+                let (result, read, written, ended) = self.core.read_record(
+                    &line.bytes[at..],
+                    &mut self.out[self.out_len..],
+                    &mut self.ends[self.ends_len..],
+                );
+                at += read;
+                self.out_len += written;
+                self.ends_len += ended;
+                match result {
+                    R::OutputFull => self.out.resize(self.out.len() * 2, 0),
+                    R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                    R::InputEmpty | R::End => break,
+                    R::Record => return Ok(Some(self.finish(line, at))),
+                }
+            }
+            let blank = line.bytes[line.start..]
+                .iter()
+                .all(|b| matches!(b, b'\r' | b'\n'));
+            if self.pending.is_empty() && blank {
+                continue;
+            }
+            self.pending_bytes += line.bytes.len() - line.start;
+            self.pending.push(line);
+            if self.pending_bytes > self.max_span {
+                let reason = format!(
+                    "a quote opened on this line is still open {} KiB later",
+                    self.max_span / 1024
+                );
+                return Ok(Some(self.stray_quote(None, &reason)));
+            }
+        }
+    }
+
+    /// A record ended at `at` in `line`.
+    fn finish(&mut self, mut line: Line, at: usize) -> CsvItem {
+        let first = self.pending.first().map_or(line.number, |l| l.number);
+        if !self.pending.is_empty() && self.expected.is_some_and(|n| n != self.ends_len) {
+            let reason = format!(
+                "a quote opened on this line runs over {} lines and leaves {} fields instead of {}",
+                self.pending.len() + 1,
+                self.ends_len,
+                self.expected.unwrap_or_default()
+            );
+            return self.stray_quote(Some(line), &reason);
+        }
+        self.pending.clear();
+        self.pending_bytes = 0;
+        if !line.bytes[at..].iter().all(|b| matches!(b, b'\r' | b'\n')) {
+            // A record ended at a lone `\r`: the rest of the line is the next record.
+            line.start = at;
+            self.replay.push_front(line);
+        }
+        CsvItem::Record { line: first }
+    }
+
+    /// The record in progress began with a stray quote: report its first line, parse the others again.
+    fn stray_quote(&mut self, last: Option<Line>, reason: &str) -> CsvItem {
+        self.core.reset();
+        (self.out_len, self.ends_len, self.pending_bytes) = (0, 0, 0);
+        let mut lines = std::mem::take(&mut self.pending);
+        lines.extend(last);
+        let mut lines = lines.into_iter();
+        let first = lines.next().map_or(0, |l| l.number);
+        for line in lines.rev() {
+            self.replay.push_front(Line { start: 0, ..line });
+        }
+        CsvItem::Unclosed {
+            line: first,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The fields of the record just read.
+    fn fields(&self) -> Result<Vec<&str>, EventError> {
+        let ends = &self.ends[..self.ends_len];
+        let text = std::str::from_utf8(&self.out[..ends.last().copied().unwrap_or(0)])
+            .map_err(|_| EventError::new("(csv)", "is not valid UTF-8"))?;
+        let mut start = 0;
+        Ok(ends
+            .iter()
+            .map(|&end| {
+                let field = text.get(start..end).unwrap_or_default();
+                start = end;
+                field
+            })
+            .collect())
+    }
 }
 
 /// One CDNOW line as the JSON of a `purchase` event.
@@ -256,7 +450,7 @@ const CSV_FIELDS: [&str; 10] = [
 ];
 
 impl CsvColumns {
-    fn new(headers: &csv::StringRecord) -> Result<CsvColumns, String> {
+    fn new(headers: &[String]) -> Result<CsvColumns, String> {
         let mut fields = Vec::new();
         for header in headers.iter() {
             let header = header.trim();
@@ -279,7 +473,7 @@ impl CsvColumns {
 
     fn event(
         &self,
-        record: &csv::StringRecord,
+        record: &[&str],
         now: Timestamp,
         new_id: &mut dyn FnMut() -> String,
     ) -> Result<Event, EventError> {
@@ -289,10 +483,9 @@ impl CsvColumns {
             if value.is_empty() {
                 continue;
             }
-            let value = Some(value.into());
             match column {
                 Column::Property(name) => {
-                    properties.insert(name.clone(), csv_value(record_str(&value)));
+                    properties.insert(name.clone(), csv_value(value));
                 }
                 Column::Field(field) => {
                     let slot = match *field {
@@ -307,7 +500,7 @@ impl CsvColumns {
                         "channel" => &mut input.channel,
                         _ => &mut input.reference,
                     };
-                    *slot = value;
+                    *slot = Some((*value).into());
                 }
             }
         }
@@ -323,10 +516,6 @@ impl CsvColumns {
         input.properties = raw.as_deref();
         input.validate(now, new_id)
     }
-}
-
-fn record_str<'a>(value: &'a Option<std::borrow::Cow<'_, str>>) -> &'a str {
-    value.as_deref().unwrap_or_default()
 }
 
 /// A CSV cell as JSON: numbers and booleans typed, everything else a string.
@@ -444,6 +633,119 @@ mod tests {
             "{}",
             rejections[0].error
         );
+    }
+
+    fn purchase_lines(from: usize, count: usize) -> String {
+        (from..from + count)
+            .map(|i| format!("{i},purchase,c{i},2026-01-05T10:00:00Z,\n"))
+            .collect()
+    }
+
+    #[test]
+    fn csv_stray_quote_costs_one_line() {
+        // An unbalanced quote on line 2, never closed: line 2 is rejected, the 1 000 lines after it are kept.
+        let text = format!(
+            "id,type,customer,at,properties.note\n\
+             x,purchase,c0,2026-01-05T10:00:00Z,\"oops\n{}",
+            purchase_lines(1, 1_000)
+        );
+        let (events, rejections) = run(&text, Format::Csv);
+        assert_eq!(events.len(), 1_000);
+        assert_eq!(events[0].id, "1");
+        assert_eq!(events[999].id, "1000");
+        assert_eq!(rejections.len(), 1);
+        assert_eq!(rejections[0].line, 2);
+        assert_eq!(rejections[0].error.field, "(csv)");
+        assert!(
+            rejections[0].error.reason.contains("end of the input"),
+            "{}",
+            rejections[0].error
+        );
+    }
+
+    #[test]
+    fn csv_two_stray_quotes_cost_their_own_lines() {
+        // Line 2 opens a quote that line 5's stray quote closes: the record that makes has the wrong number of
+        // fields, so line 2 is rejected and lines 3-5 are read again; line 5's quote does the same.
+        let text = format!(
+            "id,type,customer,at,properties.note\n\
+             a,purchase,c0,2026-01-05T10:00:00Z,\"oops\n{}\
+             b,purchase,\"c9,2026-01-05T10:00:00Z,\n{}\
+             q,purchase,c9,2026-01-05T10:00:00Z,say \"hi\"\n",
+            purchase_lines(1, 2),
+            purchase_lines(3, 2)
+        );
+        let (events, rejections) = run(&text, Format::Csv);
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["1", "2", "3", "4", "q"]);
+        // A quote inside an unquoted field is a character like any other.
+        assert_eq!(events[4].properties_value()["note"], "say \"hi\"");
+        let lines: Vec<u64> = rejections.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 5], "{rejections:?}");
+        assert!(
+            rejections[0].error.reason.contains("7 fields instead of 5"),
+            "{}",
+            rejections[0].error
+        );
+        // Line 5's quote is closed by the one in `say "hi"` on line 8: again the wrong number of fields.
+        assert!(
+            rejections[1].error.reason.contains("3 fields instead of 5"),
+            "{}",
+            rejections[1].error
+        );
+    }
+
+    #[test]
+    fn csv_quoted_fields_may_span_lines() {
+        let text = "id,type,customer,at,properties.note\r\n\
+                    1,purchase,c1,2026-01-05T10:00:00Z,\"first line\r\nsecond, \"\"quoted\"\"\r\n\r\nfourth\"\r\n\
+                    2,purchase,,2026-01-05T10:00:00Z,\r\n\
+                    3,purchase,c3,2026-01-05T10:00:00Z,plain\r\n";
+        let (events, rejections) = run(text, Format::Csv);
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            events[0].properties_value()["note"],
+            "first line\r\nsecond, \"quoted\"\r\n\r\nfourth"
+        );
+        assert_eq!(events[1].properties_value()["note"], "plain");
+        // Line numbers count physical lines: record 2 starts on line 6.
+        assert_eq!(rejections.len(), 1);
+        assert_eq!(
+            (rejections[0].line, rejections[0].error.field.as_str()),
+            (6, "customer")
+        );
+    }
+
+    #[test]
+    fn csv_quote_open_longer_than_the_limit_is_a_stray_quote() {
+        let long = "x".repeat(1_000);
+        let within: String = (0..10).map(|_| format!("{long}\n")).collect();
+        let beyond: String = (0..70).map(|_| format!("{long}\n")).collect();
+        let text = format!(
+            "id,type,customer,at,properties.note\n\
+             1,purchase,c1,2026-01-05T10:00:00Z,\"{within}\"\n\
+             2,purchase,c2,2026-01-05T10:00:00Z,\"{beyond}\"\n\
+             3,purchase,c3,2026-01-05T10:00:00Z,\n"
+        );
+        let (events, rejections) = run(&text, Format::Csv);
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["1", "3"]);
+        assert_eq!(events[0].properties_value()["note"], within.as_str());
+        // Line 13 opened the quote; the 69 lines of x after it (one field each) are then read again as
+        // records of their own.
+        assert_eq!(rejections[0].line, 13);
+        assert!(
+            rejections[0].error.reason.contains("64 KiB"),
+            "{}",
+            rejections[0].error
+        );
+        assert_eq!(rejections.len(), 1 + 69 + 1, "{:?}", &rejections[..3]);
+        assert!(rejections[1..70].iter().all(|r| r
+            .error
+            .reason
+            .contains("found 1 fields, but the header has 5")));
+        // The closing quote's line (83) opens a quote of its own, open to the end; line 84 is kept.
+        assert_eq!(rejections[70].line, 83);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The real `seen` binary, end to end.
 
+mod common;
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 
@@ -206,6 +208,164 @@ fn import_keeps_good_rows_and_reports_bad_ones_by_line() {
         .success()
         .stdout(predicate::str::contains("2 of 3 customers invisible"))
         .stdout(predicate::str::contains("bob"));
+}
+
+/// One stray quote in a CSV costs its own line, not every line after it; quoted fields may still span lines.
+#[test]
+fn import_csv_with_a_stray_quote_keeps_every_later_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("id,type,customer,at,properties.note\n");
+    csv.push_str("broken,message.received,ann,2026-01-05T10:00:00Z,\"she said hi\n");
+    for i in 0..1_000 {
+        csv.push_str(&format!(
+            "e{i},message.received,c{i},2026-01-05T10:00:00Z,note {i}\n"
+        ));
+    }
+    // A legitimate quoted field over two lines, before the stray quote.
+    csv.insert_str(
+        csv.find('\n').unwrap() + 1,
+        "multi,message.received,zoe,2026-01-05T10:00:00Z,\"line one\nline \"\"two\"\"\"\n",
+    );
+    std::fs::write(dir.path().join("events.csv"), csv).unwrap();
+    seen(&dir)
+        .args(["import", "events.csv"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "events.csv:4: rejected: field `(csv)`",
+        ))
+        .stderr(predicate::str::contains("quote"))
+        .stderr(predicate::str::contains(
+            "imported 1001 events (0 duplicates, 1 rejected)",
+        ));
+    // Every valid line after the stray quote, and the record whose quoted field spans two lines, are stored.
+    let lines = seen(&dir)
+        .args([
+            "obligations",
+            "--format",
+            "jsonl",
+            "--as-of",
+            "2026-01-05T10:00:01Z",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let customers: std::collections::BTreeSet<String> = String::from_utf8(lines)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["customer"].to_string())
+        .collect();
+    assert_eq!(customers.len(), 1_001);
+    assert!(customers.contains("\"c0\"") && customers.contains("\"c999\""));
+    assert!(customers.contains("\"zoe\"") && !customers.contains("\"ann\""));
+}
+
+/// A backfill of old history whose promises are all long broken: `seen serve` logs them in one summary line
+/// per policy, not one line each; a live breach afterwards still gets its own line.
+#[test]
+fn serve_summarises_a_backfill_of_broken_promises() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let events: String = (0..2_000)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"m{i}\",\"type\":\"message.received\",\"customer\":\"c{i}\",\"at\":\"2025-01-06T10:00:00Z\"}}\n"
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("history.jsonl"), events).unwrap();
+    std::fs::write(
+        dir.path().join("seen.toml"),
+        "[actions]\nenabled = false\n\n\
+         [[policies]]\nname = \"reply\"\nkind = \"expect\"\ntrigger = [\"message.received\"]\n\
+         expect = [\"message.sent\"]\nwithin = \"1h\"\n\n\
+         [[policies]]\nname = \"callback\"\nkind = \"expect\"\ntrigger = [\"call.missed\"]\n\
+         expect = [\"call.returned\"]\nwithin = \"1s\"\n",
+    )
+    .unwrap();
+    seen(&dir)
+        .env("SEEN_CONFIG", dir.path().join("seen.toml"))
+        .args(["--db", "seen.db", "import", "history.jsonl"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("imported 2000 events"));
+    let key = String::from_utf8(
+        seen(&dir)
+            .args(["--db", "seen.db", "keys", "create", "test"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .unwrap();
+    let key = key.trim().rsplit(' ').next().unwrap().to_string();
+
+    let db = dir.path().join("seen.db");
+    let mut server = common::Server::start_with(
+        db.to_str().unwrap(),
+        std::process::Stdio::piped(),
+        Some(&dir.path().join("seen.toml")),
+    );
+    let stderr = server.child.stderr.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let wait_for = |log: &mut Vec<String>, what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !log.iter().any(|l| l.contains(what)) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => log.push(line),
+                Err(_) => panic!("no {what:?} in the log within a minute: {log:#?}"),
+            }
+        }
+    };
+    // A live breach, a second after the backfill's are noticed: one line of its own, naming the customer.
+    let posted = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/events", server.address))
+        .bearer_auth(&key)
+        .json(
+            &serde_json::json!([{ "id": "live-1", "type": "call.missed", "customer": "live-caller",
+            "at": jiff::Timestamp::now().to_string() }]),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(posted.status(), 200);
+    wait_for(&mut log, "live-caller");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    server.kill();
+    while let Ok(line) = lines.recv_timeout(std::time::Duration::from_secs(2)) {
+        log.push(line);
+    }
+    let broken: Vec<&String> = log.iter().filter(|l| l.contains("broken")).collect();
+    assert_eq!(
+        broken.len(),
+        2,
+        "one summary, one live breach: {:#?}",
+        &broken[..broken.len().min(5)]
+    );
+    assert!(
+        broken
+            .iter()
+            .any(|l| l
+                .contains("promises broken: 2000 of policy reply (2000 customers now invisible")),
+        "{broken:#?}"
+    );
+    assert!(
+        broken.iter().any(|l| l.contains("live-caller")),
+        "{broken:#?}"
+    );
+    assert!(log.len() < 10, "{log:#?}");
 }
 
 #[test]

@@ -265,7 +265,41 @@ fn serve_refits_on_its_schedule_after_a_cdnow_import() {
         "[actions]\nenabled = false\n\n[churn]\nrefit_every = \"1s\"\n",
     )
     .unwrap();
-    let server = common::Server::start_with(db, std::process::Stdio::null(), Some(&config));
+    // `seen churn fit` as of today: the data ended in 1998, so the fit flags nobody and says why.
+    let fit = seen()
+        .env("SEEN_CONFIG", &config)
+        .args(["--db", db, "churn", "fit"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&fit.get_output().stdout).to_string();
+    let stderr = String::from_utf8_lossy(&fit.get_output().stderr).to_string();
+    assert!(
+        stdout.contains("nobody flagged") && stdout.contains("the data ends"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("churn fit as of") && stderr.contains("not used"),
+        "{stderr}"
+    );
+    let model = seen()
+        .args(["--db", db, "churn", "model"])
+        .assert()
+        .success();
+    let model: Value = serde_json::from_slice(&model.get_output().stdout).unwrap();
+    assert_eq!(model["model"]["usable"], false, "{model:#}");
+    assert_eq!(model["model"]["data_ends"], "1998-06-30T12:00:00Z");
+    let invisible = seen()
+        .args(["--db", db, "report", "--format", "json"])
+        .assert()
+        .success();
+    let invisible: Value = serde_json::from_slice(&invisible.get_output().stdout).unwrap();
+    assert_eq!(
+        invisible["invisible"].as_array().map(Vec::len),
+        Some(0),
+        "{invisible:#}"
+    );
+
+    let mut server = common::Server::start_with(db, std::process::Stdio::piped(), Some(&config));
     let client = reqwest::blocking::Client::new();
     let get = |path: &str| {
         let response = client
@@ -278,30 +312,36 @@ fn serve_refits_on_its_schedule_after_a_cdnow_import() {
             response.json::<Value>().unwrap(),
         )
     };
+    // The CLI's fit is in the store; wait for the server's own (a later `fitted_at`).
+    let (status, first) = get("/v1/churn/model");
+    assert_eq!(status, 200, "{first}");
     let started = std::time::Instant::now();
     let model = loop {
         let (status, body) = get("/v1/churn/model");
-        if status == 200 {
+        assert_eq!(status, 200, "{body}");
+        if body["fitted_at"] != first["fitted_at"] {
             break body;
         }
-        assert_eq!(status, 404, "{body}");
         assert!(started.elapsed().as_secs() < 60, "no refit within a minute");
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
     assert_eq!(model["model"]["model"]["kind"], "pareto");
     assert_eq!(model["model"]["model"]["customers"], 2_357);
-    // Seen from today, CDNOW's 1997-98 buyers have all gone quiet: invisible, as soon as the events are in.
-    let started = std::time::Instant::now();
-    loop {
-        let (_, invisible) = get("/v1/invisible?limit=1");
-        if invisible["total"].as_u64().unwrap_or(0) > 2_000 {
-            assert_eq!(
-                invisible["invisible"][0]["reasons"][0]["policy"],
-                "gone-quiet"
-            );
-            break;
-        }
-        assert!(started.elapsed().as_secs() < 30, "{invisible}");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    // Seen from today, CDNOW's data ended in 1998: the refit says so and flags nobody (it used to make every
+    // one of the 2 357 buyers invisible as "gone quiet").
+    assert_eq!(model["model"]["usable"], false, "{model:#}");
+    let reasons = model["model"]["unusable_because"].to_string();
+    assert!(reasons.contains("the data ends"), "{reasons}");
+    let (status, at_risk) = get("/v1/churn/at-risk");
+    assert_eq!(status, 200, "{at_risk}");
+    assert_eq!(at_risk["usable"], false);
+    assert_eq!(at_risk["customers"].as_array().map(Vec::len), Some(0));
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    let (_, invisible) = get("/v1/invisible?limit=1");
+    assert_eq!(invisible["total"], 0, "{invisible}");
+    let mut stderr = server.child.stderr.take().unwrap();
+    server.kill();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+    assert!(log.contains("not used: nobody is flagged"), "{log}");
 }

@@ -93,6 +93,31 @@ fn path(url: &str) -> String {
     url[url.find("/s/").unwrap()..].to_string()
 }
 
+/// The `action` of a page's POST form.
+fn form_action(html: &str) -> Option<String> {
+    let start = html.find("<form method=\"post\" action=\"")? + 28;
+    let rest = &html[start..];
+    Some(rest[..rest.find('"')?].replace("&amp;", "&"))
+}
+
+/// What a person does: opens the emailed link (a confirmation that records nothing), then presses its button.
+async fn click_and_confirm(app: &TestApp, path: &str) -> reqwest::Response {
+    let page = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let action = form_action(&html).unwrap_or_else(|| panic!("no form in {html}"));
+    app.client
+        .post(format!("{}{action}", app.address))
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn events(app: &TestApp, customer: &str, kind: &str) -> Vec<Value> {
     let (status, body) = app.get_json(&format!("/v1/customers/{customer}")).await;
     assert_eq!(status, 200, "{body}");
@@ -138,13 +163,8 @@ async fn a_low_score_closes_the_loop() {
     assert_eq!(answer_links.len(), 5, "{answer_links:?}");
     assert!(answer_links[0].0.starts_with('1') && answer_links[4].0.starts_with('5'));
 
-    // The customer clicks "1": a thank-you page with a comment box, and the answer is an event.
-    let page = app
-        .client
-        .get(format!("{}{}", app.address, path(&answer_links[0].1)))
-        .send()
-        .await
-        .unwrap();
+    // The customer clicks "1" and confirms: a thank-you page with a comment box, and the answer is an event.
+    let page = click_and_confirm(&app, &path(&answer_links[0].1)).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(
@@ -200,18 +220,9 @@ async fn a_low_score_closes_the_loop() {
     assert_eq!(all["response_rate"], 100.0);
 
     // The same link again counts once; another score changes the answer.
-    app.client
-        .get(format!("{}{}", app.address, path(&answer_links[0].1)))
-        .send()
-        .await
-        .unwrap();
+    click_and_confirm(&app, &path(&answer_links[0].1)).await;
     assert_eq!(events(&app, "ana", "survey.answered").await.len(), 1);
-    let page = app
-        .client
-        .get(format!("{}{}", app.address, path(&answer_links[4].1)))
-        .send()
-        .await
-        .unwrap();
+    let page = click_and_confirm(&app, &path(&answer_links[4].1)).await;
     assert_eq!(page.status(), 200);
     let (_, summary) = app.get_json("/v1/surveys/summary?by=policy").await;
     let by_policy = &summary["groups"]["survey-after-delivery"];
@@ -290,6 +301,11 @@ async fn bad_links_record_nothing() {
         let url = format!("{}{p}", app.address);
         async move { client.get(url).send().await.unwrap() }
     };
+    let post = |p: String| {
+        let client = app.client.clone();
+        let url = format!("{}{p}", app.address);
+        async move { client.post(url).send().await.unwrap() }
+    };
 
     // Tampered signature.
     let mut tampered = path(&bea[3].1);
@@ -300,17 +316,22 @@ async fn bad_links_record_nothing() {
         "0"
     };
     tampered.replace_range(at..at + 1, flipped);
-    let response = get(tampered).await;
+    let response = get(tampered.clone()).await;
+    assert_eq!(response.status(), 404);
+    assert!(response.text().await.unwrap().contains("not valid"));
+    let response = post(tampered).await;
     assert_eq!(response.status(), 404);
     assert!(response.text().await.unwrap().contains("not valid"));
     // Moved to another customer: cid's token with bea's id.
     let cid_path = path(&cid[3].1);
     let moved = cid_path.replacen(&hex("cid"), &hex("bea"), 1);
     assert_ne!(moved, cid_path);
-    assert_eq!(get(moved).await.status(), 404);
+    assert_eq!(get(moved.clone()).await.status(), 404);
+    assert_eq!(post(moved).await.status(), 404);
     // Not an answer to this question.
     let bad_score = path(&bea[3].1).rsplit_once('/').unwrap().0.to_string() + "/9";
-    assert_eq!(get(bad_score).await.status(), 400);
+    assert_eq!(get(bad_score.clone()).await.status(), 400);
+    assert_eq!(post(bad_score).await.status(), 400);
     // A validly signed link to a send that does not exist.
     let secret = app.service.store.shared_secret().await.unwrap();
     let unknown = seen::domain::survey::SurveyLink {
@@ -325,12 +346,18 @@ async fn bad_links_record_nothing() {
             .status(),
         404
     );
+    assert_eq!(
+        post(format!("/s/{}/4", unknown.token(&secret)))
+            .await
+            .status(),
+        404
+    );
     assert!(events(&app, "bea", "survey.answered").await.is_empty());
     assert!(events(&app, "cid", "survey.answered").await.is_empty());
 
-    // Replayed: twice the same click, one answer.
-    assert_eq!(get(path(&bea[3].1)).await.status(), 200);
-    assert_eq!(get(path(&bea[3].1)).await.status(), 200);
+    // Replayed: twice the same answer posted, one answer.
+    assert_eq!(post(path(&bea[3].1)).await.status(), 200);
+    assert_eq!(post(path(&bea[3].1)).await.status(), 200);
     assert_eq!(events(&app, "bea", "survey.answered").await.len(), 1);
 
     // Expired: after `survey_expires`, a clear page and nothing recorded.
@@ -338,6 +365,8 @@ async fn bad_links_record_nothing() {
     let response = get(path(&cid[4].1)).await;
     assert_eq!(response.status(), 410);
     assert!(response.text().await.unwrap().contains("closed"));
+    let response = post(path(&cid[4].1)).await;
+    assert_eq!(response.status(), 410);
     assert!(events(&app, "cid", "survey.answered").await.is_empty());
 }
 
@@ -407,12 +436,7 @@ async fn one_survey_per_customer_per_period_and_one_reminder() {
     let (first, second) = (links(&mail[0]), links(&mail[1]));
     assert_eq!(first.len(), 5);
     assert_eq!(second.len(), 5);
-    let page = app
-        .client
-        .get(format!("{}{}", app.address, path(&second[3].1)))
-        .send()
-        .await
-        .unwrap();
+    let page = click_and_confirm(&app, &path(&second[3].1)).await;
     assert_eq!(page.status(), 200);
     let (_, summary) = app.get_json("/v1/surveys/summary?by=channel").await;
     let web = &summary["groups"]["web"];
@@ -421,4 +445,193 @@ async fn one_survey_per_customer_per_period_and_one_reminder() {
         (Some(1), Some(1)),
         "{summary:#}"
     );
+}
+
+/// Every URL in a raw message: headers (unfolded) and each MIME part's body (quoted-printable or base64
+/// decoded).
+fn message_urls(message: &Value) -> Vec<String> {
+    let data = message["data"].as_str().unwrap().replace("\r\n", "\n");
+    let (headers, body) = data.split_once("\n\n").unwrap_or((&data, ""));
+    let mut texts = vec![headers.replace("\n ", " ").replace("\n\t", " ")];
+    for part in body.split("\n--") {
+        let (part_headers, part_body) = part.split_once("\n\n").unwrap_or(("", part));
+        let lower = part_headers.to_ascii_lowercase();
+        texts.push(if lower.contains("content-transfer-encoding: base64") {
+            String::from_utf8_lossy(&base64_decode(part_body)).into_owned()
+        } else {
+            quoted_printable_decode(part_body)
+        });
+    }
+    let mut urls = Vec::new();
+    for text in texts {
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("http") {
+            let tail = &rest[at..];
+            let end = tail
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>' | '\''))
+                .unwrap_or(tail.len());
+            let url = tail[..end].trim_end_matches(['.', ',', ')']);
+            if url.starts_with("http://") || url.starts_with("https://") {
+                urls.push(url.replace("&amp;", "&"));
+            }
+            rest = &tail[end.max(4)..];
+        }
+    }
+    urls.sort();
+    urls.dedup();
+    urls
+}
+
+fn quoted_printable_decode(text: &str) -> String {
+    let text = text.replace("=\n", "");
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u32, 0);
+    for c in text.bytes() {
+        let Some(value) = ALPHABET.iter().position(|a| *a == c) else {
+            continue;
+        };
+        buffer = (buffer << 6) | value as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// Mail scanners and link previews open every link of every message (GET and HEAD): nothing is answered,
+/// nobody is unsubscribed, no promise changes. The person's tap on the confirmation's button answers, once;
+/// the RFC 8058 one-click `POST` of `List-Unsubscribe` still unsubscribes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawler_following_every_link_records_nothing() {
+    const PUBLIC: &str = "https://seen.example";
+    let smtp = SmtpSink::start(&[]);
+    let app = spawn_app_acting(
+        Backend::Sqlite,
+        config(smtp.port, &format!("public_url = \"{PUBLIC}\"")),
+    )
+    .await;
+    assert_eq!(
+        app.post_events(&json!([delivered("d1", "eve", "O-1")]))
+            .await
+            .0,
+        200
+    );
+    // The survey, and two seconds later its reminder: every message this customer will get unanswered.
+    smtp.wait_for(15, "the survey and its reminder", |_| {
+        smtp.to("eve@example.com").len() == 2
+    })
+    .await;
+    wait_until(10, "both sends recorded", || async {
+        let (_, outbox) = app.get_json("/v1/outbox?customer=eve").await;
+        let rows = outbox["messages"].as_array().cloned().unwrap_or_default();
+        rows.iter().filter(|r| r["status"] == "sent").count() == 2
+            && rows
+                .iter()
+                .all(|r| r["status"] != "pending" && r["status"] != "sending")
+    })
+    .await;
+    let (_, before) = app.get_json("/v1/customers/eve").await;
+    let (_, outbox_before) = app.get_json("/v1/outbox").await;
+
+    let (mut fetched, mut pages) = (Vec::new(), Vec::new());
+    for message in smtp.messages() {
+        for url in message_urls(&message) {
+            let Some(path) = url.strip_prefix(PUBLIC) else {
+                continue;
+            };
+            let url = format!("{}{path}", app.address);
+            let got = app.client.get(&url).send().await.unwrap();
+            let status = got.status().as_u16();
+            let html = got.text().await.unwrap();
+            let head = app.client.head(&url).send().await.unwrap();
+            assert!(
+                status < 500 && head.status().as_u16() < 500,
+                "{url}: {status}"
+            );
+            pages.push((path.to_string(), status, html));
+            fetched.push(path.to_string());
+        }
+    }
+    let survey_links = fetched.iter().filter(|p| p.starts_with("/s/")).count();
+    let unsubscribe_links = fetched.iter().filter(|p| p.starts_with("/u/")).count();
+    assert!(
+        survey_links >= 5 && unsubscribe_links >= 1,
+        "every answer and the unsubscribe link: {fetched:#?}"
+    );
+
+    // Nothing recorded, nobody unsubscribed, no promise moved, no alert sent.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(events(&app, "eve", "survey.answered").await.is_empty());
+    assert!(events(&app, "eve", "survey.unhappy").await.is_empty());
+    assert!(app.service.store.suppressions().await.unwrap().is_empty());
+    let (_, after) = app.get_json("/v1/customers/eve").await;
+    assert_eq!(after["obligations"], before["obligations"]);
+    assert_eq!(after["events"], before["events"]);
+    let (_, outbox_after) = app.get_json("/v1/outbox").await;
+    assert_eq!(outbox_after, outbox_before);
+    assert!(smtp.to("alice@venue.example").is_empty());
+    // What they saw: a confirmation with a button.
+    for (path, status, html) in pages.iter().filter(|(p, _, _)| p.starts_with("/s/")) {
+        assert_eq!(*status, 200, "{path}");
+        assert!(html.contains("Nothing is recorded"), "{html}");
+        assert!(
+            form_action(html).as_deref() == Some(path.as_str()),
+            "{html}"
+        );
+    }
+
+    // The person taps "1" and confirms: one answer, one `survey.unhappy`; confirming again changes nothing.
+    let survey = links(&smtp.to("eve@example.com")[0]);
+    for _ in 0..2 {
+        let done = click_and_confirm(&app, &path(&survey[0].1)).await;
+        assert_eq!(done.status(), 200);
+        assert!(done.text().await.unwrap().contains("Thank you"));
+    }
+    let answered = events(&app, "eve", "survey.answered").await;
+    assert_eq!(answered.len(), 1);
+    assert_eq!(answered[0]["properties"]["score"], 1);
+    assert_eq!(events(&app, "eve", "survey.unhappy").await.len(), 1);
+
+    // RFC 8058: the mail client's one-click POST to the List-Unsubscribe address unsubscribes.
+    let unsubscribe = fetched
+        .iter()
+        .find(|p| p.starts_with("/u/"))
+        .unwrap()
+        .clone();
+    let done = app
+        .client
+        .post(format!("{}{unsubscribe}", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let suppressed = app.service.store.suppressions().await.unwrap();
+    assert_eq!(suppressed.len(), 1);
+    assert_eq!(suppressed[0].target, "eve");
 }

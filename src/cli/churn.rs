@@ -112,10 +112,17 @@ pub async fn run(cli: &Cli, command: &ChurnCommand) -> Result<ExitCode> {
             } else {
                 println!("spend: no Gamma-Gamma model (no repeat buyers with amounts); own mean spend used");
             }
-            println!(
-                "gone quiet: {} buyers ({} newly flagged)",
-                outcome.gone_quiet, outcome.newly_flagged
-            );
+            if outcome.usable {
+                println!(
+                    "gone quiet: {} buyers ({} newly flagged)",
+                    outcome.gone_quiet, outcome.newly_flagged
+                );
+            } else {
+                println!("gone quiet: nobody flagged; this fit is not used, because:");
+                for reason in &outcome.unusable_because {
+                    println!("  - {reason}");
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         ChurnCommand::AtRisk(args) => {

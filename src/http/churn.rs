@@ -19,6 +19,9 @@ pub struct AtRiskResponse {
     /// When the scores were computed (`seen churn fit`, or `seen serve`'s refit schedule).
     #[schema(value_type = String, format = DateTime)]
     pub fitted_at: Timestamp,
+    /// False when the last fit flags nobody (see `unusable_because`): the scores are then for reading only.
+    pub usable: bool,
+    pub unusable_because: Vec<String>,
     pub customers: Vec<ChurnScore>,
 }
 
@@ -27,9 +30,26 @@ pub struct ModelResponse {
     #[schema(value_type = String, format = DateTime)]
     pub fitted_at: Timestamp,
     /// `{ model: { kind, params, log_likelihood, customers, iterations, converged, period }, spend, settings,
-    /// purchases }`.
+    /// purchases, usable, unusable_because, data_ends, typical_gap_days }`. A fit with `usable: false` (it
+    /// did not converge, or the data ended long before the fit) flags nobody; `unusable_because` says why.
     #[schema(value_type = Object)]
     pub model: serde_json::Value,
+}
+
+/// A stored fit's verdict; fits stored before the check existed count as usable.
+fn usability(stored: &serde_json::Value) -> (bool, Vec<String>) {
+    let reasons: Vec<String> = stored["unusable_because"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|r| r.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    (
+        stored["usable"].as_bool().unwrap_or(reasons.is_empty()),
+        reasons,
+    )
 }
 
 fn no_model() -> ApiError {
@@ -76,8 +96,11 @@ pub async fn at_risk(
         .await?
         .ok_or_else(no_model)?;
     let customers = state.service.store.churn_scores(!all, top).await?;
+    let (usable, unusable_because) = usability(&model.model);
     Ok(Json(AtRiskResponse {
         fitted_at: model.fitted_at,
+        usable,
+        unusable_because,
         customers,
     }))
 }

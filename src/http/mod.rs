@@ -90,7 +90,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/u/{token}", get(outbox::unsubscribe_page).post(outbox::unsubscribe))
         .route("/s/{token}/comment", post(surveys::comment))
-        .route("/s/{token}/{score}", get(surveys::answer))
+        .route(
+            "/s/{token}/{score}",
+            get(surveys::confirm).post(surveys::answer),
+        )
         .route("/openapi.json", get(openapi))
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

@@ -1,4 +1,5 @@
-//! Survey answers (one click, no account, no JavaScript) and survey metrics.
+//! Survey answers (a link, then one tap on a button; no account, no JavaScript) and survey metrics.
+//! No `GET` or `HEAD` records anything: the emailed link shows a confirmation whose form `POST`s the answer.
 
 use std::collections::HashMap;
 
@@ -114,26 +115,12 @@ fn survey_event(a: &Answering, id: String, kind: &str, extra: serde_json::Value)
     }
 }
 
-/// One click: records the answer (a second click on another score changes it) and offers a comment box.
-pub async fn answer(
-    State(state): State<AppState>,
-    Path((token, score)): Path<(String, String)>,
-) -> Response {
-    let a = match answering(&state, &token).await {
-        Ok(a) => a,
-        Err(page) => return page,
-    };
-    let Some(score) = score
+/// The score a link names, if it answers this survey's question, with its label.
+fn chosen(a: &Answering, score: &str) -> Option<(u8, String)> {
+    let score = score
         .parse::<u8>()
         .ok()
-        .filter(|s| a.survey.kind.accepts(*s))
-    else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "That is not an answer to this question",
-            "<p>Please use one of the links in the email you received.</p>",
-        );
-    };
+        .filter(|s| a.survey.kind.accepts(*s))?;
     let label = a
         .survey
         .kind
@@ -142,6 +129,69 @@ pub async fn answer(
         .find(|(s, _)| *s == score)
         .map(|(_, l)| l)
         .unwrap_or_default();
+    Some((score, label))
+}
+
+fn not_an_answer() -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "That is not an answer to this question",
+        "<p>Please use one of the links in the email you received.</p>",
+    )
+}
+
+/// A link in the email (`GET` or `HEAD`): checks it and shows a one-tap confirmation, recording nothing.
+/// Mail scanners and link previews fetch every link of a message; only the button's `POST` answers.
+pub async fn confirm(
+    State(state): State<AppState>,
+    Path((token, score)): Path<(String, String)>,
+) -> Response {
+    let a = match answering(&state, &token).await {
+        Ok(a) => a,
+        Err(page) => return page,
+    };
+    let Some((score, label)) = chosen(&a, &score) else {
+        return not_an_answer();
+    };
+    let token = escape(&token);
+    let others = a
+        .survey
+        .kind
+        .answers()
+        .into_iter()
+        .filter(|(s, _)| *s != score)
+        .map(|(s, l)| format!("<a href=\"/s/{token}/{s}\">{}</a>", escape(&l)))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    page(
+        StatusCode::OK,
+        "Your answer",
+        &format!(
+            "<p>“{question}”</p>\
+             <form method=\"post\" action=\"/s/{token}/{score}\">\
+             <button type=\"submit\" style=\"font-size: 1.1rem; padding: .6rem 1.2rem\">Send my answer: \
+             <strong>{label}</strong></button></form>\
+             <p style=\"color: #666; font-size: .9rem\">Nothing is recorded until you press the button. \
+             Meant another answer? {others}</p>",
+            question = escape(&a.survey.question),
+            label = escape(&label),
+        ),
+    )
+}
+
+/// The confirmation's button (`POST`): records the answer (another score later replaces it) and offers a
+/// comment box.
+pub async fn answer(
+    State(state): State<AppState>,
+    Path((token, score)): Path<(String, String)>,
+) -> Response {
+    let a = match answering(&state, &token).await {
+        Ok(a) => a,
+        Err(page) => return page,
+    };
+    let Some((score, label)) = chosen(&a, &score) else {
+        return not_an_answer();
+    };
     let extra = serde_json::json!({ "score": score, "answer": label });
     // The same score again is the same event (a duplicate); another score is a new answer that replaces it.
     let mut events = vec![survey_event(
@@ -176,7 +226,7 @@ pub async fn answer(
              <label for=\"comment\">Anything you would like to add?</label><br>\
              <textarea id=\"comment\" name=\"comment\" rows=\"5\" maxlength=\"{MAX_COMMENT}\" style=\"width: 100%; font: inherit\"></textarea><br>\
              <button type=\"submit\" style=\"font-size: 1rem; padding: .5rem 1rem; margin-top: .5rem\">Send</button></form>\
-             <p style=\"color: #666; font-size: .9rem\">Clicked the wrong answer? Click the right one in the email: it replaces this one.</p>",
+             <p style=\"color: #666; font-size: .9rem\">Chose the wrong answer? Choose the right one in the email: it replaces this one.</p>",
             escape(&label),
             escape(&a.survey.question),
             token = escape(&token),

@@ -11,8 +11,8 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::churn::{
-    predict, rfm_summary, ChurnError, FittedModel, GammaGamma, ModelKind, Period, RfmOptions,
-    Transaction,
+    predict, rfm_summary, ChurnError, CustomerRfm, FittedModel, GammaGamma, ModelKind, Period,
+    RfmOptions, Transaction,
 };
 use crate::config::ChurnConfig;
 use crate::domain::{Event, ProfileUpdate};
@@ -103,6 +103,10 @@ pub struct RefitOutcome {
     pub purchases: usize,
     pub customers: usize,
     pub gone_quiet: usize,
+    /// Whether this fit may flag anyone (`false`: it did not converge, or the data ended long ago).
+    pub usable: bool,
+    /// Why not, when `usable` is false.
+    pub unusable_because: Vec<String>,
     /// `customer.gone_quiet` events recorded now (a buyer already flagged for the same last purchase is
     /// not flagged twice).
     pub newly_flagged: usize,
@@ -150,10 +154,19 @@ pub async fn refit(
     let purchases = transactions.len();
     let settings_owned = settings.clone();
     // The fit is CPU work: keep it off the async workers.
-    let (model, spend, scores, fit_seconds) =
+    let (model, spend, scores, fit_seconds, check) =
         tokio::task::spawn_blocking(move || score(&settings_owned, &transactions, now))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??;
+    let usable = check.unusable_because.is_empty();
+    if !usable {
+        tracing::warn!(
+            model = %model.kind,
+            converged = model.converged,
+            "churn fit as of {now:.0} not used: nobody is flagged as gone quiet, because {}",
+            check.unusable_because.join("; ")
+        );
+    }
     let stored = serde_json::json!({
         "model": model,
         "spend": spend,
@@ -166,6 +179,10 @@ pub async fn refit(
             "value_above": settings.value_above,
         },
         "purchases": purchases,
+        "usable": usable,
+        "unusable_because": check.unusable_because,
+        "data_ends": check.data_ends,
+        "typical_gap_days": check.typical_gap_days,
     });
     let customers = scores.len();
     let quiet: Vec<Event> = scores
@@ -195,13 +212,74 @@ pub async fn refit(
         purchases,
         customers,
         gone_quiet,
+        usable,
+        unusable_because: check.unusable_because,
         newly_flagged,
         fit_seconds,
         total_seconds: started.elapsed().as_secs_f64(),
     })
 }
 
-type Scored = (FittedModel, Option<GammaGamma>, Vec<ChurnScore>, f64);
+type Scored = (
+    FittedModel,
+    Option<GammaGamma>,
+    Vec<ChurnScore>,
+    f64,
+    FitCheck,
+);
+
+/// Data that ends this many typical gaps between a buyer's purchases before `as_of` is too old to say who
+/// went quiet: every buyer would look gone (CDNOW's 1997-98 purchases fitted as of today).
+pub const STALE_AFTER_GAPS: f64 = 4.0;
+
+/// Whether a fit may flag anyone, and why not.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FitCheck {
+    /// The last purchase of all.
+    pub data_ends: Option<Timestamp>,
+    /// The median over repeat buyers of their average time between purchases (recency / repeats), in days.
+    pub typical_gap_days: Option<f64>,
+    /// Empty: usable.
+    pub unusable_because: Vec<String>,
+}
+
+/// A fit flags buyers only if the optimiser converged (else the parameters may be anywhere: s = 121.9,
+/// β = 4 998 on CDNOW as of today) and the data is current: the last purchase of all is no older than
+/// `STALE_AFTER_GAPS` typical gaps between a buyer's purchases.
+pub fn check_fit(model: &FittedModel, customers: &[CustomerRfm], as_of: Timestamp) -> FitCheck {
+    let mut unusable_because = Vec::new();
+    if !model.converged {
+        unusable_because.push(format!(
+            "the fit did not converge (stopped after {} iterations; its parameters are not reliable)",
+            model.iterations
+        ));
+    }
+    let data_ends = customers.iter().map(|c| c.last).max();
+    let mut gaps: Vec<f64> = customers
+        .iter()
+        .filter(|c| c.rfm.frequency >= 1.0)
+        .map(|c| c.rfm.recency / c.rfm.frequency * model.period.days())
+        .filter(|g| g.is_finite())
+        .collect();
+    gaps.sort_by(f64::total_cmp);
+    let typical_gap_days = (!gaps.is_empty()).then(|| gaps[gaps.len() / 2]);
+    if let (Some(end), Some(gap)) = (data_ends, typical_gap_days) {
+        let quiet_days = (as_of.as_second() - end.as_second()) as f64 / 86_400.0;
+        let limit = STALE_AFTER_GAPS * gap.max(1.0);
+        if quiet_days > limit {
+            unusable_because.push(format!(
+                "the data ends {quiet_days:.0} days before {as_of:.0} (last purchase {end:.0}), more than \
+                 {STALE_AFTER_GAPS} typical gaps between a buyer's purchases ({gap:.1} days): every buyer would \
+                 look gone"
+            ));
+        }
+    }
+    FitCheck {
+        data_ends,
+        typical_gap_days,
+        unusable_because,
+    }
+}
 
 fn score(
     settings: &ChurnSettings,
@@ -222,6 +300,8 @@ fn score(
     // spend stands in.
     let spend = GammaGamma::fit(&customers).ok();
     let fit_seconds = fit_started.elapsed().as_secs_f64();
+    let check = check_fit(&model, &customers, now);
+    let usable = check.unusable_because.is_empty();
     let predictions = predict(&model, spend.as_ref(), &customers, settings.horizon);
     let scores = customers
         .iter()
@@ -247,11 +327,11 @@ fn score(
                 recency: c.rfm.recency,
                 age: c.rfm.t,
                 last_purchase_at: c.last,
-                gone_quiet: p.p_alive < settings.gone_quiet_below && worth,
+                gone_quiet: usable && p.p_alive < settings.gone_quiet_below && worth,
             }
         })
         .collect();
-    Ok((model, spend, scores, fit_seconds))
+    Ok((model, spend, scores, fit_seconds, check))
 }
 
 fn gone_quiet_event(score: &ChurnScore, model: &FittedModel, now: Timestamp) -> Event {
@@ -295,6 +375,7 @@ pub async fn run(
             Ok(outcome) => {
                 tracing::info!(
                     customers = outcome.customers,
+                    usable = outcome.usable,
                     gone_quiet = outcome.gone_quiet,
                     newly_flagged = outcome.newly_flagged,
                     seconds = outcome.total_seconds,
@@ -308,5 +389,101 @@ pub async fn run(
             Err(e) => tracing::warn!("churn refit failed: {e}"),
         }
         delay = every.unsigned_abs();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::churn::{ModelParams, ParetoNbdParams, Rfm};
+
+    fn model(converged: bool) -> FittedModel {
+        FittedModel {
+            kind: ModelKind::ParetoNbd,
+            params: ModelParams::ParetoNbd(ParetoNbdParams {
+                r: 0.55,
+                alpha: 10.6,
+                s: 0.6,
+                beta: 11.7,
+            }),
+            log_likelihood: -9_595.0,
+            customers: 3,
+            iterations: 40,
+            converged,
+            period: Period::Week,
+        }
+    }
+
+    /// A buyer with `repeats` repeat purchases spread over `recency` weeks, the last on `last`.
+    fn buyer(name: &str, repeats: f64, recency: f64, last: &str) -> CustomerRfm {
+        let last: Timestamp = last.parse().unwrap();
+        CustomerRfm {
+            customer: name.into(),
+            rfm: Rfm {
+                frequency: repeats,
+                recency,
+                t: recency + 1.0,
+            },
+            monetary: 10.0,
+            first: last - SignedDuration::from_hours((recency * 7.0 * 24.0) as i64),
+            last,
+        }
+    }
+
+    fn buyers() -> Vec<CustomerRfm> {
+        // Average gaps of 1, 2 and 10 weeks: the typical gap is the median, 2 weeks (14 days).
+        vec![
+            buyer("a", 4.0, 4.0, "1998-06-01T12:00:00Z"),
+            buyer("b", 2.0, 4.0, "1998-06-30T12:00:00Z"),
+            buyer("c", 1.0, 10.0, "1998-03-01T12:00:00Z"),
+            buyer("d", 0.0, 0.0, "1998-01-10T12:00:00Z"),
+        ]
+    }
+
+    #[test]
+    fn a_converged_fit_on_current_data_is_usable() {
+        let check = check_fit(
+            &model(true),
+            &buyers(),
+            "1998-07-01T00:00:00Z".parse().unwrap(),
+        );
+        assert_eq!(check.unusable_because, Vec::<String>::new());
+        assert_eq!(check.typical_gap_days, Some(14.0));
+        assert_eq!(
+            check.data_ends,
+            Some("1998-06-30T12:00:00Z".parse().unwrap())
+        );
+        // Four typical gaps (56 days) after the last purchase is still current.
+        let edge = check_fit(
+            &model(true),
+            &buyers(),
+            "1998-08-25T00:00:00Z".parse().unwrap(),
+        );
+        assert!(edge.unusable_because.is_empty(), "{edge:?}");
+    }
+
+    #[test]
+    fn a_fit_that_did_not_converge_or_on_old_data_is_not_used() {
+        let as_of = "1998-07-01T00:00:00Z".parse().unwrap();
+        let check = check_fit(&model(false), &buyers(), as_of);
+        assert_eq!(check.unusable_because.len(), 1);
+        assert!(
+            check.unusable_because[0].contains("did not converge"),
+            "{check:?}"
+        );
+        // More than four typical gaps (56 days) since the last purchase of all.
+        let late = check_fit(
+            &model(true),
+            &buyers(),
+            "1998-08-26T12:00:00Z".parse().unwrap(),
+        );
+        assert_eq!(late.unusable_because.len(), 1, "{late:?}");
+        assert!(late.unusable_because[0].contains("the data ends 57 days before"));
+        let today = check_fit(
+            &model(false),
+            &buyers(),
+            "2026-11-30T00:00:00Z".parse().unwrap(),
+        );
+        assert_eq!(today.unusable_because.len(), 2, "{today:?}");
     }
 }
