@@ -285,7 +285,81 @@ async fn queries_show_invisible_customers_and_obligations(backend: Backend) {
     }
 }
 
+/// An id already stored for one customer, sent for another: a `conflict` naming the id (409 when nothing
+/// else was stored), and the other customer is not created.
+async fn a_repeated_id_for_another_customer_is_a_conflict(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (status, _) = app
+        .post_events(&event(
+            "e1",
+            "message.received",
+            "ann",
+            "2026-01-05T10:00:00Z",
+            None,
+        ))
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = app
+        .post_events(&event(
+            "e1",
+            "message.received",
+            "bob",
+            "2026-01-05T10:00:00Z",
+            None,
+        ))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["conflicts"], 1);
+    assert_eq!(body["results"][0]["status"], "conflict");
+    assert_eq!(body["results"][0]["field"], "id");
+    assert!(
+        body["results"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("\"e1\""),
+        "{body}"
+    );
+    let (status, _) = app.get_json("/v1/customers/bob").await;
+    assert_eq!(status, 404);
+    // In one batch with a good event: 200, the good one is stored.
+    let (status, body) = app
+        .post_events(&json!([
+            event("e1", "message.received", "cy", "2026-01-05T10:00:00Z", None),
+            event(
+                "e2",
+                "message.received",
+                "dee",
+                "2026-01-05T10:00:00Z",
+                None
+            ),
+        ]))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["accepted"].as_u64(), body["conflicts"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let (status, _) = app.get_json("/v1/customers/cy").await;
+    assert_eq!(status, 404);
+    // The same id again for its own customer is still a plain duplicate.
+    let (status, body) = app
+        .post_events(&event(
+            "e1",
+            "message.received",
+            "ann",
+            "2026-01-05T10:00:00Z",
+            None,
+        ))
+        .await;
+    assert_eq!(
+        (status, body["duplicates"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
+}
+
 on_both_backends!(
+    a_repeated_id_for_another_customer_is_a_conflict,
     health_and_openapi_need_no_key_but_everything_else_does,
     a_batch_keeps_its_valid_items_and_names_the_bad_fields,
     bad_bodies_get_clear_errors_and_the_server_survives,

@@ -101,7 +101,10 @@ impl StoreError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ingested {
     Accepted,
+    /// The id is already stored for this customer (a retry): nothing changed.
     Duplicate,
+    /// The id is already stored for *another* customer: nothing was stored or created.
+    Conflict,
 }
 
 /// A customer's profile and activity.
@@ -159,8 +162,9 @@ pub trait Store:
         1
     }
 
-    /// Stores new events (a repeated id is a no-op reported as `Duplicate`) and brings the obligations of
-    /// the customers they touch up to date, all in one transaction: when it returns, it is durable.
+    /// Stores new events (a repeated id is a no-op reported as `Duplicate`, or `Conflict` when the stored
+    /// event belongs to another customer) and brings the obligations of the customers they touch up to date,
+    /// all in one transaction: when it returns, it is durable. A customer is created only with an event.
     async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError>;
 
     /// Like `ingest`, for bulk import: the caller already sends large batches of disjoint customers in
