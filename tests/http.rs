@@ -365,3 +365,135 @@ on_both_backends!(
     bad_bodies_get_clear_errors_and_the_server_survives,
     queries_show_invisible_customers_and_obligations,
 );
+
+/// Unmounts the test's tmpfs when dropped (after the server, declared later, was killed).
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Fills the filesystem with one file; returns its path.
+fn fill_disk(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut file = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0u8; 4096];
+    while file.write_all(&chunk).is_ok() {}
+    let _ = file.sync_all();
+    path
+}
+
+/// A full disk under SQLite: writes answer 503 with Retry-After (nothing stored, the client may retry),
+/// reads keep answering, and once space is freed writes work again. Needs `mount -t tmpfs` (root); skipped
+/// with a message otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_503_with_retry_after_and_reads_keep_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(dir.path())
+        .output();
+    match mounted {
+        Ok(out) if out.status.success() => {}
+        other => {
+            eprintln!("SKIPPED a_full_disk_answers_503_with_retry_after_and_reads_keep_working: cannot mount a tmpfs here ({other:?})");
+            return;
+        }
+    }
+    let _mount = Mounted(dir.path().to_path_buf());
+    let db = dir.path().join("seen.db");
+    let db = db.to_str().unwrap();
+    let key = std::process::Command::new(assert_cmd::cargo::cargo_bin("seen"))
+        .args(["--db", db, "keys", "create", "test"])
+        .output()
+        .unwrap();
+    assert!(key.status.success(), "{key:?}");
+    let key = String::from_utf8(key.stdout).unwrap().trim().to_string();
+    let server = common::Server::start(db, std::process::Stdio::null());
+    let client = reqwest::Client::new();
+    let post = |body: serde_json::Value| {
+        client
+            .post(format!("{}/v1/events", server.address))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+    };
+    let get = |path: &str| {
+        client
+            .get(format!("{}{path}", server.address))
+            .bearer_auth(&key)
+            .send()
+    };
+    let response = post(event(
+        "e0",
+        "message.received",
+        "ann",
+        "2026-01-05T10:00:00Z",
+        None,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let filler = fill_disk(dir.path());
+    // Batches of ~1.5 MB: the WAL cannot grow; the first or one of the next few fails.
+    let mut refused = None;
+    for batch in 0..20 {
+        let events: Vec<serde_json::Value> = (0..25)
+            .map(|i| {
+                json!({"id": format!("b{batch}-{i}"), "type": "note", "customer": format!("c{i}"),
+                       "at": "2026-01-06T10:00:00Z", "properties": {"text": "x".repeat(60_000)}})
+            })
+            .collect();
+        let response = post(json!(events)).await.unwrap();
+        if response.status() != 200 {
+            eprintln!("full disk: batch {batch} answered {}", response.status());
+            refused = Some(response);
+            break;
+        }
+    }
+    let refused = refused.expect("a write on a full disk must fail");
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "unavailable", "{body}");
+
+    // Reads keep working.
+    let response = get("/v1/customers/ann").await.unwrap();
+    assert_eq!(response.status(), 200);
+    let response = get("/v1/invisible").await.unwrap();
+    assert_eq!(response.status(), 200);
+    let health = client
+        .get(format!("{}/healthz", server.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    // Space freed: writes work again.
+    std::fs::remove_file(filler).unwrap();
+    let response = post(event(
+        "e1",
+        "message.received",
+        "ann",
+        "2026-01-07T10:00:00Z",
+        None,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let ann: serde_json::Value = get("/v1/customers/ann")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ann["events"].as_array().unwrap().len(), 2, "{ann}");
+    drop(server);
+}

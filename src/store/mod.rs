@@ -53,6 +53,9 @@ pub enum StoreError {
     Task(String),
     #[error("{0}")]
     Conflict(String),
+    /// Another waiter's copy of an error that made storage unavailable (see `is_unavailable`).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -86,12 +89,36 @@ impl StoreError {
         }
     }
 
+    /// Storage cannot take writes now but may shortly: busy, down, restarting, its disk full or failing
+    /// (SQLite `SQLITE_FULL`/`SQLITE_IOERR`, PostgreSQL class 53 `insufficient_resources` such as `53100
+    /// disk_full`), or no connection to be had. Nothing was committed; reads may still work. The API answers
+    /// 503 with `Retry-After`.
+    pub fn is_unavailable(&self) -> bool {
+        if self.is_transient() {
+            return true;
+        }
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::CannotOpen
+            ),
+            StoreError::Postgres(sqlx::Error::Database(db)) => {
+                db.code().is_some_and(|code| code.starts_with("53"))
+            }
+            _ => false,
+        }
+    }
+
     /// The same error for another waiter of a shared (group) transaction.
     pub fn duplicate(&self) -> StoreError {
         match self {
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => {
                 StoreError::Sqlite(rusqlite::Error::SqliteFailure(*code, message.clone()))
             }
+            other if other.is_unavailable() => StoreError::Unavailable(other.to_string()),
             other => StoreError::Task(other.to_string()),
         }
     }
