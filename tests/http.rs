@@ -216,6 +216,16 @@ async fn queries_show_invisible_customers_and_obligations(backend: Backend) {
     assert_eq!(invisible["total"], 1);
     let ann = &invisible["invisible"][0];
     assert_eq!(ann["customer"], "ann");
+    // One `customer` key per item (serde_json keeps the last of repeated keys, so count them in the text).
+    let raw = app
+        .get(&format!("/v1/invisible?as_of={as_of}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(raw.matches("\"customer\":").count(), 1, "{raw}");
     assert_eq!(ann["name"], "Ann <script>");
     let policies: Vec<&str> = ann["reasons"]
         .as_array()
