@@ -295,6 +295,76 @@ async fn queries_show_invisible_customers_and_obligations(backend: Backend) {
     }
 }
 
+/// A NUL or other control character in a path or query id is a 400 naming the parameter (PostgreSQL text
+/// cannot hold NUL: it used to be a 500), never a 500; an overlong id too.
+async fn control_characters_in_ids_are_refused_at_the_edge(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let long = "x".repeat(201);
+    for (path, name) in [
+        ("/v1/customers/a%00b".to_string(), "id"),
+        ("/v1/customers/a%07b".to_string(), "id"),
+        (format!("/v1/customers/{long}"), "id"),
+        ("/v1/customers/%20a".to_string(), "id"),
+        ("/v1/obligations?customer=a%00b".to_string(), "customer"),
+        ("/v1/obligations?policy=%00".to_string(), "policy"),
+        ("/v1/outbox?customer=a%00b".to_string(), "customer"),
+        ("/v1/outbox?after=k%00".to_string(), "after"),
+        (format!("/v1/outbox?after={}", "k".repeat(2_001)), "after"),
+        (
+            "/v1/invisible?as_of=2026-01-01T00:00:00Z%00".to_string(),
+            "as_of",
+        ),
+    ] {
+        let (status, body) = app.get_json(&path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains(&format!("`{name}`")), "{path}: {body}");
+    }
+    // Not UTF-8 in the path: a JSON 400 too.
+    let (status, body) = app.get_json("/v1/customers/%FF").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_path"))
+    );
+    // Good ids still answer.
+    let (status, _) = app.get_json("/v1/outbox?customer=c1&after=x").await;
+    assert_eq!(status, 200);
+    let (status, _) = app.get_json("/v1/obligations?customer=c1").await;
+    assert_eq!(status, 200);
+}
+
+/// `\u0000` inside an event: in ids, the type and profile fields it is a 422 naming the field; inside
+/// properties it is stored and read back exactly (no 500 on PostgreSQL).
+async fn nul_in_events_is_refused_or_kept_exactly(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for (body, field) in [
+        (json!({"type": "x", "customer": "a\u{0}b"}), "customer"),
+        (json!({"id": "e\u{0}", "type": "x", "customer": "c"}), "id"),
+        (json!({"type": "x\u{0}", "customer": "c"}), "type"),
+        (json!({"type": "x", "customer": "c", "ref": "\u{0}"}), "ref"),
+        (
+            json!({"type": "x", "customer": "c", "customer_name": "A\u{0}"}),
+            "customer_name",
+        ),
+        (
+            json!({"type": "x", "customer": "c", "customer_email": "a\u{0}@b.c"}),
+            "customer_email",
+        ),
+    ] {
+        let (status, response) = app.post_events(&body).await;
+        assert_eq!(status, 422, "{body}: {response}");
+        assert_eq!(response["results"][0]["field"], field, "{response}");
+    }
+    let properties = json!({"note": "a\u{0}b", "k\u{0}": ["\u{0}", 1.5]});
+    let (status, response) = app
+        .post_events(&json!({"id": "n1", "type": "note", "customer": "c1", "at": "2026-01-05T10:00:00Z", "properties": properties}))
+        .await;
+    assert_eq!(status, 200, "{response}");
+    let (status, customer) = app.get_json("/v1/customers/c1").await;
+    assert_eq!(status, 200, "{customer}");
+    assert_eq!(customer["events"][0]["properties"], properties);
+}
+
 /// An id already stored for one customer, sent for another: a `conflict` naming the id (409 when nothing
 /// else was stored), and the other customer is not created.
 async fn a_repeated_id_for_another_customer_is_a_conflict(backend: Backend) {
@@ -369,6 +439,8 @@ async fn a_repeated_id_for_another_customer_is_a_conflict(backend: Backend) {
 }
 
 on_both_backends!(
+    control_characters_in_ids_are_refused_at_the_edge,
+    nul_in_events_is_refused_or_kept_exactly,
     a_repeated_id_for_another_customer_is_a_conflict,
     health_and_openapi_need_no_key_but_everything_else_does,
     a_batch_keeps_its_valid_items_and_names_the_bad_fields,

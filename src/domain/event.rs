@@ -106,8 +106,20 @@ pub struct EventInput<'a> {
     pub properties: Option<&'a RawValue>,
 }
 
-const MAX_ID: usize = 200;
-const MAX_TEXT: usize = 500;
+/// Longest id, customer id or `ref` (characters).
+pub const MAX_ID: usize = 200;
+/// Longest event type (characters).
+pub const MAX_TYPE: usize = 100;
+/// Longest channel (characters).
+pub const MAX_CHANNEL: usize = 50;
+/// Longest customer name (characters).
+pub const MAX_TEXT: usize = 500;
+/// Longest phone number (characters).
+pub const MAX_PHONE: usize = 50;
+/// Longest email address (characters).
+pub const MAX_EMAIL: usize = 254;
+/// Longest time zone name (characters).
+pub const MAX_TIMEZONE: usize = 64;
 
 /// Parses one JSON object into an `EventInput`, naming the field on a type error.
 pub fn parse_event_json(text: &str) -> Result<EventInput<'_>, EventError> {
@@ -141,7 +153,7 @@ impl EventInput<'_> {
         new_id: &mut dyn FnMut() -> String,
     ) -> Result<Event, EventError> {
         let id = match self.id {
-            Some(id) => token("id", &id, MAX_ID)?,
+            Some(id) => identifier("id", &id)?,
             None => new_id(),
         };
         let kind = match self.kind {
@@ -154,7 +166,7 @@ impl EventInput<'_> {
             }
         };
         let customer = match self.customer {
-            Some(customer) => token("customer", &customer, MAX_ID)?,
+            Some(customer) => identifier("customer", &customer)?,
             None => {
                 return Err(EventError::new(
                     "customer",
@@ -166,8 +178,8 @@ impl EventInput<'_> {
             Some(at) => parse_timestamp("at", &at)?,
             None => now,
         };
-        let channel = optional(self.channel, |c| token("channel", c, 50))?;
-        let reference = optional(self.reference, |r| token("ref", r, MAX_ID))?;
+        let channel = optional(self.channel, |c| token("channel", c, MAX_CHANNEL))?;
+        let reference = optional(self.reference, |r| identifier("ref", r))?;
         let properties = match self.properties {
             None => None,
             Some(raw) => {
@@ -185,7 +197,9 @@ impl EventInput<'_> {
         let profile = ProfileUpdate {
             email: optional(self.customer_email, email)?,
             name: optional(self.customer_name, |n| text("customer_name", n, MAX_TEXT))?,
-            phone: optional(self.customer_phone, |p| text("customer_phone", p, 50))?,
+            phone: optional(self.customer_phone, |p| {
+                text("customer_phone", p, MAX_PHONE)
+            })?,
             timezone: optional(self.customer_timezone, timezone)?,
         };
         Ok(Event {
@@ -226,6 +240,27 @@ fn text(field: &str, value: &str, max: usize) -> Result<String, EventError> {
     Ok(value.to_string())
 }
 
+/// Free text that reaches the store (a query's filter, a paging key): at most `max` characters and no
+/// control characters (PostgreSQL text cannot hold NUL).
+pub fn plain_text(field: &str, value: &str, max: usize) -> Result<String, EventError> {
+    if value.chars().count() > max {
+        return Err(EventError::new(
+            field,
+            format!("longer than {max} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(EventError::new(field, "contains control characters"));
+    }
+    Ok(value.to_string())
+}
+
+/// An id, customer id or `ref`, wherever it comes from (an event, a URL path, a query): non-empty, at most
+/// `MAX_ID` characters, no control characters, no surrounding whitespace.
+pub fn identifier(field: &str, value: &str) -> Result<String, EventError> {
+    token(field, value, MAX_ID)
+}
+
 /// An identifier: non-empty, no surrounding or control whitespace.
 fn token(field: &str, value: &str, max: usize) -> Result<String, EventError> {
     if value.is_empty() {
@@ -238,7 +273,7 @@ fn token(field: &str, value: &str, max: usize) -> Result<String, EventError> {
 }
 
 fn event_type(value: &str) -> Result<String, EventError> {
-    let value = token("type", value, 100)?;
+    let value = token("type", value, MAX_TYPE)?;
     let ok = value
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/'));
@@ -252,7 +287,7 @@ fn event_type(value: &str) -> Result<String, EventError> {
 }
 
 fn email(value: &str) -> Result<String, EventError> {
-    let value = text("customer_email", value, 254)?;
+    let value = text("customer_email", value, MAX_EMAIL)?;
     match value.split_once('@') {
         Some((local, domain))
             if !local.is_empty() && !domain.is_empty() && !value.contains(' ') =>
@@ -267,7 +302,7 @@ fn email(value: &str) -> Result<String, EventError> {
 }
 
 fn timezone(value: &str) -> Result<String, EventError> {
-    let value = text("customer_timezone", value, 64)?;
+    let value = text("customer_timezone", value, MAX_TIMEZONE)?;
     jiff::tz::TimeZone::get(&value).map_err(|_| {
         EventError::new(
             "customer_timezone",
@@ -367,6 +402,37 @@ mod tests {
         for (json, field) in cases {
             let err = validate(json).unwrap_err();
             assert_eq!(err.field, field, "{json}: {err}");
+        }
+        let nul_cases = [
+            (r#"{"type":"x","customer":"a\u0000b"}"#, "customer"),
+            (r#"{"id":"\u0000","type":"x","customer":"c"}"#, "id"),
+            (r#"{"type":"x\u0000","customer":"c"}"#, "type"),
+            (r#"{"type":"x","customer":"c","ref":"r\u0000"}"#, "ref"),
+            (
+                r#"{"type":"x","customer":"c","channel":"\u0000"}"#,
+                "channel",
+            ),
+            (
+                r#"{"type":"x","customer":"c","customer_name":"A\u0000"}"#,
+                "customer_name",
+            ),
+            (
+                r#"{"type":"x","customer":"c","customer_email":"a\u0000@b.c"}"#,
+                "customer_email",
+            ),
+            (
+                r#"{"type":"x","customer":"c","customer_phone":"1\u0000"}"#,
+                "customer_phone",
+            ),
+            (
+                r#"{"type":"x","customer":"c","customer_timezone":"UTC\u0000"}"#,
+                "customer_timezone",
+            ),
+        ];
+        for (json, field) in nul_cases {
+            let err = validate(json).unwrap_err();
+            assert_eq!(err.field, field, "{json}: {err}");
+            assert!(err.reason.contains("control"), "{json}: {err}");
         }
         let err = validate(r#"{"type":"x","customer":"c","customer_id":"c"}"#).unwrap_err();
         assert!(err.reason.contains("customer_id"), "{err}");
