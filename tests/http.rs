@@ -365,6 +365,48 @@ async fn nul_in_events_is_refused_or_kept_exactly(backend: Backend) {
     assert_eq!(customer["events"][0]["properties"], properties);
 }
 
+/// Properties that would not read back as sent (too deep, a number beyond f64, a lone surrogate) or that
+/// are too large are refused with 422 naming the key; the batch's good items are kept.
+async fn properties_are_kept_exactly_or_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let deep = format!("{}1{}", "{\"a\":".repeat(40), "}".repeat(40));
+    let big = format!(r#"{{"big":"{}"}}"#, "x".repeat(65_536));
+    let items = [
+        r#"{"id":"p1","type":"x","customer":"c","properties":{"n":1e400}}"#.to_string(),
+        r#"{"id":"p2","type":"x","customer":"c","properties":{"s":"\ud800"}}"#.to_string(),
+        format!(r#"{{"id":"p3","type":"x","customer":"c","properties":{deep}}}"#),
+        format!(r#"{{"id":"p4","type":"x","customer":"c","properties":{big}}}"#),
+        r#"{"id":"p5","type":"x","customer":"c","at":"2026-01-05T10:00:00Z","properties":{"n":1e300,"s":"\ud83d\ude00","d":[[[1]]]}}"#.to_string(),
+    ];
+    let body = format!("[{}]", items.join(","));
+    let response = app
+        .post("/v1/events")
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response: serde_json::Value = response.json().await.unwrap();
+    let fields: Vec<&str> = response["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["field"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(fields[..2], ["properties.n", "properties.s"], "{response}");
+    assert!(fields[2].starts_with("properties.a.a.a"), "{response}");
+    assert_eq!(fields[3..], ["properties", "-"], "{response}");
+    assert_eq!(response["accepted"], 1, "{response}");
+    let (_, customer) = app.get_json("/v1/customers/c").await;
+    let events = customer["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{customer}");
+    assert_eq!(
+        events[0]["properties"],
+        json!({"n": 1e300, "s": "\u{1f600}", "d": [[[1]]]})
+    );
+}
+
 /// An id already stored for one customer, sent for another: a `conflict` naming the id (409 when nothing
 /// else was stored), and the other customer is not created.
 async fn a_repeated_id_for_another_customer_is_a_conflict(backend: Backend) {
@@ -441,6 +483,7 @@ async fn a_repeated_id_for_another_customer_is_a_conflict(backend: Backend) {
 on_both_backends!(
     control_characters_in_ids_are_refused_at_the_edge,
     nul_in_events_is_refused_or_kept_exactly,
+    properties_are_kept_exactly_or_refused,
     a_repeated_id_for_another_customer_is_a_conflict,
     health_and_openapi_need_no_key_but_everything_else_does,
     a_batch_keeps_its_valid_items_and_names_the_bad_fields,

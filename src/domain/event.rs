@@ -120,6 +120,11 @@ pub const MAX_PHONE: usize = 50;
 pub const MAX_EMAIL: usize = 254;
 /// Longest time zone name (characters).
 pub const MAX_TIMEZONE: usize = 64;
+/// Largest `properties` object of one event, as JSON text (bytes): it is returned on every read of the
+/// customer, so it stays small.
+pub const MAX_PROPERTIES_BYTES: usize = 64 * 1024;
+/// Deepest nesting of objects and arrays inside `properties` (the object itself is depth 1).
+pub const MAX_PROPERTIES_DEPTH: usize = 32;
 
 /// Parses one JSON object into an `EventInput`, naming the field on a type error.
 pub fn parse_event_json(text: &str) -> Result<EventInput<'_>, EventError> {
@@ -182,17 +187,7 @@ impl EventInput<'_> {
         let reference = optional(self.reference, |r| identifier("ref", r))?;
         let properties = match self.properties {
             None => None,
-            Some(raw) => {
-                let text = raw.get().trim();
-                if text == "null" {
-                    None
-                } else if !text.starts_with('{') {
-                    return Err(EventError::new("properties", "must be a JSON object"));
-                } else {
-                    // Already valid JSON (the parser checked it): keep the text as sent.
-                    Some(text.to_string())
-                }
-            }
+            Some(raw) => properties(raw.get())?,
         };
         let profile = ProfileUpdate {
             email: optional(self.customer_email, email)?,
@@ -310,6 +305,69 @@ fn timezone(value: &str) -> Result<String, EventError> {
         )
     })?;
     Ok(value)
+}
+
+/// An event's `properties` (raw JSON text): `null` (none) or an object of at most `MAX_PROPERTIES_BYTES`
+/// nested at most `MAX_PROPERTIES_DEPTH` deep, every number finite in a 64-bit float and every string
+/// valid Unicode — so it reads back as sent. Errors name the offending key (`properties.a.b`).
+pub fn properties(raw: &str) -> Result<Option<String>, EventError> {
+    let text = raw.trim();
+    if text == "null" {
+        return Ok(None);
+    }
+    if !text.starts_with('{') {
+        return Err(EventError::new("properties", "must be a JSON object"));
+    }
+    if text.len() > MAX_PROPERTIES_BYTES {
+        return Err(EventError::new(
+            "properties",
+            format!(
+                "{} bytes of JSON; at most {MAX_PROPERTIES_BYTES} are kept per event",
+                text.len()
+            ),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value: serde_json::Value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." || path.is_empty() {
+            "properties".to_string()
+        } else {
+            format!("properties.{path}")
+        };
+        EventError::new(field, e.inner().to_string())
+    })?;
+    if let Some(path) = deeper_than(&value, MAX_PROPERTIES_DEPTH) {
+        return Err(EventError::new(
+            format!("properties{path}"),
+            format!("nested deeper than {MAX_PROPERTIES_DEPTH} levels"),
+        ));
+    }
+    Ok(Some(text.to_string()))
+}
+
+/// Where a value nests deeper than `levels` (objects and arrays count), as a path suffix (`.a[0]`); it
+/// allocates only on that path. Recursion is bounded by serde_json's own nesting limit (128).
+fn deeper_than(value: &serde_json::Value, levels: usize) -> Option<String> {
+    match value {
+        serde_json::Value::Object(map) => {
+            if levels == 0 {
+                return Some(String::new());
+            }
+            map.iter()
+                .find_map(|(key, v)| deeper_than(v, levels - 1).map(|rest| format!(".{key}{rest}")))
+        }
+        serde_json::Value::Array(items) => {
+            if levels == 0 {
+                return Some(String::new());
+            }
+            items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| deeper_than(v, levels - 1).map(|rest| format!("[{i}]{rest}")))
+        }
+        _ => None,
+    }
 }
 
 /// Parses an RFC 3339 timestamp that carries an offset (`Z` or `+01:00`).
@@ -437,5 +495,61 @@ mod tests {
         let err = validate(r#"{"type":"x","customer":"c","customer_id":"c"}"#).unwrap_err();
         assert!(err.reason.contains("customer_id"), "{err}");
         assert!(validate(r#"{"type":"x","#).is_err());
+    }
+
+    fn with_properties(properties: &str) -> Result<Event, EventError> {
+        validate(&format!(
+            r#"{{"type":"x","customer":"c","properties":{properties}}}"#
+        ))
+    }
+
+    fn nested(depth: usize) -> String {
+        format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth))
+    }
+
+    #[test]
+    fn properties_that_would_not_read_back_are_refused_naming_the_key() {
+        let cases = [
+            (r#"{"n":1e400}"#.to_string(), "properties.n"),
+            (r#"{"n":[1,-1e999]}"#.to_string(), "properties.n[1]"),
+            (r#"{"s":"\ud800"}"#.to_string(), "properties.s"),
+            (r#"{"o":{"s":"x\udc00y"}}"#.to_string(), "properties.o.s"),
+            (
+                nested(33),
+                "properties.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a",
+            ),
+            (nested(200), "properties"),
+            (
+                format!(r#"{{"big":"{}"}}"#, "x".repeat(MAX_PROPERTIES_BYTES)),
+                "properties",
+            ),
+        ];
+        for (properties, field) in cases {
+            let err = with_properties(&properties).unwrap_err();
+            assert!(
+                err.field.starts_with(field),
+                "{}: {err}",
+                &properties[..properties.len().min(80)]
+            );
+        }
+        let err = with_properties(&nested(33)).unwrap_err();
+        assert!(err.reason.contains("deeper than 32"), "{err}");
+        let err = with_properties(&format!(r#"{{"big":"{}"}}"#, "x".repeat(70_000))).unwrap_err();
+        assert!(err.reason.contains("65536"), "{err}");
+    }
+
+    #[test]
+    fn properties_within_the_limits_read_back_exactly() {
+        for properties in [
+            nested(32),
+            r#"{"nul":"a\u0000b","k\u0000":[1.5,-2,1e300,true,null,"\ud83d\ude00"]}"#.to_string(),
+            format!(r#"{{"big":"{}"}}"#, "x".repeat(MAX_PROPERTIES_BYTES - 20)),
+        ] {
+            let event = with_properties(&properties).unwrap();
+            let expected: serde_json::Value = serde_json::from_str(&properties).unwrap();
+            assert_eq!(event.properties_value(), expected);
+        }
+        let event = with_properties(r#"{"nul":"a\u0000b"}"#).unwrap();
+        assert_eq!(event.properties_value()["nul"], "a\u{0}b");
     }
 }
