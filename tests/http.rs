@@ -480,7 +480,77 @@ async fn a_repeated_id_for_another_customer_is_a_conflict(backend: Backend) {
     );
 }
 
+/// The OpenAPI document says what the server accepts: a typed event body, timestamps with a pattern,
+/// limits from 1, the 400 of `/v1/customers/{id}`, 503 with Retry-After; and what its patterns accept, the
+/// server accepts (a sample of edge cases against the server itself).
+async fn the_openapi_document_describes_what_the_server_accepts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let spec: serde_json::Value = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event = &spec["components"]["schemas"]["EventInput"];
+    assert_eq!(event["additionalProperties"], false);
+    assert_eq!(event["required"], json!(["type", "customer"]));
+    assert_eq!(event["properties"]["customer"]["maxLength"], 200);
+    let body = &spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(body["oneOf"][0]["$ref"], "#/components/schemas/EventInput");
+    assert_eq!(body["oneOf"][1]["minItems"], 1);
+    let parameter = |path: &str, name: &str| {
+        spec["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{path} lacks {name}"))["schema"]
+            .clone()
+    };
+    for path in ["/v1/invisible", "/v1/obligations", "/v1/outbox"] {
+        let limit = parameter(path, "limit");
+        assert_eq!(
+            (limit["minimum"].as_u64(), limit["maximum"].as_u64()),
+            (Some(1), Some(100_000)),
+            "{path}"
+        );
+    }
+    assert_eq!(parameter("/v1/churn/at-risk", "top")["minimum"], 1);
+    let timestamp = parameter("/v1/summary", "as_of")["pattern"].clone();
+    assert_eq!(timestamp, seen::http::schema::TIMESTAMP_PATTERN);
+    assert_eq!(
+        parameter("/v1/surveys/summary", "since")["pattern"],
+        timestamp
+    );
+    assert_eq!(parameter("/v1/customers/{id}", "id")["maxLength"], 200);
+    let customer = &spec["paths"]["/v1/customers/{id}"]["get"]["responses"];
+    assert!(customer["400"].is_object(), "{customer}");
+    assert!(
+        customer["503"]["headers"]["Retry-After"].is_object(),
+        "{customer}"
+    );
+
+    // Edge cases of the timestamp grammar: the server answers as the pattern says.
+    for (as_of, ok) in [
+        ("2024-02-29T00:00:00Z", true),
+        ("2026-02-29T00:00:00Z", false),
+        ("1970-01-01T00:00:00%2B23:59", true),
+        ("2200-12-31T23:59:59.123456789-23:59", true),
+        ("1969-12-31T23:59:59Z", false),
+        ("2026-03-01T09:30:00%2B24:00", false),
+        ("2026-03-01t09:30:00z", false),
+    ] {
+        let (status, body) = app.get_json(&format!("/v1/summary?as_of={as_of}")).await;
+        assert_eq!(status == 200, ok, "{as_of}: {status} {body}");
+    }
+}
+
 on_both_backends!(
+    the_openapi_document_describes_what_the_server_accepts,
     control_characters_in_ids_are_refused_at_the_edge,
     nul_in_events_is_refused_or_kept_exactly,
     properties_are_kept_exactly_or_refused,

@@ -222,13 +222,14 @@ fn optional(
 }
 
 fn text(field: &str, value: &str, max: usize) -> Result<String, EventError> {
-    let value = value.trim();
+    // The length as sent (surrounding space included), as the OpenAPI `maxLength` says.
     if value.chars().count() > max {
         return Err(EventError::new(
             field,
             format!("longer than {max} characters"),
         ));
     }
+    let value = value.trim();
     if value.chars().any(char::is_control) {
         return Err(EventError::new(field, "contains control characters"));
     }
@@ -370,23 +371,85 @@ fn deeper_than(value: &serde_json::Value, levels: usize) -> Option<String> {
     }
 }
 
-/// Parses an RFC 3339 timestamp that carries an offset (`Z` or `+01:00`).
+/// Parses an RFC 3339 timestamp with an offset, exactly `YYYY-MM-DDTHH:MM:SS[.fraction]` then `Z` or `±HH:MM`
+/// (1 to 9 fraction digits; upper-case `T` and `Z`; no surrounding spaces), written with a year from 1970 to
+/// 2200 (nanoseconds since the epoch stay well inside an i64). The API's OpenAPI pattern
+/// (`http::schema::TIMESTAMP_PATTERN`) describes the same set.
 pub fn parse_timestamp(field: &str, value: &str) -> Result<Timestamp, EventError> {
-    let at: Timestamp = value.trim().parse().map_err(|e| {
+    let invalid = |why: &str| {
         EventError::new(
             field,
-            format!("{value:?} is not an RFC 3339 timestamp with offset (e.g. 2026-03-01T09:30:00Z): {e}"),
+            format!("{value:?} is not an RFC 3339 timestamp with offset (e.g. 2026-03-01T09:30:00Z): {why}"),
         )
-    })?;
-    // Stored as nanoseconds in an i64: keep well inside that range.
-    let year = at.to_zoned(jiff::tz::TimeZone::UTC).year();
-    if !(1970..=2200).contains(&year) {
+    };
+    let shape = rfc3339_shape(value).map_err(&invalid)?;
+    if !(1970..=2200).contains(&shape.year) {
         return Err(EventError::new(
             field,
             format!("{value:?} is outside the years 1970-2200"),
         ));
     }
-    Ok(at)
+    value
+        .parse()
+        .map_err(|e: jiff::Error| invalid(&e.to_string()))
+}
+
+/// The numbers of an RFC 3339 timestamp's fixed layout, checked for range (the calendar is jiff's).
+struct Rfc3339Shape {
+    year: u32,
+}
+
+fn rfc3339_shape(value: &str) -> Result<Rfc3339Shape, &'static str> {
+    let b = value.as_bytes();
+    let number = |from: usize, to: usize| -> Option<u32> {
+        let digits = b.get(from..to)?;
+        digits
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| digits.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    let layout = "expected YYYY-MM-DDTHH:MM:SS, optional .fraction (1-9 digits), then Z or +HH:MM";
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if separators.iter().any(|&(i, c)| b.get(i) != Some(&c)) {
+        return Err(layout);
+    }
+    let (Some(year), Some(_), Some(_), Some(hour), Some(minute), Some(second)) = (
+        number(0, 4),
+        number(5, 7),
+        number(8, 10),
+        number(11, 13),
+        number(14, 16),
+        number(17, 19),
+    ) else {
+        return Err(layout);
+    };
+    if hour > 23 || minute > 59 || second > 59 {
+        return Err("hour, minute or second out of range");
+    }
+    let mut rest = &b[19..];
+    if rest.first() == Some(&b'.') {
+        let digits = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if !(1..=9).contains(&digits) {
+            return Err(layout);
+        }
+        rest = &rest[1 + digits..];
+    }
+    match rest {
+        [b'Z'] => {}
+        [b'+' | b'-', h1, h2, b':', m1, m2]
+            if [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()) =>
+        {
+            let (hours, minutes) = (
+                (h1 - b'0') * 10 + (h2 - b'0'),
+                (m1 - b'0') * 10 + (m2 - b'0'),
+            );
+            if hours > 23 || minutes > 59 {
+                return Err("offset out of range");
+            }
+        }
+        _ => return Err(layout),
+    }
+    Ok(Rfc3339Shape { year })
 }
 
 #[cfg(test)]
@@ -551,5 +614,54 @@ mod tests {
         }
         let event = with_properties(r#"{"nul":"a\u0000b"}"#).unwrap();
         assert_eq!(event.properties_value()["nul"], "a\u{0}b");
+    }
+
+    #[test]
+    fn timestamps_are_strict_rfc_3339_within_1970_to_2200() {
+        let ok = [
+            ("2026-03-01T09:30:00Z", "2026-03-01T09:30:00Z"),
+            ("2026-03-01T09:30:00+01:00", "2026-03-01T08:30:00Z"),
+            ("2026-03-01T09:30:00-00:00", "2026-03-01T09:30:00Z"),
+            (
+                "2026-03-01T09:30:00.123456789Z",
+                "2026-03-01T09:30:00.123456789Z",
+            ),
+            ("2024-02-29T00:00:00Z", "2024-02-29T00:00:00Z"),
+            ("2000-02-29T23:59:59-23:59", "2000-03-01T23:58:59Z"),
+            ("1970-01-01T00:00:00+23:59", "1969-12-31T00:01:00Z"),
+            ("2200-12-31T23:59:59-23:59", "2201-01-01T23:58:59Z"),
+        ];
+        for (text, utc) in ok {
+            let at = parse_timestamp("at", text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(at, utc.parse::<Timestamp>().unwrap(), "{text}");
+        }
+        for text in [
+            "",
+            " 2026-03-01T09:30:00Z",
+            "2026-03-01T09:30:00Z ",
+            "2026-03-01t09:30:00z",
+            "2026-03-01 09:30:00Z",
+            "2026-03-01T09:30Z",
+            "2026-03-01T09:30:00",
+            "2026-03-01T09:30:00.Z",
+            "2026-03-01T09:30:00.1234567891Z",
+            "2026-03-01T24:00:00Z",
+            "2026-03-01T09:60:00Z",
+            "2026-03-01T09:30:60Z",
+            "2026-03-01T09:30:00+24:00",
+            "2026-03-01T09:30:00+0100",
+            "2026-02-29T00:00:00Z",
+            "2100-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-00-01T00:00:00Z",
+            "2026-01-00T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "2201-01-01T00:00:00Z",
+            "+002026-03-01T09:30:00Z",
+            "2026-03-01T09:30:00[UTC]Z",
+        ] {
+            assert!(parse_timestamp("at", text).is_err(), "{text:?} accepted");
+        }
     }
 }

@@ -19,7 +19,7 @@ use crate::jobs::actions::verify_unsubscribe_token;
 use crate::store::{OutboxFilter, OutboxRow, OutboxStatus, Suppression};
 
 /// Longest paging key `after` (an outbox key joins policy, customer, trigger event, action and recipient).
-const MAX_OUTBOX_KEY: usize = 2_000;
+pub(super) const MAX_OUTBOX_KEY: usize = 2_000;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OutboxPage {

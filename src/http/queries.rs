@@ -122,7 +122,7 @@ pub async fn invisible(
 /// One customer: profile, timeline and obligations.
 #[utoipa::path(get, path = "/v1/customers/{id}",
     params(("id" = String, Path, description = "The customer's id"), ("as_of" = Option<String>, Query, description = "RFC 3339; default now")),
-    responses((status = 200, body = CustomerView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = CustomerView), (status = 400, body = ErrorBody, description = "An id or as_of that is not valid"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn customer(
     State(state): State<AppState>,
