@@ -54,6 +54,7 @@ run() {
         --checks all \
         --max-examples "$EXAMPLES" \
         --seed "$SEED" \
+        --generation-database none \
         --workers 2 \
         --request-timeout 30 \
         --no-color || status=$?
