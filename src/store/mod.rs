@@ -377,3 +377,39 @@ pub(crate) fn parse_profile(text: Option<String>) -> crate::domain::ProfileUpdat
         timezone: get("timezone"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    fn sqlite(code: std::os::raw::c_int) -> StoreError {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            None,
+        ))
+    }
+
+    #[test]
+    fn a_full_or_failing_disk_and_a_busy_database_are_unavailable() {
+        for code in [
+            rusqlite::ffi::SQLITE_FULL,
+            rusqlite::ffi::SQLITE_IOERR,
+            rusqlite::ffi::SQLITE_IOERR_WRITE,
+            rusqlite::ffi::SQLITE_BUSY,
+        ] {
+            assert!(sqlite(code).is_unavailable(), "{code}");
+            assert!(sqlite(code).duplicate().is_unavailable(), "{code}");
+        }
+        assert!(!sqlite(rusqlite::ffi::SQLITE_CONSTRAINT).is_unavailable());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_FULL).is_transient());
+        assert!(StoreError::Postgres(sqlx::Error::PoolTimedOut).is_unavailable());
+        assert!(StoreError::Postgres(sqlx::Error::PoolTimedOut)
+            .duplicate()
+            .is_unavailable());
+        assert!(!StoreError::Corrupt {
+            table: "events",
+            reason: "x".into()
+        }
+        .is_unavailable());
+    }
+}
