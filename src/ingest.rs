@@ -560,6 +560,35 @@ mod tests {
     }
 
     #[test]
+    fn import_checks_properties_and_ids_as_the_api_does() {
+        let deep = format!("{}1{}", "{\"a\":".repeat(33), "}".repeat(33));
+        let text = [
+            r#"{"id":"1","type":"x","customer":"c","properties":{"n":1e400}}"#.to_string(),
+            r#"{"id":"2","type":"x","customer":"c","properties":{"s":"\ud800"}}"#.to_string(),
+            format!(r#"{{"id":"3","type":"x","customer":"c","properties":{deep}}}"#),
+            r#"{"id":"4","type":"x","customer":"a\u0000b"}"#.to_string(),
+            r#"{"id":"5","type":"x","customer":"c","properties":{"n":"a\u0000b"}}"#.to_string(),
+        ]
+        .join("\n");
+        let (events, rejections) = run(&text, Format::Jsonl);
+        let fields: Vec<&str> = rejections.iter().map(|r| r.error.field.as_str()).collect();
+        assert_eq!(fields[..2], ["properties.n", "properties.s"]);
+        assert!(fields[2].starts_with("properties.a.a"), "{fields:?}");
+        assert_eq!(fields[3], "customer");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].properties_value()["n"], "a\u{0}b");
+
+        let csv = format!(
+            "type,customer,properties.note\nx,c,{}\nx,c,short\n",
+            "y".repeat(70_000)
+        );
+        let (events, rejections) = run(&csv, Format::Csv);
+        assert_eq!(events.len(), 1);
+        assert_eq!(rejections[0].error.field, "properties");
+        assert_eq!(rejections[0].line, 2);
+    }
+
+    #[test]
     fn jsonl_keeps_good_lines_and_numbers_bad_ones() {
         let text = concat!(
             r#"{"id":"1","type":"message.received","customer":"c1","at":"2026-01-05T10:00:00Z"}"#,

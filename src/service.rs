@@ -66,9 +66,10 @@ impl ObligationView {
     }
 }
 
+/// An invisible customer (`customer`, `waiting`, `nudges`, `reasons`, from `Invisible`) with the profile's
+/// name and email: one `customer` key per item.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct InvisibleView {
-    pub customer: String,
     pub name: Option<String>,
     pub email: Option<String>,
     #[serde(flatten)]
@@ -204,7 +205,6 @@ impl Service {
             .map(|invisible| {
                 let profile = profiles.get(&invisible.customer);
                 InvisibleView {
-                    customer: invisible.customer.clone(),
                     name: profile.and_then(|p| p.name.clone()),
                     email: profile.and_then(|p| p.email.clone()),
                     invisible,

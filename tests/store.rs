@@ -398,7 +398,75 @@ async fn concurrent_ingests_share_transactions_and_each_gets_its_own_answer(back
     );
 }
 
+/// An id already stored for one customer, sent again for another (in a later batch or in the same one),
+/// stores nothing and creates no customer; the owner's profile and counts are untouched.
+async fn a_repeated_id_for_another_customer_creates_nothing(backend: Backend) {
+    let (service, _db) = open(backend).await;
+    let now = Timestamp::now();
+    let parse = |json: &str| {
+        parse_event_json(json)
+            .unwrap()
+            .validate(now, &mut || unreachable!())
+            .unwrap()
+    };
+    let first = parse(
+        r#"{"id":"e1","type":"message.received","customer":"a","at":"2026-01-05T10:00:00Z"}"#,
+    );
+    let stolen = parse(
+        r#"{"id":"e1","type":"message.received","customer":"b","customer_name":"Bo","at":"2026-01-01T10:00:00Z"}"#,
+    );
+    assert_eq!(
+        service.ingest(vec![first.clone()]).await.unwrap(),
+        [Ingested::Accepted]
+    );
+    assert_eq!(
+        service.ingest(vec![stolen.clone()]).await.unwrap(),
+        [Ingested::Conflict]
+    );
+    assert_eq!(
+        service.ingest(vec![first.clone()]).await.unwrap(),
+        [Ingested::Duplicate]
+    );
+    assert_eq!(service.store.customer("b").await.unwrap(), None);
+
+    // Within one batch: the same new id for two new customers; one wins, the other is a conflict and
+    // its customer is not created. A new customer with one accepted and one conflicting event exists,
+    // first/last seen from the accepted event only.
+    let x = parse(
+        r#"{"id":"e2","type":"message.received","customer":"x","at":"2026-01-06T10:00:00Z"}"#,
+    );
+    let y = parse(
+        r#"{"id":"e2","type":"message.received","customer":"y","at":"2026-01-06T10:00:00Z"}"#,
+    );
+    let z_old = parse(
+        r#"{"id":"e1","type":"message.received","customer":"z","at":"2026-01-01T10:00:00Z"}"#,
+    );
+    let z_new = parse(
+        r#"{"id":"e3","type":"message.received","customer":"z","at":"2026-01-07T10:00:00Z"}"#,
+    );
+    let answer = service.ingest(vec![x, y, z_old, z_new]).await.unwrap();
+    assert_eq!(
+        answer,
+        [
+            Ingested::Accepted,
+            Ingested::Conflict,
+            Ingested::Conflict,
+            Ingested::Accepted
+        ]
+    );
+    assert_eq!(service.store.customer("y").await.unwrap(), None);
+    let z = service.store.customer("z").await.unwrap().unwrap();
+    assert_eq!(z.events, 1);
+    let seen: Timestamp = "2026-01-07T10:00:00Z".parse().unwrap();
+    assert_eq!((z.first_seen, z.last_seen), (Some(seen), Some(seen)));
+    let a = service.store.customer("a").await.unwrap().unwrap();
+    assert_eq!((a.events, a.name), (1, None));
+    let counts = service.store.counts().await.unwrap();
+    assert_eq!((counts.customers, counts.events), (3, 3));
+}
+
 on_both_backends!(
+    a_repeated_id_for_another_customer_creates_nothing,
     shuffled_batches_give_the_same_obligations_as_sorted_history,
     time_travel_equals_what_was_live_then,
     duplicates_and_profiles,

@@ -148,7 +148,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
     if let Some(first) = invisible.first() {
         println!(
             "\nNext: seen --db {db} explain {} --as-of {end}\n      seen --db {db} serve   (HTTP API on 127.0.0.1:8080)",
-            first.customer
+            first.invisible.customer
         );
     }
     Ok(ExitCode::SUCCESS)

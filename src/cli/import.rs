@@ -159,7 +159,8 @@ pub async fn import_file(
         for result in results {
             match result {
                 Ingested::Accepted => totals.counts.accepted += 1,
-                Ingested::Duplicate => totals.counts.duplicates += 1,
+                // An id already stored (for this or, as a conflict, another customer): nothing stored.
+                Ingested::Duplicate | Ingested::Conflict => totals.counts.duplicates += 1,
             }
         }
         progress.set_position(progress.position().max(bytes));

@@ -73,7 +73,7 @@ pub fn print_table(invisible: &[InvisibleView], as_of: Timestamp, customers: u64
         let nudges = customer.invisible.nudges;
         println!(
             "{}  {}  waiting {}{}",
-            customer.customer,
+            customer.invisible.customer,
             who,
             format_span(customer.invisible.waiting),
             match nudges {

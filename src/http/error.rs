@@ -45,13 +45,13 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
-        let busy = err.is_transient();
-        if busy {
-            tracing::warn!(error = %err, "database busy");
+        if err.is_unavailable() {
+            // Busy, unreachable, or out of disk: nothing was stored, and the same request can be retried.
+            tracing::warn!(error = %err, "storage unavailable");
             return ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                "the database is unavailable; retry shortly",
+                "storage is unavailable (busy, unreachable or full); nothing was stored, retry shortly",
             );
         }
         tracing::error!(error = %err, "store error");

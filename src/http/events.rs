@@ -20,7 +20,10 @@ use crate::store::Ingested;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IngestResponse {
     pub accepted: u64,
+    /// Ids already stored for the same customer (retries): nothing changed.
     pub duplicates: u64,
+    /// Ids already stored for another customer: nothing was stored or created.
+    pub conflicts: u64,
     pub rejected: u64,
     /// One entry per item, in the order sent.
     pub results: Vec<ItemResult>,
@@ -32,7 +35,7 @@ pub struct ItemResult {
     /// The event's id (minted when none was sent); absent for rejected items without one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    /// `accepted`, `duplicate` or `rejected`.
+    /// `accepted`, `duplicate`, `conflict` or `rejected`.
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
@@ -46,6 +49,7 @@ pub struct ItemResult {
     request_body(content = serde_json::Value, description = "An event object or an array of them", content_type = "application/json"),
     responses(
         (status = 200, description = "Per-item results; at least one item was valid", body = IngestResponse),
+        (status = 409, description = "No item was stored: each was rejected or its id is already stored for another customer", body = IngestResponse),
         (status = 422, description = "Every item was rejected", body = IngestResponse),
         (status = 400, description = "Not JSON, or not an object or array", body = ErrorBody),
         (status = 401, description = "Missing or unknown API key", body = ErrorBody),
@@ -126,8 +130,18 @@ pub async fn post_events(
         state.service.ingest(events).await?
     };
     for (position, outcome) in positions.into_iter().zip(outcomes) {
-        if outcome == Ingested::Duplicate {
-            results[position].status = "duplicate";
+        let result = &mut results[position];
+        match outcome {
+            Ingested::Accepted => {}
+            Ingested::Duplicate => result.status = "duplicate",
+            Ingested::Conflict => {
+                result.status = "conflict";
+                result.field = Some("id".into());
+                result.error = Some(format!(
+                    "id {:?} is already stored for another customer; nothing was stored",
+                    result.id.as_deref().unwrap_or_default()
+                ));
+            }
         }
     }
     state.ingested.ingested();
@@ -135,11 +149,15 @@ pub async fn post_events(
     let response = IngestResponse {
         accepted: count("accepted"),
         duplicates: count("duplicate"),
+        conflicts: count("conflict"),
         rejected: count("rejected"),
         results,
     };
-    let status = if response.rejected > 0 && response.rejected as usize == response.results.len() {
+    let items = response.results.len() as u64;
+    let status = if response.rejected == items {
         StatusCode::UNPROCESSABLE_ENTITY
+    } else if response.rejected + response.conflicts == items {
+        StatusCode::CONFLICT
     } else {
         StatusCode::OK
     };

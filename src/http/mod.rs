@@ -6,6 +6,7 @@ pub mod error;
 mod events;
 mod outbox;
 mod queries;
+pub mod schema;
 mod surveys;
 
 use std::sync::Arc;
@@ -143,6 +144,7 @@ async fn healthz(
     ))
 }
 
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+async fn openapi() -> Json<serde_json::Value> {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    Json(DOCUMENT.get_or_init(schema::document).clone())
 }

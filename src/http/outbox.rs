@@ -14,8 +14,12 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::queries::Params;
 use super::AppState;
+use crate::domain::event::plain_text;
 use crate::jobs::actions::verify_unsubscribe_token;
 use crate::store::{OutboxFilter, OutboxRow, OutboxStatus, Suppression};
+
+/// Longest paging key `after` (an outbox key joins policy, customer, trigger event, action and recipient).
+pub(super) const MAX_OUTBOX_KEY: usize = 2_000;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OutboxPage {
@@ -52,13 +56,21 @@ pub async fn outbox(
         })?),
     };
     let limit = params.limit()?;
+    let after = params
+        .0
+        .get("after")
+        .map(|key| {
+            plain_text("after", key, MAX_OUTBOX_KEY)
+                .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))
+        })
+        .transpose()?;
     let messages = state
         .service
         .store
         .outbox(OutboxFilter {
-            customer: params.0.get("customer").cloned(),
+            customer: params.identifier("customer")?,
             status,
-            after: params.0.get("after").cloned(),
+            after,
             limit: Some(limit),
         })
         .await?;

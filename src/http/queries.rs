@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use jiff::Timestamp;
@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
-use crate::domain::event::parse_timestamp;
+use crate::domain::event::{identifier, parse_timestamp};
 use crate::domain::Status;
 use crate::service::{CustomerView, InvisibleView, ObligationView, Summary};
 use crate::store::ObligationFilter;
@@ -68,6 +68,24 @@ impl Params {
     fn get(&self, name: &str) -> Option<String> {
         self.0.get(name).filter(|v| !v.is_empty()).cloned()
     }
+
+    /// An id-like parameter (`customer`, `policy`), checked as ids are everywhere; empty means absent.
+    pub(super) fn identifier(&self, name: &str) -> Result<Option<String>, ApiError> {
+        self.get(name)
+            .map(|value| {
+                identifier(name, &value)
+                    .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))
+            })
+            .transpose()
+    }
+}
+
+/// A customer id from the URL path, checked as ids are everywhere.
+pub(super) fn path_identifier(
+    path: Result<Path<String>, PathRejection>,
+) -> Result<String, ApiError> {
+    let Path(id) = path.map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))?;
+    identifier("id", &id).map_err(|e| ApiError::bad_request("invalid_path", e.to_string()))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -104,13 +122,14 @@ pub async fn invisible(
 /// One customer: profile, timeline and obligations.
 #[utoipa::path(get, path = "/v1/customers/{id}",
     params(("id" = String, Path, description = "The customer's id"), ("as_of" = Option<String>, Query, description = "RFC 3339; default now")),
-    responses((status = 200, body = CustomerView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = CustomerView), (status = 400, body = ErrorBody, description = "An id or as_of that is not valid"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn customer(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<CustomerView>, ApiError> {
+    let id = path_identifier(path)?;
     let params = Params::from(query, &["as_of"])?;
     match state.service.customer(&id, params.as_of()?).await? {
         Some(view) => Ok(Json(view)),
@@ -153,8 +172,8 @@ pub async fn obligations(
         })?),
     };
     let filter = ObligationFilter {
-        policy: params.get("policy"),
-        customer: params.get("customer"),
+        policy: params.identifier("policy")?,
+        customer: params.identifier("customer")?,
         ..Default::default()
     };
     let mut obligations = Vec::new();

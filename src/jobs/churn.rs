@@ -202,7 +202,7 @@ pub async fn refit(
                 .ingest(chunk.to_vec())
                 .await?
                 .iter()
-                .filter(|i| !matches!(i, crate::store::Ingested::Duplicate))
+                .filter(|i| matches!(i, crate::store::Ingested::Accepted))
                 .count();
         }
     }

@@ -56,6 +56,9 @@ pub enum StoreError {
     Task(String),
     #[error("{0}")]
     Conflict(String),
+    /// Another waiter's copy of an error that made storage unavailable (see `is_unavailable`).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -89,12 +92,36 @@ impl StoreError {
         }
     }
 
+    /// Storage cannot take writes now but may shortly: busy, down, restarting, its disk full or failing
+    /// (SQLite `SQLITE_FULL`/`SQLITE_IOERR`, PostgreSQL class 53 `insufficient_resources` such as `53100
+    /// disk_full`), or no connection to be had. Nothing was committed; reads may still work. The API answers
+    /// 503 with `Retry-After`.
+    pub fn is_unavailable(&self) -> bool {
+        if self.is_transient() {
+            return true;
+        }
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::CannotOpen
+            ),
+            StoreError::Postgres(sqlx::Error::Database(db)) => {
+                db.code().is_some_and(|code| code.starts_with("53"))
+            }
+            _ => false,
+        }
+    }
+
     /// The same error for another waiter of a shared (group) transaction.
     pub fn duplicate(&self) -> StoreError {
         match self {
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => {
                 StoreError::Sqlite(rusqlite::Error::SqliteFailure(*code, message.clone()))
             }
+            other if other.is_unavailable() => StoreError::Unavailable(other.to_string()),
             other => StoreError::Task(other.to_string()),
         }
     }
@@ -104,7 +131,10 @@ impl StoreError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ingested {
     Accepted,
+    /// The id is already stored for this customer (a retry): nothing changed.
     Duplicate,
+    /// The id is already stored for *another* customer: nothing was stored or created.
+    Conflict,
 }
 
 /// A customer's profile and activity.
@@ -169,8 +199,9 @@ pub trait Store:
         1
     }
 
-    /// Stores new events (a repeated id is a no-op reported as `Duplicate`) and brings the obligations of
-    /// the customers they touch up to date, all in one transaction: when it returns, it is durable.
+    /// Stores new events (a repeated id is a no-op reported as `Duplicate`, or `Conflict` when the stored
+    /// event belongs to another customer) and brings the obligations of the customers they touch up to date,
+    /// all in one transaction: when it returns, it is durable. A customer is created only with an event.
     async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError>;
 
     /// Like `ingest`, for bulk import: the caller already sends large batches of disjoint customers in
@@ -354,5 +385,41 @@ pub(crate) fn parse_profile(text: Option<String>) -> crate::domain::ProfileUpdat
         name: get("name"),
         phone: get("phone"),
         timezone: get("timezone"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    fn sqlite(code: std::os::raw::c_int) -> StoreError {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            None,
+        ))
+    }
+
+    #[test]
+    fn a_full_or_failing_disk_and_a_busy_database_are_unavailable() {
+        for code in [
+            rusqlite::ffi::SQLITE_FULL,
+            rusqlite::ffi::SQLITE_IOERR,
+            rusqlite::ffi::SQLITE_IOERR_WRITE,
+            rusqlite::ffi::SQLITE_BUSY,
+        ] {
+            assert!(sqlite(code).is_unavailable(), "{code}");
+            assert!(sqlite(code).duplicate().is_unavailable(), "{code}");
+        }
+        assert!(!sqlite(rusqlite::ffi::SQLITE_CONSTRAINT).is_unavailable());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_FULL).is_transient());
+        assert!(StoreError::Postgres(sqlx::Error::PoolTimedOut).is_unavailable());
+        assert!(StoreError::Postgres(sqlx::Error::PoolTimedOut)
+            .duplicate()
+            .is_unavailable());
+        assert!(!StoreError::Corrupt {
+            table: "events",
+            reason: "x".into()
+        }
+        .is_unavailable());
     }
 }

@@ -310,18 +310,20 @@ impl PgShared {
             .iter()
             .map(|g| events[g[0]].customer.as_str())
             .collect();
-        let firsts: Vec<i64> = groups.iter().map(|g| nanos(events[g[0]].at)).collect();
 
         let mut tx = self.pool.begin().await?;
-        // Create missing customers, then lock every touched one, both in id order (no deadlocks).
-        sqlx::query(
+        // Create missing customers, then lock every touched one, both in id order (no deadlocks). first/last
+        // are set from the accepted events below; a new customer none of whose events is accepted (all
+        // duplicates) is removed again before the commit, so no other transaction ever sees it.
+        let created: Vec<String> = sqlx::query_scalar(
             "INSERT INTO customers (id, first_at, last_at, events)
-             SELECT id, at, at, 0 FROM UNNEST($1::text[], $2::int8[]) AS t(id, at)
-             ON CONFLICT (id) DO NOTHING",
+             SELECT id, $2, $3, 0 FROM UNNEST($1::text[]) AS t(id)
+             ON CONFLICT (id) DO NOTHING RETURNING id",
         )
         .bind(&ids)
-        .bind(&firsts)
-        .execute(&mut *tx)
+        .bind(i64::MAX)
+        .bind(i64::MIN)
+        .fetch_all(&mut *tx)
         .await?;
         let mut last_seen: HashMap<String, Option<i64>> = HashMap::new();
         for row in sqlx::query(hot::LOCK_CUSTOMERS)
@@ -360,6 +362,24 @@ impl PgShared {
             if inserted.remove(&events[i].id) {
                 results[i] = Ingested::Accepted;
             }
+        }
+        self.mark_conflicts(&mut tx, events, &mut results).await?;
+        let with_events: HashSet<&str> = events
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| **r == Ingested::Accepted)
+            .map(|(e, _)| e.customer.as_str())
+            .collect();
+        let empty: Vec<&str> = created
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !with_events.contains(id))
+            .collect();
+        if !empty.is_empty() {
+            sqlx::query("DELETE FROM customers WHERE id = ANY($1)")
+                .bind(&empty)
+                .execute(&mut *tx)
+                .await?;
         }
 
         // Customers: counts and profile, one statement for the batch.
@@ -445,6 +465,44 @@ impl PgShared {
         }
         tx.commit().await?;
         Ok(results)
+    }
+}
+
+impl PgShared {
+    /// Marks as `Conflict` the events not inserted whose id is stored for another customer.
+    async fn mark_conflicts(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[Event],
+        results: &mut [Ingested],
+    ) -> Result<(), StoreError> {
+        let skipped: Vec<&str> = events
+            .iter()
+            .zip(results.iter())
+            .filter(|(_, r)| **r != Ingested::Accepted)
+            .map(|(e, _)| e.id.as_str())
+            .collect();
+        if skipped.is_empty() {
+            return Ok(());
+        }
+        let owners: HashMap<String, String> =
+            sqlx::query("SELECT id, customer FROM events WHERE id = ANY($1)")
+                .bind(&skipped)
+                .fetch_all(&mut **tx)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, sqlx::Error>>()?;
+        for (event, result) in events.iter().zip(results.iter_mut()) {
+            if *result != Ingested::Accepted
+                && owners
+                    .get(&event.id)
+                    .is_some_and(|owner| *owner != event.customer)
+            {
+                *result = Ingested::Conflict;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -229,13 +229,13 @@ impl Inner {
                 .optional()?;
             let seq = match existing {
                 Some((seq, _)) => seq,
-                None => {
-                    let first = nanos(events[group[0]].at);
-                    tx.prepare_cached(
-                        "INSERT INTO customers (id, first_at, last_at, events) VALUES (?1, ?2, ?2, 0) RETURNING seq",
+                // first/last are set from the accepted events below; a customer none of whose events is
+                // accepted (all duplicates) is removed again.
+                None => tx
+                    .prepare_cached(
+                        "INSERT INTO customers (id, first_at, last_at, events) VALUES (?1, ?2, ?3, 0) RETURNING seq",
                     )?
-                    .query_row(params![customer, first], |r| r.get(0))?
-                }
+                    .query_row(params![customer, i64::MAX, i64::MIN], |r| r.get(0))?,
             };
             let mut accepted: Vec<&Event> = Vec::with_capacity(group.len());
             {
@@ -259,10 +259,16 @@ impl Inner {
                     if inserted == 1 {
                         results[i] = Ingested::Accepted;
                         accepted.push(e);
+                    } else if stored_for_other(&tx, &e.id, seq)? {
+                        results[i] = Ingested::Conflict;
                     }
                 }
             }
             let Some(last) = accepted.last() else {
+                if existing.is_none() {
+                    tx.prepare_cached("DELETE FROM customers WHERE seq = ?1")?
+                        .execute([seq])?;
+                }
                 continue;
             };
             latest = latest.max(nanos(last.at));
@@ -390,6 +396,15 @@ fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
     }
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     tx.commit()
+}
+
+/// Whether the stored event with this id belongs to a customer other than `seq`.
+fn stored_for_other(conn: &Connection, id: &str, seq: i64) -> Result<bool, StoreError> {
+    let owner: Option<i64> = conn
+        .prepare_cached("SELECT customer_seq FROM events WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(owner.is_some_and(|owner| owner != seq))
 }
 
 /// Activity counts and the profile in one statement. Each profile field takes the value of the latest
