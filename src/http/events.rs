@@ -138,6 +138,7 @@ pub async fn post_events(
         rejected: count("rejected"),
         results,
     };
+    crate::metrics::events_ingested(response.accepted, response.duplicates, response.rejected);
     let status = if response.rejected > 0 && response.rejected as usize == response.results.len() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod churn;
+pub mod gauges;
 pub(crate) mod group;
 pub mod insights;
 pub mod outbox;
@@ -18,6 +19,7 @@ use crate::domain::{Engine, Event, Obligation};
 
 pub use accounts::{Accounts, Role, Session, User, WorkEntry};
 pub use churn::{Churn, ChurnScore, StoredChurnModel};
+pub use gauges::{GaugeCounts, Gauges, PoolUsage};
 pub use insights::{Attribution, BucketCustomers, Insights, PromiseCounts, UnseenSpan};
 pub use outbox::{
     Outbox, OutboxFilter, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, Suppression,
@@ -151,7 +153,14 @@ pub struct HistoryPage {
 
 #[async_trait]
 pub trait Store:
-    outbox::Outbox + accounts::Accounts + insights::Insights + churn::Churn + Send + Sync + 'static
+    outbox::Outbox
+    + accounts::Accounts
+    + insights::Insights
+    + churn::Churn
+    + gauges::Gauges
+    + Send
+    + Sync
+    + 'static
 {
     /// How many batches of *different* customers are worth storing at once (bulk import splits its input
     /// into this many lanes by customer). SQLite has one writer: 1.

@@ -22,6 +22,7 @@ use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 
 mod accounts;
 mod churn;
+pub mod gauges;
 mod insights;
 mod outbox;
 
