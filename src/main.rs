@@ -7,6 +7,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    seen::jobs::limit_malloc_arenas();
     let cli = seen::cli::Cli::parse();
     let json = match std::env::var("SEEN_LOG_FORMAT") {
         Ok(format) if format.eq_ignore_ascii_case("json") => true,

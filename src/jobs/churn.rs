@@ -309,6 +309,7 @@ pub async fn run(
             Err(e) => tracing::warn!("churn refit failed: {e}"),
         }
         crate::metrics::job_ran("churn", started);
+        crate::jobs::release_memory();
         delay = every.unsigned_abs();
     }
 }
