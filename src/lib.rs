@@ -13,6 +13,7 @@ pub mod http;
 pub mod ingest;
 pub mod insights;
 pub mod jobs;
+pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod templates;

@@ -57,7 +57,7 @@ pub async fn serve(
         crate::jobs::churn::ChurnSettings::parse(&config.file.churn).context("reading [churn]")?;
     let churn = tokio::spawn(crate::jobs::churn::run(
         service.clone(),
-        churn_settings,
+        churn_settings.clone(),
         wake.clone(),
         shutdown.clone(),
     ));
@@ -68,6 +68,17 @@ pub async fn serve(
         retention,
         shutdown.clone(),
     ));
+    let exporter = match config.file.metrics.settings().map_err(anyhow::Error::msg)? {
+        Some(settings) => Some(
+            crate::metrics::Exporter::start(
+                &settings,
+                service.store.clone(),
+                churn_settings.refit_every.map(|every| every.unsigned_abs()),
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
     let state = AppState {
         service,
         server: Arc::new(config.file.server.clone()),
@@ -81,17 +92,25 @@ pub async fn serve(
         )),
     };
     state.dashboard.warm(state.service.clone());
-    // Tests and scripts read this line to find the port.
+    let (app, metrics_server) = with_metrics(http::router(state), exporter).await?;
+    let stop = shutdown_signal();
+    // Tests and scripts read this line to find the port (and the metrics line after it, if any).
     println!("seen listening on http://{address}");
+    if let Some((metrics_address, _)) = &metrics_server {
+        println!("seen metrics on http://{metrics_address}/metrics");
+    }
     started(address);
     tracing::info!(%address, config = %config.origin, "serving");
     // With each connection's peer address: the dashboard's login throttle counts failures per address.
-    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(stop)
         .await
         .context("serving HTTP")?;
     shutdown.notify_waiters();
+    if let Some((_, server)) = metrics_server {
+        server.abort();
+    }
     // A refit holds nothing that needs finishing (its scores are saved in one transaction).
     churn.abort();
     retention.abort();
@@ -102,26 +121,66 @@ pub async fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// `/metrics` on the public router (behind its token), or on a listener of its own, served by a task.
+async fn with_metrics(
+    app: axum::Router,
+    exporter: Option<Arc<crate::metrics::Exporter>>,
+) -> Result<(
+    axum::Router,
+    Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
+)> {
+    let Some(exporter) = exporter else {
+        return Ok((app, None));
+    };
+    let Some(listen) = exporter.listen else {
+        return Ok((app.merge(http::metrics::router(exporter)), None));
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening for metrics on {listen}"))?;
+    let address = listener
+        .local_addr()
+        .context("reading the metrics address")?;
+    let server = tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, http::metrics::router(exporter)).await {
+            tracing::warn!(error = %err, "metrics listener stopped");
+        }
+    });
+    Ok((app, Some((address, server))))
+}
+
+/// Waits for Ctrl-C or SIGTERM. The handlers are installed when this is called (before the address is
+/// printed), so a signal sent as soon as the server says it listens still shuts it down gracefully.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let signals = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let (interrupt, terminate) = signals;
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(interrupt) => {}
+                _ = wait(terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }

@@ -67,6 +67,102 @@ pub struct ConfigFile {
     pub churn: ChurnConfig,
     #[serde(default)]
     pub retention: crate::jobs::retention::RetentionConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: `GET /metrics` in the Prometheus text format. Off by default; when on, it is served on its
+/// own `listen` address, or on the public port only to requests bearing `token` (never unauthenticated there).
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// Serve `/metrics` on this address of its own (e.g. "127.0.0.1:9464") instead of the public port.
+    pub listen: Option<String>,
+    /// Bearer token a scrape must send (required unless `listen` is set; checked on `listen` too if set).
+    /// `seen config` prints it hidden.
+    #[serde(serialize_with = "hide_secret")]
+    pub token: Option<String>,
+    /// Figures read from the database (open obligations, outbox backlog) are reused for this long.
+    pub refresh: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: false,
+            listen: None,
+            token: None,
+            refresh: "5s".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<hidden>"))
+            .field("refresh", &self.refresh)
+            .finish()
+    }
+}
+
+fn hide_secret<S: serde::Serializer>(secret: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(_) => s.serialize_some("<hidden>"),
+        None => s.serialize_none(),
+    }
+}
+
+/// `[metrics]`, validated: `None` when metrics are off.
+#[derive(Clone)]
+pub struct MetricsSettings {
+    pub listen: Option<std::net::SocketAddr>,
+    pub token: Option<String>,
+    pub refresh: std::time::Duration,
+}
+
+impl MetricsConfig {
+    pub fn settings(&self) -> Result<Option<MetricsSettings>, String> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let listen = match &self.listen {
+            Some(text) => Some(text.parse().map_err(|_| {
+                format!(
+                    "[metrics] listen = {text:?}: expected an address such as \"127.0.0.1:9464\""
+                )
+            })?),
+            None => None,
+        };
+        let token = self.token.clone().filter(|t| !t.trim().is_empty());
+        if listen.is_none() && token.is_none() {
+            return Err(
+                "[metrics] enabled = true needs a `token` (scrapes on the public port must \
+                 authenticate) or a `listen` address of its own"
+                    .into(),
+            );
+        }
+        if token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err("[metrics] token must be at least 16 characters".into());
+        }
+        let refresh = parse_span(&self.refresh)
+            .ok()
+            .and_then(|s| std::time::Duration::try_from(s).ok())
+            .ok_or_else(|| {
+                format!(
+                    "[metrics] refresh = {:?}: expected a span such as \"5s\"",
+                    self.refresh
+                )
+            })?;
+        Ok(Some(MetricsSettings {
+            listen,
+            token,
+            refresh,
+        }))
+    }
 }
 
 /// `[churn]`: buy-till-you-die models over purchase events, and when a buyer who went quiet becomes
@@ -388,6 +484,7 @@ impl Config {
         let directory = Directory::new(&file).map_err(invalid)?;
         let action_book = actions::build_action_book(&file, &directory).map_err(invalid)?;
         let action_settings = file.actions.settings().map_err(invalid)?;
+        file.metrics.settings().map_err(invalid)?;
         let mut surveys = BTreeMap::new();
         for (name, survey) in &file.surveys {
             let kind = SurveyKind::parse(&survey.kind).ok_or_else(|| {

@@ -153,8 +153,9 @@ pub async fn post_events(
         rejected: count("rejected"),
         results,
     };
+    crate::metrics::events_ingested(response.accepted, response.duplicates, response.rejected);
     let items = response.results.len() as u64;
-    let status = if response.rejected == items {
+    let status = if items > 0 && response.rejected == items {
         StatusCode::UNPROCESSABLE_ENTITY
     } else if response.rejected + response.conflicts == items {
         StatusCode::CONFLICT

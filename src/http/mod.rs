@@ -4,6 +4,7 @@ pub mod auth;
 mod churn;
 pub mod error;
 mod events;
+pub mod metrics;
 mod outbox;
 mod queries;
 pub mod schema;
@@ -104,6 +105,7 @@ pub fn router(state: AppState) -> Router {
                 "this route does not take that method",
             )
         })
+        .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(error::ApiError::new(

@@ -98,6 +98,7 @@ impl Actor {
             let stop = shutdown.notified();
             tokio::pin!(stop);
             stop.as_mut().enable();
+            let started = std::time::Instant::now();
             let sleep = match self.turn().await {
                 Ok(Some(next)) => until(next).min(MAX_SLEEP),
                 Ok(None) => MAX_SLEEP,
@@ -106,6 +107,7 @@ impl Actor {
                     RETRY
                 }
             };
+            crate::metrics::job_ran("sender", started);
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = wake.notified() => {}
@@ -242,6 +244,7 @@ impl Actor {
             "message"
         );
         update.held = Some(row.next_at);
+        crate::metrics::outbox_finished(update.status.as_str());
         self.store.finish_outbox(vec![update]).await?;
         Ok(recorded)
     }

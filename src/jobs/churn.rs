@@ -371,6 +371,7 @@ pub async fn run(
             _ = tokio::time::sleep(delay) => {}
             _ = shutdown.notified() => return,
         }
+        let started = std::time::Instant::now();
         match refit(&service, &settings, Timestamp::now()).await {
             Ok(outcome) => {
                 tracing::info!(
@@ -388,6 +389,8 @@ pub async fn run(
             Err(ChurnJobError::Model(e)) => tracing::info!("churn model not fitted: {e}"),
             Err(e) => tracing::warn!("churn refit failed: {e}"),
         }
+        crate::metrics::job_ran("churn", started);
+        crate::jobs::release_memory();
         delay = every.unsigned_abs();
     }
 }

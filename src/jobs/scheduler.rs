@@ -19,6 +19,7 @@ const RETRY: Duration = Duration::from_secs(1);
 
 pub async fn run(store: Arc<dyn Store>, wake: Arc<Notify>, shutdown: Arc<Notify>) {
     loop {
+        let started = std::time::Instant::now();
         let sleep = match tick(store.as_ref()).await {
             Ok(Some(next)) => Timestamp::now()
                 .until(next)
@@ -32,6 +33,7 @@ pub async fn run(store: Arc<dyn Store>, wake: Arc<Notify>, shutdown: Arc<Notify>
                 RETRY
             }
         };
+        crate::metrics::job_ran("scheduler", started);
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = wake.notified() => {}

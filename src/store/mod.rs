@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod churn;
+pub mod gauges;
 pub(crate) mod group;
 pub mod hot;
 pub mod insights;
@@ -21,6 +22,7 @@ use crate::domain::{Engine, Event, Obligation};
 pub use accounts::{Accounts, Role, Session, User, WorkEntry};
 pub use admin::{Admin, AuditEntry, ForgetReport, NewAudit, RetentionCutoffs, RetentionReport};
 pub use churn::{Churn, ChurnScore, StoredChurnModel};
+pub use gauges::{GaugeCounts, Gauges, PoolUsage};
 pub use insights::{Attribution, BucketCustomers, Insights, PromiseCounts, UnseenSpan};
 pub use outbox::{
     Outbox, OutboxFilter, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, Suppression,
@@ -189,6 +191,7 @@ pub trait Store:
     + insights::Insights
     + churn::Churn
     + admin::Admin
+    + gauges::Gauges
     + Send
     + Sync
     + 'static

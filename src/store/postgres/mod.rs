@@ -23,6 +23,7 @@ use crate::domain::{Closure, Engine, Event, Obligation, ProfileUpdate};
 mod accounts;
 mod admin;
 mod churn;
+pub mod gauges;
 pub mod hot;
 mod insights;
 mod outbox;

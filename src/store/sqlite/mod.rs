@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -23,6 +23,7 @@ mod accounts;
 mod admin;
 pub mod backup;
 mod churn;
+pub mod gauges;
 pub mod hot;
 mod insights;
 mod outbox;
@@ -37,6 +38,8 @@ const MIGRATIONS: [&str; 5] = [
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const NO_LATEST: i64 = i64::MIN;
+/// Idle read connections kept for reuse.
+const READERS_KEPT: usize = 8;
 
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -46,6 +49,8 @@ pub(super) struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Read connections in use now (for the metrics' pool gauge).
+    reading: AtomicUsize,
     engine: Arc<Engine>,
     /// Cache of the latest event `at` (nanoseconds), `NO_LATEST` when there are no events.
     latest_at: AtomicI64,
@@ -137,6 +142,7 @@ impl Inner {
             path,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
+            reading: AtomicUsize::new(0),
             engine,
             latest_at: AtomicI64::new(latest.unwrap_or(NO_LATEST)),
             group: GroupCommit::default(),
@@ -197,9 +203,11 @@ impl Inner {
                 conn
             }
         };
+        self.reading.fetch_add(1, Ordering::Relaxed);
         let result = f(&conn);
+        self.reading.fetch_sub(1, Ordering::Relaxed);
         let mut pool = lock(&self.readers);
-        if pool.len() < 8 {
+        if pool.len() < READERS_KEPT {
             pool.push(conn);
         }
         result
