@@ -134,6 +134,14 @@ impl SurveyLink {
         let [customer, survey, send, expires, sig] = parts.as_slice() else {
             return Err(LinkError::Invalid);
         };
+        // One spelling per link (hex in lower case, the expiry without sign or leading zeros), so
+        // that no changed character verifies (the `tokens` fuzz target checks this).
+        let canonical = [customer, survey, send, sig]
+            .iter()
+            .all(|h| h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+        if !canonical {
+            return Err(LinkError::Invalid);
+        }
         let text = |h: &str| {
             hex::decode(h)
                 .ok()
@@ -143,6 +151,7 @@ impl SurveyLink {
         let expires = expires
             .parse::<i64>()
             .ok()
+            .filter(|s| s.to_string() == *expires)
             .and_then(|s| Timestamp::from_second(s).ok())
             .ok_or(LinkError::Invalid)?;
         let link = SurveyLink {
@@ -388,6 +397,35 @@ mod tests {
             SurveyLink::verify("k", "garbage", now),
             Err(LinkError::Invalid)
         );
+    }
+
+    #[test]
+    fn only_the_minted_spelling_of_a_link_verifies() {
+        let expires = t("2026-12-08T00:00:00Z");
+        let link = SurveyLink {
+            customer: "c:1".into(),
+            survey: "csat".into(),
+            send: "s1".into(),
+            expires,
+        };
+        let token = link.token("k");
+        let now = t("2026-12-01T00:00:00Z");
+        assert_eq!(SurveyLink::verify("k", &token, now), Ok(link));
+        let seconds = expires.as_second().to_string();
+        // The same bytes spelt differently (what the `tokens` fuzz target tries).
+        let respelt = [
+            token.to_uppercase(),
+            token.replacen(&seconds, &format!("+{seconds}"), 1),
+            token.replacen(&seconds, &format!("0{seconds}"), 1),
+        ];
+        for other in respelt {
+            assert_ne!(other, token);
+            assert_eq!(
+                SurveyLink::verify("k", &other, now),
+                Err(LinkError::Invalid),
+                "{other}"
+            );
+        }
     }
 
     #[test]

@@ -778,13 +778,19 @@ pub fn unsubscribe_token(secret: &str, customer: &str) -> String {
 pub fn verify_unsubscribe_token(secret: &str, token: &str) -> Option<String> {
     use hmac::Mac;
     let (id, signature) = token.split_once('.')?;
+    // One spelling per token (lower-case hex, the 16 bytes minted), so that no changed character
+    // verifies (the `tokens` fuzz target checks this).
+    let lower_hex = |h: &str| h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !lower_hex(id) || !lower_hex(signature) {
+        return None;
+    }
     let customer = String::from_utf8(hex::decode(id).ok()?).ok()?;
     let signature = hex::decode(signature).ok()?;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).ok()?;
     mac.update(b"unsubscribe:");
     mac.update(customer.as_bytes());
     mac.verify_truncated_left(&signature).ok()?;
-    (signature.len() >= 16).then_some(customer)
+    (signature.len() == 16).then_some(customer)
 }
 
 fn sign(secret: &str, customer: &str) -> String {
@@ -818,6 +824,21 @@ mod tests {
         assert_eq!(verify_unsubscribe_token("s3cret", &forged), None);
         assert_eq!(verify_unsubscribe_token("s3cret", "nonsense"), None);
         assert_eq!(verify_unsubscribe_token("s3cret", "6162.00"), None);
+        // The same bytes spelt differently (what the `tokens` fuzz target tries), or a longer MAC.
+        assert_eq!(
+            verify_unsubscribe_token("s3cret", &token.to_uppercase()),
+            None
+        );
+        let (id, signature) = token.split_once('.').unwrap();
+        let upper_id = format!("{}.{signature}", id.to_uppercase());
+        assert_eq!(verify_unsubscribe_token("s3cret", &upper_id), None);
+        let full = {
+            use hmac::Mac;
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+            mac.update(b"unsubscribe:cust-42");
+            format!("{id}.{}", hex::encode(mac.finalize().into_bytes()))
+        };
+        assert_eq!(verify_unsubscribe_token("s3cret", &full), None);
     }
 
     #[test]

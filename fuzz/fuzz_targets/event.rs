@@ -1,0 +1,51 @@
+//! Fuzz target: a `POST /v1/events` body (one JSON object or an array of them), split into items the
+//! way `http::events::post_events` does, each parsed into `EventInput` and validated into an `Event`.
+//! Never panics; every accepted event satisfies the invariants the store relies on.
+#![no_main]
+
+#[path = "common.rs"]
+mod common;
+
+use jiff::Timestamp;
+use libfuzzer_sys::fuzz_target;
+use seen::domain::event::parse_event_json;
+use serde_json::value::RawValue;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    // The same split as the handler (src/http/events.rs): '[' → array of raw items, '{' → one item,
+    // anything else is a 400 before any parsing.
+    let items: Vec<&RawValue> = match text.trim_start().as_bytes().first() {
+        Some(b'[') => match serde_json::from_str(text) {
+            Ok(items) => items,
+            Err(_) => return,
+        },
+        Some(b'{') => match serde_json::from_str(text) {
+            Ok(item) => vec![item],
+            Err(_) => return,
+        },
+        _ => {
+            // Not a body the handler would take; still one event's worth of text for the parser.
+            check(text);
+            return;
+        }
+    };
+    for item in items {
+        check(item.get());
+    }
+});
+
+fn check(text: &str) {
+    let now: Timestamp = "2026-06-01T12:00:00Z".parse().unwrap();
+    let mut n = 0u32;
+    let mut new_id = || {
+        n += 1;
+        format!("minted-{n}")
+    };
+    match parse_event_json(text).and_then(|input| input.validate(now, &mut new_id)) {
+        Ok(event) => common::invariants(&event),
+        Err(error) => assert!(!error.field.is_empty(), "an error names its field"),
+    }
+}
