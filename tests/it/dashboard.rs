@@ -1,10 +1,7 @@
 //! The dashboard over HTTP: login required, CSRF required, roles enforced, output escaped, and the queue's
 //! acknowledge / contacted flow.
 
-#[macro_use]
-mod common;
-
-use common::{spawn_app_with, Backend, TestApp};
+use crate::common::{spawn_app_with, Backend, TestApp};
 use jiff::{SignedDuration, Timestamp};
 use seen::config::Config;
 use seen::store::Role;

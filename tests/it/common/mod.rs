@@ -26,14 +26,13 @@ pub enum Backend {
 }
 
 /// Runs each listed `async fn NAME(backend: Backend)` once per backend, as `sqlite::NAME` and `postgres::NAME`.
-#[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(super::common::Backend::Sqlite).await;
+                    super::$name($crate::common::Backend::Sqlite).await;
                 }
             )*
         }
@@ -41,7 +40,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(super::common::Backend::Postgres).await;
+                    super::$name($crate::common::Backend::Postgres).await;
                 }
             )*
         }

@@ -2,13 +2,12 @@
 //! restore, erasure of one customer (every table scanned afterwards, past figures unchanged), retention,
 //! and the audit log (CLI and dashboard, admins only).
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{event, spawn_app, Backend, Server, TestApp};
+use crate::common::{event, spawn_app, Backend, Server, TestApp};
 use jiff::{SignedDuration, Timestamp};
 use seen::domain::trend::Window;
 use seen::store::{ChurnScore, OutboxItem, Role, Suppression, WorkEntry};

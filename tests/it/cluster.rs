@@ -2,14 +2,14 @@
 //! killed midway. Every event is stored exactly once, every obligation equals a single-node SQLite replay,
 //! and every breach is claimed by exactly one node.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Backend, Server, TestDb};
+use crate::common::{Backend, Server, TestDb};
 
 const END: &str = "2026-06-30T17:00:00Z";
 

@@ -4,13 +4,11 @@
 //!
 //! The control command is `SEEN_TEST_POSTGRES_CTL` (default: the local cluster via pg_ctlcluster).
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Backend, Server, TestDb};
+use crate::common::{Backend, Server, TestDb};
 
 /// The tests of this binary stop and restart the server: they take turns.
 static POSTGRES_CONTROL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -2,13 +2,13 @@
 //! listener of its own), the numbers it shows after real traffic on both backends, the query plans of its
 //! gauges, and logs (no colour when piped; one JSON object per line with `SEEN_LOG_FORMAT=json`).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 
-use common::{Backend, TestDb};
+use crate::common::{Backend, TestDb};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "scrape-token-0123456789";
