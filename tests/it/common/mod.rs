@@ -1,7 +1,16 @@
-//! Shared test harness: a real server on port 0 over a temp SQLite file, and event builders.
-#![allow(dead_code)]
+//! Shared test set-up: the app in-process on port 0 (`spawn_app`) over a fresh database of either backend,
+//! the tests that run once per backend (`on_both_backends!`), event builders; and, in their own files, fresh
+//! databases (`db`), the real `seen serve` as a child (`server`), dashboard logins (`dashboard`), SMTP and
+//! webhook peers (`sinks`) and the machine's prerequisites (`prerequisites`).
 
+pub mod dashboard;
+pub mod db;
+pub mod prerequisites;
+pub mod server;
 pub mod sinks;
+
+pub use db::{admin_url, TestDb};
+pub use server::Server;
 
 use std::sync::Arc;
 
@@ -45,84 +54,6 @@ macro_rules! on_both_backends {
             )*
         }
     };
-}
-
-/// A fresh, empty database: a SQLite file in a temp dir, or a new PostgreSQL database (from
-/// `SEEN_TEST_POSTGRES_URL`, default the local server) dropped when this is dropped.
-pub struct TestDb {
-    pub url: String,
-    _dir: Option<tempfile::TempDir>,
-    postgres: Option<(String, String)>,
-}
-
-pub fn admin_url() -> String {
-    std::env::var("SEEN_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-impl TestDb {
-    pub async fn new(backend: Backend) -> TestDb {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = dir
-                    .path()
-                    .join("seen.db")
-                    .to_str()
-                    .expect("utf-8 path")
-                    .to_string();
-                TestDb {
-                    url,
-                    _dir: Some(dir),
-                    postgres: None,
-                }
-            }
-            Backend::Postgres => {
-                use sqlx::Connection;
-                let admin = admin_url();
-                let name = format!("seen_test_{}", uuid::Uuid::now_v7().simple());
-                let mut conn = sqlx::PgConnection::connect(&admin)
-                    .await
-                    .expect("connect to PostgreSQL (set SEEN_TEST_POSTGRES_URL)");
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create database");
-                let base = admin
-                    .rsplit_once('/')
-                    .map_or(admin.as_str(), |(base, _)| base);
-                TestDb {
-                    url: format!("{base}/{name}"),
-                    _dir: None,
-                    postgres: Some((admin, name)),
-                }
-            }
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((admin, name)) = self.postgres.take() else {
-            return;
-        };
-        // Drop on a thread of its own: this may run inside a test's async runtime.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-    }
 }
 
 pub async fn open_store(url: &str, config: &Config) -> Service {
@@ -242,70 +173,4 @@ pub fn event(id: &str, kind: &str, customer: &str, at: &str, reference: Option<&
         e["ref"] = json!(r);
     }
     e
-}
-
-/// A `seen serve` child process that is killed when dropped, so a failing test leaves no server behind.
-pub struct Server {
-    pub child: std::process::Child,
-    pub address: String,
-}
-
-impl Server {
-    /// Starts the real binary on port 0 and reads the address it prints.
-    pub fn start(db: &str, stderr: std::process::Stdio) -> Server {
-        Server::start_with(db, stderr, None)
-    }
-
-    /// Like `start`, with a configuration file.
-    pub fn start_with(
-        db: &str,
-        stderr: std::process::Stdio,
-        config: Option<&std::path::Path>,
-    ) -> Server {
-        use std::io::BufRead;
-        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("seen"));
-        command.env_remove("SEEN_CONFIG");
-        if let Some(config) = config {
-            command.env("SEEN_CONFIG", config);
-        }
-        // Files the server writes beside itself (the dry-run outbox) stay in the test's folder.
-        if let Some(folder) = std::path::Path::new(db).parent().filter(|p| p.is_dir()) {
-            command.current_dir(folder);
-        }
-        let mut child = command
-            .args(["--db", db, "serve", "--listen", "127.0.0.1:0"])
-            .env("SEEN_LOG", "warn")
-            .stdout(std::process::Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start seen serve");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("address line");
-        let address = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let server = Server { child, address };
-        assert!(
-            server.address.starts_with("http://127.0.0.1:"),
-            "unexpected first line: {line:?}"
-        );
-        server
-    }
-
-    /// `kill -9`, and wait for it.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
