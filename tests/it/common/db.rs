@@ -108,52 +108,57 @@ impl Drop for TestDb {
 /// whenever no exclusive one is held, even while one waits, so a test holding two databases at once cannot
 /// deadlock against a waiting exclusive test; that one gets in at the first moment no PostgreSQL test runs.
 pub struct PostgresTurn {
+    turns: &'static Turns,
     exclusive: bool,
 }
 
+/// Who holds the server now.
 struct Turns {
+    held: Mutex<Held>,
+    released: tokio::sync::Notify,
+}
+
+struct Held {
     shared: usize,
     exclusive: bool,
 }
 
-static TURNS: Mutex<Turns> = Mutex::new(Turns {
-    shared: 0,
-    exclusive: false,
-});
-static TURN_RELEASED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+static POSTGRES: Turns = Turns::new();
 
-fn turns() -> MutexGuard<'static, Turns> {
-    // Nothing panics while holding it; recover anyway rather than fail every later test.
-    TURNS.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl PostgresTurn {
-    /// Waits until no test holds PostgreSQL exclusively.
-    pub async fn shared() -> PostgresTurn {
-        PostgresTurn::take(false).await
+impl Turns {
+    const fn new() -> Turns {
+        Turns {
+            held: Mutex::new(Held {
+                shared: 0,
+                exclusive: false,
+            }),
+            released: tokio::sync::Notify::const_new(),
+        }
     }
 
-    /// Waits until no other test uses PostgreSQL, and keeps them out until dropped.
-    pub async fn exclusive() -> PostgresTurn {
-        PostgresTurn::take(true).await
+    fn held(&self) -> MutexGuard<'_, Held> {
+        // Nothing panics while holding it; recover anyway rather than fail every later test.
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn take(exclusive: bool) -> PostgresTurn {
+    async fn take(&'static self, exclusive: bool) -> PostgresTurn {
         loop {
             // Registered before looking, so that a release between the look and the wait is not missed.
-            let released = TURN_RELEASED.notified();
+            let released = self.released.notified();
             tokio::pin!(released);
             released.as_mut().enable();
             {
-                let mut turns = turns();
-                let free = !turns.exclusive && (!exclusive || turns.shared == 0);
-                if free {
+                let mut held = self.held();
+                if !held.exclusive && (!exclusive || held.shared == 0) {
                     if exclusive {
-                        turns.exclusive = true;
+                        held.exclusive = true;
                     } else {
-                        turns.shared += 1;
+                        held.shared += 1;
                     }
-                    return PostgresTurn { exclusive };
+                    return PostgresTurn {
+                        turns: self,
+                        exclusive,
+                    };
                 }
             }
             released.await;
@@ -161,16 +166,75 @@ impl PostgresTurn {
     }
 }
 
+impl PostgresTurn {
+    /// Waits until no test holds PostgreSQL exclusively.
+    pub async fn shared() -> PostgresTurn {
+        POSTGRES.take(false).await
+    }
+
+    /// Waits until no other test uses PostgreSQL, and keeps them out until dropped.
+    pub async fn exclusive() -> PostgresTurn {
+        POSTGRES.take(true).await
+    }
+}
+
 impl Drop for PostgresTurn {
     fn drop(&mut self) {
         {
-            let mut turns = turns();
+            let mut held = self.turns.held();
             if self.exclusive {
-                turns.exclusive = false;
+                held.exclusive = false;
             } else {
-                turns.shared -= 1;
+                held.shared -= 1;
             }
         }
-        TURN_RELEASED.notify_waiters();
+        self.turns.released.notify_waiters();
+    }
+}
+
+/// The turns on a server of their own (not the real one's, which the other tests are using).
+mod tests {
+    use super::Turns;
+    use std::time::Duration;
+
+    /// Whether `turn` is granted within a moment.
+    async fn granted<T>(turn: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::time::timeout(Duration::from_millis(200), turn)
+            .await
+            .ok()
+    }
+
+    #[tokio::test]
+    async fn exclusive_waits_for_every_shared_turn_and_keeps_new_ones_out() {
+        static TURNS: Turns = Turns::new();
+        let first = TURNS.take(false).await;
+        let exclusive = tokio::spawn(TURNS.take(true));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !exclusive.is_finished(),
+            "exclusive while a shared turn is held"
+        );
+        // A second shared turn while the exclusive one waits: let in (a test holding two databases).
+        let second = granted(TURNS.take(false))
+            .await
+            .expect("second shared turn");
+        drop(first);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !exclusive.is_finished(),
+            "exclusive while the second shared turn is held"
+        );
+        drop(second);
+        let exclusive = granted(exclusive).await.expect("exclusive turn").unwrap();
+        assert!(
+            granted(TURNS.take(false)).await.is_none(),
+            "shared during exclusive"
+        );
+        assert!(
+            granted(TURNS.take(true)).await.is_none(),
+            "two exclusive turns"
+        );
+        drop(exclusive);
+        assert!(granted(TURNS.take(false)).await.is_some());
     }
 }
