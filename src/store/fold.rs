@@ -125,7 +125,7 @@ impl Noticed {
 
     /// Kept only while the obligation stays unclosed.
     fn of(&self, o: &Obligation) -> Option<i64> {
-        if o.is_closed() {
+        if o.is_closed() || self.0.is_empty() {
             return None;
         }
         let key = (
