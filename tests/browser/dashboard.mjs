@@ -1,5 +1,5 @@
 // Browser test of Seen's dashboard: the real `seen demo --serve` driven by Debian's chromium through
-// playwright-core. Run by `cargo test --test browser` (tests/browser.rs), which passes SEEN_BIN and
+// playwright-core. Run by `cargo test --test it browser` (tests/it/browser.rs), which passes SEEN_BIN and
 // SCREENSHOTS. Exits non-zero on the first failed check.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';

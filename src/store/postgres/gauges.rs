@@ -9,7 +9,7 @@ use super::PostgresStore;
 use crate::store::gauges::{GaugeCounts, Gauges, PoolUsage, StoreCounts};
 use crate::store::{nanos, StoreError};
 
-/// Each reads a range of a partial index (`obligations_unclosed`, `outbox_due`); `tests/ops.rs` checks the
+/// Each reads a range of a partial index (`obligations_unclosed`, `outbox_due`); `tests/it/ops.rs` checks the
 /// plans. The same three questions as on SQLite.
 pub const GAUGE_QUERIES: [&str; 3] = [
     "SELECT count(*) FROM obligations WHERE closed_at IS NULL AND breach_at <= $1",

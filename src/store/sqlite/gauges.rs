@@ -10,7 +10,7 @@ use super::{lock, SqliteStore, READERS_KEPT};
 use crate::store::gauges::{GaugeCounts, Gauges, PoolUsage, StoreCounts};
 use crate::store::{nanos, StoreError};
 
-/// Each uses a partial index (`obligations_unclosed`, `outbox_due`); `tests/ops.rs` checks the plans.
+/// Each uses a partial index (`obligations_unclosed`, `outbox_due`); `tests/it/ops.rs` checks the plans.
 pub const GAUGE_QUERIES: [&str; 3] = [
     "SELECT count(*) FROM obligations WHERE closed_at IS NULL AND breach_at <= ?1",
     "SELECT count(*) FROM obligations WHERE closed_at IS NULL AND breach_at > ?1",

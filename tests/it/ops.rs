@@ -2,13 +2,12 @@
 //! listener of its own), the numbers it shows after real traffic on both backends, the query plans of its
 //! gauges, and logs (no colour when piped; one JSON object per line with `SEEN_LOG_FORMAT=json`).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use common::{Backend, TestDb};
+use crate::common::{Backend, Server, TestDb};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "scrape-token-0123456789";
@@ -35,18 +34,11 @@ fn seen() -> Command {
 
 /// `seen serve` as a child process (killed when dropped), with its API key and printed addresses.
 struct Served {
-    child: Child,
     address: String,
     metrics: Option<String>,
     key: String,
+    _server: Server,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn serve(db: &TestDb, config: &str, own_metrics_listener: bool) -> Served {
@@ -75,38 +67,16 @@ fn serve(db: &TestDb, config: &str, own_metrics_listener: bool) -> Served {
         .expect("utf-8")
         .trim()
         .to_string();
-    let mut child = seen()
-        .args([
-            "--db",
-            &db.url,
-            "--config",
-            config_path,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("SEEN_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start seen serve");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut read_address = |prefix: &str| {
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read stdout");
-        let rest = line
-            .trim()
-            .strip_prefix(prefix)
-            .unwrap_or_else(|| panic!("expected {prefix:?}, got {line:?}"));
-        rest.to_string()
-    };
-    let address = read_address("seen listening on ");
-    let metrics = own_metrics_listener.then(|| read_address("seen metrics on "));
+    let mut server = Server::builder(&db.url).config(&path);
+    if own_metrics_listener {
+        server = server.metrics_line();
+    }
+    let server = server.start();
     Served {
-        child,
-        address,
-        metrics,
+        address: server.address.clone(),
+        metrics: server.metrics.clone(),
         key,
+        _server: server,
         _dir: dir,
     }
 }
@@ -554,7 +524,7 @@ fn metrics_on_the_public_port_need_a_token() {
     assert!(output.status.success());
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(!printed.contains(TOKEN), "the token is printed: {printed}");
-    assert!(printed.contains("token = \"<hidden>\""), "{printed}");
+    assert!(printed.contains("token = \"********\""), "{printed}");
 }
 
 /// The gauges' queries read ranges of their partial indexes (a scrape never scans the history).
@@ -617,40 +587,20 @@ async fn gauge_queries_use_their_indexes() {
 fn serve_and_stop(format: Option<&str>) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("seen.db");
-    let mut command = seen();
-    command
-        .args([
-            "--db",
-            db.to_str().expect("utf-8"),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("SEEN_LOG", "info")
-        .stdout(Stdio::piped())
+    let mut server = Server::builder(db.to_str().expect("utf-8"))
+        .log("info")
         .stderr(Stdio::piped());
     if let Some(format) = format {
-        command.env("SEEN_LOG_FORMAT", format);
+        server = server.env("SEEN_LOG_FORMAT", format);
     }
-    let mut child = command.spawn().expect("start seen serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read address");
-    assert!(line.starts_with("seen listening on "), "{line:?}");
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
+    let mut server = server.start();
+    assert!(
+        server.address.starts_with("http://"),
+        "{:?}",
+        server.address
+    );
+    let (status, stderr) = server.terminate();
     assert!(status.success());
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("read stderr");
-    assert!(child.wait().expect("wait").success());
     stderr
 }
 

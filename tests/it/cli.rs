@@ -1,6 +1,6 @@
 //! The real `seen` binary, end to end.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use predicates::prelude::*;

@@ -8,9 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-/// Debian's Python has `aiosmtpd` (package python3-aiosmtpd); a pyenv `python3` on PATH may not.
-pub const PYTHON: &str = "/usr/bin/python3";
-
 pub struct SmtpSink {
     child: Child,
     pub port: u16,
@@ -23,7 +20,7 @@ impl SmtpSink {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("mail.jsonl");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
-        let mut child = Command::new(PYTHON)
+        let mut child = Command::new(super::prerequisites::smtp_python())
             .arg(&script)
             .args(["--port", "0", "--out"])
             .arg(&out)
@@ -33,7 +30,7 @@ impl SmtpSink {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start the SMTP sink (needs /usr/bin/python3 with aiosmtpd: apt-get install python3-aiosmtpd)");
+            .expect("start the SMTP sink");
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
@@ -105,6 +102,7 @@ impl Drop for SmtpSink {
 /// One request a webhook receiver got.
 #[derive(Debug, Clone)]
 pub struct Hook {
+    #[allow(dead_code)] // no test asserts on it; failures show it (Debug)
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,

@@ -1,6 +1,6 @@
 //! Acknowledged writes survive `kill -9`: the API's 2xx answers and import's committed batches.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};

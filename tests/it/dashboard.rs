@@ -1,42 +1,12 @@
 //! The dashboard over HTTP: login required, CSRF required, roles enforced, output escaped, and the queue's
 //! acknowledge / contacted flow.
 
-#[macro_use]
-mod common;
-
-use common::{spawn_app_with, Backend, TestApp};
+use crate::common::dashboard::{client, hidden, login, set_cookie, try_login};
+use crate::common::{spawn_app_with, Backend, TestApp};
 use jiff::{SignedDuration, Timestamp};
 use seen::config::Config;
 use seen::store::Role;
 use serde_json::json;
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            v.strip_prefix(&format!("{name}="))
-                .map(|rest| rest.split(';').next().unwrap_or("").to_string())
-        })
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    html[start..start + html[start..].find('"').unwrap()].to_string()
-}
 
 async fn add_user(app: &TestApp, email: &str, role: Role) {
     let hash = seen::web::auth::hash_password("a long password").unwrap();
@@ -45,68 +15,6 @@ async fn add_user(app: &TestApp, email: &str, role: Role) {
         .create_user(email, email, role, &hash)
         .await
         .unwrap();
-}
-
-/// Logs in through the form; returns the session cookie.
-async fn login(app: &TestApp, email: &str) -> String {
-    let c = client();
-    let page = c
-        .get(format!("{}/login", app.address))
-        .send()
-        .await
-        .unwrap();
-    let login_cookie = set_cookie(&page, "seen_login").expect("login cookie");
-    let html = page.text().await.unwrap();
-    let token = hidden(&html, "login_token");
-    let response = c
-        .post(format!("{}/login", app.address))
-        .header("cookie", format!("seen_login={login_cookie}"))
-        .form(&[
-            ("email", email),
-            ("password", "a long password"),
-            ("login_token", &token),
-            ("next", "/invisible"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
-    let cookie = set_cookie(&response, "seen_session").expect("session cookie");
-    let raw = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert!(
-        raw.contains("HttpOnly") && raw.contains("SameSite=Strict"),
-        "{raw}"
-    );
-    cookie
-}
-
-/// Posts the login form (with a fresh login token) and returns the response as is.
-async fn try_login(app: &TestApp, email: &str, password: &str, next: &str) -> reqwest::Response {
-    let c = client();
-    let page = c
-        .get(format!("{}/login", app.address))
-        .send()
-        .await
-        .unwrap();
-    let login_cookie = set_cookie(&page, "seen_login").expect("login cookie");
-    let token = hidden(&page.text().await.unwrap(), "login_token");
-    c.post(format!("{}/login", app.address))
-        .header("cookie", format!("seen_login={login_cookie}"))
-        .form(&[
-            ("email", email),
-            ("password", password),
-            ("login_token", &token),
-            ("next", next),
-        ])
-        .send()
-        .await
-        .unwrap()
 }
 
 fn location(response: &reqwest::Response) -> String {

@@ -1,13 +1,11 @@
 //! `kill -9` during a burst of 1 000 sends: after a restart every message is sent, and the duplicates (the
 //! window between the SMTP server's acceptance and our commit) are counted.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::sinks::SmtpSink;
-use common::Server;
+use crate::common::sinks::SmtpSink;
+use crate::common::Server;
 use jiff::Timestamp;
 use serde_json::{json, Value};
 

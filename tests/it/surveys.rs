@@ -2,12 +2,10 @@
 //! (invisible "told us", follow-up obligation, staff alert), metrics; link tampering, expiry, replay,
 //! cross-customer use, and the frequency limit.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::sinks::SmtpSink;
-use common::{spawn_app_acting, Backend, TestApp};
+use crate::common::sinks::SmtpSink;
+use crate::common::{spawn_app_acting, Backend, TestApp};
 use jiff::Timestamp;
 use seen::config::Config;
 use serde_json::{json, Value};

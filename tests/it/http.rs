@@ -1,9 +1,8 @@
 //! The HTTP API, spoken to over a real socket.
 
-#[macro_use]
-mod common;
+use crate::common;
 
-use common::{event, spawn_app, Backend};
+use crate::common::{event, spawn_app, Backend};
 use serde_json::json;
 
 async fn health_and_openapi_need_no_key_but_everything_else_does(backend: Backend) {

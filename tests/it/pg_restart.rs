@@ -1,19 +1,16 @@
 //! PostgreSQL restarted while events are posted: the API answers 503 with Retry-After while it is down,
-//! reconnects by itself, and loses nothing it acknowledged. Its own test binary: cargo runs test binaries
-//! one at a time, so no other test sees the restart.
+//! reconnects by itself, and loses nothing it acknowledged. Each test holds the server exclusively
+//! (`PostgresTurn::exclusive`): no other test uses PostgreSQL while it is stopped or restarted, and these two
+//! take turns.
 //!
 //! The control command is `SEEN_TEST_POSTGRES_CTL` (default: the local cluster via pg_ctlcluster).
-
-mod common;
 
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Backend, Server, TestDb};
-
-/// The tests of this binary stop and restart the server: they take turns.
-static POSTGRES_CONTROL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::common::db::PostgresTurn;
+use crate::common::{Server, TestDb};
 
 /// `action` is restart, stop or start; `SEEN_TEST_POSTGRES_CTL` overrides the command (ACTION is replaced).
 fn postgres(action: &str) {
@@ -44,8 +41,8 @@ fn postgres(action: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_events_survive_a_postgres_restart() {
-    let _turn = POSTGRES_CONTROL.lock().await;
-    let pg = TestDb::new(Backend::Postgres).await;
+    let turn = PostgresTurn::exclusive().await;
+    let pg = TestDb::postgres_during(&turn).await;
     let seen = assert_cmd::cargo::cargo_bin("seen");
     let key = Command::new(&seen)
         .args(["--db", &pg.url, "keys", "create", "restart"])
@@ -138,8 +135,8 @@ async fn acknowledged_events_survive_a_postgres_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_postgres_is_down_the_api_answers_503_then_recovers_by_itself() {
-    let _turn = POSTGRES_CONTROL.lock().await;
-    let pg = TestDb::new(Backend::Postgres).await;
+    let turn = PostgresTurn::exclusive().await;
+    let pg = TestDb::postgres_during(&turn).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("seen.toml");
     std::fs::write(

@@ -1,13 +1,10 @@
 //! Seen acts: confirmations, reminders, respect (quiet hours, cap, unsubscribe, bounces, retries), and
 //! staff alerts — against a real SMTP server (aiosmtpd) and a real webhook receiver.
 
-#[macro_use]
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::sinks::{HookReceiver, SmtpSink};
-use common::{spawn_app_acting, Backend, TestApp};
+use crate::common::sinks::{HookReceiver, SmtpSink};
+use crate::common::{spawn_app_acting, Backend, TestApp};
 use jiff::{SignedDuration, Timestamp};
 use seen::config::Config;
 use serde_json::{json, Value};

@@ -21,8 +21,6 @@ use seen::channels::{
     OutgoingEmail, OutgoingWebhook, TlsMode, WebhookFormat, WebhookSettings,
 };
 
-const PYTHON: &str = "/usr/bin/python3";
-
 /// A running `smtp_sink.py`, killed on drop.
 struct Sink {
     child: Child,
@@ -36,7 +34,7 @@ impl Sink {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("sink.jsonl");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
-        let mut child = Command::new(PYTHON)
+        let mut child = Command::new(crate::common::prerequisites::smtp_python())
             .arg(&script)
             .args(["--port", "0", "--exit-on-stdin-eof", "--out"])
             .arg(&out)
@@ -45,7 +43,7 @@ impl Sink {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start the SMTP sink with /usr/bin/python3");
+            .expect("start the SMTP sink");
         let stdout = child.stdout.take().expect("sink stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -339,11 +337,11 @@ async fn smtp_auth() {
     assert_eq!(sink.records().len(), 1);
 }
 
-/// A self-signed certificate for localhost, or None when `openssl` is not installed.
-fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+/// A self-signed certificate for localhost (and its key).
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
-    let status = Command::new("openssl")
+    let status = Command::new(crate::common::prerequisites::openssl())
         .args([
             "req",
             "-x509",
@@ -361,9 +359,8 @@ fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
         .stderr(Stdio::null())
         .status();
     match status {
-        Ok(status) if status.success() => Some((cert, key)),
+        Ok(status) if status.success() => (cert, key),
         Ok(status) => panic!("openssl failed: {status}"),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => panic!("cannot run openssl: {e}"),
     }
 }
@@ -371,10 +368,7 @@ fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
 #[tokio::test]
 async fn starttls_with_a_self_signed_certificate() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let Some((cert, key)) = self_signed(dir.path()) else {
-        eprintln!("skipped: openssl is not installed");
-        return;
-    };
+    let (cert, key) = self_signed(dir.path());
     let (cert, key) = (cert.to_string_lossy(), key.to_string_lossy());
     let sink = Sink::start(&["--tls-cert", &cert, "--tls-key", &key, "--auth", "u:p"]);
     let settings = EmailSettings {

@@ -2,9 +2,9 @@
 //! claim, the queue) must be served by its index on both backends, so that a new index cannot silently turn
 //! a probe into a walk over every row (as `outbox_by_status` once did to the claim: reminders 20 s late).
 
-mod common;
+use crate::common;
 
-use common::{Backend, TestDb};
+use crate::common::{Backend, TestDb};
 use seen::config::Config;
 use seen::store::hot::HotQuery;
 

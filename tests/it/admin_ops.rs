@@ -2,13 +2,13 @@
 //! restore, erasure of one customer (every table scanned afterwards, past figures unchanged), retention,
 //! and the audit log (CLI and dashboard, admins only).
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{event, spawn_app, Backend, Server, TestApp};
+use crate::common::dashboard::{hidden, login};
+use crate::common::{event, spawn_app, Backend, Server, TestApp};
 use jiff::{SignedDuration, Timestamp};
 use seen::domain::trend::Window;
 use seen::store::{ChurnScore, OutboxItem, Role, Suppression, WorkEntry};
@@ -568,22 +568,14 @@ async fn serve_applies_retention_by_itself(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("seen.toml");
     std::fs::write(&config, "[retention]\nevents_properties = \"400d\"\n").unwrap();
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("seen"))
-        .env_remove("SEEN_CONFIG")
-        .env("SEEN_LOG", "info")
-        .current_dir(dir.path())
-        .args(["--db", &app.db.url, "--config", config.to_str().unwrap()])
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start seen serve");
-    let stderr = child.stderr.take().unwrap();
     // Killed on drop, even if an assertion below fails.
-    let _server = Server {
-        child,
-        address: String::new(),
-    };
+    let mut server = Server::builder(&app.db.url)
+        .config(&config)
+        .log("info")
+        .stderr(Stdio::piped())
+        .folder(dir.path())
+        .start();
+    let stderr = server.child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr)
@@ -616,52 +608,6 @@ async fn serve_applies_retention_by_itself(backend: Backend) {
 
 // ---------------------------------------------------------------------------------------------------
 // Audit log
-
-async fn login(app: &TestApp, email: &str) -> String {
-    let c = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = c
-        .get(format!("{}/login", app.address))
-        .send()
-        .await
-        .unwrap();
-    let cookie = |response: &reqwest::Response, name: &str| {
-        response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|v| {
-                v.strip_prefix(&format!("{name}="))
-                    .map(|rest| rest.split(';').next().unwrap_or("").to_string())
-            })
-    };
-    let login_cookie = cookie(&page, "seen_login").expect("login cookie");
-    let html = page.text().await.unwrap();
-    let token = hidden(&html, "login_token");
-    let response = c
-        .post(format!("{}/login", app.address))
-        .header("cookie", format!("seen_login={login_cookie}"))
-        .form(&[
-            ("email", email),
-            ("password", "a long password"),
-            ("login_token", &token),
-            ("next", "/invisible"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
-    cookie(&response, "seen_session").expect("session cookie")
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name}")) + marker.len();
-    html[start..start + html[start..].find('"').unwrap()].to_string()
-}
 
 async fn request(
     app: &TestApp,
@@ -1184,6 +1130,7 @@ async fn backup_under_write_load_restores_a_consistent_database() {
     assert_eq!(log[0]["action"], "restore");
 
     // PostgreSQL: advice, and a failure exit.
+    let _turn = common::db::PostgresTurn::shared().await;
     let out = seen(&common::admin_url(), &["backup", "x.dump"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));

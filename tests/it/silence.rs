@@ -2,9 +2,9 @@
 //! (RFM from the store, the fit, scores saved) → `GET /v1/churn/model|at-risk` → the buyers who went quiet
 //! are invisible with the reason `gone-quiet` → a new purchase makes one visible again.
 
-mod common;
+use crate::common;
 
-use common::{spawn_app, Backend, TestApp};
+use crate::common::{spawn_app, Backend, TestApp};
 use seen::churn::ModelKind;
 use seen::config::Config;
 use seen::jobs::churn::{refit, ChurnJobError, ChurnSettings};

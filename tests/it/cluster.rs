@@ -2,14 +2,15 @@
 //! killed midway. Every event is stored exactly once, every obligation equals a single-node SQLite replay,
 //! and every breach is claimed by exactly one node.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Backend, Server, TestDb};
+use crate::common::db::PostgresTurn;
+use crate::common::{Backend, Server, TestDb};
 
 const END: &str = "2026-06-30T17:00:00Z";
 
@@ -49,7 +50,10 @@ fn obligations_jsonl(db: &str) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_one_killed_store_every_event_once_and_agree_with_a_single_node() {
-    let pg = TestDb::new(Backend::Postgres).await;
+    // The heaviest PostgreSQL load of the suite (three nodes, six clients): alone on the server, as it was in
+    // a test binary of its own, so that neither it nor the others wait on each other's load.
+    let turn = PostgresTurn::exclusive().await;
+    let pg = TestDb::postgres_during(&turn).await;
     let dir = tempfile::tempdir().unwrap();
 
     // ~100 000 events of the demo business.

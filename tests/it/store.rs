@@ -1,9 +1,6 @@
 //! Storage behaviour through the public service, on both backends: order independence, duplicates,
 //! profiles, time travel, recompute, the scheduler's claims, group commit.
 
-#[macro_use]
-mod common;
-
 use jiff::Timestamp;
 use proptest::prelude::*;
 use rand::seq::SliceRandom;
@@ -15,7 +12,7 @@ use seen::domain::Event;
 use seen::service::{ObligationView, Service};
 use seen::store::{Ingested, ObligationFilter};
 
-use common::{open_store, Backend, TestDb};
+use crate::common::{open_store, Backend, TestDb};
 
 async fn open(backend: Backend) -> (Service, TestDb) {
     let db = TestDb::new(backend).await;
