@@ -554,3 +554,40 @@ fn policy_actions(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, DEFAULT_CONFIG};
+
+    #[test]
+    fn waiting_words_are_the_policys_and_need_no_recompute() {
+        let config = Config::defaults().unwrap();
+        assert_eq!(
+            config.actions.waiting_for("reply"),
+            "for a reply to your message"
+        );
+        assert_eq!(
+            config.actions.waiting_for("gone-quiet"),
+            "for us to get back to you"
+        );
+        // Words are not what decides obligations: the fingerprint ignores them.
+        let without: String = DEFAULT_CONFIG
+            .lines()
+            .filter(|line| !line.starts_with("waiting_for"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let bare = Config::from_toml(&without, "test").unwrap();
+        assert_eq!(
+            bare.actions.waiting_for("reply"),
+            "for us to get back to you"
+        );
+        assert_eq!(bare.engine.fingerprint(), config.engine.fingerprint());
+
+        let empty = DEFAULT_CONFIG.replace("waiting_for = \"to be served\"", "waiting_for = \" \"");
+        let err = Config::from_toml(&empty, "test").unwrap_err().to_string();
+        assert!(
+            err.contains("\"serve-queue\": `waiting_for` is empty"),
+            "{err}"
+        );
+    }
+}
