@@ -1,8 +1,8 @@
 //! Seen's core benchmarks, through the real binary: `cargo bench --bench core`.
 //! Prints a Markdown table (medians of several runs) for BENCHMARKS.md.
 //! Sizes: SEEN_BENCH_IMPORT_CUSTOMERS (default 43 700 ≈ 1 M events), SEEN_BENCH_REPORT_CUSTOMERS (200 000),
-//! SEEN_BENCH_RUNS (5). SEEN_BENCH_BASELINE=/path/to/an/older/seen runs that binary alternately with this build
-//! and adds before, after and ratio columns.
+//! SEEN_BENCH_RUNS (5). SEEN_BENCH_BASELINE=/old/seen[,/older/seen] runs those binaries alternately with this build
+//! and adds their columns and this build / each ratio (before/after from one run).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -87,16 +87,17 @@ fn import(seen: &str, db: &Path, events: &Path) -> (f64, f64) {
     (seconds, kb / 1024.0)
 }
 
-/// The binaries measured: the current build, and with `SEEN_BENCH_BASELINE=/path/to/old/seen` a baseline
-/// first, run alternately with it so that both see the same machine (before/after ratios from one run).
+/// The binaries measured: with `SEEN_BENCH_BASELINE=/old/seen[,/older/seen…]` those first, then this build,
+/// run alternately so that all see the same machine (before/after ratios from one run).
 fn binaries() -> Vec<String> {
-    let mut bins = Vec::new();
-    if let Ok(baseline) = std::env::var("SEEN_BENCH_BASELINE") {
+    let mut bins: Vec<String> = std::env::var("SEEN_BENCH_BASELINE")
+        .map(|list| list.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    for baseline in &bins {
         assert!(
-            Path::new(&baseline).is_file(),
-            "SEEN_BENCH_BASELINE={baseline} is not a file"
+            Path::new(baseline).is_file(),
+            "SEEN_BENCH_BASELINE: {baseline} is not a file"
         );
-        bins.push(baseline);
     }
     bins.push(SEEN.to_string());
     bins
@@ -127,11 +128,17 @@ impl Samples {
                 )
             })
             .collect();
-        if self.0.len() == 2 && !self.0[0].is_empty() && !self.0[1].is_empty() {
-            cells.push(format!(
-                "{:.2}×",
-                median(self.0[1].clone()) / median(self.0[0].clone())
-            ));
+        // This build (the last) against each baseline.
+        let after = self
+            .0
+            .last()
+            .filter(|v| !v.is_empty())
+            .map(|v| median(v.clone()));
+        for before in &self.0[..self.0.len() - 1] {
+            cells.push(match (after, before.is_empty()) {
+                (Some(after), false) => format!("{:.2}×", after / median(before.clone())),
+                _ => "—".to_string(),
+            });
         }
         cells.join(" | ")
     }
@@ -293,14 +300,22 @@ fn main() {
         times.cells(3)
     ));
 
-    let header = if bins.len() == 2 {
-        format!(
-            "| measure | before: `{}`, median (min–max) of {runs} | after: this build | after / before | target |\n|---|---|---|---|---|",
-            bins[0]
-        )
-    } else {
-        format!("| measure | median (min–max) of {runs} runs | target |\n|---|---|---|")
-    };
+    let mut header = String::from("| measure |");
+    for bin in &bins[..bins.len() - 1] {
+        header.push_str(&format!(" before: `{bin}` |"));
+    }
+    header.push_str(&format!(" this build, median (min–max) of {runs} |"));
+    for bin in &bins[..bins.len() - 1] {
+        header.push_str(&format!(
+            " this / `{}` |",
+            bin.rsplit('/').next().unwrap_or(bin)
+        ));
+    }
+    header.push_str(" target |\n|---|");
+    for _ in 0..(2 * bins.len() - 1) {
+        header.push_str("---|");
+    }
+    header.push_str("---|");
     let table = format!("{header}\n{}\n", rows.join("\n"));
     println!("{table}");
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-core.md");
