@@ -39,6 +39,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+pub use crate::domain::action::Channel;
 pub use settings::{EmailSettings, EmailTransportKind, TlsMode, WebhookFormat, WebhookSettings};
 pub use webhook::{sign, verify_signature};
 
@@ -71,6 +72,13 @@ pub struct OutgoingWebhook {
     pub payload: serde_json::Value,
     /// The human line for format "slack".
     pub text: String,
+}
+
+/// One message for either channel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    Email(OutgoingEmail),
+    Webhook(OutgoingWebhook),
 }
 
 /// The outcome of one delivery attempt.
@@ -141,15 +149,23 @@ impl Channels {
     /// One attempt to deliver `email`; never panics, never retries.
     pub async fn send_email(&self, email: &OutgoingEmail) -> Delivery {
         let delivery = self.email.send(email).await;
-        log_delivery("email", &email.message_id, &delivery);
+        log_delivery(Channel::Email.as_str(), &email.message_id, &delivery);
         delivery
     }
 
     /// One attempt to deliver `hook`; never panics, never retries.
     pub async fn send_webhook(&self, hook: &OutgoingWebhook) -> Delivery {
         let delivery = self.webhooks.send(hook).await;
-        log_delivery("webhook", &hook.idempotency_key, &delivery);
+        log_delivery(Channel::Webhook.as_str(), &hook.idempotency_key, &delivery);
         delivery
+    }
+
+    /// One attempt to deliver `message` on its channel; never panics, never retries.
+    pub async fn send(&self, message: &Outgoing) -> Delivery {
+        match message {
+            Outgoing::Email(email) => self.send_email(email).await,
+            Outgoing::Webhook(hook) => self.send_webhook(hook).await,
+        }
     }
 
     /// Whether `name` is a webhook configured in the settings (URLs given inline are not).

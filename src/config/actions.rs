@@ -8,6 +8,7 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{ConfigFile, PolicyConfig};
+use crate::domain::action::gate::Rules;
 use crate::domain::action::{Action, ActionBook, ActionKind, QuietHours, Recipient};
 use crate::domain::span::parse_span;
 use crate::domain::Event;
@@ -111,6 +112,17 @@ pub struct ActionSettings {
     pub lease: SignedDuration,
     pub survey_every: SignedDuration,
     pub survey_expires: SignedDuration,
+}
+
+impl ActionSettings {
+    /// The rules the gate applies to each message to a customer.
+    pub fn rules(&self) -> Rules {
+        Rules {
+            quiet_hours: self.quiet_hours,
+            daily_cap: self.daily_cap,
+            survey_every: self.survey_every,
+        }
+    }
 }
 
 impl ActionsConfig {
@@ -394,11 +406,25 @@ pub fn is_url(text: &str) -> bool {
 /// Validates every policy's actions into the `ActionBook`.
 pub fn build_action_book(file: &ConfigFile, directory: &Directory) -> Result<ActionBook, String> {
     let mut by_policy = HashMap::new();
+    let mut waiting_for = HashMap::new();
     for p in &file.policies {
         let actions = policy_actions(p, file, directory)?;
-        by_policy.insert(Arc::<str>::from(p.name.as_str()), actions);
+        let name = Arc::<str>::from(p.name.as_str());
+        match p.waiting_for.as_deref().map(str::trim) {
+            Some("") => {
+                return Err(format!(
+                    "policy {:?}: `waiting_for` is empty (leave it out for the generic words)",
+                    p.name
+                ))
+            }
+            Some(words) => {
+                waiting_for.insert(name.clone(), words.to_string());
+            }
+            None => {}
+        }
+        by_policy.insert(name, actions);
     }
-    Ok(ActionBook::new(by_policy))
+    Ok(ActionBook::new(by_policy).with_waiting_for(waiting_for))
 }
 
 fn policy_actions(
@@ -527,4 +553,41 @@ fn policy_actions(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, DEFAULT_CONFIG};
+
+    #[test]
+    fn waiting_words_are_the_policys_and_need_no_recompute() {
+        let config = Config::defaults().unwrap();
+        assert_eq!(
+            config.actions.waiting_for("reply"),
+            "for a reply to your message"
+        );
+        assert_eq!(
+            config.actions.waiting_for("gone-quiet"),
+            "for us to get back to you"
+        );
+        // Words are not what decides obligations: the fingerprint ignores them.
+        let without: String = DEFAULT_CONFIG
+            .lines()
+            .filter(|line| !line.starts_with("waiting_for"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let bare = Config::from_toml(&without, "test").unwrap();
+        assert_eq!(
+            bare.actions.waiting_for("reply"),
+            "for us to get back to you"
+        );
+        assert_eq!(bare.engine.fingerprint(), config.engine.fingerprint());
+
+        let empty = DEFAULT_CONFIG.replace("waiting_for = \"to be served\"", "waiting_for = \" \"");
+        let err = Config::from_toml(&empty, "test").unwrap_err().to_string();
+        assert!(
+            err.contains("\"serve-queue\": `waiting_for` is empty"),
+            "{err}"
+        );
+    }
 }

@@ -243,6 +243,10 @@ pub struct PolicyConfig {
     /// `false`: not a promise to the customer (e.g. asking a survey): tracked, never breached.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub promise: bool,
+    /// What the customer waits for, in their words, after "we have kept you waiting", e.g. "for a reply
+    /// to your message" (messages such as the apology use it). Default: "for us to get back to you".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
     /// Actions: send at once when the obligation opens (e.g. the booking confirmation).
     #[serde(
         default,
@@ -289,9 +293,10 @@ fn is_true(value: &bool) -> bool {
 }
 
 impl PolicyConfig {
-    /// The fields that decide obligations (actions do not: changing them needs no recompute).
+    /// The fields that decide obligations (actions and wording do not: changing them needs no recompute).
     fn semantic(&self) -> PolicyConfig {
         PolicyConfig {
+            waiting_for: None,
             on_open: vec![],
             on_due: vec![],
             warn_before: vec![],

@@ -1,6 +1,9 @@
 //! Actions: what Seen does by itself when a promise needs it (confirm, remind, warn, alert, escalate).
-//! Pure rules: when each action of an obligation falls due, whether it should still fire, quiet hours.
-//! Sending, templates and the outbox live in `jobs` and `channels`.
+//! Pure rules: when each action of an obligation falls due, whether it should still fire, quiet hours;
+//! [`gate`] decides whether a due message goes now, waits or does not go. Sending, templates and the
+//! outbox live in `jobs` and `channels`.
+
+pub mod gate;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -82,6 +85,35 @@ impl Recipient {
     }
 }
 
+/// How a message travels. The outbox stores [`Channel::as_str`] ("email", "webhook"): those words are
+/// part of every stored idempotency key and must never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// To an email address (the customer's address on file, or a staff member's).
+    Email,
+    /// To a named webhook or a URL (e.g. Slack, or an SMS gateway for customers).
+    Webhook,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 2] = [Channel::Email, Channel::Webhook];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Webhook => "webhook",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One validated action of a policy.
 #[derive(Debug, Clone)]
 pub struct Action {
@@ -157,18 +189,39 @@ impl Action {
     }
 }
 
-/// The actions of every policy, by policy name.
+/// What a customer waits for when a policy's own configuration does not say: follows "we have kept you
+/// waiting".
+pub const WAITING_FOR_ANYTHING: &str = "for us to get back to you";
+
+/// The actions of every policy, by policy name, and the words messages use for each policy.
 #[derive(Debug, Clone, Default)]
 pub struct ActionBook {
     by_policy: HashMap<Arc<str>, Vec<Action>>,
+    waiting_for: HashMap<Arc<str>, String>,
 }
 
 impl ActionBook {
     pub fn new(by_policy: HashMap<Arc<str>, Vec<Action>>) -> ActionBook {
-        ActionBook { by_policy }
+        ActionBook {
+            by_policy,
+            waiting_for: HashMap::new(),
+        }
+    }
+    /// Adds what the customers of each policy wait for (a policy's `waiting_for`), by policy name.
+    pub fn with_waiting_for(mut self, waiting_for: HashMap<Arc<str>, String>) -> ActionBook {
+        self.waiting_for = waiting_for;
+        self
     }
     pub fn for_policy(&self, policy: &str) -> &[Action] {
         self.by_policy.get(policy).map(Vec::as_slice).unwrap_or(&[])
+    }
+    /// What a customer of `policy` waits for, in their words ("for a reply to your message"): the policy's
+    /// own `waiting_for`, else [`WAITING_FOR_ANYTHING`].
+    pub fn waiting_for(&self, policy: &str) -> &str {
+        self.waiting_for
+            .get(policy)
+            .map(String::as_str)
+            .unwrap_or(WAITING_FOR_ANYTHING)
     }
     pub fn is_empty(&self) -> bool {
         self.by_policy.values().all(Vec::is_empty)
@@ -215,6 +268,10 @@ pub enum Moot {
     Closed(Closure, Timestamp),
     /// The obligation no longer exists (a late event re-shaped the customer's history).
     Gone,
+    /// A survey's reminder, but the survey itself never went out.
+    SurveyNotSent,
+    /// A survey's reminder, but the customer already answered.
+    SurveyAnswered,
 }
 
 impl std::fmt::Display for Moot {
@@ -226,6 +283,8 @@ impl std::fmt::Display for Moot {
                 closure.as_str()
             ),
             Moot::Gone => f.write_str("not needed: the obligation no longer exists"),
+            Moot::SurveyNotSent => f.write_str("not needed: the survey itself was not sent"),
+            Moot::SurveyAnswered => f.write_str("not needed: the survey was answered"),
         }
     }
 }

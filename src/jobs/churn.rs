@@ -147,23 +147,7 @@ pub async fn refit(
             check.unusable_because.join("; ")
         );
     }
-    let stored = serde_json::json!({
-        "model": model,
-        "spend": spend,
-        "settings": {
-            "model": model.kind,
-            "unit": model.period,
-            "purchase_types": settings.purchase_types,
-            "horizon": settings.horizon,
-            "gone_quiet_below": settings.gone_quiet_below,
-            "value_above": settings.value_above,
-        },
-        "purchases": purchases,
-        "usable": usable,
-        "unusable_because": check.unusable_because,
-        "data_ends": check.data_ends,
-        "typical_gap_days": check.typical_gap_days,
-    });
+    let stored = stored_model(settings, &model, spend.as_ref(), purchases, &check);
     let quiet: Vec<Event> = scores
         .iter()
         .filter(|s| s.gone_quiet)
@@ -174,17 +158,11 @@ pub async fn refit(
         .store
         .save_churn(now, stored.clone(), scores)
         .await?;
-    let mut newly_flagged = 0;
-    if settings.flag_gone_quiet {
-        for chunk in quiet.chunks(5_000) {
-            newly_flagged += service
-                .ingest(chunk.to_vec())
-                .await?
-                .iter()
-                .filter(|i| matches!(i, crate::store::Ingested::Accepted))
-                .count();
-        }
-    }
+    let newly_flagged = if settings.flag_gone_quiet {
+        flag(service, &quiet).await?
+    } else {
+        0
+    };
     Ok(RefitOutcome {
         fitted_at: now,
         model: stored,
@@ -197,6 +175,48 @@ pub async fn refit(
         fit_seconds,
         total_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The stored model: `{ "model": …, "spend": …, "settings": … }` and the fit's check.
+fn stored_model(
+    settings: &ChurnSettings,
+    model: &FittedModel,
+    spend: Option<&GammaGamma>,
+    purchases: usize,
+    check: &FitCheck,
+) -> serde_json::Value {
+    serde_json::json!({
+        "model": model,
+        "spend": spend,
+        "settings": {
+            "model": model.kind,
+            "unit": model.period,
+            "purchase_types": settings.purchase_types,
+            "horizon": settings.horizon,
+            "gone_quiet_below": settings.gone_quiet_below,
+            "value_above": settings.value_above,
+        },
+        "purchases": purchases,
+        "usable": check.unusable_because.is_empty(),
+        "unusable_because": check.unusable_because,
+        "data_ends": check.data_ends,
+        "typical_gap_days": check.typical_gap_days,
+    })
+}
+
+/// Records the gone-quiet events; returns how many were new (a buyer already flagged for the same last
+/// purchase is a duplicate).
+async fn flag(service: &Service, quiet: &[Event]) -> Result<usize, StoreError> {
+    let mut newly_flagged = 0;
+    for chunk in quiet.chunks(5_000) {
+        newly_flagged += service
+            .ingest(chunk.to_vec())
+            .await?
+            .iter()
+            .filter(|i| matches!(i, crate::store::Ingested::Accepted))
+            .count();
+    }
+    Ok(newly_flagged)
 }
 
 /// The fit, the spend model, the buyers' scores (none when the fit is not usable), the number of buyers, the

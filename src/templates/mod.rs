@@ -5,6 +5,11 @@
 //! any of them or add new ones (a folder with the same name wins whole: an override without
 //! `body.html` means the message has no html part).
 //!
+//! Every built-in `body.html` extends one layout, `base.html` (`{% extends "base.html" %}`, then
+//! `{% block content %}`; blocks `greeting` and `unsubscribe_what` too). An overriding `body.html` may
+//! extend it as well, or be a whole document of its own; a `base.html` at the top of the configured
+//! directory replaces the built-in layout for every body that extends it.
+//!
 //! Templates are minijinja, rendered against a [`MessageContext`] that the caller fills. Syntax
 //! errors surface at [`Templates::load`], so a bad override stops start-up instead of a send.
 //!
@@ -27,12 +32,18 @@ use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::domain::action::WAITING_FOR_ANYTHING;
+
 /// The file every message folder must have, holding a one-line subject.
 const SUBJECT_FILE: &str = "subject.txt";
 /// The file every message folder must have, holding the plain-text body.
 const TEXT_FILE: &str = "body.txt";
 /// The optional file holding the html body (auto-escaped).
 const HTML_FILE: &str = "body.html";
+/// The layout html bodies extend, at the top of the templates folder (and its template name).
+const LAYOUT_FILE: &str = "base.html";
+/// The built-in layout.
+const LAYOUT: &str = include_str!("defaults/base.html");
 
 /// The default time format of `localtime`: "Tuesday 1 December 2026, 19:00 WET".
 const DEFAULT_TIME_FORMAT: &str = "%A %-d %B %Y, %H:%M %Z";
@@ -228,6 +239,14 @@ pub struct ObligationView {
     /// RFC 3339.
     pub breach_at: String,
     pub status: String,
+    /// What the customer waits for, from the policy's own `waiting_for` ("for a reply to your
+    /// message"), else a generic "for us to get back to you": follows "we have kept you waiting".
+    #[serde(default = "waiting_for_anything")]
+    pub waiting_for: String,
+}
+
+fn waiting_for_anything() -> String {
+    WAITING_FOR_ANYTHING.to_string()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -304,6 +323,7 @@ impl Templates {
         }
 
         let mut env = new_environment();
+        add_layout(&mut env, dir)?;
         let mut messages = BTreeMap::new();
         for (name, found) in sources {
             let files = [
@@ -435,6 +455,29 @@ fn escape_html(text: &str) -> String {
         }
     }
     out
+}
+
+/// The layout html bodies extend: `dir/base.html` if there is one, else the built-in one.
+fn add_layout(env: &mut Environment<'static>, dir: Option<&Path>) -> Result<(), TemplateError> {
+    let own = dir.map(|dir| dir.join(LAYOUT_FILE)).filter(|p| p.is_file());
+    let (source, file) = match own {
+        Some(path) => {
+            let source = std::fs::read_to_string(&path).map_err(|source| TemplateError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            (source, path.display().to_string())
+        }
+        None => (LAYOUT.to_string(), format!("built-in {LAYOUT_FILE}")),
+    };
+    env.add_template_owned(LAYOUT_FILE, source)
+        .map_err(|err| TemplateError::Syntax {
+            template: LAYOUT_FILE.to_string(),
+            file,
+            line: err.line(),
+            detail: error_detail(&err),
+            source: err,
+        })
 }
 
 /// Each subfolder of `dir` (not starting with '.') is one message.
@@ -673,18 +716,18 @@ fn money(value: &Value, currency: Option<&Value>) -> Result<String, minijinja::E
     })
 }
 
-/// What a customer has been waiting for, to follow "we've kept you waiting": the default
-/// policies get their own words; any other policy a warm generic phrase.
-fn waiting_for(policy: &str) -> &'static str {
-    match policy {
-        "reply" => "for a reply to your message",
-        "confirm-booking" => "for confirmation of your booking",
-        "confirm-order" => "for confirmation of your order",
-        "dispatch-order" => "for your order to be sent",
-        "serve-queue" => "to be served",
-        "booking-reminder" => "for the details of your booking",
-        _ => "for us to get back to you",
-    }
+/// `{{ obligation.policy | waiting_for }}`, kept for templates written before
+/// `obligation.waiting_for`: the words of the message's own policy (its configured `waiting_for`);
+/// for any other policy name, the generic "for us to get back to you".
+fn waiting_for(state: &State, policy: &str) -> String {
+    let own = state.lookup("obligation").and_then(|obligation| {
+        let of = obligation.get_attr("policy").ok()?;
+        let words = obligation.get_attr("waiting_for").ok()?;
+        (of.as_str() == Some(policy))
+            .then(|| words.as_str().map(str::to_string))
+            .flatten()
+    });
+    own.unwrap_or_else(waiting_for_anything)
 }
 
 /// The answer links of a sample CSAT survey.
@@ -744,6 +787,7 @@ pub fn sample_context() -> MessageContext {
             due_at: "2026-11-27T10:12:00Z".to_string(),
             breach_at: "2026-11-27T10:12:00Z".to_string(),
             status: "open".to_string(),
+            waiting_for: "for confirmation of your booking".to_string(),
         },
         action: "open".to_string(),
         recipient: RecipientView {
@@ -1120,7 +1164,7 @@ mod tests {
             ("{{ 1 | ordinal }} {{ 2 | ordinal }} {{ 3 | ordinal }} {{ 4 | ordinal }}", "1st 2nd 3rd 4th"),
             ("{{ 11 | ordinal }} {{ 12 | ordinal }} {{ 13 | ordinal }} {{ 21 | ordinal }} {{ 112 | ordinal }}", "11th 12th 13th 21st 112th"),
             ("{{ 84.5 | money('eur') }} {{ 3 | money('GBP') }} {{ '12.00' | money('CHF') }} {{ 5 | money }}", "€84.50 £3.00 12.00 CHF 5.00"),
-            ("{{ 'reply' | waiting_for }}", "for a reply to your message"),
+            ("{{ obligation.policy | waiting_for }}", "for confirmation of your booking"),
             ("{{ 'custom-thing' | waiting_for }}", "for us to get back to you"),
             ("[{{ customer.nothing_here is defined }}] [{{ unsubscribe_url }}]", "[False] [https://riversiderooms.example.com/unsubscribe/c-2231]"),
         ];
@@ -1367,5 +1411,105 @@ mod tests {
         assert!(value["customer"]["name"].is_string());
         let round_trip: MessageContext = serde_json::from_value(value).unwrap();
         assert_eq!(round_trip, sample_context());
+    }
+
+    #[test]
+    fn every_html_body_extends_the_one_layout() {
+        for (name, _, _, html) in DEFAULTS {
+            if let Some(html) = html {
+                assert!(
+                    html.starts_with("{% extends \"base.html\" %}\n"),
+                    "{name}/body.html does not extend base.html"
+                );
+                assert!(
+                    !html.contains("<html"),
+                    "{name}/body.html repeats the shell"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_overriding_body_can_extend_the_built_in_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "thanks/subject.txt", "Thanks");
+        write(dir.path(), "thanks/body.txt", "Thanks.");
+        write(
+            dir.path(),
+            "thanks/body.html",
+            "{% extends \"base.html\" %}\n{% block content %}\n<p>Thanks for {{ event.properties.room }}.</p>\n{% endblock %}\n",
+        );
+        let templates = Templates::load(Some(dir.path())).unwrap();
+        let html = templates
+            .render("thanks", &sample_context())
+            .unwrap()
+            .html
+            .unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>\n"), "{html}");
+        assert!(
+            html.contains("<p style=\"margin:0 0 16px;\">Hi Ana,</p>\n<p>Thanks for Tagus.</p>\n"),
+            "{html}"
+        );
+        assert!(html.contains("Don't want emails like this?"), "{html}");
+        assert!(html.ends_with("</html>\n"), "{html}");
+    }
+
+    #[test]
+    fn an_overriding_layout_serves_every_body_that_extends_it() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "base.html",
+            "<main class=\"{{ business.name }}\">\n{% block content %}{% endblock %}\n<footer>{% block unsubscribe_what %}{% endblock %}</footer>\n</main>\n",
+        );
+        let templates = Templates::load(Some(dir.path())).unwrap();
+        assert_eq!(templates.names().len(), 11, "the layout is not a message");
+        let html = templates
+            .render("booking-reminder", &sample_context())
+            .unwrap()
+            .html
+            .unwrap();
+        assert!(
+            html.starts_with("<main class=\"Riverside Rooms\">\n"),
+            "{html}"
+        );
+        assert!(html.contains("A quick reminder of your booking"), "{html}");
+        assert!(html.contains("<footer>reminders</footer>"), "{html}");
+        assert!(
+            !html.contains("Hi Ana"),
+            "the greeting block is the layout's: {html}"
+        );
+
+        write(dir.path(), "base.html", "<main>{% block content %}</main>");
+        let err = Templates::load(Some(dir.path())).unwrap_err();
+        assert!(
+            matches!(&err, TemplateError::Syntax { template, .. } if template == "base.html"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("base.html line 1"), "{err}");
+    }
+
+    #[test]
+    fn waiting_words_follow_the_policy_not_its_name() {
+        let templates = defaults();
+        let mut ctx = sample_context();
+        // A business that renamed its dispatch policy; the words come with its configuration.
+        ctx.obligation.policy = "ship-it".to_string();
+        ctx.obligation.waiting_for = "for your order to be sent".to_string();
+        let rendered = templates.render("apology", &ctx).unwrap();
+        let words = "kept you waiting for your order to be sent (reference B-1042)";
+        assert!(rendered.text.contains(words), "{}", rendered.text);
+        assert!(rendered.html.unwrap().contains(words));
+        // Templates written with the filter get the same words.
+        let out = render_str("t.txt", "{{ obligation.policy | waiting_for }}", &ctx).unwrap();
+        assert_eq!(out, "for your order to be sent");
+        // A context without the field (an older JSON context) says the generic words.
+        let mut value = serde_json::to_value(sample_context()).unwrap();
+        value["obligation"]
+            .as_object_mut()
+            .unwrap()
+            .remove("waiting_for");
+        let old: MessageContext = serde_json::from_value(value).unwrap();
+        assert_eq!(old.obligation.waiting_for, "for us to get back to you");
     }
 }

@@ -1,0 +1,159 @@
+//! The planner: each unplanned obligation's actions become outbox rows, one per step, recipient and
+//! channel, keyed so that planning the same obligation twice queues nothing twice.
+
+use jiff::Timestamp;
+
+use super::{Actor, PLAN_BATCH};
+use crate::config::{Contact, Directory};
+use crate::domain::action::{plan, Action, Channel, Planned, Recipient};
+use crate::domain::{Event, Obligation};
+use crate::store::{OutboxItem, StoreError};
+
+impl Actor {
+    /// Queues the actions of every unplanned obligation. Returns how many rows were new.
+    pub async fn plan_pending(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut new = 0;
+        loop {
+            let batch = self.store.unplanned_obligations(PLAN_BATCH).await?;
+            if batch.is_empty() {
+                return Ok(new);
+            }
+            let mut items = Vec::new();
+            let mut seqs = Vec::with_capacity(batch.len());
+            for (seq, o) in &batch {
+                seqs.push(*seq);
+                items.extend(self.items_of(o, now).await?);
+            }
+            new += self.store.enqueue(items, seqs).await?;
+        }
+    }
+
+    /// The rows of one obligation's actions still worth queueing at `now`.
+    async fn items_of(
+        &self,
+        o: &Obligation,
+        now: Timestamp,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let actions = self.book.for_policy(&o.policy);
+        if actions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let planned = plan(actions, o, now, self.settings.max_delay);
+        if planned.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Routing reads the trigger's channel and properties; customer messages need none.
+        let trigger = if planned.iter().any(|p| !actions[p.index].to_customer()) {
+            self.store.event(&o.trigger_event).await?
+        } else {
+            None
+        };
+        let mut items = Vec::new();
+        for p in &planned {
+            items.extend(items_for(
+                &actions[p.index],
+                p,
+                o,
+                trigger.as_ref(),
+                &self.directory,
+            ));
+        }
+        Ok(items)
+    }
+}
+
+/// The rows for one planned action step: one per recipient and channel.
+pub fn items_for(
+    action: &Action,
+    planned: &Planned,
+    o: &Obligation,
+    trigger: Option<&Event>,
+    directory: &Directory,
+) -> Vec<OutboxItem> {
+    recipients(action, o, trigger, directory)
+        .into_iter()
+        .map(|(channel, recipient, name)| item(action, planned, o, channel, recipient, name))
+        .collect()
+}
+
+/// (channel, recipient, recipient's name) for each message of an action: the customer by email or their
+/// webhook, an action's own webhook, or every contact of the staff it names (email and/or webhook).
+fn recipients(
+    action: &Action,
+    o: &Obligation,
+    trigger: Option<&Event>,
+    directory: &Directory,
+) -> Vec<(Channel, String, Option<String>)> {
+    if action.to == Recipient::Customer {
+        return vec![match &action.webhook {
+            Some(hook) => (Channel::Webhook, hook.clone(), None),
+            None => (Channel::Email, "customer".into(), None),
+        }];
+    }
+    if let Some(hook) = &action.webhook {
+        return vec![(Channel::Webhook, hook.clone(), None)];
+    }
+    let mut out = Vec::new();
+    for Contact {
+        name,
+        email,
+        webhook,
+        ..
+    } in directory.contacts(&action.to, &o.policy, trigger)
+    {
+        if let Some(email) = email {
+            out.push((Channel::Email, email, Some(name.clone())));
+        }
+        if let Some(hook) = webhook {
+            out.push((Channel::Webhook, hook, Some(name.clone())));
+        }
+    }
+    out
+}
+
+/// One outbox row. Its key (policy, customer, trigger, action and its index, step, channel:recipient) is
+/// the idempotency key: its spelling must never change.
+fn item(
+    action: &Action,
+    planned: &Planned,
+    o: &Obligation,
+    channel: Channel,
+    recipient: String,
+    name: Option<String>,
+) -> OutboxItem {
+    let key = format!(
+        "{}|{}|{}|{}{}|{}|{channel}:{recipient}",
+        o.policy,
+        o.customer,
+        o.trigger_event,
+        action.kind.as_str(),
+        planned.index,
+        planned.step
+    );
+    OutboxItem {
+        key,
+        customer: o.customer.clone(),
+        policy: o.policy.to_string(),
+        trigger_event: o.trigger_event.clone(),
+        reference: o.reference.clone(),
+        action: action.kind,
+        step: planned.step,
+        template: match (planned.step, &action.survey) {
+            (1, Some(_)) => "survey-reminder".into(),
+            _ => action.template.clone(),
+        },
+        channel: channel.as_str().to_string(),
+        recipient,
+        recipient_name: name,
+        role: action.to.as_str().to_string(),
+        transactional: action.transactional,
+        urgent: action.urgent,
+        records: match (action.to_customer(), planned.step, &action.survey) {
+            (true, 1, Some(_)) => Some("survey.reminded".into()),
+            (true, _, _) => action.records.clone(),
+            _ => None,
+        },
+        due_at: planned.due_at,
+        survey: action.survey.clone(),
+    }
+}
