@@ -164,12 +164,21 @@ fn invariants_and_mix_for_2000_customers() {
     let customers = 2_000;
     let opts = DemoOptions::new(42, customers, end());
     let chunks = collect(&opts);
-    let start = window_start(opts.end, opts.months);
     let all: Vec<&Event> = chunks.iter().flatten().collect();
+    range_ids_and_order(&opts, &chunks);
+    first_events_carry_the_profile(&all, customers);
+    // Causality (all events in time order; a customer lives in one chunk).
+    let mut causality = Causality::default();
+    for e in &all {
+        causality.see(e);
+    }
+    the_mix_is_believable(&all, &causality, customers);
+}
 
-    // Range, ids, chunk order.
+fn range_ids_and_order(opts: &DemoOptions, chunks: &[Vec<Event>]) {
+    let start = window_start(opts.end, opts.months);
     let mut ids = HashSet::new();
-    for chunk in &chunks {
+    for chunk in chunks {
         for pair in chunk.windows(2) {
             assert!(
                 (pair[0].at, &pair[0].id) < (pair[1].at, &pair[1].id),
@@ -177,15 +186,16 @@ fn invariants_and_mix_for_2000_customers() {
             );
         }
     }
-    for e in &all {
+    for e in chunks.iter().flatten() {
         assert!(e.at >= start && e.at <= opts.end, "{} out of range", e.at);
         assert!(ids.insert(e.id.as_str()), "duplicate id {}", e.id);
         assert_eq!(e.at.subsec_nanosecond(), 0);
     }
+}
 
-    // First event of every customer carries the profile.
+fn first_events_carry_the_profile(all: &[&Event], customers: usize) {
     let mut seen: HashMap<&str, &Event> = HashMap::new();
-    for e in &all {
+    for e in all {
         seen.entry(e.customer.as_str()).or_insert(e);
     }
     assert_eq!(seen.len(), customers);
@@ -197,121 +207,144 @@ fn invariants_and_mix_for_2000_customers() {
         assert!(emails.insert(email.to_string()), "duplicate email {email}");
         assert!(e.profile.timezone.is_some());
     }
+}
 
-    // Causality (all events in time order; a customer lives in one chunk).
-    let mut bookings: HashMap<&str, (&str, Timestamp, Timestamp)> = HashMap::new();
-    let mut confirmed: HashSet<&str> = HashSet::new();
-    let mut placed: HashMap<&str, (&str, Timestamp)> = HashMap::new();
-    let mut dispatched: HashMap<&str, Timestamp> = HashMap::new();
-    let mut queued: HashMap<&str, Timestamp> = HashMap::new();
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut follow_ups: HashMap<&str, usize> = HashMap::new();
-    let mut reminders = 0;
-    for chunk in &chunks {
-        for e in chunk {
-            *counts.entry(e.kind.as_str()).or_default() += 1;
-            let r = e.reference.as_deref();
-            let p = props(e);
-            let prop = |key: &str| p.get(key);
-            match e.kind.as_str() {
-                "booking.created" => {
-                    let starts: Timestamp = prop("starts_at")
-                        .and_then(Value::as_str)
-                        .unwrap()
-                        .parse()
-                        .unwrap();
-                    let days = (starts.as_second() - e.at.as_second()) / DAY;
-                    assert!((2..=42).contains(&days), "{days}");
-                    let weekday = starts.to_zoned(TimeZone::UTC).weekday();
-                    assert!(weekday.to_monday_zero_offset() < 5, "{weekday:?}");
-                    assert_eq!(prop("currency").unwrap(), "GBP");
-                    assert!(r.unwrap().starts_with("BK-"));
-                    bookings.insert(r.unwrap(), (e.customer.as_str(), e.at, starts));
+/// What the causality checks have seen so far, by reference.
+#[derive(Default)]
+struct Causality<'a> {
+    bookings: HashMap<&'a str, (&'a str, Timestamp, Timestamp)>,
+    confirmed: HashSet<&'a str>,
+    placed: HashMap<&'a str, (&'a str, Timestamp)>,
+    dispatched: HashMap<&'a str, Timestamp>,
+    queued: HashMap<&'a str, Timestamp>,
+    counts: BTreeMap<&'a str, usize>,
+    follow_ups: HashMap<&'a str, usize>,
+    reminders: usize,
+}
+
+impl<'a> Causality<'a> {
+    fn see(&mut self, e: &'a Event) {
+        *self.counts.entry(e.kind.as_str()).or_default() += 1;
+        let r = e.reference.as_deref();
+        let p = props(e);
+        match e.kind.as_str() {
+            "booking.created" => self.booking_created(e, &p),
+            "booking.confirmed" | "booking.cancelled" => {
+                let (cust, created, _) = self.bookings[r.unwrap()];
+                assert_eq!(cust, e.customer);
+                assert!(e.at > created);
+                if e.kind == "booking.confirmed" {
+                    assert!(self.confirmed.insert(r.unwrap()));
                 }
-                "booking.confirmed" | "booking.cancelled" => {
-                    let (cust, created, _) = bookings[r.unwrap()];
-                    assert_eq!(cust, e.customer);
-                    assert!(e.at > created);
-                    if e.kind == "booking.confirmed" {
-                        assert!(confirmed.insert(r.unwrap()));
-                    }
-                }
-                "message.sent" if prop("template").is_some() => {
-                    reminders += 1;
-                    let (cust, _, starts) = bookings[r.unwrap()];
-                    assert_eq!(cust, e.customer);
-                    assert!(confirmed.contains(r.unwrap()));
-                    assert!(e.at >= starts - jiff::SignedDuration::from_hours(24));
-                    assert!(e.at < starts);
-                }
-                "message.received" | "message.sent" => {
-                    let r = r.unwrap();
-                    assert!(r.starts_with("TH-") || r.starts_with("BK-"));
-                    if e.kind == "message.received"
-                        && r.starts_with("BK-")
-                        && !confirmed.contains(r)
-                    {
-                        *follow_ups.entry(r).or_default() += 1;
-                    }
-                }
-                "order.placed" => {
-                    let amount = prop("amount").and_then(Value::as_f64).unwrap();
-                    assert!((12.5..=240.0).contains(&amount), "{amount}");
-                    assert_eq!((amount * 100.0).round() / 100.0, amount);
-                    placed.insert(r.unwrap(), (e.customer.as_str(), e.at));
-                }
-                "purchase" | "order.confirmed" | "order.cancelled" => {
-                    let (cust, at) = placed[r.unwrap()];
-                    assert_eq!(cust, e.customer);
-                    assert!(e.at >= at);
-                }
-                "order.dispatched" => {
-                    let (_, at) = placed[r.unwrap()];
-                    assert!(e.at > at);
-                    dispatched.insert(r.unwrap(), e.at);
-                }
-                "order.delivered" => assert!(e.at > dispatched[r.unwrap()]),
-                "visit.queued" => {
-                    queued.insert(r.unwrap(), e.at);
-                }
-                "visit.served" | "visit.left" => assert!(e.at > queued[r.unwrap()]),
-                _ => {}
             }
+            "message.sent" if p.get("template").is_some() => {
+                self.reminders += 1;
+                let (cust, _, starts) = self.bookings[r.unwrap()];
+                assert_eq!(cust, e.customer);
+                assert!(self.confirmed.contains(r.unwrap()));
+                assert!(e.at >= starts - jiff::SignedDuration::from_hours(24));
+                assert!(e.at < starts);
+            }
+            "message.received" | "message.sent" => {
+                let r = r.unwrap();
+                assert!(r.starts_with("TH-") || r.starts_with("BK-"));
+                if e.kind == "message.received"
+                    && r.starts_with("BK-")
+                    && !self.confirmed.contains(r)
+                {
+                    *self.follow_ups.entry(r).or_default() += 1;
+                }
+            }
+            _ => self.shop_and_desk(e, &p),
         }
     }
-    // Booking follow-ups only count while the booking is still unconfirmed.
-    let stranded = follow_ups
-        .iter()
-        .filter(|(r, n)| **n >= 3 && !confirmed.contains(*r))
-        .count();
 
-    let per_customer: HashMap<&str, usize> = all.iter().fold(HashMap::new(), |mut m, e| {
-        *m.entry(e.customer.as_str()).or_default() += 1;
-        m
-    });
+    fn booking_created(&mut self, e: &'a Event, p: &Map<String, Value>) {
+        let r = e.reference.as_deref();
+        let starts: Timestamp = p
+            .get("starts_at")
+            .and_then(Value::as_str)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let days = (starts.as_second() - e.at.as_second()) / DAY;
+        assert!((2..=42).contains(&days), "{days}");
+        let weekday = starts.to_zoned(TimeZone::UTC).weekday();
+        assert!(weekday.to_monday_zero_offset() < 5, "{weekday:?}");
+        assert_eq!(p.get("currency").unwrap(), "GBP");
+        assert!(r.unwrap().starts_with("BK-"));
+        self.bookings
+            .insert(r.unwrap(), (e.customer.as_str(), e.at, starts));
+    }
+
+    fn shop_and_desk(&mut self, e: &'a Event, p: &Map<String, Value>) {
+        let r = e.reference.as_deref();
+        match e.kind.as_str() {
+            "order.placed" => {
+                let amount = p.get("amount").and_then(Value::as_f64).unwrap();
+                assert!((12.5..=240.0).contains(&amount), "{amount}");
+                assert_eq!((amount * 100.0).round() / 100.0, amount);
+                self.placed.insert(r.unwrap(), (e.customer.as_str(), e.at));
+            }
+            "purchase" | "order.confirmed" | "order.cancelled" => {
+                let (cust, at) = self.placed[r.unwrap()];
+                assert_eq!(cust, e.customer);
+                assert!(e.at >= at);
+            }
+            "order.dispatched" => {
+                let (_, at) = self.placed[r.unwrap()];
+                assert!(e.at > at);
+                self.dispatched.insert(r.unwrap(), e.at);
+            }
+            "order.delivered" => assert!(e.at > self.dispatched[r.unwrap()]),
+            "visit.queued" => {
+                self.queued.insert(r.unwrap(), e.at);
+            }
+            "visit.served" | "visit.left" => assert!(e.at > self.queued[r.unwrap()]),
+            _ => {}
+        }
+    }
+
+    /// Bookings with at least three follow-ups while still unconfirmed.
+    fn stranded(&self) -> usize {
+        self.follow_ups
+            .iter()
+            .filter(|(r, n)| **n >= 3 && !self.confirmed.contains(*r))
+            .count()
+    }
+}
+
+/// How many customers have an event of this kind.
+fn customers_with(all: &[&Event], kind: &str) -> usize {
+    all.iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| e.customer.as_str())
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+fn the_mix_is_believable(all: &[&Event], causality: &Causality<'_>, customers: usize) {
+    let Causality {
+        bookings,
+        confirmed,
+        counts,
+        reminders,
+        ..
+    } = causality;
+    // Booking follow-ups only count while the booking is still unconfirmed.
+    let stranded = causality.stranded();
     let mut orders_per_customer: HashMap<&str, usize> = HashMap::new();
     for e in all.iter().filter(|e| e.kind == "order.placed") {
         *orders_per_customer.entry(e.customer.as_str()).or_default() += 1;
     }
     let once = orders_per_customer.values().filter(|n| **n == 1).count();
     let shoppers = orders_per_customer.len();
-    let venue_customers = all
-        .iter()
-        .filter(|e| e.kind == "booking.created")
-        .map(|e| e.customer.as_str())
-        .collect::<HashSet<_>>()
-        .len();
-    let desk_customers = all
-        .iter()
-        .filter(|e| e.kind == "visit.arrived")
-        .map(|e| e.customer.as_str())
-        .collect::<HashSet<_>>()
-        .len();
-    let channels: BTreeSet<&str> = all.iter().filter_map(|e| e.channel.as_deref()).collect();
+    let venue_customers = customers_with(all, "booking.created");
+    let desk_customers = customers_with(all, "visit.arrived");
 
     let avg = all.len() as f64 / customers as f64;
     println!("events: {} ({avg:.1} per customer)", all.len());
-    for (kind, n) in &counts {
+    for (kind, n) in counts {
         println!("  {kind:<18} {n:>6}");
     }
     println!(
@@ -322,19 +355,22 @@ fn invariants_and_mix_for_2000_customers() {
     println!(
         "shop customers {shoppers} once {once}; venue customers {venue_customers}; desk customers {desk_customers}"
     );
-    println!("channels {channels:?}");
 
     assert!((15.0..=40.0).contains(&avg), "{avg}");
     let ratio = confirmed.len() as f64 / bookings.len() as f64;
     assert!((0.7..0.97).contains(&ratio), "{ratio}");
     assert!(counts["booking.cancelled"] > 0);
-    assert!(reminders > 0 && reminders < confirmed.len());
+    assert!(*reminders > 0 && *reminders < confirmed.len());
     assert!(stranded >= 5, "{stranded}");
     assert!(once * 2 > shoppers && once < shoppers, "{once}/{shoppers}");
     let share = |n: usize| n as f64 / customers as f64;
     assert!((0.2..0.4).contains(&share(venue_customers)));
     assert!((0.4..0.6).contains(&share(shoppers)));
     assert!((0.18..0.35).contains(&share(desk_customers)));
+    every_kind_and_channel_occurs(all, counts, customers);
+}
+
+fn every_kind_and_channel_occurs(all: &[&Event], counts: &BTreeMap<&str, usize>, customers: usize) {
     assert_eq!(counts["purchase"], counts["order.placed"]);
     assert!(counts["order.confirmed"] < counts["order.placed"]);
     assert!(counts["order.dispatched"] < counts["order.placed"]);
@@ -351,9 +387,15 @@ fn invariants_and_mix_for_2000_customers() {
     ] {
         assert!(counts.get(kind).copied().unwrap_or(0) > 0, "{kind}");
     }
+    let channels: BTreeSet<&str> = all.iter().filter_map(|e| e.channel.as_deref()).collect();
+    println!("channels {channels:?}");
     for channel in ["email", "phone", "chat", "web", "in_person", "app"] {
         assert!(channels.contains(channel), "{channel}");
     }
+    let per_customer: HashMap<&str, usize> = all.iter().fold(HashMap::new(), |mut m, e| {
+        *m.entry(e.customer.as_str()).or_default() += 1;
+        m
+    });
     let many = per_customer.values().filter(|n| **n >= 40).count();
     assert!(many > 0 && many < customers / 2);
 }
