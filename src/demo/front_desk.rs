@@ -5,7 +5,7 @@ use rand::Rng;
 use serde_json::Map;
 
 use super::customer::{exponential, pick, props, Customer};
-use super::time::{day_start, DAY, DESK_LAST_VISIT, HOUR, MINUTE};
+use super::time::{day_start, BEYOND, DAY, DESK_LAST_VISIT, HOUR, MINUTE};
 
 const DESK_SUBJECTS: [&str; 3] = ["Opening hours", "Appointment question", "Collection"];
 const VISIT_REASONS: [&str; 5] = ["collection", "returns", "appointment", "enquiry", "payment"];
@@ -33,7 +33,7 @@ impl Customer<'_> {
     /// A moment when the desk is open, on the day of `t` or the next day it is open.
     fn desk_time(&mut self, t: i64) -> i64 {
         let Some(from) = self.hours.desk_arrival_from(t) else {
-            return super::time::BEYOND;
+            return BEYOND; // past the supported range: after every window
         };
         let day = day_start(from);
         day + self.rng.gen_range(from - day..DESK_LAST_VISIT)

@@ -145,18 +145,17 @@ pub fn validate(event: &Event, now: Timestamp) -> Result<Event, EventError> {
         .map(serde_json::from_str)
         .transpose()
         .map_err(|e| EventError::new("properties", e.to_string()))?;
-    let text = borrowed;
     let input = EventInput {
         id: Some(Cow::Borrowed(&event.id)),
         kind: Some(Cow::Borrowed(&event.kind)),
         customer: Some(Cow::Borrowed(&event.customer)),
-        customer_email: text(&event.profile.email),
-        customer_name: text(&event.profile.name),
-        customer_phone: text(&event.profile.phone),
-        customer_timezone: text(&event.profile.timezone),
+        customer_email: borrowed(&event.profile.email),
+        customer_name: borrowed(&event.profile.name),
+        customer_phone: borrowed(&event.profile.phone),
+        customer_timezone: borrowed(&event.profile.timezone),
         at: Some(Cow::Owned(event.at.to_string())),
-        channel: text(&event.channel),
-        reference: text(&event.reference),
+        channel: borrowed(&event.channel),
+        reference: borrowed(&event.reference),
         properties,
     };
     input.validate(now, &mut crate::ingest::new_event_id)
