@@ -1,6 +1,6 @@
 //! Operational metrics: counters and histograms recorded through the `metrics` facade by one-line hooks
 //! (ingestion, HTTP, jobs, sends), gauges read from the store at most every `refresh`, rendered in the
-//! Prometheus text format by `http::metrics`. Nothing is recorded until `[metrics]` turns it on: the hooks
+//! Prometheus text format by `api::metrics`. Nothing is recorded until `[metrics]` turns it on: the hooks
 //! are then no-ops.
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -748,7 +748,7 @@ async fn every_admin_action_leaves_one_audit_row(backend: Backend) {
     assert_eq!(audit(&db).len(), 3);
 
     // The dashboard.
-    let hash = seen::web::auth::hash_password("a long password").unwrap();
+    let hash = seen::dashboard::auth::hash_password("a long password").unwrap();
     for (email, role) in [
         ("agent@shop.test", Role::Agent),
         ("boss@shop.test", Role::Manager),
@@ -872,7 +872,7 @@ async fn every_admin_action_leaves_one_audit_row(backend: Backend) {
     e["customer_email"] = json!("web@example.org");
     assert_eq!(app.post_events(&json!([e])).await.0, 200);
     let manager = {
-        let hash = seen::web::auth::hash_password("a long password").unwrap();
+        let hash = seen::dashboard::auth::hash_password("a long password").unwrap();
         app.service
             .store
             .create_user("m2@shop.test", "M2", Role::Manager, &hash)

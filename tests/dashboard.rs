@@ -39,7 +39,7 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 async fn add_user(app: &TestApp, email: &str, role: Role) {
-    let hash = seen::web::auth::hash_password("a long password").unwrap();
+    let hash = seen::dashboard::auth::hash_password("a long password").unwrap();
     app.service
         .store
         .create_user(email, email, role, &hash)

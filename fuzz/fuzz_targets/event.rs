@@ -1,5 +1,5 @@
 //! Fuzz target: a `POST /v1/events` body (one JSON object or an array of them), split into items the
-//! way `http::events::post_events` does, each parsed into `EventInput` and validated into an `Event`.
+//! way `api::events::post_events` does, each parsed into `EventInput` and validated into an `Event`.
 //! Never panics; every accepted event satisfies the invariants the store relies on.
 #![no_main]
 
@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    // The same split as the handler (src/http/events.rs): '[' → array of raw items, '{' → one item,
+    // The same split as the handler (src/api/events.rs): '[' → array of raw items, '{' → one item,
     // anything else is a 400 before any parsing.
     let items: Vec<&RawValue> = match text.trim_start().as_bytes().first() {
         Some(b'[') => match serde_json::from_str(text) {

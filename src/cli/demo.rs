@@ -163,8 +163,9 @@ async fn demo_logins(service: &crate::service::Service) -> Result<Vec<(String, S
         (Role::Manager, "manager@demo.example", "Marta Manager"),
         (Role::Agent, "agent@demo.example", "Alex Agent"),
     ] {
-        let password = crate::web::auth::random_token()[..20].to_string();
-        let hash = crate::web::auth::hash_password(&password).context("hashing a demo password")?;
+        let password = crate::dashboard::auth::random_token()[..20].to_string();
+        let hash =
+            crate::dashboard::auth::hash_password(&password).context("hashing a demo password")?;
         match service.store.create_user(email, name, role, &hash).await {
             Ok(_) => out.push((role.as_str().to_string(), email.to_string(), password)),
             // A PostgreSQL demo database is added to: its users stay as they were.

@@ -20,10 +20,10 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> Result<ExitCode> {
     let service = super::open(cli, "./seen.db").await?;
     match command {
         KeysCommand::Create { name } => {
-            let key = crate::http::auth::new_key();
+            let key = crate::api::auth::new_key();
             service
                 .store
-                .create_api_key(name, &crate::http::auth::hash_key(&key))
+                .create_api_key(name, &crate::api::auth::hash_key(&key))
                 .await
                 .context("storing the key")?;
             audit(&service, "key.created", name).await?;

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use tokio::sync::Notify;
 
 use super::Cli;
-use crate::http::{self, AppState};
+use crate::api::{self, AppState};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -85,14 +85,14 @@ pub async fn serve(
         ingested: wake,
         link_secret,
         surveys: config.surveys.clone(),
-        dashboard: Arc::new(crate::web::Dashboard::new(
+        dashboard: Arc::new(crate::dashboard::Dashboard::new(
             config.directory.clone(),
             std::time::Duration::from_secs(config.file.server.figures_cache_secs),
             std::time::Duration::from_secs(config.file.server.queue_cache_secs),
         )),
     };
     state.dashboard.warm(state.service.clone());
-    let (app, metrics_server) = with_metrics(http::router(state), exporter).await?;
+    let (app, metrics_server) = with_metrics(api::router(state), exporter).await?;
     let stop = shutdown_signal();
     // Tests and scripts read this line to find the port (and the metrics line after it, if any).
     println!("seen listening on http://{address}");
@@ -133,7 +133,7 @@ async fn with_metrics(
         return Ok((app, None));
     };
     let Some(listen) = exporter.listen else {
-        return Ok((app.merge(http::metrics::router(exporter)), None));
+        return Ok((app.merge(api::metrics::router(exporter)), None));
     };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -142,7 +142,7 @@ async fn with_metrics(
         .local_addr()
         .context("reading the metrics address")?;
     let server = tokio::spawn(async move {
-        if let Err(err) = axum::serve(listener, http::metrics::router(exporter)).await {
+        if let Err(err) = axum::serve(listener, api::metrics::router(exporter)).await {
             tracing::warn!(error = %err, "metrics listener stopped");
         }
     });

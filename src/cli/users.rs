@@ -7,8 +7,8 @@ use anyhow::{bail, Context, Result};
 
 use super::audit::cli_actor;
 use super::Cli;
+use crate::dashboard::auth::{hash_password, random_token};
 use crate::store::{NewAudit, Role};
-use crate::web::auth::{hash_password, random_token};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum UsersCommand {
@@ -62,10 +62,10 @@ pub async fn run(cli: &Cli, command: &UsersCommand) -> Result<ExitCode> {
             } else {
                 (random_token()[..20].to_string(), true)
             };
-            if password.chars().count() < crate::web::auth::MIN_PASSWORD {
+            if password.chars().count() < crate::dashboard::auth::MIN_PASSWORD {
                 bail!(
                     "the password must have at least {} characters",
-                    crate::web::auth::MIN_PASSWORD
+                    crate::dashboard::auth::MIN_PASSWORD
                 );
             }
             let name = name

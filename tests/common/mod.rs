@@ -5,8 +5,8 @@ pub mod sinks;
 
 use std::sync::Arc;
 
+use seen::api::{self, AppState};
 use seen::config::Config;
-use seen::http::{self, AppState};
 use seen::service::Service;
 use serde_json::{json, Value};
 
@@ -160,10 +160,10 @@ async fn spawn(backend: Backend, config: Config, acting: bool) -> TestApp {
     .await
     .expect("open store");
     let service = Service::new(store, config.engine.clone());
-    let key = seen::http::auth::new_key();
+    let key = seen::api::auth::new_key();
     service
         .store
-        .create_api_key("test", &seen::http::auth::hash_key(&key))
+        .create_api_key("test", &seen::api::auth::hash_key(&key))
         .await
         .expect("create key");
     let wake = seen::jobs::Wake::default();
@@ -184,7 +184,7 @@ async fn spawn(backend: Backend, config: Config, acting: bool) -> TestApp {
         ingested: wake,
         link_secret,
         surveys: config.surveys.clone(),
-        dashboard: Arc::new(seen::web::Dashboard::new(
+        dashboard: Arc::new(seen::dashboard::Dashboard::new(
             config.directory.clone(),
             std::time::Duration::from_secs(config.file.server.figures_cache_secs),
             std::time::Duration::from_secs(config.file.server.queue_cache_secs),
@@ -195,7 +195,7 @@ async fn spawn(backend: Backend, config: Config, acting: bool) -> TestApp {
         .expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("address"));
     // As `seen serve` does: with peer addresses (the dashboard's login throttle counts per address).
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
     TestApp {
         address,

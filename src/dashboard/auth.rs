@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
-use crate::http::AppState;
+use crate::api::AppState;
 use crate::store::{Role, Session};
 
 pub const SESSION_COOKIE: &str = "seen_session";
@@ -112,7 +112,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         {
             Ok(Some(session)) => Ok(CurrentUser(session)),
             Ok(None) => Err(login()),
-            Err(err) => Err(crate::http::error::ApiError::from(err).into_response()),
+            Err(err) => Err(crate::api::error::ApiError::from(err).into_response()),
         }
     }
 }

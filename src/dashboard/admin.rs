@@ -9,9 +9,9 @@ use serde::Deserialize;
 use super::auth::{hash_password, CurrentUser, MIN_PASSWORD};
 use super::pages::{render, when};
 use super::{PageError, PageResult};
+use crate::api::AppState;
 use crate::domain::span::format_span;
 use crate::domain::PolicyKind;
-use crate::http::AppState;
 use crate::store::{Role, StoreError};
 
 fn users_page(
@@ -197,11 +197,11 @@ pub async fn key_action(
     let mut error = None;
     match form.action.as_str() {
         "create" => {
-            let key = crate::http::auth::new_key();
+            let key = crate::api::auth::new_key();
             match state
                 .service
                 .store
-                .create_api_key(&name, &crate::http::auth::hash_key(&key))
+                .create_api_key(&name, &crate::api::auth::hash_key(&key))
                 .await
             {
                 Ok(()) => {

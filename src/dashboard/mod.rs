@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::api::AppState;
 use crate::config::actions::Directory;
 use crate::domain::trend::Window;
-use crate::http::AppState;
 use crate::service::Service;
 use crate::store::StoreError;
 
@@ -332,7 +332,7 @@ impl axum::response::IntoResponse for PageError {
             PageError::Csrf => (StatusCode::FORBIDDEN, self.to_string()).into_response(),
             PageError::NotFound(what) => (StatusCode::NOT_FOUND, what).into_response(),
             PageError::BadRequest(what) => (StatusCode::BAD_REQUEST, what).into_response(),
-            PageError::Store(err) => crate::http::error::ApiError::from(err).into_response(),
+            PageError::Store(err) => crate::api::error::ApiError::from(err).into_response(),
         }
     }
 }

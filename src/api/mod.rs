@@ -36,7 +36,7 @@ pub struct AppState {
     /// The surveys whose answer links this server takes.
     pub surveys: Arc<std::collections::BTreeMap<String, crate::domain::survey::Survey>>,
     /// The dashboard's configuration and figure caches.
-    pub dashboard: Arc<crate::web::Dashboard>,
+    pub dashboard: Arc<crate::dashboard::Dashboard>,
 }
 
 #[derive(OpenApi)]
@@ -88,7 +88,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(api)
-        .merge(crate::web::router())
+        .merge(crate::dashboard::router())
         .route("/healthz", get(healthz))
         .route("/u/{token}", get(outbox::unsubscribe_page).post(outbox::unsubscribe))
         .route("/s/{token}/comment", post(surveys::comment))

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::auth::CurrentUser;
 use super::pages::{render, when};
 use super::PageResult;
-use crate::http::AppState;
+use crate::api::AppState;
 use crate::store::admin::{customer_digest, new_tombstone};
 use crate::store::{NewAudit, Role, StoreError};
 

@@ -19,9 +19,9 @@ use super::auth::{
 };
 use super::throttle::Limits;
 use super::{input, PageError, PageResult};
+use crate::api::AppState;
 use crate::domain::span::format_span;
 use crate::domain::{Event, EventInput};
-use crate::http::AppState;
 use crate::store::{CustomerRecord, OutboxFilter, Role, WorkEntry};
 
 fn environment() -> &'static Environment<'static> {
@@ -185,7 +185,7 @@ pub async fn login(
     }
     let user = match state.service.store.user_by_email(email).await {
         Ok(user) => user,
-        Err(err) => return crate::http::error::ApiError::from(err).into_response(),
+        Err(err) => return crate::api::error::ApiError::from(err).into_response(),
     };
     // Verify against a dummy hash for unknown emails too, so timing does not tell which emails exist.
     let hash = match &user {
@@ -212,7 +212,7 @@ pub async fn login(
         .create_session(&token_hash(&token), user.id, &csrf, expires)
         .await
     {
-        return crate::http::error::ApiError::from(err).into_response();
+        return crate::api::error::ApiError::from(err).into_response();
     }
     tracing::info!(user = %user.email, "logged in");
     let mut response = Redirect::to(&safe_next(form.next.as_deref())).into_response();
@@ -309,7 +309,7 @@ pub async fn logout(
             .delete_session(&token_hash(&token))
             .await
         {
-            return crate::http::error::ApiError::from(err).into_response();
+            return crate::api::error::ApiError::from(err).into_response();
         }
     }
     let mut response = Redirect::to("/login").into_response();

@@ -14,9 +14,9 @@ use super::auth::CurrentUser;
 use super::charts::{line_chart, stacked_bars};
 use super::pages::{render, when};
 use super::{PageError, PageResult};
+use crate::api::AppState;
 use crate::domain::trend::Window;
 use crate::domain::Event;
-use crate::http::AppState;
 use crate::insights::Series;
 use crate::store::{OutboxStatus, Role};
 
