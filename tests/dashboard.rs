@@ -39,9 +39,9 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 async fn add_user(app: &TestApp, email: &str, role: Role) {
-    let hash = seen::dashboard::auth::hash_password("a long password").unwrap();
+    let hash = seen::secrets::hash_password("a long password").unwrap();
     app.service
-        .store
+        .store()
         .create_user(email, email, role, &hash)
         .await
         .unwrap();
@@ -240,7 +240,7 @@ async fn roles_csrf_and_escaping(backend: Backend) {
     }
     assert!(app
         .service
-        .store
+        .store()
         .work_for(vec!["c1".into()])
         .await
         .unwrap()
@@ -654,7 +654,7 @@ async fn control_characters_and_absurd_lengths_are_refused_at_the_edge(backend: 
     }
     assert!(app
         .service
-        .store
+        .store()
         .work_for(vec!["c1".into()])
         .await
         .unwrap()
@@ -696,7 +696,7 @@ async fn control_characters_and_absurd_lengths_are_refused_at_the_edge(backend: 
         assert_eq!(status, 422, "{html}");
         assert!(html.contains("contains control characters"), "{html}");
     }
-    assert_eq!(app.service.store.users().await.unwrap().len(), 3);
+    assert_eq!(app.service.store().users().await.unwrap().len(), 3);
 }
 
 /// "Mark contacted" records a `message.sent` through event validation, and only on a promise that exists.
@@ -737,10 +737,16 @@ async fn work_needs_a_real_promise_and_a_valid_event(backend: Backend) {
         assert_eq!(status, 404, "{customer} {policy} {trigger} {kind}: {body}");
         assert!(body.starts_with("no promise"), "{body}");
     }
-    assert!(app.service.store.customer("ghost").await.unwrap().is_none());
     assert!(app
         .service
-        .store
+        .store()
+        .customer("ghost")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(app
+        .service
+        .store()
         .work_for(vec!["ghost".into(), "c1".into()])
         .await
         .unwrap()
@@ -755,7 +761,7 @@ async fn work_needs_a_real_promise_and_a_valid_event(backend: Backend) {
 
     // On the real promise: a validated message.sent with the promise's ref, which keeps it.
     assert_eq!(work("c1", "reply", "m1", "contacted").await.0, 303);
-    let events = app.service.store.customer_events("c1").await.unwrap();
+    let events = app.service.store().customer_events("c1").await.unwrap();
     let sent = events
         .iter()
         .find(|e| e.kind == "message.sent")

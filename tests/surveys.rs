@@ -333,7 +333,7 @@ async fn bad_links_record_nothing() {
     assert_eq!(get(bad_score.clone()).await.status(), 400);
     assert_eq!(post(bad_score).await.status(), 400);
     // A validly signed link to a send that does not exist.
-    let secret = app.service.store.shared_secret().await.unwrap();
+    let secret = app.service.store().shared_secret().await.unwrap();
     let unknown = seen::domain::survey::SurveyLink {
         customer: "bea".into(),
         survey: "csat".into(),
@@ -587,7 +587,7 @@ async fn a_crawler_following_every_link_records_nothing() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(events(&app, "eve", "survey.answered").await.is_empty());
     assert!(events(&app, "eve", "survey.unhappy").await.is_empty());
-    assert!(app.service.store.suppressions().await.unwrap().is_empty());
+    assert!(app.service.store().suppressions().await.unwrap().is_empty());
     let (_, after) = app.get_json("/v1/customers/eve").await;
     assert_eq!(after["obligations"], before["obligations"]);
     assert_eq!(after["events"], before["events"]);
@@ -631,7 +631,7 @@ async fn a_crawler_following_every_link_records_nothing() {
         .await
         .unwrap();
     assert_eq!(done.status(), 200);
-    let suppressed = app.service.store.suppressions().await.unwrap();
+    let suppressed = app.service.store().suppressions().await.unwrap();
     assert_eq!(suppressed.len(), 1);
     assert_eq!(suppressed[0].target, "eve");
 }

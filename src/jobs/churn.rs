@@ -138,7 +138,7 @@ pub async fn refit(
 ) -> Result<RefitOutcome, ChurnJobError> {
     let started = Instant::now();
     let events = service
-        .store
+        .store()
         .events_of_types(settings.purchase_types.clone(), None)
         .await?;
     let transactions: Vec<Transaction> = events
@@ -192,7 +192,7 @@ pub async fn refit(
         .collect();
     let gone_quiet = quiet.len();
     service
-        .store
+        .store()
         .save_churn(now, stored.clone(), scores)
         .await?;
     let mut newly_flagged = 0;
