@@ -10,8 +10,11 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 use hmac::{Hmac, Mac};
+use jiff::Timestamp;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+
+use crate::domain::survey::{LinkError, SurveyLink};
 
 /// Shortest password accepted for a dashboard user.
 pub const MIN_PASSWORD: usize = 12;
@@ -116,9 +119,7 @@ pub fn unsubscribe_token(secret: &str, customer: &str) -> String {
 /// The customer an unsubscribe token stands for, if its signature holds.
 pub fn verify_unsubscribe_token(secret: &str, token: &str) -> Option<String> {
     let (id, signature) = token.split_once('.')?;
-    // One spelling per token (lower-case hex, the 16 bytes minted), so that no changed character
-    // verifies (the `tokens` fuzz target checks this).
-    let lower_hex = |h: &str| h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    // One spelling per token: lower-case hex, the 16 bytes minted.
     if !lower_hex(id) || !lower_hex(signature) {
         return None;
     }
@@ -127,6 +128,81 @@ pub fn verify_unsubscribe_token(secret: &str, token: &str) -> Option<String> {
     (signature.len() == 16
         && verify_hmac_sha256(secret, &[b"unsubscribe:", customer.as_bytes()], &signature))
     .then_some(customer)
+}
+
+/// One spelling per token: lower-case hex only, so that no changed character verifies (the `tokens` fuzz
+/// target checks this).
+fn lower_hex(text: &str) -> bool {
+    text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// What a survey link's MAC covers: everything it binds, each part ended so none can run into the next.
+fn survey_link_parts<'a>(link: &'a SurveyLink, expires: &'a str) -> [&'a [u8]; 8] {
+    [
+        b"survey\n",
+        link.customer.as_bytes(),
+        b"\n",
+        link.survey.as_bytes(),
+        b"\n",
+        link.send.as_bytes(),
+        b"\n",
+        expires.as_bytes(),
+    ]
+}
+
+/// `HEX(customer).HEX(survey).HEX(send).EXPIRES.HMAC`: binds the answer to one customer, survey and send.
+pub fn survey_link_token(link: &SurveyLink, secret: &str) -> String {
+    let expires = link.expires.as_second().to_string();
+    let tag = hmac_sha256(secret, &survey_link_parts(link, &expires));
+    format!(
+        "{}.{}.{}.{expires}.{}",
+        hex::encode(&link.customer),
+        hex::encode(&link.survey),
+        hex::encode(&link.send),
+        hex::encode(&tag[..16])
+    )
+}
+
+/// Checks a survey link's signature, then its expiry (an expired link says so; a forged one says nothing).
+pub fn verify_survey_link(
+    secret: &str,
+    token: &str,
+    now: Timestamp,
+) -> Result<SurveyLink, LinkError> {
+    let parts: Vec<&str> = token.split('.').collect();
+    let [customer, survey, send, expires, sig] = parts.as_slice() else {
+        return Err(LinkError::Invalid);
+    };
+    // One spelling per link: hex in lower case, the expiry without sign or leading zeros.
+    if ![customer, survey, send, sig].iter().all(|h| lower_hex(h)) {
+        return Err(LinkError::Invalid);
+    }
+    let text = |h: &str| {
+        hex::decode(h)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or(LinkError::Invalid)
+    };
+    let seconds = expires
+        .parse::<i64>()
+        .ok()
+        .filter(|s| s.to_string() == *expires)
+        .ok_or(LinkError::Invalid)?;
+    let link = SurveyLink {
+        customer: text(customer)?,
+        survey: text(survey)?,
+        send: text(send)?,
+        expires: Timestamp::from_second(seconds).map_err(|_| LinkError::Invalid)?,
+    };
+    let given = hex::decode(sig).map_err(|_| LinkError::Invalid)?;
+    if given.len() != 16 || !verify_hmac_sha256(secret, &survey_link_parts(&link, expires), &given)
+    {
+        return Err(LinkError::Invalid);
+    }
+    if now > link.expires {
+        return Err(LinkError::Expired(link.expires));
+    }
+    Ok(link)
 }
 
 #[cfg(test)]
@@ -192,9 +268,92 @@ mod tests {
         );
         assert_eq!(verify_unsubscribe_token("s3cret", &forged), None);
         assert_eq!(verify_unsubscribe_token("s3cret", "nonsense"), None);
+        assert_eq!(verify_unsubscribe_token("s3cret", "6162.00"), None);
+        // The same bytes spelt differently (what the `tokens` fuzz target tries), or a longer MAC.
         assert_eq!(
             verify_unsubscribe_token("s3cret", &token.to_uppercase()),
             None
         );
+        let (id, signature) = token.split_once('.').unwrap();
+        let upper_id = format!("{}.{signature}", id.to_uppercase());
+        assert_eq!(verify_unsubscribe_token("s3cret", &upper_id), None);
+        let full = {
+            use hmac::Mac;
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+            mac.update(b"unsubscribe:cust-42");
+            format!("{id}.{}", hex::encode(mac.finalize().into_bytes()))
+        };
+        assert_eq!(verify_unsubscribe_token("s3cret", &full), None);
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn links_bind_customer_survey_send_and_expire() {
+        let link = SurveyLink {
+            customer: "c1".into(),
+            survey: "csat".into(),
+            send: "survey-abc".into(),
+            expires: at("2026-12-08T00:00:00Z"),
+        };
+        let token = survey_link_token(&link, "k");
+        let now = at("2026-12-01T00:00:00Z");
+        assert_eq!(verify_survey_link("k", &token, now), Ok(link.clone()));
+        assert_eq!(
+            verify_survey_link("other", &token, now),
+            Err(LinkError::Invalid)
+        );
+        assert_eq!(
+            verify_survey_link("k", &token, at("2026-12-09T00:00:00Z")),
+            Err(LinkError::Expired(link.expires))
+        );
+        // Moved to another customer, another send, or a later expiry: invalid.
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        parts[0] = hex::encode("c2");
+        assert_eq!(
+            verify_survey_link("k", &parts.join("."), now),
+            Err(LinkError::Invalid)
+        );
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        parts[3] = (link.expires.as_second() + 86_400).to_string();
+        assert_eq!(
+            verify_survey_link("k", &parts.join("."), now),
+            Err(LinkError::Invalid)
+        );
+        assert_eq!(
+            verify_survey_link("k", "garbage", now),
+            Err(LinkError::Invalid)
+        );
+    }
+
+    #[test]
+    fn only_the_minted_spelling_of_a_link_verifies() {
+        let expires = at("2026-12-08T00:00:00Z");
+        let link = SurveyLink {
+            customer: "c:1".into(),
+            survey: "csat".into(),
+            send: "s1".into(),
+            expires,
+        };
+        let token = survey_link_token(&link, "k");
+        let now = at("2026-12-01T00:00:00Z");
+        assert_eq!(verify_survey_link("k", &token, now), Ok(link));
+        let seconds = expires.as_second().to_string();
+        // The same bytes spelt differently (what the `tokens` fuzz target tries).
+        let respelt = [
+            token.to_uppercase(),
+            token.replacen(&seconds, &format!("+{seconds}"), 1),
+            token.replacen(&seconds, &format!("0{seconds}"), 1),
+        ];
+        for other in respelt {
+            assert_ne!(other, token);
+            assert_eq!(
+                verify_survey_link("k", &other, now),
+                Err(LinkError::Invalid),
+                "{other}"
+            );
+        }
     }
 }

@@ -382,7 +382,7 @@ async fn survey_links_stop_working_after_forget(backend: Backend) {
         let url = format!(
             "{}/s/{}/{score}",
             app.address,
-            link("cust-link").token(&secret)
+            seen::secrets::survey_link_token(&link("cust-link"), &secret)
         );
         async move { reqwest::get(url).await.unwrap().status().as_u16() }
     };

@@ -341,15 +341,21 @@ async fn bad_links_record_nothing() {
         expires: Timestamp::now() + jiff::SignedDuration::from_hours(1),
     };
     assert_eq!(
-        get(format!("/s/{}/4", unknown.token(&secret)))
-            .await
-            .status(),
+        get(format!(
+            "/s/{}/4",
+            seen::secrets::survey_link_token(&unknown, &secret)
+        ))
+        .await
+        .status(),
         404
     );
     assert_eq!(
-        post(format!("/s/{}/4", unknown.token(&secret)))
-            .await
-            .status(),
+        post(format!(
+            "/s/{}/4",
+            seen::secrets::survey_link_token(&unknown, &secret)
+        ))
+        .await
+        .status(),
         404
     );
     assert!(events(&app, "bea", "survey.answered").await.is_empty());

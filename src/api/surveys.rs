@@ -59,7 +59,7 @@ async fn answering(state: &ApiState, token: &str) -> Result<Answering, Response>
         )
     };
     let secret = state.link_secret.as_deref().ok_or_else(invalid)?;
-    let link = SurveyLink::verify(secret, token, Timestamp::now()).map_err(|e| match e {
+    let link = crate::secrets::verify_survey_link(secret, token, Timestamp::now()).map_err(|e| match e {
         LinkError::Invalid => invalid(),
         LinkError::Expired(at) => page(
             StatusCode::GONE,
