@@ -1,5 +1,6 @@
-//! The few figures `GET /metrics` reads from the database: each is one indexed query (a seek or a range of
-//! a partial index), never a scan of the history, so a scrape stays cheap however many events are stored.
+//! Figures about the database as a whole. The few `GET /metrics` reads are each one indexed query (a seek or
+//! a range of a partial index), never a scan of the history, so a scrape stays cheap however many events are
+//! stored; `counts` (status, health, reports) counts whole tables and is not for scrapes.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -26,8 +27,18 @@ pub struct PoolUsage {
     pub max: u64,
 }
 
+/// How much is stored (health checks, status, reports).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StoreCounts {
+    pub customers: u64,
+    pub events: u64,
+    pub obligations: u64,
+}
+
 #[async_trait]
 pub trait Gauges {
     async fn gauge_counts(&self, now: Timestamp) -> Result<GaugeCounts, StoreError>;
+    /// Rows of customers, events and obligations (a count of each table).
+    async fn counts(&self) -> Result<StoreCounts, StoreError>;
     fn pool_usage(&self) -> PoolUsage;
 }

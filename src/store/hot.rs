@@ -16,3 +16,23 @@ pub struct HotQuery {
     /// The statement has `ORDER BY … LIMIT`: the index must give the order (no sort of every match).
     pub ordered: bool,
 }
+
+impl HotQuery {
+    /// A statement served by `index`, in no particular order.
+    pub const fn new(name: &'static str, sql: &'static str, index: &'static str) -> HotQuery {
+        HotQuery {
+            name,
+            sql,
+            index,
+            ordered: false,
+        }
+    }
+
+    /// The statement has `ORDER BY … LIMIT`: the index must also give the order.
+    pub const fn ordered(self) -> HotQuery {
+        HotQuery {
+            ordered: true,
+            ..self
+        }
+    }
+}

@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::StoreError;
 use crate::domain::trend::Window;
-use crate::domain::Event;
 
 /// Promises of one policy falling due (`breach_at`) in one bucket, by status as of the window's `now`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -90,8 +89,6 @@ pub trait Insights: Send + Sync {
         status: crate::store::OutboxStatus,
         limit: usize,
     ) -> Result<Vec<crate::store::OutboxRow>, StoreError>;
-    /// These events (unknown ids are left out).
-    async fn events_by_ids(&self, ids: Vec<String>) -> Result<Vec<Event>, StoreError>;
 }
 
 /// The status of a stored obligation as of `now` (`$now`), as SQL filters shared by both backends.

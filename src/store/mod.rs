@@ -1,32 +1,48 @@
-//! The storage seam. Only this module knows SQL. `Store` is implemented by `sqlite::SqliteStore` (the
-//! embedded default); everything above it (CLI, HTTP, scheduler) speaks to `dyn Store`.
+//! The storage seam; only this module knows SQL. `Store` is the sum of narrow traits, each saying one thing
+//! (ingestion, events, customers, obligations, the outbox, accounts, secrets, insights, churn, admin,
+//! gauges), implemented by `sqlite::SqliteStore` (the embedded default) and `postgres::PostgresStore`
+//! (several nodes sharing one database). Everything above (service, jobs, edges, CLI) holds an
+//! `Arc<dyn Store>`. What is not I/O is written once above the backends: the ingestion fold and obligation
+//! diff (`fold`), group commit (`group`), the migration list's shape (`migrations`), the hot statements'
+//! index guard (`hot`).
 
 pub mod accounts;
 pub mod admin;
 pub mod churn;
+pub mod customers;
+pub mod events;
+pub(crate) mod fold;
 pub mod gauges;
 pub(crate) mod group;
 pub mod hot;
+pub mod ingestion;
 pub mod insights;
+pub(crate) mod migrations;
+pub mod obligations;
 pub mod outbox;
 pub mod postgres;
+pub mod secrets;
 pub mod sqlite;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use jiff::Timestamp;
 
-use crate::domain::{Engine, Event, Obligation};
+use crate::domain::Engine;
 
 pub use accounts::{Accounts, Role, Session, User, WorkEntry};
 pub use admin::{Admin, AuditEntry, ForgetReport, NewAudit, RetentionCutoffs, RetentionReport};
 pub use churn::{Churn, ChurnScore, StoredChurnModel};
-pub use gauges::{GaugeCounts, Gauges, PoolUsage};
+pub use customers::{CustomerRecord, Customers, HistoryPage};
+pub use events::Events;
+pub use gauges::{GaugeCounts, Gauges, PoolUsage, StoreCounts};
+pub use ingestion::{Ingested, Ingestion};
 pub use insights::{Attribution, BucketCustomers, Insights, PromiseCounts, UnseenSpan};
+pub use obligations::{ObligationFilter, Obligations};
 pub use outbox::{
     Outbox, OutboxFilter, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, Suppression,
 };
+pub use secrets::{ApiKey, Secrets};
 
 /// 256 random bits as hex: a secret for signing links.
 pub fn random_secret() -> String {
@@ -129,125 +145,42 @@ impl StoreError {
     }
 }
 
-/// What happened to one event of an ingested batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ingested {
-    Accepted,
-    /// The id is already stored for this customer (a retry): nothing changed.
-    Duplicate,
-    /// The id is already stored for *another* customer: nothing was stored or created.
-    Conflict,
-}
-
-/// A customer's profile and activity.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct CustomerRecord {
-    pub id: String,
-    pub email: Option<String>,
-    pub name: Option<String>,
-    pub phone: Option<String>,
-    pub timezone: Option<String>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub first_seen: Option<Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub last_seen: Option<Timestamp>,
-    pub events: u64,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ObligationFilter {
-    pub policy: Option<String>,
-    pub customer: Option<String>,
-    /// Resume after this position (from a previous page); `None` starts at the beginning.
-    pub after: Option<i64>,
-    pub limit: Option<usize>,
-}
-
-/// An API key as listed (never the key itself).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ApiKey {
-    pub name: String,
-    pub created_at: Timestamp,
-}
-
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct StoreCounts {
-    pub customers: u64,
-    pub events: u64,
-    pub obligations: u64,
-}
-
-/// One page of histories for a replay: customers with their events (sorted), in a stable order.
-pub struct HistoryPage {
-    pub histories: Vec<(CustomerRecord, Vec<Event>)>,
-    /// Pass as `after` for the next page; `None` when this was the last.
-    pub next: Option<i64>,
-}
-
-#[async_trait]
+/// Everything a backend stores, as one object: the narrow traits together. Callers hold `Arc<dyn Store>`
+/// and call any of their methods; a backend implements each trait and gets this one for free.
 pub trait Store:
-    outbox::Outbox
-    + accounts::Accounts
-    + insights::Insights
-    + churn::Churn
-    + admin::Admin
-    + gauges::Gauges
+    Ingestion
+    + Events
+    + Customers
+    + Obligations
+    + Outbox
+    + Accounts
+    + Secrets
+    + Insights
+    + Churn
+    + Admin
+    + Gauges
     + Send
     + Sync
     + 'static
 {
-    /// How many batches of *different* customers are worth storing at once (bulk import splits its input
-    /// into this many lanes by customer). SQLite has one writer: 1.
-    fn parallel_writers(&self) -> usize {
-        1
-    }
+}
 
-    /// Stores new events (a repeated id is a no-op reported as `Duplicate`, or `Conflict` when the stored
-    /// event belongs to another customer) and brings the obligations of the customers they touch up to date,
-    /// all in one transaction: when it returns, it is durable. A customer is created only with an event.
-    async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError>;
-
-    /// Like `ingest`, for bulk import: the caller already sends large batches of disjoint customers in
-    /// parallel (see `parallel_writers`), so the batch goes straight to its own transaction instead of being
-    /// merged with concurrent callers' (group commit would serialise the lanes again).
-    async fn ingest_bulk(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
-        self.ingest(events).await
-    }
-
-    /// The latest `at` of any stored event: stored obligations answer any "as of" at or after it.
-    async fn latest_event_at(&self) -> Result<Option<Timestamp>, StoreError>;
-
-    async fn customer(&self, id: &str) -> Result<Option<CustomerRecord>, StoreError>;
-    async fn customers(&self, ids: Vec<String>) -> Result<Vec<CustomerRecord>, StoreError>;
-    /// The customer's events sorted by (at, id).
-    async fn customer_events(&self, id: &str) -> Result<Vec<Event>, StoreError>;
-    async fn customer_obligations(&self, id: &str) -> Result<Vec<Obligation>, StoreError>;
-
-    /// Obligations not closed whose breach time is before `before`: the invisible customers' reasons.
-    async fn unclosed_breached(&self, before: Timestamp) -> Result<Vec<Obligation>, StoreError>;
-    /// Stored obligations, in a stable order, with the position to resume after.
-    async fn obligations(
-        &self,
-        filter: ObligationFilter,
-    ) -> Result<Vec<(i64, Obligation)>, StoreError>;
-    /// Histories for replays as of an earlier time.
-    async fn histories(&self, after: Option<i64>, limit: usize) -> Result<HistoryPage, StoreError>;
-
-    /// Recomputes every obligation from the events (after a policy change). Returns how many customers.
-    async fn recompute_all(&self) -> Result<u64, StoreError>;
-
-    /// The earliest breach time of an unclosed obligation the scheduler has not yet noticed.
-    async fn next_unnoticed_breach(&self) -> Result<Option<Timestamp>, StoreError>;
-    /// Marks every unclosed obligation that breached before `now` as noticed, returning them.
-    async fn notice_breaches(&self, now: Timestamp) -> Result<Vec<Obligation>, StoreError>;
-
-    async fn create_api_key(&self, name: &str, hash: &str) -> Result<(), StoreError>;
-    /// The key's name if a live (not revoked) key has this hash.
-    async fn find_api_key(&self, hash: &str) -> Result<Option<String>, StoreError>;
-    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
-    async fn revoke_api_key(&self, name: &str) -> Result<bool, StoreError>;
-
-    async fn counts(&self) -> Result<StoreCounts, StoreError>;
+impl<T> Store for T where
+    T: Ingestion
+        + Events
+        + Customers
+        + Obligations
+        + Outbox
+        + Accounts
+        + Secrets
+        + Insights
+        + Churn
+        + Admin
+        + Gauges
+        + Send
+        + Sync
+        + 'static
+{
 }
 
 /// How to open a store (from `[storage]` in the configuration).
@@ -294,40 +227,6 @@ pub async fn open(
     let path = url.strip_prefix("sqlite://").unwrap_or(url);
     let store = sqlite::SqliteStore::open(path, engine, options.synchronous_full).await?;
     Ok(Arc::new(store))
-}
-
-/// The positions of a batch's events sorted by (customer, at, id): each customer's events are contiguous and
-/// in fold order, and customers come in the order both stores lock them in.
-pub(crate) fn customer_order(events: &[Event]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (a, b) = (&events[a], &events[b]);
-        a.customer
-            .cmp(&b.customer)
-            .then_with(|| a.sort_key().cmp(&b.sort_key()))
-    });
-    order
-}
-
-/// Replays one customer's history (the oracle path), pairing each obligation with the `noticed_at` the
-/// scheduler recorded for it under the same (policy, trigger event) — kept only while it stays unclosed.
-pub(crate) fn replay_history(
-    engine: &Engine,
-    events: &[Event],
-    noticed: impl Fn(&Obligation) -> Option<i64>,
-) -> Vec<(Obligation, Option<i64>)> {
-    let relevant: Vec<&Event> = events
-        .iter()
-        .filter(|e| engine.is_relevant(&e.kind))
-        .collect();
-    engine
-        .evaluate(&relevant)
-        .into_iter()
-        .map(|obligation| {
-            let noticed_at = noticed(&obligation).filter(|_| !obligation.is_closed());
-            (obligation, noticed_at)
-        })
-        .collect()
 }
 
 /// A database URL without its password, for messages and logs.

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::StoreError;
 use crate::domain::action::ActionKind;
-use crate::domain::{Event, Obligation};
+use crate::domain::Obligation;
 
 /// Where a message is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
@@ -204,12 +204,6 @@ pub trait Outbox: Send + Sync {
     /// Surveys (not their reminders) sent to this customer since `since` (for `survey_every`).
     async fn surveys_sent_since(&self, customer: &str, since: Timestamp)
         -> Result<u64, StoreError>;
-    /// Events of these types (all customers), optionally since a time, in time order: survey metrics.
-    async fn events_of_types(
-        &self,
-        kinds: Vec<String>,
-        since: Option<Timestamp>,
-    ) -> Result<Vec<Event>, StoreError>;
     /// The suppression that applies to this customer or address, if any.
     async fn suppression(
         &self,
@@ -218,17 +212,6 @@ pub trait Outbox: Send + Sync {
     ) -> Result<Option<Suppression>, StoreError>;
     async fn suppress(&self, suppression: Suppression) -> Result<(), StoreError>;
     async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError>;
-    /// One stored event by id.
-    async fn event(&self, id: &str) -> Result<Option<Event>, StoreError>;
-    /// The obligation a trigger event opened under a policy, as stored now.
-    async fn obligation_by_trigger(
-        &self,
-        customer: &str,
-        policy: &str,
-        trigger_event: &str,
-    ) -> Result<Option<Obligation>, StoreError>;
-    /// A random secret shared by every node (created on first use), for signing links.
-    async fn shared_secret(&self) -> Result<String, StoreError>;
     /// How many messages are in each status.
     async fn outbox_counts(&self) -> Result<Vec<(OutboxStatus, u64)>, StoreError>;
 }

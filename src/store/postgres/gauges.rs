@@ -1,11 +1,12 @@
-//! The metrics' gauges on PostgreSQL: counts over the partial indexes of unclosed obligations and due
-//! outbox rows, and the sqlx pool's own figures.
+//! The metrics' gauges on PostgreSQL (counts over the partial indexes of unclosed obligations and due
+//! outbox rows), the sqlx pool's own figures, and whole-table counts.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use sqlx::Row;
 
 use super::PostgresStore;
-use crate::store::gauges::{GaugeCounts, Gauges, PoolUsage};
+use crate::store::gauges::{GaugeCounts, Gauges, PoolUsage, StoreCounts};
 use crate::store::{nanos, StoreError};
 
 /// Each reads a range of a partial index (`obligations_unclosed`, `outbox_due`); `tests/ops.rs` checks the
@@ -32,6 +33,20 @@ impl Gauges for PostgresStore {
             obligations_breached: counts[0],
             obligations_open: counts[1],
             outbox_due: counts[2],
+        })
+    }
+
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM events), (SELECT count(*) FROM obligations)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let get = |i: usize| row.try_get::<i64, _>(i).map(|n| n.max(0) as u64);
+        Ok(StoreCounts {
+            customers: get(0)?,
+            events: get(1)?,
+            obligations: get(2)?,
         })
     }
 

@@ -3,7 +3,7 @@
 use std::sync::LazyLock;
 
 use super::outbox::OUTBOX_COLUMNS;
-use super::{EVENT_COLUMNS, OBLIGATION_COLUMNS};
+use super::rows::{EVENT_COLUMNS, OBLIGATION_COLUMNS};
 use crate::store::hot::HotQuery;
 
 /// Ingestion: lock the batch's customers in id order.
@@ -89,63 +89,43 @@ pub(super) static UNCLOSED_BREACHED: LazyLock<String> = LazyLock::new(|| {
 
 /// Every hot statement with the index that must serve it.
 pub fn hot_queries() -> Vec<HotQuery> {
-    let q = |name, sql: &'static str, index, ordered| HotQuery {
-        name,
-        sql,
-        index,
-        ordered,
-    };
     vec![
-        q(
-            "ingest: lock customers",
-            LOCK_CUSTOMERS,
-            "customers_pkey",
-            false,
-        ),
-        q(
+        HotQuery::new("ingest: lock customers", LOCK_CUSTOMERS, "customers_pkey"),
+        HotQuery::new(
             "ingest: unclosed obligations of customers",
             &UNCLOSED_OF_CUSTOMERS,
             "obligations_by_customer",
-            false,
         ),
-        q(
+        HotQuery::new(
             "ingest: events of customers",
             &EVENTS_OF_CUSTOMERS,
             "events_by_customer",
-            false,
         ),
-        q("event by id", &EVENT_BY_ID, "events_pkey", false),
-        q(
+        HotQuery::new("event by id", &EVENT_BY_ID, "events_pkey"),
+        HotQuery::new(
             "scheduler: next breach",
             NEXT_UNNOTICED_BREACH,
             "obligations_unnoticed",
-            false,
         ),
-        q(
+        HotQuery::new(
             "scheduler: notice breaches",
             &NOTICE_BREACHES,
             "obligations_unnoticed",
-            true,
-        ),
-        q(
+        )
+        .ordered(),
+        HotQuery::new(
             "planner: unplanned obligations",
             &UNPLANNED,
             "obligations_unplanned",
-            true,
-        ),
-        q("sender: next due", NEXT_OUTBOX_AT, "outbox_due", false),
-        q("sender: claim", &CLAIM_OUTBOX, "outbox_due", true),
-        q(
-            "sender: daily cap",
-            SENT_TO_CUSTOMER_SINCE,
-            "outbox_sent",
-            false,
-        ),
-        q(
+        )
+        .ordered(),
+        HotQuery::new("sender: next due", NEXT_OUTBOX_AT, "outbox_due"),
+        HotQuery::new("sender: claim", &CLAIM_OUTBOX, "outbox_due").ordered(),
+        HotQuery::new("sender: daily cap", SENT_TO_CUSTOMER_SINCE, "outbox_sent"),
+        HotQuery::new(
             "queue: unclosed and breached",
             &UNCLOSED_BREACHED,
             "obligations_unclosed",
-            false,
         ),
     ]
 }

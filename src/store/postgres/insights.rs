@@ -4,9 +4,8 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::outbox::{outbox_from_row, OUTBOX_COLUMNS};
-use super::{event_from_row, PostgresStore, EVENT_COLUMNS};
+use super::PostgresStore;
 use crate::domain::trend::Window;
-use crate::domain::Event;
 use crate::store::insights::{
     status_columns, Attribution, BucketCustomers, Insights, PromiseCounts, UnseenSpan, UNSEEN,
 };
@@ -188,20 +187,5 @@ impl Insights for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(outbox_from_row).collect::<Result<_, _>>()?)
-    }
-
-    async fn events_by_ids(&self, ids: Vec<String>) -> Result<Vec<Event>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS}, customer FROM events WHERE id = ANY($1)"
-        ))
-        .bind(&ids)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let customer: String = r.try_get(7)?;
-            out.push(event_from_row(r, &customer)?);
-        }
-        Ok(out)
     }
 }

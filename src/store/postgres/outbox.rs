@@ -7,11 +7,10 @@ use jiff::Timestamp;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-use super::{
-    event_from_row, hot, obligation_from_row, PostgresStore, EVENT_COLUMNS, OBLIGATION_COLUMNS,
-};
+use super::rows::obligation_from_row;
+use super::{hot, PostgresStore};
 use crate::domain::action::ActionKind;
-use crate::domain::{Event, Obligation};
+use crate::domain::Obligation;
 use crate::store::outbox::{
     Outbox, OutboxFilter, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, Suppression,
 };
@@ -272,32 +271,6 @@ impl Outbox for PostgresStore {
         Ok(n.max(0) as u64)
     }
 
-    async fn events_of_types(
-        &self,
-        kinds: Vec<String>,
-        since: Option<Timestamp>,
-    ) -> Result<Vec<Event>, StoreError> {
-        // Survey events have a partial index of their own; its literal term lets PostgreSQL use it.
-        let surveys = if kinds.iter().all(|k| k.starts_with("survey.")) {
-            " AND type LIKE 'survey.%'"
-        } else {
-            ""
-        };
-        let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS}, customer FROM events WHERE type = ANY($1) AND at >= $2{surveys} ORDER BY at, id"
-        ))
-        .bind(&kinds)
-        .bind(since.map(nanos).unwrap_or(i64::MIN))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let customer: String = r.try_get(7)?;
-            out.push(event_from_row(r, &customer)?);
-        }
-        Ok(out)
-    }
-
     async fn suppression(
         &self,
         customer: &str,
@@ -336,55 +309,6 @@ impl Outbox for PostgresStore {
             .iter()
             .map(suppression_from_row)
             .collect::<Result<_, _>>()?)
-    }
-
-    async fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
-        let row = sqlx::query(&hot::EVENT_BY_ID)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            None => Ok(None),
-            Some(r) => {
-                let customer: String = r.try_get(7)?;
-                Ok(Some(event_from_row(&r, &customer)?))
-            }
-        }
-    }
-
-    async fn obligation_by_trigger(
-        &self,
-        customer: &str,
-        policy: &str,
-        trigger_event: &str,
-    ) -> Result<Option<Obligation>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {OBLIGATION_COLUMNS} FROM obligations
-             WHERE customer = $1 AND trigger_event = $3 AND policy = $2 LIMIT 1"
-        ))
-        .bind(customer)
-        .bind(policy)
-        .bind(trigger_event)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row
-            .as_ref()
-            .map(|r| obligation_from_row(r, &self.engine).map(|(_, o)| o))
-            .transpose()?)
-    }
-
-    async fn shared_secret(&self) -> Result<String, StoreError> {
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ('secret', $1) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(crate::store::random_secret())
-        .execute(&self.pool)
-        .await?;
-        Ok(
-            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'secret'")
-                .fetch_one(&self.pool)
-                .await?,
-        )
     }
 
     async fn outbox_counts(&self) -> Result<Vec<(OutboxStatus, u64)>, StoreError> {

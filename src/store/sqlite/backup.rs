@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
-use super::SCHEMA_VERSION;
+use super::migrate::SCHEMA_VERSION;
 use crate::store::StoreError;
 
 /// What a backup file holds.

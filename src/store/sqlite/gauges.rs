@@ -1,4 +1,5 @@
-//! The metrics' gauges on SQLite: counts over the partial indexes of unclosed obligations and due outbox rows.
+//! The metrics' gauges on SQLite (counts over the partial indexes of unclosed obligations and due outbox
+//! rows), the pool's usage, and whole-table counts.
 
 use std::sync::atomic::Ordering;
 
@@ -6,7 +7,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::{lock, SqliteStore, READERS_KEPT};
-use crate::store::gauges::{GaugeCounts, Gauges, PoolUsage};
+use crate::store::gauges::{GaugeCounts, Gauges, PoolUsage, StoreCounts};
 use crate::store::{nanos, StoreError};
 
 /// Each uses a partial index (`obligations_unclosed`, `outbox_due`); `tests/ops.rs` checks the plans.
@@ -31,6 +32,24 @@ impl Gauges for SqliteStore {
                     obligations_breached: count(GAUGE_QUERIES[0])?,
                     obligations_open: count(GAUGE_QUERIES[1])?,
                     outbox_due: count(GAUGE_QUERIES[2])?,
+                })
+            })
+        })
+        .await
+    }
+
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        self.run(|inner| {
+            inner.read(|conn| {
+                let count = |table: &str| -> Result<u64, StoreError> {
+                    let n: i64 =
+                        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+                    Ok(n.max(0) as u64)
+                };
+                Ok(StoreCounts {
+                    customers: count("customers")?,
+                    events: count("events")?,
+                    obligations: count("obligations")?,
                 })
             })
         })

@@ -3,7 +3,7 @@
 use std::sync::LazyLock;
 
 use super::outbox::OUTBOX_COLUMNS;
-use super::{EVENT_COLUMNS, OBLIGATION_COLUMNS};
+use super::rows::{EVENT_COLUMNS, OBLIGATION_COLUMNS};
 use crate::store::hot::HotQuery;
 
 /// Ingestion: the customer's row, once per customer of a batch.
@@ -80,63 +80,46 @@ pub(super) const UNCLOSED_BREACHED: &str =
 
 /// Every hot statement with the index that must serve it.
 pub fn hot_queries() -> Vec<HotQuery> {
-    let q = |name, sql: &'static str, index, ordered| HotQuery {
-        name,
-        sql,
-        index,
-        ordered,
-    };
     vec![
-        q(
+        HotQuery::new(
             "ingest: customer by id",
             CUSTOMER_BY_ID,
             "sqlite_autoindex_customers_1",
-            false,
         ),
-        q(
+        HotQuery::new(
             "ingest: unclosed obligations of a customer",
             &UNCLOSED_OF_CUSTOMER,
             "obligations_by_customer",
-            false,
         ),
-        q(
+        HotQuery::new(
             "ingest: events of a customer",
             &EVENTS_OF_CUSTOMER,
             "events_by_customer",
-            false,
         ),
-        q("event by id", &EVENT_BY_ID, "events_by_id", false),
-        q(
+        HotQuery::new("event by id", &EVENT_BY_ID, "events_by_id"),
+        HotQuery::new(
             "scheduler: next breach",
             NEXT_UNNOTICED_BREACH,
             "obligations_unnoticed",
-            false,
         ),
-        q(
+        HotQuery::new(
             "scheduler: notice breaches",
             NOTICE_BREACHES,
             "obligations_unnoticed",
-            false,
         ),
-        q(
+        HotQuery::new(
             "planner: unplanned obligations",
             &UNPLANNED,
             "obligations_unplanned",
-            true,
-        ),
-        q("sender: next due", NEXT_OUTBOX_AT, "outbox_due", false),
-        q("sender: claim", &CLAIM_OUTBOX, "outbox_due", true),
-        q(
-            "sender: daily cap",
-            SENT_TO_CUSTOMER_SINCE,
-            "outbox_sent",
-            false,
-        ),
-        q(
+        )
+        .ordered(),
+        HotQuery::new("sender: next due", NEXT_OUTBOX_AT, "outbox_due"),
+        HotQuery::new("sender: claim", &CLAIM_OUTBOX, "outbox_due").ordered(),
+        HotQuery::new("sender: daily cap", SENT_TO_CUSTOMER_SINCE, "outbox_sent"),
+        HotQuery::new(
             "queue: unclosed and breached",
             UNCLOSED_BREACHED,
             "obligations_unclosed",
-            false,
         ),
     ]
 }

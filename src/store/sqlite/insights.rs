@@ -1,14 +1,11 @@
 //! Dashboard aggregates on SQLite (see `store::insights`).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use rusqlite::params;
 
 use super::outbox::{outbox_from_row, OUTBOX_COLUMNS};
-use super::{event_from_row, SqliteStore, EVENT_COLUMNS};
+use super::SqliteStore;
 use crate::domain::trend::Window;
-use crate::domain::Event;
 use crate::store::insights::{
     status_columns, Attribution, BucketCustomers, Insights, PromiseCounts, UnseenSpan, UNSEEN,
 };
@@ -223,32 +220,6 @@ impl Insights for SqliteStore {
                 ))?;
                 let rows = stmt.query_map(params![status.as_str(), limit as i64], outbox_from_row)?;
                 Ok(rows.collect::<Result<Vec<_>, _>>()?)
-            })
-        })
-        .await
-    }
-
-    async fn events_by_ids(&self, ids: Vec<String>) -> Result<Vec<Event>, StoreError> {
-        self.run(move |inner| {
-            inner.read(|conn| {
-                let columns = EVENT_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ");
-                let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT {columns}, c.id FROM events e JOIN customers c ON c.seq = e.customer_seq WHERE e.id = ?1"
-                ))?;
-                let mut seen = HashMap::new();
-                for id in ids {
-                    if seen.contains_key(&id) {
-                        continue;
-                    }
-                    let mut rows = stmt.query_map([&id], |r| {
-                        let customer: String = r.get(7)?;
-                        event_from_row(r, &customer)
-                    })?;
-                    if let Some(event) = rows.next() {
-                        seen.insert(id, event?);
-                    }
-                }
-                Ok(seen.into_values().collect())
             })
         })
         .await

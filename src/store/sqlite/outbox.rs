@@ -4,11 +4,10 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
-use super::{
-    event_from_row, hot, load_obligations, lock, obligation_from_row, SqliteStore, EVENT_COLUMNS,
-};
+use super::rows::obligation_from_row;
+use super::{hot, lock, SqliteStore};
 use crate::domain::action::ActionKind;
-use crate::domain::{Event, Obligation};
+use crate::domain::Obligation;
 use crate::store::outbox::{
     Outbox, OutboxFilter, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, Suppression,
 };
@@ -333,46 +332,6 @@ impl Outbox for SqliteStore {
         .await
     }
 
-    async fn events_of_types(
-        &self,
-        kinds: Vec<String>,
-        since: Option<Timestamp>,
-    ) -> Result<Vec<Event>, StoreError> {
-        self.run(move |inner| {
-            inner.read(|conn| {
-                let columns = EVENT_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("e.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                // Survey events have a partial index of their own; its literal term lets SQLite use it.
-                let surveys = if kinds.iter().all(|k| k.starts_with("survey.")) {
-                    " AND e.type GLOB 'survey.*'"
-                } else {
-                    ""
-                };
-                let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT {columns}, c.id FROM events e JOIN customers c ON c.seq = e.customer_seq
-                     WHERE e.type = ?1 AND e.at >= ?2{surveys} ORDER BY e.at, e.id"
-                ))?;
-                let mut out = Vec::new();
-                for kind in &kinds {
-                    let rows =
-                        stmt.query_map(params![kind, since.map(nanos).unwrap_or(i64::MIN)], |r| {
-                            let customer: String = r.get(7)?;
-                            event_from_row(r, &customer)
-                        })?;
-                    for row in rows {
-                        out.push(row?);
-                    }
-                }
-                out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-                Ok(out)
-            })
-        })
-        .await
-    }
-
     async fn suppression(
         &self,
         customer: &str,
@@ -418,66 +377,6 @@ impl Outbox for SqliteStore {
                     .collect::<Result<_, _>>()?;
                 Ok(rows)
             })
-        })
-        .await
-    }
-
-    async fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
-        let id = id.to_string();
-        self.run(move |inner| {
-            inner.read(|conn| {
-                let found: Option<(String, Event)> = conn
-                    .prepare_cached(&hot::EVENT_BY_ID)?
-                    .query_row([&id], |r| {
-                        let customer: String = r.get(7)?;
-                        Ok((customer.clone(), event_from_row(r, &customer)?))
-                    })
-                    .optional()?;
-                Ok(found.map(|(_, e)| e))
-            })
-        })
-        .await
-    }
-
-    async fn obligation_by_trigger(
-        &self,
-        customer: &str,
-        policy: &str,
-        trigger_event: &str,
-    ) -> Result<Option<Obligation>, StoreError> {
-        let (customer, policy, trigger) = (
-            customer.to_string(),
-            policy.to_string(),
-            trigger_event.to_string(),
-        );
-        self.run(move |inner| {
-            inner.read(|conn| {
-                let found = load_obligations(
-                    conn,
-                    "WHERE o.customer_seq = (SELECT seq FROM customers WHERE id = ?1)
-                       AND o.policy = ?2 AND o.trigger_event = ?3",
-                    params![customer, policy, trigger],
-                    &inner.engine,
-                )?;
-                Ok(found.into_iter().next().map(|(_, o)| o))
-            })
-        })
-        .await
-    }
-
-    async fn shared_secret(&self) -> Result<String, StoreError> {
-        self.run(|inner| {
-            let conn = lock(&inner.writer);
-            let fresh = crate::store::random_secret();
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('secret', ?1) ON CONFLICT (key) DO NOTHING",
-                [&fresh],
-            )?;
-            Ok(
-                conn.query_row("SELECT value FROM meta WHERE key = 'secret'", [], |r| {
-                    r.get(0)
-                })?,
-            )
         })
         .await
     }
