@@ -37,13 +37,16 @@ use crate::store::Store;
 use error::ApiError;
 use jobs::OnStop;
 
+/// `/metrics`'s own listener, its address and what it serves.
+type Metrics = Option<(TcpListener, SocketAddr, Arc<Exporter>)>;
+
 /// A built app: listeners bound, routers composed, jobs ready to start.
 pub struct App {
     listener: TcpListener,
     address: SocketAddr,
     router: Router,
     /// `/metrics` on a listener of its own, when `[metrics] listen` asks for one.
-    metrics: Option<(TcpListener, SocketAddr, Arc<Exporter>)>,
+    metrics: Metrics,
     service: Service,
     wake: Wake,
     jobs: Jobs,
@@ -108,22 +111,8 @@ impl App {
             ingested: wake.clone(),
             dashboard: dashboard.clone(),
         };
-        let mut router = compose(api, pages, config.file.server.max_body_bytes);
-        let mut metrics = None;
-        if let Some(exporter) = exporter {
-            match exporter.listen {
-                None => router = router.merge(api::metrics::router(exporter)),
-                Some(listen) => {
-                    let listener = TcpListener::bind(listen)
-                        .await
-                        .with_context(|| format!("listening for metrics on {listen}"))?;
-                    let address = listener
-                        .local_addr()
-                        .context("reading the metrics address")?;
-                    metrics = Some((listener, address, exporter));
-                }
-            }
-        }
+        let router = compose(api, pages, config.file.server.max_body_bytes);
+        let (router, metrics) = with_metrics(router, exporter).await?;
         Ok(App {
             listener,
             address,
@@ -226,6 +215,27 @@ impl App {
         }
         running
     }
+}
+
+/// `/metrics` merged into the public router (behind its token, outside the shared layers as before),
+/// or bound on a listener of its own.
+async fn with_metrics(
+    router: Router,
+    exporter: Option<Arc<Exporter>>,
+) -> Result<(Router, Metrics)> {
+    let Some(exporter) = exporter else {
+        return Ok((router, None));
+    };
+    let Some(listen) = exporter.listen else {
+        return Ok((router.merge(api::metrics::router(exporter)), None));
+    };
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening for metrics on {listen}"))?;
+    let address = listener
+        .local_addr()
+        .context("reading the metrics address")?;
+    Ok((router, Some((listener, address, exporter))))
 }
 
 /// The API's and the dashboard's routers under the layers every route shares: request ids, tracing,
