@@ -1,7 +1,8 @@
 //! Seen's core benchmarks, through the real binary: `cargo bench --bench core`.
 //! Prints a Markdown table (medians of several runs) for BENCHMARKS.md.
 //! Sizes: SEEN_BENCH_IMPORT_CUSTOMERS (default 43 700 ≈ 1 M events), SEEN_BENCH_REPORT_CUSTOMERS (200 000),
-//! SEEN_BENCH_RUNS (5).
+//! SEEN_BENCH_RUNS (5). SEEN_BENCH_BASELINE=/old/seen[,/older/seen] runs those binaries alternately with this build
+//! and adds their columns and this build / each ratio (before/after from one run).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -55,14 +56,14 @@ fn write_events(path: &Path, customers: usize) -> usize {
 }
 
 /// Runs `seen import` under GNU time: (seconds, peak RSS in MB).
-fn import(db: &Path, events: &Path) -> (f64, f64) {
+fn import(seen: &str, db: &Path, events: &Path) -> (f64, f64) {
     remove_db(db);
     let started = Instant::now();
     let output = Command::new("/usr/bin/time")
         .args([
             "-f",
             "%M",
-            SEEN,
+            seen,
             "--db",
             db.to_str().unwrap(),
             "import",
@@ -86,12 +87,70 @@ fn import(db: &Path, events: &Path) -> (f64, f64) {
     (seconds, kb / 1024.0)
 }
 
+/// The binaries measured: with `SEEN_BENCH_BASELINE=/old/seen[,/older/seen…]` those first, then this build,
+/// run alternately so that all see the same machine (before/after ratios from one run).
+fn binaries() -> Vec<String> {
+    let mut bins: Vec<String> = std::env::var("SEEN_BENCH_BASELINE")
+        .map(|list| list.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    for baseline in &bins {
+        assert!(
+            Path::new(baseline).is_file(),
+            "SEEN_BENCH_BASELINE: {baseline} is not a file"
+        );
+    }
+    bins.push(SEEN.to_string());
+    bins
+}
+
+/// One measure's samples per binary, in the order of `binaries()`.
+struct Samples(Vec<Vec<f64>>);
+
+impl Samples {
+    fn new(bins: usize) -> Self {
+        Samples(vec![Vec::new(); bins])
+    }
+
+    /// `median (min–max)` per binary, then the after/before ratio of the medians when there is a baseline.
+    fn cells(&self, decimals: usize) -> String {
+        let mut cells: Vec<String> = self
+            .0
+            .iter()
+            .map(|v| {
+                if v.is_empty() {
+                    return "—".to_string();
+                }
+                let min = v.iter().copied().fold(f64::MAX, f64::min);
+                let max = v.iter().copied().fold(f64::MIN, f64::max);
+                format!(
+                    "**{:.decimals$}** ({min:.decimals$}–{max:.decimals$})",
+                    median(v.clone())
+                )
+            })
+            .collect();
+        // This build (the last) against each baseline.
+        let after = self
+            .0
+            .last()
+            .filter(|v| !v.is_empty())
+            .map(|v| median(v.clone()));
+        for before in &self.0[..self.0.len() - 1] {
+            cells.push(match (after, before.is_empty()) {
+                (Some(after), false) => format!("{:.2}×", after / median(before.clone())),
+                _ => "—".to_string(),
+            });
+        }
+        cells.join(" | ")
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --all-targets` does not, and must not run minutes of benchmarks.
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
     let runs = env_usize("SEEN_BENCH_RUNS", 5);
+    let bins = binaries();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut rows: Vec<String> = Vec::new();
 
@@ -100,23 +159,23 @@ fn main() {
     let events = dir.path().join("events.jsonl");
     let count = write_events(&events, import_customers);
     let db = dir.path().join("import.db");
-    let mut rates = Vec::new();
-    let mut rss = Vec::new();
+    let mut rates = Samples::new(bins.len());
+    let mut rss = Samples::new(bins.len());
     for _ in 0..runs {
-        let (seconds, mb) = import(&db, &events);
-        rates.push(count as f64 / seconds);
-        rss.push(mb);
-        eprintln!("import: {count} events in {seconds:.2} s, peak RSS {mb:.0} MB");
+        for (b, seen) in bins.iter().enumerate() {
+            let (seconds, mb) = import(seen, &db, &events);
+            rates.0[b].push(count as f64 / seconds);
+            rss.0[b].push(mb);
+            eprintln!("import ({seen}): {count} events in {seconds:.2} s, peak RSS {mb:.0} MB");
+        }
     }
     rows.push(format!(
-        "| `seen import` of {count} demo events into a new SQLite file | {:.0} events/s (min {:.0}, max {:.0}) | ≥ 200 000 events/s |",
-        median(rates.clone()),
-        rates.iter().copied().fold(f64::MAX, f64::min),
-        rates.iter().copied().fold(0.0, f64::max)
+        "| `seen import` of {count} demo events into a new SQLite file, events/s | {} | ≥ 200 000 events/s |",
+        rates.cells(0)
     ));
     rows.push(format!(
-        "| peak RSS of that import | {:.0} MB | ≤ 512 MB |",
-        median(rss)
+        "| peak RSS of that import, MB | {} | ≤ 512 MB |",
+        rss.cells(0)
     ));
 
     // 2. HTTP ingestion, batches of 1 000.
@@ -130,70 +189,67 @@ fn main() {
         .map(|c| format!("[{}]", c.join(",")))
         .collect();
     let http_events = lines.len();
-    let mut rates = Vec::new();
+    let mut rates = Samples::new(bins.len());
     for _ in 0..runs {
-        let db = dir.path().join("http.db");
-        remove_db(&db);
-        let rate = http_ingest(db.to_str().expect("utf-8"), &bodies, http_events, 1);
-        eprintln!("http: {rate:.0} events/s");
-        rates.push(rate);
+        for (b, seen) in bins.iter().enumerate() {
+            let db = dir.path().join("http.db");
+            remove_db(&db);
+            let rate = http_ingest(seen, db.to_str().expect("utf-8"), &bodies, http_events, 1);
+            eprintln!("http ({seen}): {rate:.0} events/s");
+            rates.0[b].push(rate);
+        }
     }
     rows.push(format!(
-        "| `POST /v1/events`, {http_events} events in batches of 1 000, 4 client connections | {:.0} events/s | ≥ 50 000 events/s |",
-        median(rates)
+        "| `POST /v1/events`, {http_events} events in batches of 1 000, 4 client connections, events/s | {} | ≥ 50 000 events/s |",
+        rates.cells(0)
     ));
 
     // 2b. The same on PostgreSQL: import, and HTTP with one node vs two nodes on one database.
     let admin = std::env::var("SEEN_BENCH_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     if create_database(&admin, "seen_bench").is_some() {
-        let mut rates = Vec::new();
+        let mut rates = Samples::new(bins.len());
         for _ in 0..runs {
-            let Some(url) = create_database(&admin, "seen_bench") else {
-                break;
-            };
-            let started = Instant::now();
-            let output = Command::new(SEEN)
-                .args(["--db", &url, "import", "--quiet", events.to_str().unwrap()])
-                .output()
-                .expect("seen import into PostgreSQL");
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            let rate = count as f64 / started.elapsed().as_secs_f64();
-            eprintln!("postgres import: {rate:.0} events/s");
-            rates.push(rate);
-        }
-        rows.push(format!(
-            "| PostgreSQL: `seen import` of {count} demo events into a new database | {:.0} events/s (min {:.0}, max {:.0}) | ≥ 100 000 events/s |",
-            median(rates.clone()),
-            rates.iter().copied().fold(f64::MAX, f64::min),
-            rates.iter().copied().fold(0.0, f64::max)
-        ));
-        let mut by_nodes = Vec::new();
-        for nodes in [1, 2] {
-            let mut rates = Vec::new();
-            for _ in 0..runs {
+            for (b, seen) in bins.iter().enumerate() {
                 let Some(url) = create_database(&admin, "seen_bench") else {
                     break;
                 };
-                let rate = http_ingest(&url, &bodies, http_events, nodes);
-                eprintln!("postgres http, {nodes} node(s): {rate:.0} events/s");
-                rates.push(rate);
+                let started = Instant::now();
+                let output = Command::new(seen)
+                    .args(["--db", &url, "import", "--quiet", events.to_str().unwrap()])
+                    .output()
+                    .expect("seen import into PostgreSQL");
+                assert!(
+                    output.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                let rate = count as f64 / started.elapsed().as_secs_f64();
+                eprintln!("postgres import ({seen}): {rate:.0} events/s");
+                rates.0[b].push(rate);
             }
-            by_nodes.push(median(rates));
         }
         rows.push(format!(
-            "| PostgreSQL: `POST /v1/events`, {http_events} events in batches of 1 000, 4 clients, **1 node** | {:.0} events/s | |",
-            by_nodes[0]
+            "| PostgreSQL: `seen import` of {count} demo events into a new database, events/s | {} | ≥ 100 000 events/s |",
+            rates.cells(0)
         ));
-        rows.push(format!(
-            "| PostgreSQL: the same spread over **2 nodes** on one database | {:.0} events/s (**{:.2}×** one node) | ratio |",
-            by_nodes[1],
-            by_nodes[1] / by_nodes[0]
-        ));
+        for nodes in [1, 2] {
+            let mut rates = Samples::new(bins.len());
+            for _ in 0..runs {
+                for (b, seen) in bins.iter().enumerate() {
+                    let Some(url) = create_database(&admin, "seen_bench") else {
+                        break;
+                    };
+                    let rate = http_ingest(seen, &url, &bodies, http_events, nodes);
+                    eprintln!("postgres http, {nodes} node(s) ({seen}): {rate:.0} events/s");
+                    rates.0[b].push(rate);
+                }
+            }
+            rows.push(format!(
+                "| PostgreSQL: `POST /v1/events`, {http_events} events in batches of 1 000, 4 clients, **{nodes} node(s)** on one database, events/s | {} | |",
+                rates.cells(0)
+            ));
+        }
         drop_database(&admin, "seen_bench");
     } else {
         eprintln!("PostgreSQL at {admin} is not reachable: its rows are skipped (set SEEN_BENCH_POSTGRES_URL)");
@@ -203,51 +259,71 @@ fn main() {
     let report_customers = env_usize("SEEN_BENCH_REPORT_CUSTOMERS", 200_000);
     let big = dir.path().join("big.jsonl");
     let big_count = write_events(&big, report_customers);
-    let big_db = dir.path().join("big.db");
-    let (seconds, _) = import(&big_db, &big);
-    eprintln!("imported {big_count} events for the report in {seconds:.1} s");
+    let mut times = Samples::new(bins.len());
+    for (b, seen) in bins.iter().enumerate() {
+        // Each binary reads a database it wrote itself.
+        let big_db = dir.path().join(format!("big-{b}.db"));
+        let (seconds, _) = import(seen, &big_db, &big);
+        eprintln!("imported {big_count} events for the report in {seconds:.1} s ({seen})");
+    }
     drop(std::fs::remove_file(&big));
-    let mut times = Vec::new();
     for _ in 0..runs {
-        let started = Instant::now();
-        let output = Command::new(SEEN)
-            .args([
-                "--db",
-                big_db.to_str().unwrap(),
-                "report",
-                "--format",
-                "json",
-                "--as-of",
-                END,
-            ])
-            .stdout(Stdio::piped())
-            .output()
-            .expect("run seen report");
-        assert!(output.status.success());
-        let seconds = started.elapsed().as_secs_f64();
-        let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("report json");
-        let invisible = json["invisible"].as_array().map_or(0, Vec::len);
-        eprintln!(
-            "report: {invisible} invisible of {report_customers} customers in {seconds:.3} s"
-        );
-        times.push(seconds);
+        for (b, seen) in bins.iter().enumerate() {
+            let big_db = dir.path().join(format!("big-{b}.db"));
+            let started = Instant::now();
+            let output = Command::new(seen)
+                .args([
+                    "--db",
+                    big_db.to_str().unwrap(),
+                    "report",
+                    "--format",
+                    "json",
+                    "--as-of",
+                    END,
+                ])
+                .stdout(Stdio::piped())
+                .output()
+                .expect("run seen report");
+            assert!(output.status.success());
+            let seconds = started.elapsed().as_secs_f64();
+            let json: serde_json::Value =
+                serde_json::from_slice(&output.stdout).expect("report json");
+            let invisible = json["invisible"].as_array().map_or(0, Vec::len);
+            eprintln!(
+                "report ({seen}): {invisible} invisible of {report_customers} customers in {seconds:.3} s"
+            );
+            times.0[b].push(seconds);
+        }
     }
     rows.push(format!(
-        "| `seen report --format json` on {report_customers} customers ({big_count} events), whole process | {:.3} s | < 1 s |",
-        median(times)
+        "| `seen report --format json` on {report_customers} customers ({big_count} events), whole process, s | {} | < 1 s |",
+        times.cells(3)
     ));
 
-    let table = format!(
-        "| measure | median of {runs} runs | target |\n|---|---|---|\n{}\n",
-        rows.join("\n")
-    );
+    let mut header = String::from("| measure |");
+    for bin in &bins[..bins.len() - 1] {
+        header.push_str(&format!(" before: `{bin}` |"));
+    }
+    header.push_str(&format!(" this build, median (min–max) of {runs} |"));
+    for bin in &bins[..bins.len() - 1] {
+        header.push_str(&format!(
+            " this / `{}` |",
+            bin.rsplit('/').next().unwrap_or(bin)
+        ));
+    }
+    header.push_str(" target |\n|---|");
+    for _ in 0..(2 * bins.len() - 1) {
+        header.push_str("---|");
+    }
+    header.push_str("---|");
+    let table = format!("{header}\n{}\n", rows.join("\n"));
     println!("{table}");
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-core.md");
     let _ = std::fs::write(out, table);
 }
 
-fn http_ingest(db: &str, bodies: &[String], events: usize, nodes: usize) -> f64 {
-    let key = Command::new(SEEN)
+fn http_ingest(seen: &str, db: &str, bodies: &[String], events: usize, nodes: usize) -> f64 {
+    let key = Command::new(seen)
         .args(["--db", db, "keys", "create", "bench"])
         .output()
         .expect("create key");
@@ -258,7 +334,7 @@ fn http_ingest(db: &str, bodies: &[String], events: usize, nodes: usize) -> f64 
     let mut servers = Vec::new();
     let mut addresses = Vec::new();
     for _ in 0..nodes {
-        let mut server = Command::new(SEEN)
+        let mut server = Command::new(seen)
             .args(["--db", db, "serve", "--listen", "127.0.0.1:0"])
             .env("SEEN_LOG", "warn")
             .stdout(Stdio::piped())

@@ -7,7 +7,7 @@ VmHWM, RssAnon, RssFile) every SAMPLE seconds, then keeps sampling for IDLE seco
 Prints one line per sample and a summary: start, peak and idle RSS. Not a test: numbers go to BENCHMARKS.md.
 
     nice -n 5 python3 scripts/memory_load.py [--binary target/release/seen] [--events 400000]
-        [--clients 8] [--batch 100] [--idle 30] [--customers 40000] [--metrics]
+        [--clients 8] [--batch 100] [--idle 30] [--customers 40000] [--metrics] [--types purchase]
 
 Only stdlib; every request goes to 127.0.0.1.
 """
@@ -36,7 +36,7 @@ def status_kb(pid):
     return fields
 
 
-def make_batches(events, batch, customers, run):
+def make_batches(events, batch, customers, run, types=TYPES):
     """Deterministic events: customers take turns, times rise, so most batches take the fast path."""
     base = 1_700_000_000
     bodies = []
@@ -48,7 +48,7 @@ def make_batches(events, batch, customers, run):
             items.append({
                 "id": f"load-{run}-{n}",
                 "customer": f"c{customer}",
-                "type": TYPES[(customer + step) % len(TYPES)],
+                "type": types[(customer + step) % len(types)],
                 "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(base + n)),
                 "channel": "email",
                 "properties": {"note": "x" * 40, "n": n},
@@ -78,6 +78,7 @@ def main():
     parser.add_argument("--customers", type=int, default=40_000)
     parser.add_argument("--idle", type=float, default=30.0)
     parser.add_argument("--sample", type=float, default=1.0)
+    parser.add_argument("--types", help="comma-separated event types to cycle through (default: six, one of them a purchase)")
     parser.add_argument("--db", help="SQLite file (default: a fresh one in a temp folder)")
     args = parser.parse_args()
 
@@ -95,7 +96,7 @@ def main():
         address = line.strip().rsplit(" ", 1)[-1].removeprefix("http://")
         host, port = address.rsplit(":", 1)
         time.sleep(1.0)
-        bodies = make_batches(args.events, args.batch, args.customers, os.getpid())
+        bodies = make_batches(args.events, args.batch, args.customers, os.getpid(), args.types.split(",") if args.types else TYPES)
         print(f"# {args.events} events, {len(bodies)} batches of {args.batch}, {args.clients} clients, "
               f"server pid {server.pid}, db {db}", flush=True)
         start = status_kb(server.pid)

@@ -62,6 +62,36 @@ pub struct Transaction {
     pub value: f64,
 }
 
+impl Transaction {
+    /// A purchase from its event's fields. The amount is `properties.value` (a number, or a number in a
+    /// string); 0 without one, or when it is negative or not finite. Only that one field is read: the other
+    /// properties are skipped without being kept, so a refit over millions of purchases holds three fields each.
+    pub fn from_event(
+        customer: String,
+        at: jiff::Timestamp,
+        properties: Option<&str>,
+    ) -> Transaction {
+        #[derive(Deserialize)]
+        struct Amount {
+            value: Option<serde_json::Value>,
+        }
+        let value = properties
+            .and_then(|text| serde_json::from_str::<Amount>(text).ok())
+            .and_then(|amount| match amount.value {
+                Some(serde_json::Value::Number(n)) => n.as_f64(),
+                Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+                _ => None,
+            })
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+            .unwrap_or(0.0);
+        Transaction {
+            customer,
+            at,
+            value,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RfmOptions {
     pub period: Period,
@@ -220,6 +250,22 @@ struct Occasion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_purchase_reads_only_its_value() {
+        let at: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().expect("time");
+        let value = |p: Option<&str>| Transaction::from_event("c".into(), at, p).value;
+        assert_eq!(
+            value(Some(r#"{"value": 12.5, "items": [{"sku": "a"}]}"#)),
+            12.5
+        );
+        assert_eq!(value(Some(r#"{"value": " 7 "}"#)), 7.0);
+        assert_eq!(value(Some(r#"{"value": -3}"#)), 0.0);
+        assert_eq!(value(Some(r#"{"value": "lots"}"#)), 0.0);
+        assert_eq!(value(Some(r#"{"amount": 4}"#)), 0.0);
+        assert_eq!(value(Some("not json")), 0.0);
+        assert_eq!(value(None), 0.0);
+    }
 
     fn tx(customer: &str, at: &str, value: f64) -> Transaction {
         Transaction {

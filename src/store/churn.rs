@@ -41,6 +41,13 @@ pub struct StoredChurnModel {
 
 #[async_trait]
 pub trait Churn {
+    /// Every event of the given types at or before `until`, as purchases (customer, time, amount), in
+    /// (at, id) order. Read row by row into that lean form: the refit never holds whole events.
+    async fn purchases(
+        &self,
+        kinds: Vec<String>,
+        until: Timestamp,
+    ) -> Result<Vec<crate::churn::Transaction>, StoreError>;
     /// Replaces the stored fit and all scores in one transaction.
     async fn save_churn(
         &self,

@@ -1,11 +1,13 @@
 //! Churn model and scores on PostgreSQL.
 
 use async_trait::async_trait;
+use futures::TryStreamExt;
 use jiff::Timestamp;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
 use super::PostgresStore;
+use crate::churn::Transaction;
 use crate::store::churn::{Churn, ChurnScore, StoredChurnModel};
 use crate::store::{from_nanos, nanos, StoreError};
 
@@ -78,6 +80,30 @@ impl Churn for PostgresStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn purchases(
+        &self,
+        kinds: Vec<String>,
+        until: Timestamp,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        // Streamed: each row becomes a lean purchase before the next is read.
+        let mut rows = sqlx::query(
+            "SELECT customer, at, properties FROM events WHERE type = ANY($1) AND at <= $2 ORDER BY at, id",
+        )
+        .bind(&kinds)
+        .bind(nanos(until))
+        .fetch(&self.pool);
+        let mut out = Vec::new();
+        while let Some(r) = rows.try_next().await? {
+            let properties: Option<&str> = r.try_get(2)?;
+            out.push(Transaction::from_event(
+                r.try_get(0)?,
+                from_nanos(r.try_get(1)?),
+                properties,
+            ));
+        }
+        Ok(out)
     }
 
     async fn churn_model(&self) -> Result<Option<StoredChurnModel>, StoreError> {

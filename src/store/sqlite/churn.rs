@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 
 use super::{lock, SqliteStore};
+use crate::churn::Transaction;
 use crate::store::churn::{Churn, ChurnScore, StoredChurnModel};
 use crate::store::{from_nanos, nanos, StoreError};
 
@@ -29,6 +30,39 @@ fn score_from_row(r: &Row<'_>) -> rusqlite::Result<ChurnScore> {
 
 #[async_trait]
 impl Churn for SqliteStore {
+    async fn purchases(
+        &self,
+        kinds: Vec<String>,
+        until: Timestamp,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT c.id, e.at, e.properties FROM events e JOIN customers c ON c.seq = e.customer_seq
+                     WHERE e.type = ?1 AND e.at <= ?2 ORDER BY e.at, e.id",
+                )?;
+                let mut out = Vec::new();
+                for kind in &kinds {
+                    let mut rows = stmt.query(params![kind, nanos(until)])?;
+                    while let Some(r) = rows.next()? {
+                        let properties: Option<String> = r.get(2)?;
+                        out.push(Transaction::from_event(
+                            r.get(0)?,
+                            from_nanos(r.get(1)?),
+                            properties.as_deref(),
+                        ));
+                    }
+                }
+                // Each type was read in order; together they are in (at) order, as one query would give.
+                if kinds.len() > 1 {
+                    out.sort_by_key(|t| t.at);
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
     async fn save_churn(
         &self,
         fitted_at: Timestamp,
