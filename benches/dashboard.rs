@@ -5,7 +5,9 @@
 //! Writes `target/bench-dashboard.md`.
 //!
 //! Sizes: `SEEN_BENCH_CUSTOMERS` (default 200 000), `SEEN_BENCH_MONTHS` (default 7),
-//! `SEEN_BENCH_DB` (reuse an existing database file instead of building one).
+//! `SEEN_BENCH_DB` (reuse an existing database file instead of building one; it needs the admin
+//! `bench@example.com` with the password "a long bench password"). `SEEN_BENCH_BASELINE=/old/seen[,…]`: those
+//! binaries serve the same database too, one after the other per setup, with this build's p50 over theirs.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -36,8 +38,8 @@ struct Serve {
 }
 
 impl Serve {
-    fn start(db: &Path, config: &Path) -> Serve {
-        let mut child = Command::new(SEEN)
+    fn start(seen: &str, db: &Path, config: &Path) -> Serve {
+        let mut child = Command::new(seen)
             .arg("--db")
             .arg(db)
             .arg("--config")
@@ -159,6 +161,74 @@ fn build(dir: &Path, customers: usize, months: usize) -> PathBuf {
     db
 }
 
+/// One binary serving `db` with `config`: (page, (p50, p95, max) ms) for each page, one request at a time.
+fn measure(
+    seen: &str,
+    db: &Path,
+    config: &Path,
+    client: &reqwest::blocking::Client,
+    requests: usize,
+    pause_ms: u64,
+) -> Vec<(String, (f64, f64, f64))> {
+    let serve = Serve::start(seen, db, config);
+    let session = login(client, &serve.base);
+    // A customer of the queue, for the customer page.
+    let queue = client
+        .get(format!("{}/invisible", serve.base))
+        .header("cookie", format!("seen_session={session}"))
+        .send()
+        .and_then(|r| r.text())
+        .expect("queue");
+    let marker = "data-customer=\"";
+    let customer = queue.find(marker).map(|i| {
+        let rest = &queue[i + marker.len()..];
+        rest[..rest.find('"').unwrap_or(0)].to_string()
+    });
+    let mut pages = vec![
+        "/overview".to_string(),
+        "/overview?days=91".into(),
+        "/invisible".into(),
+        "/promises".into(),
+        "/promises?format=csv".into(),
+        "/outbox".into(),
+        "/surveys".into(),
+        "/admin/users".into(),
+        "/admin/policies".into(),
+    ];
+    if let Some(c) = customer {
+        pages.insert(3, format!("/customers/{c}"));
+    }
+    let mut out = Vec::new();
+    for page in pages {
+        let mut times = Vec::with_capacity(requests);
+        for i in 0..=requests {
+            std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+            let started = Instant::now();
+            let response = client
+                .get(format!("{}{page}", serve.base))
+                .header("cookie", format!("seen_session={session}"))
+                .send()
+                .expect("request");
+            let status = response.status();
+            let body = response.bytes().expect("body");
+            let ms = started.elapsed().as_secs_f64() * 1_000.0;
+            assert!(status.is_success(), "{page}: {status}");
+            assert!(!body.is_empty());
+            if i > 0 {
+                times.push(ms);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let figures = (
+            percentile(&times, 50.0),
+            percentile(&times, 95.0),
+            times.last().copied().unwrap_or(f64::NAN),
+        );
+        out.push((page, figures));
+    }
+    out
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -194,7 +264,25 @@ fn main() {
     table.push_str(&format!(
         "Database: {counts} (SQLite); {requests} requests per page after one warm-up, one at a time.\n\n"
     ));
-    table.push_str("| page | cache | p50 ms | p95 ms | max ms |\n|---|---|---|---|---|\n");
+    // With SEEN_BENCH_BASELINE=/old/seen[,…] those binaries serve the same database too, one after the
+    // other within each setup: a p50/p95 pair per binary and this build's p50 over each baseline's.
+    let mut bins: Vec<String> = std::env::var("SEEN_BENCH_BASELINE")
+        .map(|list| list.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    bins.push(SEEN.to_string());
+    let name = |bin: &str| bin.rsplit('/').next().unwrap_or(bin).to_string();
+    table.push_str("| page | cache |");
+    for bin in &bins {
+        table.push_str(&format!(" `{}` p50 / p95 / max ms |", name(bin)));
+    }
+    for bin in &bins[..bins.len() - 1] {
+        table.push_str(&format!(" p50 this / `{}` |", name(bin)));
+    }
+    table.push_str("\n|---|---|");
+    for _ in 0..(2 * bins.len() - 1) {
+        table.push_str("---|");
+    }
+    table.push('\n');
     // (label, figures_cache_secs, queue_cache_secs, pause between requests): the defaults; a 1 s cache
     // with pauses, so that requests keep finding expired figures (served stale while one background
     // task recomputes them, which competes with the requests for the 2 cores); and no cache at all.
@@ -212,62 +300,42 @@ fn main() {
             ),
         )
         .expect("config");
-        let serve = Serve::start(&db, &config);
-        let session = login(&client, &serve.base);
-        // A customer of the queue, for the customer page.
-        let queue = client
-            .get(format!("{}/invisible", serve.base))
-            .header("cookie", format!("seen_session={session}"))
-            .send()
-            .and_then(|r| r.text())
-            .expect("queue");
-        let marker = "data-customer=\"";
-        let customer = queue.find(marker).map(|i| {
-            let rest = &queue[i + marker.len()..];
-            rest[..rest.find('"').unwrap_or(0)].to_string()
-        });
-        let mut pages = vec![
-            "/overview".to_string(),
-            "/overview?days=91".into(),
-            "/invisible".into(),
-            "/promises".into(),
-            "/promises?format=csv".into(),
-            "/outbox".into(),
-            "/surveys".into(),
-            "/admin/users".into(),
-            "/admin/policies".into(),
-        ];
-        if let Some(c) = customer {
-            pages.insert(3, format!("/customers/{c}"));
-        }
-        for page in &pages {
-            let mut times = Vec::with_capacity(requests);
-            for i in 0..=requests {
-                std::thread::sleep(std::time::Duration::from_millis(pause_ms));
-                let started = Instant::now();
-                let response = client
-                    .get(format!("{}{page}", serve.base))
-                    .header("cookie", format!("seen_session={session}"))
-                    .send()
-                    .expect("request");
-                let status = response.status();
-                let body = response.bytes().expect("body");
-                let ms = started.elapsed().as_secs_f64() * 1_000.0;
-                assert!(status.is_success(), "{page}: {status}");
-                assert!(!body.is_empty());
-                if i > 0 {
-                    times.push(ms);
+        // page -> (p50, p95, max) per binary
+        let mut results: Vec<(String, Vec<(f64, f64, f64)>)> = Vec::new();
+        for seen in &bins {
+            let pages = measure(seen, &db, &config, &client, requests, pause_ms);
+            for (page, figures) in pages {
+                eprintln!(
+                    "{page} {label} ({}): p50 {:.1} p95 {:.1} max {:.1}",
+                    name(seen),
+                    figures.0,
+                    figures.1,
+                    figures.2
+                );
+                // The customer page names a different customer per binary only if their queues differ.
+                let page = if page.starts_with("/customers/") {
+                    "/customers/…".to_string()
+                } else {
+                    page
+                };
+                match results.iter_mut().find(|(p, _)| *p == page) {
+                    Some((_, row)) => row.push(figures),
+                    None => results.push((page, vec![figures])),
                 }
             }
-            times.sort_by(f64::total_cmp);
-            let line = format!(
-                "| `{page}` | {} | {:.1} | {:.1} | {:.1} |\n",
-                label,
-                percentile(&times, 50.0),
-                percentile(&times, 95.0),
-                times.last().copied().unwrap_or(f64::NAN)
-            );
-            eprint!("{line}");
+        }
+        for (page, row) in results {
+            let mut line = format!("| `{page}` | {label} |");
+            for (p50, p95, max) in &row {
+                line.push_str(&format!(" {p50:.1} / {p95:.1} / {max:.1} |"));
+            }
+            if row.len() == bins.len() {
+                let this = row[row.len() - 1].0;
+                for (p50, _, _) in &row[..row.len() - 1] {
+                    line.push_str(&format!(" {:.2}× |", this / p50));
+                }
+            }
+            line.push('\n');
             table.push_str(&line);
         }
     }

@@ -1,20 +1,22 @@
 //! Seen: no customer of a business should ever go unseen.
 //!
-//! See `ARCHITECTURE.md` for the map: `domain` decides, `store` remembers, `service` answers,
-//! `http` and `cli` are the edges, `jobs` runs in the background, `channels` and `templates` send.
+//! See `ARCHITECTURE.md` for the map: `domain` decides, `store` remembers, `service` answers, `api`,
+//! `dashboard` and `cli` are the edges (none imports another), `app` assembles the server and its `jobs`,
+//! `channels` and `templates` send, `secrets` mints, hashes and signs.
 
+pub mod api;
+pub mod app;
 pub mod channels;
 pub mod churn;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod domain;
-pub mod http;
 pub mod ingest;
-pub mod insights;
 pub mod jobs;
 pub mod metrics;
+pub mod secrets;
 pub mod service;
 pub mod store;
 pub mod templates;
-pub mod web;

@@ -1,6 +1,6 @@
 //! Operational metrics: counters and histograms recorded through the `metrics` facade by one-line hooks
 //! (ingestion, HTTP, jobs, sends), gauges read from the store at most every `refresh`, rendered in the
-//! Prometheus text format by `http::metrics`. Nothing is recorded until `[metrics]` turns it on: the hooks
+//! Prometheus text format by `api::metrics`. Nothing is recorded until `[metrics]` turns it on: the hooks
 //! are then no-ops.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use sha2::{Digest, Sha256};
 
 use crate::config::MetricsSettings;
 use crate::store::Store;
@@ -181,7 +180,7 @@ impl Exporter {
         Ok(Arc::new(Exporter {
             handle,
             store,
-            token_hash: settings.token.as_deref().map(digest),
+            token_hash: settings.token.as_deref().map(crate::secrets::sha256),
             listen: settings.listen,
             refresh: settings.refresh,
             churn_every,
@@ -203,7 +202,7 @@ impl Exporter {
             })
             .map(str::trim);
         // Comparing digests: the time taken says nothing about the token.
-        given.is_some_and(|token| digest(token) == *expected)
+        given.is_some_and(|token| crate::secrets::sha256(token) == *expected)
     }
 
     /// The Prometheus text: gauges refreshed if older than `refresh`, then every series.
@@ -269,10 +268,6 @@ impl Exporter {
         }
         Ok(())
     }
-}
-
-fn digest(text: &str) -> [u8; 32] {
-    Sha256::digest(text.as_bytes()).into()
 }
 
 /// VmRSS of this process, from `/proc/self/status` (Linux; `None` elsewhere).

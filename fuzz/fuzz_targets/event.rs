@@ -1,6 +1,6 @@
-//! Fuzz target: a `POST /v1/events` body (one JSON object or an array of them), split into items the
-//! way `http::events::post_events` does, each parsed into `EventInput` and validated into an `Event`.
-//! Never panics; every accepted event satisfies the invariants the store relies on.
+//! Fuzz target: a `POST /v1/events` body (one JSON object or an array of them), split into items by
+//! `api::events::split_body` (as the handler does), each parsed into `EventInput` and validated into an
+//! `Event`. Never panics; every accepted event satisfies the invariants the store relies on.
 #![no_main]
 
 #[path = "common.rs"]
@@ -8,32 +8,24 @@ mod common;
 
 use jiff::Timestamp;
 use libfuzzer_sys::fuzz_target;
+use seen::api::events::{split_body, BodyError};
 use seen::domain::event::parse_event_json;
-use serde_json::value::RawValue;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    // The same split as the handler (src/http/events.rs): '[' → array of raw items, '{' → one item,
-    // anything else is a 400 before any parsing.
-    let items: Vec<&RawValue> = match text.trim_start().as_bytes().first() {
-        Some(b'[') => match serde_json::from_str(text) {
-            Ok(items) => items,
-            Err(_) => return,
-        },
-        Some(b'{') => match serde_json::from_str(text) {
-            Ok(item) => vec![item],
-            Err(_) => return,
-        },
-        _ => {
-            // Not a body the handler would take; still one event's worth of text for the parser.
-            check(text);
-            return;
+    // The handler's own split: '[' → array of raw items, '{' → one item, anything else is a 400 before
+    // any parsing.
+    match split_body(text) {
+        Ok(items) => {
+            for item in items {
+                check(item.get());
+            }
         }
-    };
-    for item in items {
-        check(item.get());
+        // Not a body the handler would take; still one event's worth of text for the parser.
+        Err(BodyError::NotObjectOrArray) => check(text),
+        Err(BodyError::InvalidJson(_)) => {}
     }
 });
 

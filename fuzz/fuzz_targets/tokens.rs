@@ -1,5 +1,5 @@
 //! Fuzz target: the signed tokens in links Seen sends — survey answer links
-//! (`domain::survey::SurveyLink`) and unsubscribe tokens (`jobs::actions`). Verifying arbitrary text
+//! (`domain::survey::SurveyLink`) and unsubscribe tokens, both minted and checked by `secrets`. Verifying arbitrary text
 //! never panics; a token minted for any fields verifies back to exactly those fields; a token with
 //! any byte changed, inserted or removed never verifies, nor does it under another secret.
 #![no_main]
@@ -8,7 +8,9 @@ use arbitrary::Arbitrary;
 use jiff::Timestamp;
 use libfuzzer_sys::fuzz_target;
 use seen::domain::survey::{LinkError, SurveyLink};
-use seen::jobs::actions::{unsubscribe_token, verify_unsubscribe_token};
+use seen::secrets::{
+    survey_link_token, unsubscribe_token, verify_survey_link, verify_unsubscribe_token,
+};
 
 #[derive(Debug, Arbitrary)]
 struct Input<'a> {
@@ -65,7 +67,7 @@ fn instant(seconds: i64) -> Timestamp {
 fuzz_target!(|input: Input| {
     let now = instant(input.now);
     // Arbitrary text never panics.
-    let _ = SurveyLink::verify(input.secret, input.raw, now);
+    let _ = verify_survey_link(input.secret, input.raw, now);
     let _ = verify_unsubscribe_token(input.secret, input.raw);
 
     // Survey answer links.
@@ -75,24 +77,24 @@ fuzz_target!(|input: Input| {
         send: input.send.to_string(),
         expires: instant(input.expires),
     };
-    let token = link.token(input.secret);
+    let token = survey_link_token(&link, input.secret);
     assert_eq!(
-        SurveyLink::verify(input.secret, &token, link.expires).as_ref(),
+        verify_survey_link(input.secret, &token, link.expires).as_ref(),
         Ok(&link)
     );
     if now > link.expires {
         assert_eq!(
-            SurveyLink::verify(input.secret, &token, now),
+            verify_survey_link(input.secret, &token, now),
             Err(LinkError::Expired(link.expires))
         );
     }
     if different_keys(input.other_secret, input.secret) {
-        assert!(SurveyLink::verify(input.other_secret, &token, link.expires).is_err());
+        assert!(verify_survey_link(input.other_secret, &token, link.expires).is_err());
     }
     let mutated = mutate(&token, &input.edits);
     if mutated != token {
         assert_eq!(
-            SurveyLink::verify(input.secret, &mutated, link.expires),
+            verify_survey_link(input.secret, &mutated, link.expires),
             Err(LinkError::Invalid),
             "mutated survey token verified: {token:?} -> {mutated:?}"
         );

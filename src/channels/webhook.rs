@@ -4,17 +4,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{StatusCode, Url};
-use sha2::Sha256;
 
 use crate::channels::settings::url_origin;
 use crate::channels::{
     parse_timeout, ChannelError, Delivery, OutgoingWebhook, WebhookFormat, WebhookSettings,
 };
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Used for endpoints given as a URL rather than by name.
 const INLINE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -136,10 +132,8 @@ fn parse_url(text: &str) -> Result<Url, String> {
 
 /// `X-Seen-Signature` for a request: `sha256=` and the hex HMAC-SHA256 of `"{timestamp}.{body}"`.
 pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    format!(
-        "sha256={}",
-        hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
-    )
+    let tag = crate::secrets::hmac_sha256(secret, &[timestamp.as_bytes(), b".", body]);
+    format!("sha256={}", hex::encode(tag))
 }
 
 /// Checks an `X-Seen-Signature` header against the raw body, in constant time. Receivers should also
@@ -151,17 +145,9 @@ pub fn verify_signature(secret: &str, timestamp: &str, body: &[u8], header: &str
     let Ok(digest) = hex::decode(digest) else {
         return false;
     };
-    mac(secret, timestamp, body).verify_slice(&digest).is_ok()
-}
-
-fn mac(secret: &str, timestamp: &str, body: &[u8]) -> HmacSha256 {
-    // HMAC takes keys of any length (long ones are hashed), so this never falls back in practice.
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| <HmacSha256 as Mac>::new(&Default::default()));
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac
+    // The whole digest, never a prefix of it.
+    digest.len() == 32
+        && crate::secrets::verify_hmac_sha256(secret, &[timestamp.as_bytes(), b".", body], &digest)
 }
 
 async fn classify_response(response: reqwest::Response, target: &str) -> Delivery {

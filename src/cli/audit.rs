@@ -27,7 +27,7 @@ pub fn cli_actor() -> String {
 pub async fn run(cli: &Cli, args: &AuditArgs) -> Result<ExitCode> {
     let service = super::open(cli, "./seen.db").await?;
     let entries = service
-        .store
+        .store()
         .audit_log(args.limit)
         .await
         .context("reading the audit log")?;

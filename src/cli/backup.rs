@@ -70,7 +70,7 @@ pub async fn backup(cli: &Cli, args: &BackupArgs) -> Result<ExitCode> {
         .await
         .with_context(|| format!("backing up to {}", args.file.display()))?;
     service
-        .store
+        .store()
         .record_audit(
             NewAudit::new(cli_actor(), "backup", Some(args.file.display().to_string()))
                 .with_detail(describe(&info)),
@@ -100,7 +100,7 @@ pub async fn restore(cli: &Cli, args: &RestoreArgs) -> Result<ExitCode> {
     // Opening upgrades an older schema and recomputes obligations if the policies changed since.
     let service = super::open(cli, "./seen.db").await?;
     service
-        .store
+        .store()
         .record_audit(
             NewAudit::new(
                 cli_actor(),

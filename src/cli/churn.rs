@@ -127,7 +127,7 @@ pub async fn run(cli: &Cli, command: &ChurnCommand) -> Result<ExitCode> {
         }
         ChurnCommand::AtRisk(args) => {
             let scores = service
-                .store
+                .store()
                 .churn_scores(!args.all, args.top)
                 .await
                 .context("reading churn scores")?;
@@ -139,7 +139,7 @@ pub async fn run(cli: &Cli, command: &ChurnCommand) -> Result<ExitCode> {
                     }
                 }
                 Format::Table => {
-                    if service.store.churn_model().await?.is_none() {
+                    if service.store().churn_model().await?.is_none() {
                         println!("no churn model yet: run `seen churn fit`");
                         return Ok(ExitCode::SUCCESS);
                     }
@@ -166,7 +166,7 @@ pub async fn run(cli: &Cli, command: &ChurnCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        ChurnCommand::Model => match service.store.churn_model().await? {
+        ChurnCommand::Model => match service.store().churn_model().await? {
             Some(stored) => {
                 print_json(&serde_json::json!({
                     "fitted_at": stored.fitted_at,

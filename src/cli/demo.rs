@@ -75,7 +75,8 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
     if args.serve {
         config.file.actions.enabled = false;
     }
-    let service = super::open_with(&db, &config).await?;
+    let store = super::open_store(&db, &config).await?;
+    let service = crate::service::Service::new(store.clone(), config.engine.clone());
     eprintln!(
         "Building a demo business: {} customers, {} months up to {} (seed {}) …",
         args.customers,
@@ -135,7 +136,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
     super::report::print_table(&invisible, end, summary.customers, 15);
     if args.serve {
         let logins = demo_logins(&service).await?;
-        return super::serve::serve(&config, service, args.listen, move |address| {
+        return super::serve::serve(&config, store, args.listen, move |address| {
             println!("\nDashboard: http://{address}/login  (Ctrl-C stops it)");
             for (role, email, password) in &logins {
                 println!("  {role:<8} {email:<22} password {password}");
@@ -161,9 +162,9 @@ async fn demo_logins(service: &crate::service::Service) -> Result<Vec<(String, S
         (Role::Manager, "manager@demo.example", "Marta Manager"),
         (Role::Agent, "agent@demo.example", "Alex Agent"),
     ] {
-        let password = crate::web::auth::random_token()[..20].to_string();
-        let hash = crate::web::auth::hash_password(&password).context("hashing a demo password")?;
-        match service.store.create_user(email, name, role, &hash).await {
+        let password = crate::secrets::random_token()[..20].to_string();
+        let hash = crate::secrets::hash_password(&password).context("hashing a demo password")?;
+        match service.create_user(email, name, role, &hash).await {
             Ok(_) => out.push((role.as_str().to_string(), email.to_string(), password)),
             // A PostgreSQL demo database is added to: its users stay as they were.
             Err(crate::store::StoreError::Conflict(_)) => out.push((

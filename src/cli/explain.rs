@@ -142,7 +142,7 @@ pub async fn run(cli: &Cli, args: &ExplainArgs) -> Result<ExitCode> {
         );
     }
     let messages = service
-        .store
+        .store()
         .outbox(OutboxFilter {
             customer: Some(args.customer.clone()),
             limit: Some(10_000),

@@ -20,10 +20,8 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> Result<ExitCode> {
     let service = super::open(cli, "./seen.db").await?;
     match command {
         KeysCommand::Create { name } => {
-            let key = crate::http::auth::new_key();
-            service
-                .store
-                .create_api_key(name, &crate::http::auth::hash_key(&key))
+            let key = service
+                .create_api_key(name)
                 .await
                 .context("storing the key")?;
             audit(&service, "key.created", name).await?;
@@ -31,18 +29,12 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> Result<ExitCode> {
             eprintln!("API key {name:?} created. It is shown only this once: store it now.");
         }
         KeysCommand::List => {
-            for key in service
-                .store
-                .list_api_keys()
-                .await
-                .context("listing keys")?
-            {
+            for key in service.api_keys().await.context("listing keys")? {
                 println!("{}\tcreated {}", key.name, key.created_at);
             }
         }
         KeysCommand::Revoke { name } => {
             if !service
-                .store
                 .revoke_api_key(name)
                 .await
                 .context("revoking the key")?
@@ -59,7 +51,6 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> Result<ExitCode> {
 
 async fn audit(service: &crate::service::Service, action: &str, name: &str) -> Result<()> {
     service
-        .store
         .record_audit(crate::store::NewAudit::new(
             super::audit::cli_actor(),
             action,

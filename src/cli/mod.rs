@@ -130,7 +130,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Recompute => {
             let service = open(&cli, "./seen.db").await?;
             let n = service
-                .store
+                .store()
                 .recompute_all()
                 .await
                 .context("recomputing obligations")?;
@@ -151,11 +151,16 @@ pub async fn open(cli: &Cli, default_db: &str) -> Result<Service> {
 }
 
 pub async fn open_with(db: &str, config: &Config) -> Result<Service> {
-    let options = config.file.storage.options().context("reading [storage]")?;
-    let store = crate::store::open(db, config.engine.clone(), &options)
-        .await
-        .with_context(|| format!("opening the database {}", crate::store::redact_url(db)))?;
+    let store = open_store(db, config).await?;
     Ok(Service::new(store, Arc::clone(&config.engine)))
+}
+
+/// Opens the store (creating or upgrading its schema) with `[storage]`'s options.
+pub async fn open_store(db: &str, config: &Config) -> Result<Arc<dyn crate::store::Store>> {
+    let options = config.file.storage.options().context("reading [storage]")?;
+    crate::store::open(db, config.engine.clone(), &options)
+        .await
+        .with_context(|| format!("opening the database {}", crate::store::redact_url(db)))
 }
 
 /// `--as-of`: RFC 3339 with offset, or "now" (the default).

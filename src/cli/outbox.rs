@@ -35,7 +35,7 @@ fn parse_status(text: &str) -> Result<OutboxStatus, String> {
 pub async fn run(cli: &Cli, args: &OutboxArgs) -> Result<ExitCode> {
     let service = super::open(cli, "./seen.db").await?;
     let rows = service
-        .store
+        .store()
         .outbox(OutboxFilter {
             customer: args.customer.clone(),
             status: args.status,
@@ -52,7 +52,7 @@ pub async fn run(cli: &Cli, args: &OutboxArgs) -> Result<ExitCode> {
             }
         }
         Format::Table => {
-            let counts = service.store.outbox_counts().await.context("counting")?;
+            let counts = service.store().outbox_counts().await.context("counting")?;
             let summary: Vec<String> = counts
                 .iter()
                 .map(|(status, n)| format!("{n} {}", status.as_str()))

@@ -1,7 +1,5 @@
 //! Shared output helpers for the CLI.
 
-use jiff::Timestamp;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Table,
@@ -9,10 +7,7 @@ pub enum Format {
     Jsonl,
 }
 
-/// `2026-05-01 09:12 UTC`: minute precision is what a person reads.
-pub fn when(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
-}
+pub use crate::domain::span::format_when as when;
 
 /// Pretty JSON to stdout, streamed (no intermediate string or value tree).
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {

@@ -44,7 +44,7 @@ pub async fn run(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {
             }
         }
         Format::Table => {
-            let customers = service.store.counts().await?.customers;
+            let customers = service.store().counts().await?.customers;
             print_table(&invisible, args.as_of, customers, args.top);
         }
     }

@@ -24,7 +24,7 @@ pub async fn run(cli: &Cli, command: &RetentionCommand) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let service = super::open_with(&cli.db_or("./seen.db"), &config).await?;
-    let report = run_once(service.store.as_ref(), &settings, Timestamp::now())
+    let report = run_once(service.store().as_ref(), &settings, Timestamp::now())
         .await
         .context("applying retention")?;
     println!(

@@ -7,8 +7,8 @@ use anyhow::{bail, Context, Result};
 
 use super::audit::cli_actor;
 use super::Cli;
+use crate::secrets::{hash_password, random_token, MIN_PASSWORD};
 use crate::store::{NewAudit, Role};
-use crate::web::auth::{hash_password, random_token};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum UsersCommand {
@@ -62,23 +62,18 @@ pub async fn run(cli: &Cli, command: &UsersCommand) -> Result<ExitCode> {
             } else {
                 (random_token()[..20].to_string(), true)
             };
-            if password.chars().count() < crate::web::auth::MIN_PASSWORD {
-                bail!(
-                    "the password must have at least {} characters",
-                    crate::web::auth::MIN_PASSWORD
-                );
+            if password.chars().count() < MIN_PASSWORD {
+                bail!("the password must have at least {MIN_PASSWORD} characters");
             }
             let name = name
                 .clone()
                 .unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string());
             let hash = hash_password(&password).context("hashing the password")?;
             let user = service
-                .store
                 .create_user(email, &name, *role, &hash)
                 .await
                 .context("adding the user")?;
             service
-                .store
                 .record_audit(
                     NewAudit::new(cli_actor(), "user.added", Some(user.email.clone()))
                         .with_detail(user.role.as_str()),
@@ -98,7 +93,6 @@ pub async fn run(cli: &Cli, command: &UsersCommand) -> Result<ExitCode> {
         UsersCommand::Remove { email } => {
             let audit = NewAudit::new(cli_actor(), "user.removed", Some(email.to_lowercase()));
             if !service
-                .store
                 .remove_user(email, audit)
                 .await
                 .context("removing the user")?
@@ -112,7 +106,6 @@ pub async fn run(cli: &Cli, command: &UsersCommand) -> Result<ExitCode> {
             let audit = NewAudit::new(cli_actor(), "user.role", Some(email.to_lowercase()))
                 .with_detail(role.as_str());
             if !service
-                .store
                 .set_user_role(email, *role, audit)
                 .await
                 .context("changing the role")?
@@ -123,7 +116,7 @@ pub async fn run(cli: &Cli, command: &UsersCommand) -> Result<ExitCode> {
             println!("{email} is now {}", role.as_str());
         }
         UsersCommand::List => {
-            for u in service.store.users().await.context("listing users")? {
+            for u in service.users().await.context("listing users")? {
                 println!("{:<32} {:<8} {}", u.email, u.role.as_str(), u.name);
             }
         }

@@ -374,7 +374,7 @@ fn deeper_than(value: &serde_json::Value, levels: usize) -> Option<String> {
 /// Parses an RFC 3339 timestamp with an offset, exactly `YYYY-MM-DDTHH:MM:SS[.fraction]` then `Z` or `±HH:MM`
 /// (1 to 9 fraction digits; upper-case `T` and `Z`; no surrounding spaces), written with a year from 1970 to
 /// 2200 (nanoseconds since the epoch stay well inside an i64). The API's OpenAPI pattern
-/// (`http::schema::TIMESTAMP_PATTERN`) describes the same set.
+/// (`api::schema::TIMESTAMP_PATTERN`) describes the same set.
 pub fn parse_timestamp(field: &str, value: &str) -> Result<Timestamp, EventError> {
     let invalid = |why: &str| {
         EventError::new(

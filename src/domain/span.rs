@@ -1,6 +1,7 @@
-//! Human spans of time: `15m`, `1h30m`, `2d`, `90s` (as in `seen.toml`), and their display.
+//! Human spans of time: `15m`, `1h30m`, `2d`, `90s` (as in `seen.toml`), and their display; and the
+//! display of an instant in tables and pages (`format_when`).
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("bad span {text:?}: {reason} (expected e.g. 15m, 1h30m, 2d)")]
@@ -56,6 +57,11 @@ pub fn parse_span(text: &str) -> Result<SignedDuration, SpanError> {
         return Err(err("a number without a unit"));
     }
     Ok(SignedDuration::from_secs(total))
+}
+
+/// `2026-05-01 09:12 UTC`: minute precision is what a person reads (the CLI's tables, the dashboard).
+pub fn format_when(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// Compact display: `2d 3h`, `45m`, `12s`; at most two units, rounded down.

@@ -128,7 +128,7 @@ pub async fn refit(
 ) -> Result<RefitOutcome, ChurnJobError> {
     let started = Instant::now();
     let transactions = service
-        .store
+        .store()
         .purchases(settings.purchase_types.clone(), now)
         .await?;
     let purchases = transactions.len();
@@ -155,7 +155,7 @@ pub async fn refit(
         .collect();
     let gone_quiet = quiet.len();
     service
-        .store
+        .store()
         .save_churn(now, stored.clone(), scores)
         .await?;
     let newly_flagged = if settings.flag_gone_quiet {

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::sinks::{HookReceiver, SmtpSink};
-use crate::common::{spawn_app_acting, Backend, TestApp};
+use crate::common::{spawn_app_acting, spawn_app_stepped, Backend, TestApp};
 use jiff::{SignedDuration, Timestamp};
 use seen::config::Config;
 use serde_json::{json, Value};
@@ -489,7 +489,8 @@ async fn quiet_hours_delay_non_urgent_messages() {
     let start = now.checked_sub(SignedDuration::from_hours(1)).unwrap();
     let end = now.checked_add(SignedDuration::from_hours(1)).unwrap();
     let window = format!("{}-{}", start.strftime("%H:%M"), end.strftime("%H:%M"));
-    let app = spawn_app_acting(
+    // Stepped: the jobs act when the test runs them, not when they wake.
+    let app = spawn_app_stepped(
         Backend::Sqlite,
         config(
             smtp.port,
@@ -520,7 +521,11 @@ async fn quiet_hours_delay_non_urgent_messages() {
         .0,
         200
     );
+    app.run_pending_jobs().await;
     smtp.wait_for(5, "the confirmation", |m| m.len() == 1).await;
+    // The reminder falls due a second after it was posted: one pass then defers it.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    app.run_pending_jobs().await;
     let rows = wait_outbox(&app, "customer=gil", 10, "the reminder deferred", |rows| {
         rows.iter().any(|r| {
             r["ref"] == "G-2"
@@ -643,7 +648,56 @@ secret = "whsec-test"
     assert_eq!(keys.len(), 2);
 }
 
-on_both_backends!(booking_lifecycle, respect);
+/// Stepped jobs: nothing acts until the test runs the pending jobs; one pass plans and sends the
+/// confirmation and records it (keeping its promise); another pass has nothing left to do.
+async fn one_pass_of_the_jobs_sends_what_is_due(backend: Backend) {
+    let smtp = SmtpSink::start(&[]);
+    let app = spawn_app_stepped(
+        backend,
+        config(smtp.port, &actions("quiet_hours = \"\"\ndaily_cap = 0")),
+    )
+    .await;
+    let event = booking(
+        "b1",
+        "booking.created",
+        "ana",
+        "ana@example.com",
+        "B-1",
+        DAY * 3,
+    );
+    assert_eq!(app.post_events(&json!([event])).await.0, 200);
+    assert!(
+        outbox(&app, "customer=ana").await.is_empty(),
+        "not planned yet"
+    );
+
+    app.run_pending_jobs().await;
+    let rows = outbox(&app, "customer=ana").await;
+    let confirmation = rows
+        .iter()
+        .find(|r| r["policy"] == "confirm-booking")
+        .unwrap_or_else(|| panic!("no confirmation: {rows:#?}"));
+    assert_eq!(confirmation["status"], "sent", "{confirmation:#}");
+    let to_ana = smtp.to("ana@example.com");
+    assert_eq!(to_ana.len(), 1);
+    assert!(subject(&to_ana[0]).to_lowercase().contains("confirmed"));
+    let (_, customer) = app.get_json("/v1/customers/ana").await;
+    let kept = customer["obligations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["policy"] == "confirm-booking" && o["status"] == "kept");
+    assert!(kept, "{customer:#}");
+
+    app.run_pending_jobs().await;
+    assert_eq!(smtp.messages().len(), 1, "nothing more was due");
+}
+
+on_both_backends!(
+    booking_lifecycle,
+    respect,
+    one_pass_of_the_jobs_sends_what_is_due
+);
 
 /// Two nodes on one PostgreSQL database, both running the sender: each message is claimed once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -200,7 +200,7 @@ async fn a_customer_with_everything(app: &TestApp, now: Timestamp) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"], 14, "{body}");
 
-    let store = &app.service.store;
+    let store = &app.service.store();
     store
         .record_work(WorkEntry {
             customer: ALICE.into(),
@@ -310,7 +310,7 @@ async fn forget_erases_every_trace_and_keeps_the_counts(backend: Backend) {
     let bob = || async {
         let mut obligations = app
             .service
-            .store
+            .store()
             .customer_obligations("cust-bob-1")
             .await
             .unwrap();
@@ -343,7 +343,7 @@ async fn forget_erases_every_trace_and_keeps_the_counts(backend: Backend) {
     assert_eq!(past_figures(&app, window).await, before);
     assert_eq!(bob().await, bob_before);
     assert_eq!(bob_before.len(), 4);
-    assert!(app.service.store.customer(ALICE).await.unwrap().is_none());
+    assert!(app.service.store().customer(ALICE).await.unwrap().is_none());
     // Forgetting twice finds nothing.
     let again = seen(&app.db.url, &["forget", ALICE]);
     assert_eq!(again.status.code(), Some(1));
@@ -371,7 +371,7 @@ async fn survey_links_stop_working_after_forget(backend: Backend) {
     );
     sent["properties"] = json!({ "send": "send-link-1", "survey": "csat", "kind": "csat" });
     assert_eq!(app.post_events(&json!([sent])).await.0, 200);
-    let secret = app.service.store.shared_secret().await.unwrap();
+    let secret = app.service.store().shared_secret().await.unwrap();
     let link = |customer: &str| seen::domain::survey::SurveyLink {
         customer: customer.into(),
         survey: "csat".into(),
@@ -382,7 +382,7 @@ async fn survey_links_stop_working_after_forget(backend: Backend) {
         let url = format!(
             "{}/s/{}/{score}",
             app.address,
-            link("cust-link").token(&secret)
+            seen::secrets::survey_link_token(&link("cust-link"), &secret)
         );
         async move { reqwest::get(url).await.unwrap().status().as_u16() }
     };
@@ -391,7 +391,7 @@ async fn survey_links_stop_working_after_forget(backend: Backend) {
     assert_eq!(click(4).await, 404);
     assert!(app
         .service
-        .store
+        .store()
         .customer("cust-link")
         .await
         .unwrap()
@@ -424,7 +424,7 @@ async fn retention_clears_old_details_and_keeps_rows(backend: Backend) {
     recent["properties"] = json!({ "address": "2 New Street" });
     let (status, body) = app.post_events(&json!([old, recent])).await;
     assert_eq!(status, 200, "{body}");
-    let obligations_before = app.service.store.counts().await.unwrap();
+    let obligations_before = app.service.store().counts().await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("seen.toml");
@@ -436,7 +436,7 @@ async fn retention_clears_old_details_and_keeps_rows(backend: Backend) {
     ));
     assert!(out.contains("properties of 1 events"), "{out}");
 
-    let events = app.service.store.customer_events("cust-r").await.unwrap();
+    let events = app.service.store().customer_events("cust-r").await.unwrap();
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].id, "old-1");
     assert_eq!(events[0].properties, None);
@@ -447,7 +447,7 @@ async fn retention_clears_old_details_and_keeps_rows(backend: Backend) {
         .as_deref()
         .unwrap()
         .contains("2 New Street"));
-    let counts = app.service.store.counts().await.unwrap();
+    let counts = app.service.store().counts().await.unwrap();
     assert_eq!(counts.events, obligations_before.events);
     assert_eq!(counts.obligations, obligations_before.obligations);
     // A second run has nothing left to do.
@@ -459,7 +459,7 @@ async fn retention_clears_old_details_and_keeps_rows(backend: Backend) {
     assert!(out.contains("properties of 0 events"), "{out}");
 
     // Finished messages lose who they went to; queued ones keep it.
-    let store = &app.service.store;
+    let store = &app.service.store();
     let item = |key: &str| OutboxItem {
         key: key.into(),
         customer: "cust-r".into(),
@@ -601,7 +601,7 @@ async fn serve_applies_retention_by_itself(backend: Backend) {
         }
     }
     assert!(plain.contains("events_cleared=1"), "{plain}");
-    let events = app.service.store.customer_events("cust-s").await.unwrap();
+    let events = app.service.store().customer_events("cust-s").await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].properties, None);
 }
@@ -694,13 +694,13 @@ async fn every_admin_action_leaves_one_audit_row(backend: Backend) {
     assert_eq!(audit(&db).len(), 3);
 
     // The dashboard.
-    let hash = seen::web::auth::hash_password("a long password").unwrap();
+    let hash = seen::secrets::hash_password("a long password").unwrap();
     for (email, role) in [
         ("agent@shop.test", Role::Agent),
         ("boss@shop.test", Role::Manager),
     ] {
         app.service
-            .store
+            .store()
             .create_user(email, email, role, &hash)
             .await
             .unwrap();
@@ -818,9 +818,9 @@ async fn every_admin_action_leaves_one_audit_row(backend: Backend) {
     e["customer_email"] = json!("web@example.org");
     assert_eq!(app.post_events(&json!([e])).await.0, 200);
     let manager = {
-        let hash = seen::web::auth::hash_password("a long password").unwrap();
+        let hash = seen::secrets::hash_password("a long password").unwrap();
         app.service
-            .store
+            .store()
             .create_user("m2@shop.test", "M2", Role::Manager, &hash)
             .await
             .unwrap();
@@ -846,7 +846,7 @@ async fn every_admin_action_leaves_one_audit_row(backend: Backend) {
     assert!(status == 403 || status == 422, "{status}");
     assert!(app
         .service
-        .store
+        .store()
         .customer("cust-web")
         .await
         .unwrap()
@@ -862,7 +862,7 @@ async fn every_admin_action_leaves_one_audit_row(backend: Backend) {
     assert!(html.contains("Forgotten: 1 events deleted"), "{html}");
     assert!(app
         .service
-        .store
+        .store()
         .customer("cust-web")
         .await
         .unwrap()
@@ -882,7 +882,7 @@ async fn every_admin_action_leaves_one_audit_row(backend: Backend) {
 async fn a_policy_change_is_audited(backend: Backend) {
     let db = common::TestDb::new(backend).await;
     let defaults = seen::config::Config::defaults().unwrap();
-    let store = common::open_store(&db.url, &defaults).await.store;
+    let store = common::open_store(&db.url, &defaults).await.store().clone();
     assert!(store.audit_log(10).await.unwrap().is_empty());
     drop(store);
     let changed = seen::config::Config::from_toml(
@@ -890,7 +890,7 @@ async fn a_policy_change_is_audited(backend: Backend) {
         "test",
     )
     .unwrap();
-    let store = common::open_store(&db.url, &changed).await.store;
+    let store = common::open_store(&db.url, &changed).await.store().clone();
     let log = store.audit_log(10).await.unwrap();
     assert_eq!(log.len(), 1, "{log:?}");
     assert_eq!(
@@ -901,7 +901,7 @@ async fn a_policy_change_is_audited(backend: Backend) {
     assert!(detail.contains(changed.engine.fingerprint()), "{detail}");
     drop(store);
     // The same policies again: nothing to record.
-    let store = common::open_store(&db.url, &changed).await.store;
+    let store = common::open_store(&db.url, &changed).await.store().clone();
     assert_eq!(store.audit_log(10).await.unwrap().len(), 1);
 }
 

@@ -257,7 +257,7 @@ async fn concurrent_claims_take_each_breach_exactly_once() {
     let mut claims = Vec::new();
     for node in &nodes {
         for _ in 0..2 {
-            let store = node.store.clone();
+            let store = node.store().clone();
             claims.push(tokio::spawn(async move {
                 let mut mine = Vec::new();
                 for _ in 0..20 {

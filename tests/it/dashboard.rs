@@ -9,9 +9,9 @@ use seen::store::Role;
 use serde_json::json;
 
 async fn add_user(app: &TestApp, email: &str, role: Role) {
-    let hash = seen::web::auth::hash_password("a long password").unwrap();
+    let hash = seen::secrets::hash_password("a long password").unwrap();
     app.service
-        .store
+        .store()
         .create_user(email, email, role, &hash)
         .await
         .unwrap();
@@ -148,7 +148,7 @@ async fn roles_csrf_and_escaping(backend: Backend) {
     }
     assert!(app
         .service
-        .store
+        .store()
         .work_for(vec!["c1".into()])
         .await
         .unwrap()
@@ -562,7 +562,7 @@ async fn control_characters_and_absurd_lengths_are_refused_at_the_edge(backend: 
     }
     assert!(app
         .service
-        .store
+        .store()
         .work_for(vec!["c1".into()])
         .await
         .unwrap()
@@ -604,7 +604,7 @@ async fn control_characters_and_absurd_lengths_are_refused_at_the_edge(backend: 
         assert_eq!(status, 422, "{html}");
         assert!(html.contains("contains control characters"), "{html}");
     }
-    assert_eq!(app.service.store.users().await.unwrap().len(), 3);
+    assert_eq!(app.service.store().users().await.unwrap().len(), 3);
 }
 
 /// "Mark contacted" records a `message.sent` through event validation, and only on a promise that exists.
@@ -645,10 +645,16 @@ async fn work_needs_a_real_promise_and_a_valid_event(backend: Backend) {
         assert_eq!(status, 404, "{customer} {policy} {trigger} {kind}: {body}");
         assert!(body.starts_with("no promise"), "{body}");
     }
-    assert!(app.service.store.customer("ghost").await.unwrap().is_none());
     assert!(app
         .service
-        .store
+        .store()
+        .customer("ghost")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(app
+        .service
+        .store()
         .work_for(vec!["ghost".into(), "c1".into()])
         .await
         .unwrap()
@@ -663,7 +669,7 @@ async fn work_needs_a_real_promise_and_a_valid_event(backend: Backend) {
 
     // On the real promise: a validated message.sent with the promise's ref, which keeps it.
     assert_eq!(work("c1", "reply", "m1", "contacted").await.0, 303);
-    let events = app.service.store.customer_events("c1").await.unwrap();
+    let events = app.service.store().customer_events("c1").await.unwrap();
     let sent = events
         .iter()
         .find(|e| e.kind == "message.sent")

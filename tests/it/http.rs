@@ -520,7 +520,7 @@ async fn the_openapi_document_describes_what_the_server_accepts(backend: Backend
     }
     assert_eq!(parameter("/v1/churn/at-risk", "top")["minimum"], 1);
     let timestamp = parameter("/v1/summary", "as_of")["pattern"].clone();
-    assert_eq!(timestamp, seen::http::schema::TIMESTAMP_PATTERN);
+    assert_eq!(timestamp, seen::api::schema::TIMESTAMP_PATTERN);
     assert_eq!(
         parameter("/v1/surveys/summary", "since")["pattern"],
         timestamp

@@ -138,7 +138,7 @@ async fn duplicates_and_profiles(backend: Backend) {
             .unwrap(),
         [Ingested::Accepted, Ingested::Duplicate, Ingested::Duplicate]
     );
-    let profile = service.store.customer("c").await.unwrap().unwrap();
+    let profile = service.store().customer("c").await.unwrap().unwrap();
     assert_eq!(profile.email.as_deref(), Some("new@x.org"));
     assert_eq!(profile.name.as_deref(), Some("Cy"));
     assert_eq!(profile.events, 2);
@@ -325,7 +325,7 @@ async fn the_scheduler_notices_each_breach_once_and_knows_the_next(backend: Back
         ])
         .await
         .unwrap();
-    let store = service.store.as_ref();
+    let store = service.store().as_ref();
     let next = seen::jobs::scheduler::tick(store).await.unwrap();
     let expected: Timestamp = (now - jiff::SignedDuration::from_mins(5)
         + jiff::SignedDuration::from_mins(15))
@@ -386,7 +386,7 @@ async fn concurrent_ingests_share_transactions_and_each_gets_its_own_answer(back
         "one acceptance per shared id, whoever came first"
     );
     assert_eq!(
-        service.store.counts().await.unwrap().events,
+        service.store().counts().await.unwrap().events,
         8 * 25 * 40 + 25
     );
 }
@@ -420,7 +420,7 @@ async fn a_repeated_id_for_another_customer_creates_nothing(backend: Backend) {
         service.ingest(vec![first.clone()]).await.unwrap(),
         [Ingested::Duplicate]
     );
-    assert_eq!(service.store.customer("b").await.unwrap(), None);
+    assert_eq!(service.store().customer("b").await.unwrap(), None);
 
     // Within one batch: the same new id for two new customers; one wins, the other is a conflict and
     // its customer is not created. A new customer with one accepted and one conflicting event exists,
@@ -447,14 +447,14 @@ async fn a_repeated_id_for_another_customer_creates_nothing(backend: Backend) {
             Ingested::Accepted
         ]
     );
-    assert_eq!(service.store.customer("y").await.unwrap(), None);
-    let z = service.store.customer("z").await.unwrap().unwrap();
+    assert_eq!(service.store().customer("y").await.unwrap(), None);
+    let z = service.store().customer("z").await.unwrap().unwrap();
     assert_eq!(z.events, 1);
     let seen: Timestamp = "2026-01-07T10:00:00Z".parse().unwrap();
     assert_eq!((z.first_seen, z.last_seen), (Some(seen), Some(seen)));
-    let a = service.store.customer("a").await.unwrap().unwrap();
+    let a = service.store().customer("a").await.unwrap().unwrap();
     assert_eq!((a.events, a.name), (1, None));
-    let counts = service.store.counts().await.unwrap();
+    let counts = service.store().counts().await.unwrap();
     assert_eq!((counts.customers, counts.events), (3, 3));
 }
 

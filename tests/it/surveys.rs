@@ -331,7 +331,7 @@ async fn bad_links_record_nothing() {
     assert_eq!(get(bad_score.clone()).await.status(), 400);
     assert_eq!(post(bad_score).await.status(), 400);
     // A validly signed link to a send that does not exist.
-    let secret = app.service.store.shared_secret().await.unwrap();
+    let secret = app.service.store().shared_secret().await.unwrap();
     let unknown = seen::domain::survey::SurveyLink {
         customer: "bea".into(),
         survey: "csat".into(),
@@ -339,15 +339,21 @@ async fn bad_links_record_nothing() {
         expires: Timestamp::now() + jiff::SignedDuration::from_hours(1),
     };
     assert_eq!(
-        get(format!("/s/{}/4", unknown.token(&secret)))
-            .await
-            .status(),
+        get(format!(
+            "/s/{}/4",
+            seen::secrets::survey_link_token(&unknown, &secret)
+        ))
+        .await
+        .status(),
         404
     );
     assert_eq!(
-        post(format!("/s/{}/4", unknown.token(&secret)))
-            .await
-            .status(),
+        post(format!(
+            "/s/{}/4",
+            seen::secrets::survey_link_token(&unknown, &secret)
+        ))
+        .await
+        .status(),
         404
     );
     assert!(events(&app, "bea", "survey.answered").await.is_empty());
@@ -585,7 +591,7 @@ async fn a_crawler_following_every_link_records_nothing() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(events(&app, "eve", "survey.answered").await.is_empty());
     assert!(events(&app, "eve", "survey.unhappy").await.is_empty());
-    assert!(app.service.store.suppressions().await.unwrap().is_empty());
+    assert!(app.service.store().suppressions().await.unwrap().is_empty());
     let (_, after) = app.get_json("/v1/customers/eve").await;
     assert_eq!(after["obligations"], before["obligations"]);
     assert_eq!(after["events"], before["events"]);
@@ -629,7 +635,7 @@ async fn a_crawler_following_every_link_records_nothing() {
         .await
         .unwrap();
     assert_eq!(done.status(), 200);
-    let suppressed = app.service.store.suppressions().await.unwrap();
+    let suppressed = app.service.store().suppressions().await.unwrap();
     assert_eq!(suppressed.len(), 1);
     assert_eq!(suppressed[0].target, "eve");
 }

@@ -155,7 +155,7 @@ impl Composer<'_> {
                 .saturating_add(self.settings.survey_expires)
                 .unwrap_or(Timestamp::MAX),
         };
-        let token = link.token(self.secret);
+        let token = crate::secrets::survey_link_token(&link, self.secret);
         let answers: Vec<serde_json::Value> = survey
             .kind
             .answers()

@@ -12,10 +12,8 @@ pub mod sinks;
 pub use db::{admin_url, TestDb};
 pub use server::Server;
 
-use std::sync::Arc;
-
+use seen::app::{App, JobRunner, Jobs};
 use seen::config::Config;
-use seen::http::{self, AppState};
 use seen::service::Service;
 use serde_json::{json, Value};
 
@@ -24,6 +22,7 @@ pub struct TestApp {
     pub key: String,
     pub client: reqwest::Client,
     pub service: Service,
+    jobs: JobRunner,
     pub db: TestDb,
 }
 
@@ -71,16 +70,25 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, Config::defaults().expect("defaults load")).await
 }
 
-pub async fn spawn_app_with(backend: Backend, config: Config) -> TestApp {
-    spawn(backend, config, false).await
+/// The app with actions off (as with `[actions] enabled = false`): nothing is sent or recorded by itself.
+pub async fn spawn_app_with(backend: Backend, mut config: Config) -> TestApp {
+    config.file.actions.enabled = false;
+    spawn(backend, config, Jobs::FOR_TESTS).await
 }
 
 /// Like `spawn_app_with`, and the actions run too (planner and sender, woken by ingestion).
 pub async fn spawn_app_acting(backend: Backend, config: Config) -> TestApp {
-    spawn(backend, config, true).await
+    spawn(backend, config, Jobs::FOR_TESTS).await
 }
 
-async fn spawn(backend: Backend, config: Config, acting: bool) -> TestApp {
+/// The app with actions on but no job running by itself: the test calls `run_pending_jobs` when the
+/// scheduler, planner and sender should act, so there is no waiting and polling.
+pub async fn spawn_app_stepped(backend: Backend, config: Config) -> TestApp {
+    spawn(backend, config, Jobs::NONE).await
+}
+
+/// A real server on port 0 over a fresh database, built by `App::build` as `seen serve` builds it.
+async fn spawn(backend: Backend, config: Config, jobs: Jobs) -> TestApp {
     let db = TestDb::new(backend).await;
     let store = seen::store::open(
         &db.url,
@@ -89,54 +97,35 @@ async fn spawn(backend: Backend, config: Config, acting: bool) -> TestApp {
     )
     .await
     .expect("open store");
-    let service = Service::new(store, config.engine.clone());
-    let key = seen::http::auth::new_key();
-    service
-        .store
-        .create_api_key("test", &seen::http::auth::hash_key(&key))
+    let local = "127.0.0.1:0".parse().expect("address");
+    let app = App::build(&config, store, local, jobs)
         .await
-        .expect("create key");
-    let wake = seen::jobs::Wake::default();
-    let mut link_secret = None;
-    if acting {
-        let actor = Arc::new(
-            seen::jobs::actions::Actor::new(service.store.clone(), &config)
-                .await
-                .expect("start actions"),
-        );
-        link_secret = Some(Arc::<str>::from(actor.secret.as_str()));
-        let shutdown = Arc::new(tokio::sync::Notify::new());
-        tokio::spawn(actor.run(wake.actions.clone(), shutdown));
-    }
-    let state = AppState {
-        service: service.clone(),
-        server: Arc::new(config.file.server.clone()),
-        ingested: wake,
-        link_secret,
-        surveys: config.surveys.clone(),
-        dashboard: Arc::new(seen::web::Dashboard::new(
-            config.directory.clone(),
-            std::time::Duration::from_secs(config.file.server.figures_cache_secs),
-            std::time::Duration::from_secs(config.file.server.queue_cache_secs),
-        )),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = format!("http://{}", listener.local_addr().expect("address"));
-    // As `seen serve` does: with peer addresses (the dashboard's login throttle counts per address).
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+        .expect("build the app");
+    let service = app.service().clone();
+    let key = service.create_api_key("test").await.expect("create key");
+    let address = format!("http://{}", app.address());
+    let jobs = app.job_runner();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
         address,
         key,
         client: reqwest::Client::new(),
         service,
+        jobs,
         db,
     }
 }
 
 impl TestApp {
+    /// One pass of what the background jobs would do now: the scheduler, then the planner and the sender
+    /// until nothing more is recorded (see `seen::app::JobRunner`).
+    pub async fn run_pending_jobs(&self) {
+        self.jobs
+            .run_pending_jobs()
+            .await
+            .expect("run pending jobs");
+    }
+
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.client
             .get(format!("{}{path}", self.address))

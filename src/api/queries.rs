@@ -9,8 +9,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody};
-use super::AppState;
+use super::ApiState;
+use crate::app::error::{ApiError, ErrorBody};
 use crate::domain::event::{identifier, parse_timestamp};
 use crate::domain::Status;
 use crate::service::{CustomerView, InvisibleView, ObligationView, Summary};
@@ -103,7 +103,7 @@ pub struct InvisibleResponse {
     responses((status = 200, body = InvisibleResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn invisible(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<InvisibleResponse>, ApiError> {
     let params = Params::from(query, &["as_of", "limit"])?;
@@ -125,7 +125,7 @@ pub async fn invisible(
     responses((status = 200, body = CustomerView), (status = 400, body = ErrorBody, description = "An id or as_of that is not valid"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn customer(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<CustomerView>, ApiError> {
@@ -156,7 +156,7 @@ pub struct ObligationsResponse {
     responses((status = 200, body = ObligationsResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn obligations(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<ObligationsResponse>, ApiError> {
     let params = Params::from(query, &["status", "policy", "customer", "as_of", "limit"])?;
@@ -202,7 +202,7 @@ pub async fn obligations(
     responses((status = 200, body = Summary), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn summary(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Summary>, ApiError> {
     let params = Params::from(query, &["as_of"])?;

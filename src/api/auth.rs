@@ -1,27 +1,16 @@
-//! API keys: `Authorization: Bearer KEY`. Keys are random, shown once, and stored only as SHA-256 hashes.
+//! API keys: `Authorization: Bearer KEY`. Keys are random, shown once, and stored only as SHA-256 hashes
+//! (`secrets`); the service looks a presented key up.
 
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 
-use super::error::ApiError;
-use super::AppState;
-
-pub fn new_key() -> String {
-    let mut bytes = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("seen_{}", hex::encode(bytes))
-}
-
-pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
-}
+use super::ApiState;
+use crate::app::error::ApiError;
 
 pub async fn require_key(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
@@ -33,7 +22,7 @@ pub async fn require_key(
         .map(str::trim)
         .filter(|k| !k.is_empty())
         .ok_or_else(|| ApiError::unauthorized("send an API key as `Authorization: Bearer KEY` (create one with `seen keys create NAME`)"))?;
-    match state.service.store.find_api_key(&hash_key(key)).await? {
+    match state.service.api_key_name(key).await? {
         Some(name) => {
             tracing::Span::current().record("key", name.as_str());
             Ok(next.run(request).await)

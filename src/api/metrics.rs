@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::error::ApiError;
+use crate::app::error::ApiError;
 use crate::metrics::Exporter;
 
 /// The Prometheus text format's content type.

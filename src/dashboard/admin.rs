@@ -6,12 +6,13 @@ use axum::Form;
 use minijinja::{context, Value};
 use serde::Deserialize;
 
-use super::auth::{hash_password, CurrentUser, MIN_PASSWORD};
+use super::auth::CurrentUser;
 use super::pages::{render, when};
+use super::DashboardState;
 use super::{PageError, PageResult};
 use crate::domain::span::format_span;
 use crate::domain::PolicyKind;
-use crate::http::AppState;
+use crate::secrets::{hash_password, MIN_PASSWORD};
 use crate::store::{Role, StoreError};
 
 fn users_page(
@@ -35,9 +36,9 @@ fn users_page(
     )
 }
 
-pub async fn users(State(state): State<AppState>, user: CurrentUser) -> PageResult {
+pub async fn users(State(state): State<DashboardState>, user: CurrentUser) -> PageResult {
     user.require(Role::Admin)?;
-    let users = state.service.store.users().await?;
+    let users = state.service.users().await?;
     Ok(users_page(&users, &user, StatusCode::OK, None, None))
 }
 
@@ -52,7 +53,7 @@ pub struct AddUserForm {
 }
 
 pub async fn add_user(
-    State(state): State<AppState>,
+    State(state): State<DashboardState>,
     user: CurrentUser,
     Form(form): Form<AddUserForm>,
 ) -> PageResult {
@@ -77,7 +78,7 @@ pub async fn add_user(
         ));
     };
     if let Some(problem) = problem {
-        let users = state.service.store.users().await?;
+        let users = state.service.users().await?;
         return Ok(users_page(
             &users,
             &user,
@@ -92,12 +93,8 @@ pub async fn add_user(
     } else {
         form.name.trim().to_string()
     };
-    let outcome = state
-        .service
-        .store
-        .create_user(&email, &name, role, &hash)
-        .await;
-    let users = state.service.store.users().await?;
+    let outcome = state.service.create_user(&email, &name, role, &hash).await;
+    let users = state.service.users().await?;
     match outcome {
         Ok(created) => {
             tracing::info!(by = %user.0.user.email, user = %created.email, role = created.role.as_str(), "user added");
@@ -156,9 +153,9 @@ fn keys_page(
     )
 }
 
-pub async fn keys(State(state): State<AppState>, user: CurrentUser) -> PageResult {
+pub async fn keys(State(state): State<DashboardState>, user: CurrentUser) -> PageResult {
     user.require(Role::Admin)?;
-    let keys = state.service.store.list_api_keys().await?;
+    let keys = state.service.api_keys().await?;
     Ok(keys_page(&keys, &user, None, None))
 }
 
@@ -172,7 +169,7 @@ pub struct KeyForm {
 
 /// Creates a key (shown once, stored as a hash) or revokes one.
 pub async fn key_action(
-    State(state): State<AppState>,
+    State(state): State<DashboardState>,
     user: CurrentUser,
     Form(form): Form<KeyForm>,
 ) -> PageResult {
@@ -185,7 +182,7 @@ pub async fn key_action(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     if !valid {
-        let keys = state.service.store.list_api_keys().await?;
+        let keys = state.service.api_keys().await?;
         return Ok(keys_page(
             &keys,
             &user,
@@ -196,25 +193,17 @@ pub async fn key_action(
     let mut new_key = None;
     let mut error = None;
     match form.action.as_str() {
-        "create" => {
-            let key = crate::http::auth::new_key();
-            match state
-                .service
-                .store
-                .create_api_key(&name, &crate::http::auth::hash_key(&key))
-                .await
-            {
-                Ok(()) => {
-                    tracing::info!(by = %user.0.user.email, key = %name, "API key created");
-                    super::audit::record(&state, &user, "key.created", &name, None).await?;
-                    new_key = Some((name, key));
-                }
-                Err(StoreError::Conflict(what)) => error = Some(what),
-                Err(err) => return Err(err.into()),
+        "create" => match state.service.create_api_key(&name).await {
+            Ok(key) => {
+                tracing::info!(by = %user.0.user.email, key = %name, "API key created");
+                super::audit::record(&state, &user, "key.created", &name, None).await?;
+                new_key = Some((name, key));
             }
-        }
+            Err(StoreError::Conflict(what)) => error = Some(what),
+            Err(err) => return Err(err.into()),
+        },
         "revoke" => {
-            if state.service.store.revoke_api_key(&name).await? {
+            if state.service.revoke_api_key(&name).await? {
                 tracing::info!(by = %user.0.user.email, key = %name, "API key revoked");
                 super::audit::record(&state, &user, "key.revoked", &name, None).await?;
             } else {
@@ -223,11 +212,11 @@ pub async fn key_action(
         }
         _ => return Err(PageError::BadRequest("action: create or revoke".into())),
     }
-    let keys = state.service.store.list_api_keys().await?;
+    let keys = state.service.api_keys().await?;
     Ok(keys_page(&keys, &user, new_key, error))
 }
 
-pub async fn policies(State(state): State<AppState>, user: CurrentUser) -> PageResult {
+pub async fn policies(State(state): State<DashboardState>, user: CurrentUser) -> PageResult {
     user.require(Role::Admin)?;
     let policies: Vec<Value> = state
         .service

@@ -12,9 +12,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody};
 use super::queries::Params;
-use super::AppState;
+use super::ApiState;
+use crate::app::error::{ApiError, ErrorBody};
 use crate::domain::event::parse_timestamp;
 use crate::domain::survey::{LinkError, Survey, SurveyLink, SurveyStats};
 use crate::domain::{Event, ProfileUpdate};
@@ -50,7 +50,7 @@ struct Answering {
 }
 
 /// Checks a link; on any problem, the page to show (nothing is recorded).
-async fn answering(state: &AppState, token: &str) -> Result<Answering, Response> {
+async fn answering(state: &ApiState, token: &str) -> Result<Answering, Response> {
     let invalid = || {
         page(
             StatusCode::NOT_FOUND,
@@ -59,7 +59,7 @@ async fn answering(state: &AppState, token: &str) -> Result<Answering, Response>
         )
     };
     let secret = state.link_secret.as_deref().ok_or_else(invalid)?;
-    let link = SurveyLink::verify(secret, token, Timestamp::now()).map_err(|e| match e {
+    let link = crate::secrets::verify_survey_link(secret, token, Timestamp::now()).map_err(|e| match e {
         LinkError::Invalid => invalid(),
         LinkError::Expired(at) => page(
             StatusCode::GONE,
@@ -77,7 +77,6 @@ async fn answering(state: &AppState, token: &str) -> Result<Answering, Response>
         .ok_or_else(invalid)?;
     let events = state
         .service
-        .store
         .customer_events(&link.customer)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
@@ -143,7 +142,7 @@ fn not_an_answer() -> Response {
 /// A link in the email (`GET` or `HEAD`): checks it and shows a one-tap confirmation, recording nothing.
 /// Mail scanners and link previews fetch every link of a message; only the button's `POST` answers.
 pub async fn confirm(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path((token, score)): Path<(String, String)>,
 ) -> Response {
     let a = match answering(&state, &token).await {
@@ -182,7 +181,7 @@ pub async fn confirm(
 /// The confirmation's button (`POST`): records the answer (another score later replaces it) and offers a
 /// comment box.
 pub async fn answer(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path((token, score)): Path<(String, String)>,
 ) -> Response {
     let a = match answering(&state, &token).await {
@@ -241,7 +240,7 @@ pub struct CommentForm {
 
 /// The optional comment after an answer.
 pub async fn comment(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(token): Path<String>,
     Form(form): Form<CommentForm>,
 ) -> Response {
@@ -288,7 +287,7 @@ pub struct SurveySummary {
     responses((status = 200, body = SurveySummary), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn summary(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<SurveySummary>, ApiError> {
     let params = Params::from(query, &["by", "since"])?;

@@ -1,11 +1,21 @@
-//! The queries people ask, over `dyn Store` + the engine. "As of" a moment at or after the latest event,
-//! the stored obligations answer; for an earlier moment, the same engine replays the events up to it, so
-//! time travel can never disagree with live results.
+//! The questions people ask, over `dyn Store` + the engine: the only way the edges (`api`, `dashboard`)
+//! reach the store. "As of" a moment at or after the latest event, the stored obligations answer; for an
+//! earlier moment, the same engine replays the events up to it, so time travel can never disagree with
+//! live results. `queue` is the dashboard's work queue, `insights` its figures, `accounts` users, keys,
+//! sessions and the audit and work logs, `records` stored rows shown as they are.
+
+mod accounts;
+pub mod insights;
+mod queue;
+mod records;
+
+pub use accounts::NewSession;
+pub use queue::{Queue, QueueFilter, QueueRow};
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -17,7 +27,7 @@ const REPLAY_PAGE: usize = 2_000;
 
 #[derive(Clone)]
 pub struct Service {
-    pub store: Arc<dyn Store>,
+    store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
 }
 
@@ -133,6 +143,13 @@ pub struct IngestCounts {
 impl Service {
     pub fn new(store: Arc<dyn Store>, engine: Arc<Engine>) -> Service {
         Service { store, engine }
+    }
+
+    /// The store itself, for what is not a question: the CLI's maintenance commands (backup, recompute,
+    /// retention), the jobs and tests. The edges never call it; they ask the methods here
+    /// (`app::tests::edges_ask_the_service` checks).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// Batches of different customers worth storing at once (see `Store::parallel_writers`).
@@ -365,11 +382,6 @@ impl Service {
             reply_time_p90: crate::domain::report::percentile(&reply_times, 90),
         })
     }
-}
-
-/// Seconds as a human span (for tables).
-pub fn human_secs(secs: i64) -> String {
-    crate::domain::span::format_span(SignedDuration::from_secs(secs))
 }
 
 /// How survey figures are grouped.

@@ -1,6 +1,5 @@
 //! Dashboard pages: server-rendered HTML (minijinja, auto-escaped), forms with CSRF tokens, no JavaScript.
 
-use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -13,16 +12,15 @@ use jiff::{SignedDuration, Timestamp};
 use minijinja::{context, Environment};
 use serde::{Deserialize, Serialize};
 
-use super::auth::{
-    cookie, hash_password, random_token, read_cookie, token_hash, verify_password, CurrentUser,
-    LOGIN_COOKIE, SESSION_COOKIE, SESSION_HOURS,
-};
+use super::auth::{cookie, read_cookie, CurrentUser, LOGIN_COOKIE, SESSION_COOKIE, SESSION_HOURS};
 use super::throttle::Limits;
-use super::{input, PageError, PageResult};
+use super::{input, DashboardState, PageError, PageResult};
+use crate::app::error::ApiError;
 use crate::domain::span::format_span;
 use crate::domain::{Event, EventInput};
-use crate::http::AppState;
-use crate::store::{CustomerRecord, OutboxFilter, Role, WorkEntry};
+use crate::secrets::{hash_password, random_token, verify_password};
+use crate::service::{self, QueueFilter};
+use crate::store::{OutboxFilter, Role, WorkEntry};
 
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -76,9 +74,7 @@ pub fn forbidden() -> Response {
     )
 }
 
-pub(super) fn when(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
-}
+pub(super) use crate::domain::span::format_when as when;
 
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
@@ -114,7 +110,10 @@ pub(super) fn safe_next(next: Option<&str>) -> String {
         .collect()
 }
 
-pub async fn login_page(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
+pub async fn login_page(
+    State(state): State<DashboardState>,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let token = random_token();
     let mut response = render(
         StatusCode::OK,
@@ -137,7 +136,7 @@ pub struct LoginForm {
 }
 
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<DashboardState>,
     client: ClientAddress,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
@@ -145,7 +144,7 @@ pub async fn login(
     let mut parts = axum::http::Request::new(()).into_parts().0;
     parts.headers = headers;
     let expected = read_cookie(&parts, LOGIN_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !super::auth::same_token(&expected, &form.login_token) {
+    if expected.is_empty() || !crate::secrets::same_token(&expected, &form.login_token) {
         return (
             StatusCode::FORBIDDEN,
             "missing or wrong CSRF token: reload the login page",
@@ -183,9 +182,9 @@ pub async fn login(
         tracing::warn!(account = %email, address = %address_text, retry_after_secs = wait.as_secs_f64(), "login throttled");
         return throttled(wait);
     }
-    let user = match state.service.store.user_by_email(email).await {
+    let user = match state.service.user_by_email(email).await {
         Ok(user) => user,
-        Err(err) => return crate::http::error::ApiError::from(err).into_response(),
+        Err(err) => return ApiError::from(err).into_response(),
     };
     // Verify against a dummy hash for unknown emails too, so timing does not tell which emails exist.
     let hash = match &user {
@@ -201,19 +200,13 @@ pub async fn login(
     let Some(user) = user else {
         return again(StatusCode::UNAUTHORIZED, "Wrong email or password.");
     };
-    let token = random_token();
-    let csrf = random_token();
     let expires = Timestamp::now()
         .saturating_add(SignedDuration::from_hours(SESSION_HOURS))
         .unwrap_or(Timestamp::MAX);
-    if let Err(err) = state
-        .service
-        .store
-        .create_session(&token_hash(&token), user.id, &csrf, expires)
-        .await
-    {
-        return crate::http::error::ApiError::from(err).into_response();
-    }
+    let token = match state.service.open_session(user.id, expires).await {
+        Ok(session) => session.token,
+        Err(err) => return ApiError::from(err).into_response(),
+    };
     tracing::info!(user = %user.email, "logged in");
     let mut response = Redirect::to(&safe_next(form.next.as_deref())).into_response();
     for value in [
@@ -292,7 +285,7 @@ pub struct CsrfForm {
 }
 
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<DashboardState>,
     user: CurrentUser,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
@@ -303,13 +296,8 @@ pub async fn logout(
     let mut parts = axum::http::Request::new(()).into_parts().0;
     parts.headers = headers;
     if let Some(token) = read_cookie(&parts, SESSION_COOKIE) {
-        if let Err(err) = state
-            .service
-            .store
-            .delete_session(&token_hash(&token))
-            .await
-        {
-            return crate::http::error::ApiError::from(err).into_response();
+        if let Err(err) = state.service.close_session(&token).await {
+            return ApiError::from(err).into_response();
         }
     }
     let mut response = Redirect::to("/login").into_response();
@@ -348,6 +336,28 @@ struct QueueRow {
     work: Vec<WorkView>,
 }
 
+impl From<service::QueueRow> for QueueRow {
+    fn from(r: service::QueueRow) -> Self {
+        QueueRow {
+            due_at: when(r.due_at),
+            waiting: format_span(r.waiting),
+            work: r.work.iter().map(WorkView::from).collect(),
+            customer: r.customer,
+            name: r.name,
+            email: r.email,
+            policy: r.policy,
+            reference: r.reference,
+            trigger_event: r.trigger_event,
+            channel: r.channel,
+            team: r.team,
+            nudges: r.nudges,
+            escalated: r.escalated,
+            acknowledged: r.acknowledged,
+            assignee: r.assignee,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct WorkView {
     kind: String,
@@ -384,177 +394,45 @@ pub struct QueueQuery {
     show: Option<String>,
 }
 
-fn chosen(v: &Option<String>) -> Option<&str> {
-    v.as_deref().filter(|s| !s.is_empty())
-}
-
-/// The work queue: invisible customers' broken promises, longest wait first. What someone acknowledged
-/// leaves the queue (`show=all` shows it again, with who did it, for managers' review).
+/// The work queue (`service::queue`): invisible customers' broken promises, longest wait first. What
+/// someone acknowledged leaves the queue (`show=all` shows it again, with who did it, for managers' review).
 pub async fn invisible(
-    State(state): State<AppState>,
+    State(state): State<DashboardState>,
     user: CurrentUser,
     Query(q): Query<QueueQuery>,
 ) -> PageResult {
     let invisible = state.dashboard.invisible_now(&state.service).await?;
-    let show_all = q.show.as_deref() == Some("all");
-    let customers: Vec<String> = invisible.iter().map(|i| i.customer.clone()).collect();
-    let work = state.service.store.work_for(customers).await?;
-    let mut by_obligation: HashMap<(&str, &str, &str), Vec<&WorkEntry>> = HashMap::new();
-    for w in &work {
-        by_obligation
-            .entry((
-                w.customer.as_str(),
-                w.policy.as_str(),
-                w.trigger_event.as_str(),
-            ))
-            .or_default()
-            .push(w);
-    }
-    // Channel and team come from the trigger event: read them for every reason only when filtering by them.
-    let needs_triggers = chosen(&q.team).is_some() || chosen(&q.channel).is_some();
-    let mut triggers: HashMap<String, Event> = HashMap::new();
-    if needs_triggers {
-        let ids = invisible
-            .iter()
-            .flat_map(|v| v.reasons.iter().map(|r| r.trigger_event.clone()))
-            .collect();
-        triggers = state
-            .service
-            .store
-            .events_by_ids(ids)
-            .await?
-            .into_iter()
-            .map(|e| (e.id.clone(), e))
-            .collect();
-    }
-    let directory = state.dashboard.directory.clone();
-    let mut policies: Vec<String> = Vec::new();
-    let mut channels: Vec<String> = Vec::new();
-    let mut rows = Vec::new();
-    let (mut hidden, mut total, mut matching) = (0, 0, 0);
-    for view in invisible.iter() {
-        total += 1;
-        for reason in &view.reasons {
-            if !policies.contains(&reason.policy) {
-                policies.push(reason.policy.clone());
-            }
-            if chosen(&q.policy).is_some_and(|p| p != reason.policy) {
-                continue;
-            }
-            let trigger = triggers.get(&reason.trigger_event);
-            if let Some(c) = trigger.and_then(|t| t.channel.clone()) {
-                if !channels.contains(&c) {
-                    channels.push(c);
-                }
-            }
-            if needs_triggers {
-                let channel = trigger.and_then(|t| t.channel.as_deref());
-                let team = directory.team_for(&reason.policy, trigger);
-                if chosen(&q.channel).is_some_and(|c| Some(c) != channel)
-                    || chosen(&q.team).is_some_and(|t| Some(t) != team)
-                {
-                    continue;
-                }
-            }
-            let key = (
-                view.customer.as_str(),
-                reason.policy.as_str(),
-                reason.trigger_event.as_str(),
-            );
-            let entries = by_obligation.get(&key).cloned().unwrap_or_default();
-            let acknowledged = entries.iter().any(|w| w.kind == "acknowledged");
-            if acknowledged && !show_all {
-                hidden += 1;
-                continue;
-            }
-            matching += 1;
-            if rows.len() < QUEUE_PAGE {
-                rows.push(QueueRow {
-                    customer: view.customer.clone(),
-                    name: None,
-                    email: None,
-                    policy: reason.policy.clone(),
-                    reference: reason.reference.clone(),
-                    trigger_event: reason.trigger_event.clone(),
-                    channel: trigger.and_then(|t| t.channel.clone()),
-                    team: None,
-                    due_at: when(reason.due_at),
-                    waiting: format_span(reason.waiting),
-                    nudges: reason.nudges,
-                    escalated: false,
-                    acknowledged,
-                    assignee: entries.iter().rev().find_map(|w| w.assignee.clone()),
-                    work: entries.iter().map(|w| WorkView::from(*w)).collect(),
-                });
-            }
-        }
-    }
-    // For the rows shown: the trigger (channel, team) and whether a manager was already alerted.
-    if !needs_triggers {
-        let ids = rows.iter().map(|r| r.trigger_event.clone()).collect();
-        triggers = state
-            .service
-            .store
-            .events_by_ids(ids)
-            .await?
-            .into_iter()
-            .map(|e| (e.id.clone(), e))
-            .collect();
-    }
-    // Profiles and sent escalations only for the rows shown.
-    let mut shown: Vec<String> = rows.iter().map(|r| r.customer.clone()).collect();
-    shown.sort();
-    shown.dedup();
-    let profiles: HashMap<String, CustomerRecord> = state
+    let filter = QueueFilter {
+        policy: q.policy,
+        team: q.team,
+        channel: q.channel,
+        acknowledged: q.show.as_deref() == Some("all"),
+    };
+    let directory = &state.dashboard.directory;
+    let queue = state
         .service
-        .store
-        .customers(shown.clone())
-        .await?
-        .into_iter()
-        .map(|c| (c.id.clone(), c))
-        .collect();
-    let escalated: HashSet<(String, String, String)> = state
-        .service
-        .store
-        .escalations_sent(shown)
-        .await?
-        .into_iter()
-        .collect();
-    for row in &mut rows {
-        let trigger = triggers.get(&row.trigger_event);
-        row.channel = trigger.and_then(|t| t.channel.clone());
-        row.team = directory.team_for(&row.policy, trigger).map(str::to_string);
-        row.escalated = escalated.contains(&(
-            row.customer.clone(),
-            row.policy.clone(),
-            row.trigger_event.clone(),
-        ));
-        if let Some(profile) = profiles.get(&row.customer) {
-            row.name = profile.name.clone();
-            row.email = profile.email.clone();
-        }
-    }
-    policies.sort();
-    channels.sort();
+        .queue(&invisible, &filter, directory, QUEUE_PAGE)
+        .await?;
     let users: Vec<minijinja::Value> = state
         .service
-        .store
         .users()
         .await?
         .iter()
         .map(|u| context! { email => u.email.clone(), name => u.name.clone() })
         .collect();
-    let more = matching > rows.len();
+    let more = queue.matching > queue.rows.len();
+    let rows: Vec<QueueRow> = queue.rows.into_iter().map(QueueRow::from).collect();
+    let shown = |v: &Option<String>| v.clone().unwrap_or_default();
     Ok(render(
         StatusCode::OK,
         "invisible.html",
         context! {
             title => "Invisible now", page => "invisible", user => user.0.user.clone(), csrf => user.0.csrf.clone(),
-            rows => rows, total => total, hidden => hidden, more => more, matching => matching,
-            policies => policies, channels => channels, teams => directory.team_names(), users => users,
+            rows => rows, total => queue.total, hidden => queue.hidden, more => more, matching => queue.matching,
+            policies => queue.policies, channels => queue.channels, teams => directory.team_names(), users => users,
             filter => context! {
-                policy => chosen(&q.policy).unwrap_or_default(), team => chosen(&q.team).unwrap_or_default(),
-                channel => chosen(&q.channel).unwrap_or_default(), show => if show_all { "all" } else { "open" },
+                policy => shown(&filter.policy), team => shown(&filter.team),
+                channel => shown(&filter.channel), show => if filter.acknowledged { "all" } else { "open" },
             },
         },
     ))
@@ -580,7 +458,7 @@ pub struct WorkForm {
 /// Acknowledge, assign (to me or someone), note, or mark contacted (which records a `message.sent`: the
 /// promise is kept).
 pub async fn work(
-    State(state): State<AppState>,
+    State(state): State<DashboardState>,
     user: CurrentUser,
     Form(form): Form<WorkForm>,
 ) -> PageResult {
@@ -615,7 +493,6 @@ pub async fn work(
     // Work is on one promise of one customer: both must exist.
     let obligation = state
         .service
-        .store
         .customer_obligations(customer)
         .await?
         .into_iter()
@@ -631,7 +508,7 @@ pub async fn work(
     let email = user.0.user.email.clone();
     let assignee = match assignee {
         None => email.clone(),
-        Some(a) => match state.service.store.user_by_email(a).await? {
+        Some(a) => match state.service.user_by_email(a).await? {
             Some(u) => u.email,
             None => return Err(PageError::BadRequest(format!("assignee: no user {a:?}"))),
         },
@@ -654,7 +531,7 @@ pub async fn work(
         note,
         at: now,
     };
-    state.service.store.record_work(entry).await?;
+    state.service.record_work(entry).await?;
     if let Some(event) = contacted {
         state.service.ingest(vec![event]).await?;
         state.ingested.ingested();
@@ -707,7 +584,7 @@ fn is_touchpoint(e: &crate::service::EventView) -> bool {
 }
 
 pub async fn customer(
-    State(state): State<AppState>,
+    State(state): State<DashboardState>,
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> PageResult {
@@ -718,14 +595,13 @@ pub async fn customer(
     };
     let messages = state
         .service
-        .store
         .outbox(OutboxFilter {
             customer: Some(id.clone()),
             limit: Some(1_000),
             ..OutboxFilter::default()
         })
         .await?;
-    let work = state.service.store.work_for(vec![id.clone()]).await?;
+    let work = state.service.work_for(vec![id.clone()]).await?;
     let events: Vec<minijinja::Value> = view
         .events
         .iter()

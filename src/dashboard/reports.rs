@@ -13,11 +13,11 @@ use serde::Deserialize;
 use super::auth::CurrentUser;
 use super::charts::{line_chart, stacked_bars};
 use super::pages::{render, when};
+use super::DashboardState;
 use super::{PageError, PageResult};
 use crate::domain::trend::Window;
 use crate::domain::Event;
-use crate::http::AppState;
-use crate::insights::Series;
+use crate::service::insights::Series;
 use crate::store::{OutboxStatus, Role};
 
 /// The periods a page offers: days → (bucket length, buckets).
@@ -71,7 +71,7 @@ fn pct(v: Option<f64>) -> String {
 }
 
 pub async fn overview(
-    State(state): State<AppState>,
+    State(state): State<DashboardState>,
     user: CurrentUser,
     Query(q): Query<PeriodQuery>,
 ) -> PageResult {
@@ -112,7 +112,7 @@ pub async fn overview(
 }
 
 pub async fn promises(
-    State(state): State<AppState>,
+    State(state): State<DashboardState>,
     user: CurrentUser,
     Query(q): Query<PeriodQuery>,
 ) -> PageResult {
@@ -145,7 +145,7 @@ pub async fn promises(
             context! { policy => p.policy.clone(), total => p.total, kept_rate => pct(p.kept_rate), svg => safe(svg) }
         })
         .collect();
-    let rows = |b: &[crate::insights::Breakdown]| -> Vec<Value> {
+    let rows = |b: &[crate::service::insights::Breakdown]| -> Vec<Value> {
         b.iter()
             .map(|r| context! { policy => r.policy.clone(), who => r.who.clone(), tally => r.tally, kept_rate => pct(r.kept_rate) })
             .collect()
@@ -179,7 +179,7 @@ fn write_cells<W: std::io::Write, S: AsRef<str>>(
     w.write_record(cells.into_iter().map(|c| csv_cell(c.as_ref()).into_owned()))
 }
 
-fn promises_csv(figures: &crate::insights::Promises) -> axum::response::Response {
+fn promises_csv(figures: &crate::service::insights::Promises) -> axum::response::Response {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut write = || -> Result<(), csv::Error> {
         write_cells(
@@ -247,7 +247,7 @@ pub struct OutboxQuery {
 const OUTBOX_PAGE: usize = 200;
 
 pub async fn outbox(
-    State(state): State<AppState>,
+    State(state): State<DashboardState>,
     user: CurrentUser,
     Query(q): Query<OutboxQuery>,
 ) -> PageResult {
@@ -259,21 +259,7 @@ pub async fn outbox(
                 .ok_or_else(|| PageError::BadRequest(format!("status: unknown {s:?}")))?,
         ),
     };
-    let counts: HashMap<OutboxStatus, u64> = state
-        .service
-        .store
-        .outbox_counts()
-        .await?
-        .into_iter()
-        .collect();
-    let mut rows = Vec::new();
-    for s in OutboxStatus::ALL {
-        if status.is_none_or(|want| want == s) && counts.get(&s).copied().unwrap_or(0) > 0 {
-            rows.extend(state.service.store.recent_outbox(s, OUTBOX_PAGE).await?);
-        }
-    }
-    rows.sort_by_key(|r| std::cmp::Reverse(r.item.due_at));
-    rows.truncate(OUTBOX_PAGE);
+    let (counts, rows) = state.service.recent_outbox(status, OUTBOX_PAGE).await?;
     let rows: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -300,7 +286,7 @@ pub async fn outbox(
 }
 
 pub async fn surveys(
-    State(state): State<AppState>,
+    State(state): State<DashboardState>,
     user: CurrentUser,
     Query(q): Query<PeriodQuery>,
 ) -> PageResult {
@@ -354,7 +340,6 @@ pub(super) async fn survey_figures(
             .collect()
         };
     let events = service
-        .store
         .events_of_types(
             vec!["survey.answered".into(), "survey.comment".into()],
             since,
@@ -419,7 +404,7 @@ pub(super) async fn promise_figures(
     service: crate::service::Service,
     directory: std::sync::Arc<crate::config::actions::Directory>,
     w: crate::domain::trend::Window,
-) -> Result<crate::insights::Promises, crate::store::StoreError> {
+) -> Result<crate::service::insights::Promises, crate::store::StoreError> {
     let team_of = move |policy: &str, channel: Option<&str>| {
         let trigger = Event {
             id: String::new(),

@@ -9,9 +9,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody};
 use super::queries::Params;
-use super::AppState;
+use super::ApiState;
+use crate::app::error::{ApiError, ErrorBody};
 use crate::store::ChurnScore;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,7 +67,7 @@ fn no_model() -> ApiError {
         (status = 404, body = ErrorBody, description = "No model fitted yet")),
     security(("bearer" = [])))]
 pub async fn at_risk(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<AtRiskResponse>, ApiError> {
     let params = Params::from(query, &["top", "all"])?;
@@ -89,13 +89,8 @@ pub async fn at_risk(
             ))
         }
     };
-    let model = state
-        .service
-        .store
-        .churn_model()
-        .await?
-        .ok_or_else(no_model)?;
-    let customers = state.service.store.churn_scores(!all, top).await?;
+    let model = state.service.churn_model().await?.ok_or_else(no_model)?;
+    let customers = state.service.churn_scores(!all, top).await?;
     let (usable, unusable_because) = usability(&model.model);
     Ok(Json(AtRiskResponse {
         fitted_at: model.fitted_at,
@@ -110,13 +105,8 @@ pub async fn at_risk(
     responses((status = 200, body = ModelResponse), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "No model fitted yet")),
     security(("bearer" = [])))]
-pub async fn model(State(state): State<AppState>) -> Result<Json<ModelResponse>, ApiError> {
-    let stored = state
-        .service
-        .store
-        .churn_model()
-        .await?
-        .ok_or_else(no_model)?;
+pub async fn model(State(state): State<ApiState>) -> Result<Json<ModelResponse>, ApiError> {
+    let stored = state.service.churn_model().await?.ok_or_else(no_model)?;
     Ok(Json(ModelResponse {
         fitted_at: stored.fitted_at,
         model: stored.model,

@@ -1,9 +1,10 @@
-//! The HTTP API. Only this module knows axum. Handlers stay thin: parse, call the service, answer.
+//! The HTTP API (`/v1/…`, `/healthz`, `/openapi.json`) and the pages customers reach from a message
+//! (unsubscribe and survey links). It owns its router and its state and imports no other edge; `app`
+//! composes it with the dashboard. Handlers stay thin: parse, call the service, answer.
 
 pub mod auth;
 mod churn;
-pub mod error;
-mod events;
+pub mod events;
 pub mod metrics;
 mod outbox;
 mod queries;
@@ -13,20 +14,18 @@ mod surveys;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request};
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::app::error;
 use crate::config::ServerConfig;
 use crate::service::Service;
 
+/// What the API's handlers share.
 #[derive(Clone)]
-pub struct AppState {
+pub struct ApiState {
     pub service: Service,
     pub server: Arc<ServerConfig>,
     /// Woken after every ingestion: the scheduler may have an earlier deadline to wait for.
@@ -35,8 +34,6 @@ pub struct AppState {
     pub link_secret: Option<Arc<str>>,
     /// The surveys whose answer links this server takes.
     pub surveys: Arc<std::collections::BTreeMap<String, crate::domain::survey::Survey>>,
-    /// The dashboard's configuration and figure caches.
-    pub dashboard: Arc<crate::web::Dashboard>,
 }
 
 #[derive(OpenApi)]
@@ -70,8 +67,9 @@ impl Modify for BearerAuth {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    let body_limit = state.server.max_body_bytes;
+/// The API's routes, with their state. The layers every route shares (request ids, tracing, metrics,
+/// the body limit, the JSON fallback) are added by `app`, around this router and the dashboard's.
+pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .route("/v1/events", post(events::post_events))
         .route("/v1/invisible", get(queries::invisible))
@@ -88,51 +86,26 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(api)
-        .merge(crate::web::router())
         .route("/healthz", get(healthz))
-        .route("/u/{token}", get(outbox::unsubscribe_page).post(outbox::unsubscribe))
+        .route(
+            "/u/{token}",
+            get(outbox::unsubscribe_page).post(outbox::unsubscribe),
+        )
         .route("/s/{token}/comment", post(surveys::comment))
         .route(
             "/s/{token}/{score}",
             get(surveys::confirm).post(surveys::answer),
         )
         .route("/openapi.json", get(openapi))
-        .fallback(|| async { error::ApiError::not_found("no such route") })
-        .method_not_allowed_fallback(|| async {
-            error::ApiError::new(
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this route does not take that method",
-            )
-        })
-        .layer(middleware::from_fn(metrics::track))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(error::ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error; see the server log",
-            ))
-        }))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let id = request
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
-            tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id, key = tracing::field::Empty)
-        }))
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }
 
 /// Liveness and readiness: answers 200 when the database answers.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Healthy"), (status = 503, description = "Database unavailable", body = error::ErrorBody)))]
 async fn healthz(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<ApiState>,
 ) -> Result<Json<serde_json::Value>, error::ApiError> {
-    let counts = tokio::time::timeout(Duration::from_secs(5), state.service.store.counts())
+    let counts = tokio::time::timeout(Duration::from_secs(5), state.service.counts())
         .await
         .map_err(|_| {
             error::ApiError::new(

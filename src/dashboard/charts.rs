@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::insights::Series;
+use crate::service::insights::Series;
 
 /// Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 const COLOURS: [&str; 8] = [

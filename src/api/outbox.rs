@@ -11,11 +11,11 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody};
 use super::queries::Params;
-use super::AppState;
+use super::ApiState;
+use crate::app::error::{ApiError, ErrorBody};
 use crate::domain::event::plain_text;
-use crate::jobs::actions::verify_unsubscribe_token;
+use crate::secrets::verify_unsubscribe_token;
 use crate::store::{OutboxFilter, OutboxRow, OutboxStatus, Suppression};
 
 /// Longest paging key `after` (an outbox key joins policy, customer, trigger event, action and recipient).
@@ -39,7 +39,7 @@ pub struct OutboxPage {
     responses((status = 200, body = OutboxPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn outbox(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<OutboxPage>, ApiError> {
     let params = Params::from(query, &["customer", "status", "limit", "after"])?;
@@ -66,7 +66,6 @@ pub async fn outbox(
         .transpose()?;
     let messages = state
         .service
-        .store
         .outbox(OutboxFilter {
             customer: params.identifier("customer")?,
             status,
@@ -90,7 +89,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 }
 
 /// The customer a link's token stands for, if it is genuine.
-fn customer_of(state: &AppState, token: &str) -> Option<String> {
+fn customer_of(state: &ApiState, token: &str) -> Option<String> {
     verify_unsubscribe_token(state.link_secret.as_deref()?, token)
 }
 
@@ -104,7 +103,7 @@ fn invalid_link() -> Response {
 
 /// The unsubscribe page: a button, so that mail scanners following links do not unsubscribe anyone.
 pub async fn unsubscribe_page(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(token): Path<String>,
 ) -> Response {
     if customer_of(&state, &token).is_none() {
@@ -120,13 +119,12 @@ pub async fn unsubscribe_page(
 }
 
 /// One-click unsubscribe (RFC 8058 `List-Unsubscribe-Post`, and the page's button).
-pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+pub async fn unsubscribe(State(state): State<ApiState>, Path(token): Path<String>) -> Response {
     let Some(customer) = customer_of(&state, &token) else {
         return invalid_link();
     };
     let result = state
         .service
-        .store
         .suppress(Suppression {
             target: customer.clone(),
             reason: "unsubscribed".into(),

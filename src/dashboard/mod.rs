@@ -1,7 +1,8 @@
 //! The dashboard, served by `seen serve` itself: server-rendered pages and SVG charts (no CDN, no
 //! JavaScript needed), accounts with argon2id passwords, HttpOnly SameSite=Strict session cookies and CSRF
 //! tokens on every form. Agents work the queue; managers also see promises, outbox and surveys; admins
-//! manage users and API keys and view the policies.
+//! manage users and API keys and view the policies. It owns its router and its state and imports no
+//! other edge; `app` composes it with the API.
 
 mod admin;
 mod audit;
@@ -21,12 +22,24 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::config::actions::Directory;
+use crate::config::ServerConfig;
 use crate::domain::trend::Window;
-use crate::http::AppState;
 use crate::service::Service;
 use crate::store::StoreError;
 
-pub fn router() -> Router<AppState> {
+/// What the dashboard's handlers share.
+#[derive(Clone)]
+pub struct DashboardState {
+    pub service: Service,
+    pub server: Arc<ServerConfig>,
+    /// Woken when a dashboard action records an event ("contacted").
+    pub ingested: crate::jobs::Wake,
+    /// The dashboard's configuration and figure caches.
+    pub dashboard: Arc<Dashboard>,
+}
+
+/// The dashboard's routes (under `/`), with their state and security headers.
+pub fn router(state: DashboardState) -> Router {
     Router::new()
         .route("/", get(pages::home))
         .route("/login", get(pages::login_page).post(pages::login))
@@ -45,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/forget", post(audit::forget))
         .route("/assets/seen.css", get(stylesheet))
         .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
 }
 
 /// The Content-Security-Policy of every dashboard response: only this origin's stylesheet, no script at
@@ -99,8 +113,8 @@ async fn stylesheet() -> axum::response::Response {
 pub struct Dashboard {
     /// People, teams and routes from `seen.toml` (for "by team").
     pub directory: Arc<Directory>,
-    overview: FigureCache<u32, crate::insights::Overview>,
-    promises: FigureCache<u32, crate::insights::Promises>,
+    overview: FigureCache<u32, crate::service::insights::Overview>,
+    promises: FigureCache<u32, crate::service::insights::Promises>,
     surveys: FigureCache<u32, reports::SurveyFigures>,
     /// Who is invisible now and why (the queue applies its filters and the work log on top, fresh).
     queue: FigureCache<(), Vec<crate::domain::report::Invisible>>,
@@ -123,10 +137,10 @@ impl Dashboard {
         }
     }
 
-    /// Fills the caches for the default period in the background (`seen serve` calls it at start).
-    pub fn warm(self: &Arc<Self>, service: crate::service::Service) {
+    /// Fills the caches for the default period (`App::build` runs it in the background at start).
+    pub async fn warm(self: Arc<Self>, service: Service) {
         if !self.overview.ttl.is_zero() || !self.queue.ttl.is_zero() {
-            tokio::spawn(reports::warm(self.clone(), service));
+            reports::warm(self, service).await;
         }
     }
 
@@ -136,7 +150,7 @@ impl Dashboard {
         service: &Service,
         days: u32,
         w: Window,
-    ) -> Result<Arc<crate::insights::Overview>, StoreError> {
+    ) -> Result<Arc<crate::service::insights::Overview>, StoreError> {
         let service = service.clone();
         self.overview
             .get(days, move || async move { service.overview(w).await })
@@ -149,7 +163,7 @@ impl Dashboard {
         service: &Service,
         days: u32,
         w: Window,
-    ) -> Result<Arc<crate::insights::Promises>, StoreError> {
+    ) -> Result<Arc<crate::service::insights::Promises>, StoreError> {
         let (service, directory) = (service.clone(), self.directory.clone());
         self.promises
             .get(days, move || {
@@ -332,7 +346,7 @@ impl axum::response::IntoResponse for PageError {
             PageError::Csrf => (StatusCode::FORBIDDEN, self.to_string()).into_response(),
             PageError::NotFound(what) => (StatusCode::NOT_FOUND, what).into_response(),
             PageError::BadRequest(what) => (StatusCode::BAD_REQUEST, what).into_response(),
-            PageError::Store(err) => crate::http::error::ApiError::from(err).into_response(),
+            PageError::Store(err) => crate::app::error::ApiError::from(err).into_response(),
         }
     }
 }

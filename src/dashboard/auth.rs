@@ -1,67 +1,22 @@
-//! Passwords (argon2id), sessions (random tokens stored as SHA-256 hashes, HttpOnly SameSite=Strict
-//! cookies) and CSRF tokens (one per session, required on every form).
+//! Who is logged in: sessions (HttpOnly SameSite=Strict cookies holding a random token whose SHA-256 alone
+//! is stored) and CSRF tokens (one per session, required on every form). Minting, hashing and comparing
+//! the secrets is `secrets`'s.
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
-use sha2::{Digest, Sha256};
 
-use crate::http::AppState;
+use super::DashboardState;
 use crate::store::{Role, Session};
 
 pub const SESSION_COOKIE: &str = "seen_session";
 /// Set by the login page; the login form must echo it (login CSRF).
 pub const LOGIN_COOKIE: &str = "seen_login";
-/// Shortest password accepted for a dashboard user.
-pub const MIN_PASSWORD: usize = 12;
 
 /// How long a login lasts.
 pub const SESSION_HOURS: i64 = 12;
-
-#[derive(Debug, thiserror::Error)]
-#[error("password hashing failed: {0}")]
-pub struct HashError(String);
-
-/// An argon2id PHC string with a fresh salt.
-pub fn hash_password(password: &str) -> Result<String, HashError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| HashError(e.to_string()))
-}
-
-pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|hash| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok()
-    })
-}
-
-/// 256 random bits as hex.
-pub fn random_token() -> String {
-    crate::store::random_secret()
-}
-
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// Constant-time comparison of two tokens.
-pub fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
 
 pub fn cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> String {
     format!(
@@ -85,12 +40,12 @@ pub fn read_cookie(parts: &Parts, name: &str) -> Option<String> {
 /// The logged-in user of a dashboard request. Without a live session, pages redirect to the login.
 pub struct CurrentUser(pub Session);
 
-impl FromRequestParts<AppState> for CurrentUser {
+impl FromRequestParts<DashboardState> for CurrentUser {
     type Rejection = Response;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &AppState,
+        state: &DashboardState,
     ) -> Result<Self, Self::Rejection> {
         let login = || {
             let next = parts
@@ -104,15 +59,10 @@ impl FromRequestParts<AppState> for CurrentUser {
         let Some(token) = read_cookie(parts, SESSION_COOKIE) else {
             return Err(login());
         };
-        match state
-            .service
-            .store
-            .session(&token_hash(&token), Timestamp::now())
-            .await
-        {
+        match state.service.session(&token, Timestamp::now()).await {
             Ok(Some(session)) => Ok(CurrentUser(session)),
             Ok(None) => Err(login()),
-            Err(err) => Err(crate::http::error::ApiError::from(err).into_response()),
+            Err(err) => Err(crate::app::error::ApiError::from(err).into_response()),
         }
     }
 }
@@ -129,7 +79,7 @@ impl CurrentUser {
 
     /// 403 unless the form carried this session's CSRF token.
     pub fn check_csrf(&self, token: &str) -> Result<(), super::PageError> {
-        if same_token(token, &self.0.csrf) {
+        if crate::secrets::same_token(token, &self.0.csrf) {
             Ok(())
         } else {
             Err(super::PageError::Csrf)
@@ -147,27 +97,4 @@ pub fn url_escape(text: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_hash_with_argon2id_and_verify() {
-        let phc = hash_password("correct horse").unwrap();
-        assert!(phc.starts_with("$argon2id$"), "{phc}");
-        assert!(verify_password("correct horse", &phc));
-        assert!(!verify_password("wrong", &phc));
-        assert!(!verify_password("correct horse", "not a hash"));
-        assert_ne!(phc, hash_password("correct horse").unwrap(), "salted");
-    }
-
-    #[test]
-    fn tokens_compare_in_constant_time_and_exactly() {
-        assert!(same_token("abc", "abc"));
-        assert!(!same_token("abc", "abd"));
-        assert!(!same_token("abc", "abcd"));
-        assert!(!same_token("", "a"));
-    }
 }

@@ -9,28 +9,27 @@ use serde::Deserialize;
 
 use super::auth::CurrentUser;
 use super::pages::{render, when};
+use super::DashboardState;
 use super::PageResult;
-use crate::http::AppState;
 use crate::store::admin::{customer_digest, new_tombstone};
 use crate::store::{NewAudit, Role, StoreError};
 
 /// How many of the latest entries the page shows (`seen audit --limit` reads further back).
 const SHOWN: usize = 500;
 
-pub async fn page(State(state): State<AppState>, user: CurrentUser) -> PageResult {
+pub async fn page(State(state): State<DashboardState>, user: CurrentUser) -> PageResult {
     user.require(Role::Admin)?;
     audit_page(&state, &user, StatusCode::OK, None).await
 }
 
 async fn audit_page(
-    state: &AppState,
+    state: &DashboardState,
     user: &CurrentUser,
     status: StatusCode,
     message: Option<String>,
 ) -> PageResult {
     let entries: Vec<Value> = state
         .service
-        .store
         .audit_log(SHOWN)
         .await?
         .into_iter()
@@ -58,7 +57,7 @@ pub struct ForgetForm {
 
 /// An erasure request from the dashboard: the same as `seen forget`, recorded with the admin's email.
 pub async fn forget(
-    State(state): State<AppState>,
+    State(state): State<DashboardState>,
     user: CurrentUser,
     Form(form): Form<ForgetForm>,
 ) -> PageResult {
@@ -83,7 +82,6 @@ pub async fn forget(
     .with_detail(format!("now {tombstone}"));
     let report = state
         .service
-        .store
         .forget_customer(customer, &tombstone, audit)
         .await?;
     if !report.touched_anything() {
@@ -106,7 +104,7 @@ pub async fn forget(
 
 /// Records an admin action taken on the dashboard by `user`.
 pub(super) async fn record(
-    state: &AppState,
+    state: &DashboardState,
     user: &CurrentUser,
     action: &str,
     subject: &str,
@@ -114,5 +112,5 @@ pub(super) async fn record(
 ) -> Result<(), StoreError> {
     let mut entry = NewAudit::new(user.0.user.email.clone(), action, Some(subject.to_string()));
     entry.detail = detail.map(str::to_string);
-    state.service.store.record_audit(entry).await
+    state.service.record_audit(entry).await
 }

@@ -1,0 +1,359 @@
+//! Secrets, in one place: API keys, session and CSRF tokens, password hashing (argon2id), signed links
+//! (HMAC-SHA256) and the SHA-256 digests that stand in for secrets at rest. The CLI and every edge use
+//! these; nothing else mints, hashes or compares a secret.
+//!
+//! What is stored is never the secret: API keys and session tokens as SHA-256 hex digests, passwords as
+//! argon2id PHC strings. Comparisons of secrets a client sends run in constant time.
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use hmac::{Hmac, Mac};
+use jiff::Timestamp;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::domain::survey::{LinkError, SurveyLink};
+
+/// Shortest password accepted for a dashboard user.
+pub const MIN_PASSWORD: usize = 12;
+
+/// 256 random bits as hex: session and CSRF tokens, generated passwords, link secrets.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// A new API key: `seen_` and 192 random bits as hex. Shown once; only `hash_api_key` of it is stored.
+pub fn new_api_key() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("seen_{}", hex::encode(bytes))
+}
+
+/// What is stored of an API key (and looked up when one is presented).
+pub fn hash_api_key(key: &str) -> String {
+    sha256_hex(key)
+}
+
+/// What is stored of a session token.
+pub fn token_hash(token: &str) -> String {
+    sha256_hex(token)
+}
+
+/// The SHA-256 of a text, as hex.
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(sha256(text))
+}
+
+/// The SHA-256 of a text. Comparing digests of a presented secret and the expected one takes a time
+/// that says nothing about the secret.
+pub fn sha256(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// Constant-time comparison of two tokens.
+pub fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+/// An argon2id PHC string with a fresh salt.
+pub fn hash_password(password: &str) -> Result<String, HashError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError(e.to_string()))
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
+}
+
+/// HMAC-SHA256 keyed with `secret` over `parts`, in order (the caller separates them unambiguously).
+pub fn hmac_sha256(secret: &str, parts: &[&[u8]]) -> [u8; 32] {
+    mac(secret, parts).finalize().into_bytes().into()
+}
+
+/// Whether `tag` is the HMAC-SHA256 of `parts`, or its first `tag.len()` bytes (at least 16), checked in
+/// constant time.
+pub fn verify_hmac_sha256(secret: &str, parts: &[&[u8]], tag: &[u8]) -> bool {
+    let mac = mac(secret, parts);
+    match tag.len() {
+        32 => mac.verify_slice(tag).is_ok(),
+        16..=31 => mac.verify_truncated_left(tag).is_ok(),
+        _ => false,
+    }
+}
+
+fn mac(secret: &str, parts: &[&[u8]]) -> Hmac<Sha256> {
+    // HMAC takes keys of any length (long ones are hashed), so the fallback never runs.
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
+    for part in parts {
+        mac.update(part);
+    }
+    mac
+}
+
+/// `HEX(customer).HMAC` — a link that unsubscribes exactly this customer, and cannot be forged.
+pub fn unsubscribe_token(secret: &str, customer: &str) -> String {
+    let tag = hmac_sha256(secret, &[b"unsubscribe:", customer.as_bytes()]);
+    format!("{}.{}", hex::encode(customer), hex::encode(&tag[..16]))
+}
+
+/// The customer an unsubscribe token stands for, if its signature holds.
+pub fn verify_unsubscribe_token(secret: &str, token: &str) -> Option<String> {
+    let (id, signature) = token.split_once('.')?;
+    // One spelling per token: lower-case hex, the 16 bytes minted.
+    if !lower_hex(id) || !lower_hex(signature) {
+        return None;
+    }
+    let customer = String::from_utf8(hex::decode(id).ok()?).ok()?;
+    let signature = hex::decode(signature).ok()?;
+    (signature.len() == 16
+        && verify_hmac_sha256(secret, &[b"unsubscribe:", customer.as_bytes()], &signature))
+    .then_some(customer)
+}
+
+/// One spelling per token: lower-case hex only, so that no changed character verifies (the `tokens` fuzz
+/// target checks this).
+fn lower_hex(text: &str) -> bool {
+    text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// What a survey link's MAC covers: everything it binds, each part ended so none can run into the next.
+fn survey_link_parts<'a>(link: &'a SurveyLink, expires: &'a str) -> [&'a [u8]; 8] {
+    [
+        b"survey\n",
+        link.customer.as_bytes(),
+        b"\n",
+        link.survey.as_bytes(),
+        b"\n",
+        link.send.as_bytes(),
+        b"\n",
+        expires.as_bytes(),
+    ]
+}
+
+/// `HEX(customer).HEX(survey).HEX(send).EXPIRES.HMAC`: binds the answer to one customer, survey and send.
+pub fn survey_link_token(link: &SurveyLink, secret: &str) -> String {
+    let expires = link.expires.as_second().to_string();
+    let tag = hmac_sha256(secret, &survey_link_parts(link, &expires));
+    format!(
+        "{}.{}.{}.{expires}.{}",
+        hex::encode(&link.customer),
+        hex::encode(&link.survey),
+        hex::encode(&link.send),
+        hex::encode(&tag[..16])
+    )
+}
+
+/// Checks a survey link's signature, then its expiry (an expired link says so; a forged one says nothing).
+pub fn verify_survey_link(
+    secret: &str,
+    token: &str,
+    now: Timestamp,
+) -> Result<SurveyLink, LinkError> {
+    let parts: Vec<&str> = token.split('.').collect();
+    let [customer, survey, send, expires, sig] = parts.as_slice() else {
+        return Err(LinkError::Invalid);
+    };
+    // One spelling per link: hex in lower case, the expiry without sign or leading zeros.
+    if ![customer, survey, send, sig].iter().all(|h| lower_hex(h)) {
+        return Err(LinkError::Invalid);
+    }
+    let text = |h: &str| {
+        hex::decode(h)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or(LinkError::Invalid)
+    };
+    let seconds = expires
+        .parse::<i64>()
+        .ok()
+        .filter(|s| s.to_string() == *expires)
+        .ok_or(LinkError::Invalid)?;
+    let link = SurveyLink {
+        customer: text(customer)?,
+        survey: text(survey)?,
+        send: text(send)?,
+        expires: Timestamp::from_second(seconds).map_err(|_| LinkError::Invalid)?,
+    };
+    let given = hex::decode(sig).map_err(|_| LinkError::Invalid)?;
+    if given.len() != 16 || !verify_hmac_sha256(secret, &survey_link_parts(&link, expires), &given)
+    {
+        return Err(LinkError::Invalid);
+    }
+    if now > link.expires {
+        return Err(LinkError::Expired(link.expires));
+    }
+    Ok(link)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let phc = hash_password("correct horse").unwrap();
+        assert!(phc.starts_with("$argon2id$"), "{phc}");
+        assert!(verify_password("correct horse", &phc));
+        assert!(!verify_password("wrong", &phc));
+        assert!(!verify_password("correct horse", "not a hash"));
+        assert_ne!(phc, hash_password("correct horse").unwrap(), "salted");
+    }
+
+    #[test]
+    fn tokens_compare_in_constant_time_and_exactly() {
+        assert!(same_token("abc", "abc"));
+        assert!(!same_token("abc", "abd"));
+        assert!(!same_token("abc", "abcd"));
+        assert!(!same_token("", "a"));
+    }
+
+    #[test]
+    fn keys_and_tokens_are_random_and_stored_as_digests() {
+        let key = new_api_key();
+        assert!(key.starts_with("seen_") && key.len() == 5 + 48, "{key}");
+        assert_ne!(key, new_api_key());
+        assert_eq!(random_token().len(), 64);
+        // printf abc | sha256sum
+        assert_eq!(
+            hash_api_key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(token_hash("abc"), hash_api_key("abc"));
+    }
+
+    #[test]
+    fn hmacs_verify_whole_or_truncated_and_nothing_else() {
+        let parts: &[&[u8]] = &[b"a", b"b"];
+        let tag = hmac_sha256("key", parts);
+        assert_eq!(tag, hmac_sha256("key", &[b"ab"]), "parts are concatenated");
+        assert!(verify_hmac_sha256("key", parts, &tag));
+        assert!(verify_hmac_sha256("key", parts, &tag[..16]));
+        assert!(!verify_hmac_sha256("key", parts, &tag[..15]));
+        assert!(!verify_hmac_sha256("other", parts, &tag));
+        assert!(!verify_hmac_sha256("key", &[b"a", b"c"], &tag));
+    }
+
+    #[test]
+    fn unsubscribe_tokens_verify_and_resist_forgery() {
+        let token = unsubscribe_token("s3cret", "cust-42");
+        assert_eq!(
+            verify_unsubscribe_token("s3cret", &token).as_deref(),
+            Some("cust-42")
+        );
+        assert_eq!(verify_unsubscribe_token("other", &token), None);
+        let forged = format!(
+            "{}.{}",
+            hex::encode("cust-43"),
+            token.split_once('.').unwrap().1
+        );
+        assert_eq!(verify_unsubscribe_token("s3cret", &forged), None);
+        assert_eq!(verify_unsubscribe_token("s3cret", "nonsense"), None);
+        assert_eq!(verify_unsubscribe_token("s3cret", "6162.00"), None);
+        // The same bytes spelt differently (what the `tokens` fuzz target tries), or a longer MAC.
+        assert_eq!(
+            verify_unsubscribe_token("s3cret", &token.to_uppercase()),
+            None
+        );
+        let (id, signature) = token.split_once('.').unwrap();
+        let upper_id = format!("{}.{signature}", id.to_uppercase());
+        assert_eq!(verify_unsubscribe_token("s3cret", &upper_id), None);
+        let full = {
+            use hmac::Mac;
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+            mac.update(b"unsubscribe:cust-42");
+            format!("{id}.{}", hex::encode(mac.finalize().into_bytes()))
+        };
+        assert_eq!(verify_unsubscribe_token("s3cret", &full), None);
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn links_bind_customer_survey_send_and_expire() {
+        let link = SurveyLink {
+            customer: "c1".into(),
+            survey: "csat".into(),
+            send: "survey-abc".into(),
+            expires: at("2026-12-08T00:00:00Z"),
+        };
+        let token = survey_link_token(&link, "k");
+        let now = at("2026-12-01T00:00:00Z");
+        assert_eq!(verify_survey_link("k", &token, now), Ok(link.clone()));
+        assert_eq!(
+            verify_survey_link("other", &token, now),
+            Err(LinkError::Invalid)
+        );
+        assert_eq!(
+            verify_survey_link("k", &token, at("2026-12-09T00:00:00Z")),
+            Err(LinkError::Expired(link.expires))
+        );
+        // Moved to another customer, another send, or a later expiry: invalid.
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        parts[0] = hex::encode("c2");
+        assert_eq!(
+            verify_survey_link("k", &parts.join("."), now),
+            Err(LinkError::Invalid)
+        );
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        parts[3] = (link.expires.as_second() + 86_400).to_string();
+        assert_eq!(
+            verify_survey_link("k", &parts.join("."), now),
+            Err(LinkError::Invalid)
+        );
+        assert_eq!(
+            verify_survey_link("k", "garbage", now),
+            Err(LinkError::Invalid)
+        );
+    }
+
+    #[test]
+    fn only_the_minted_spelling_of_a_link_verifies() {
+        let expires = at("2026-12-08T00:00:00Z");
+        let link = SurveyLink {
+            customer: "c:1".into(),
+            survey: "csat".into(),
+            send: "s1".into(),
+            expires,
+        };
+        let token = survey_link_token(&link, "k");
+        let now = at("2026-12-01T00:00:00Z");
+        assert_eq!(verify_survey_link("k", &token, now), Ok(link));
+        let seconds = expires.as_second().to_string();
+        // The same bytes spelt differently (what the `tokens` fuzz target tries).
+        let respelt = [
+            token.to_uppercase(),
+            token.replacen(&seconds, &format!("+{seconds}"), 1),
+            token.replacen(&seconds, &format!("0{seconds}"), 1),
+        ];
+        for other in respelt {
+            assert_ne!(other, token);
+            assert_eq!(
+                verify_survey_link("k", &other, now),
+                Err(LinkError::Invalid),
+                "{other}"
+            );
+        }
+    }
+}
