@@ -5,8 +5,8 @@ use anyhow::{Context, Result};
 use jiff::{Timestamp, Unit};
 
 use super::Cli;
-use crate::demo::{DemoEvent, DemoOptions};
-use crate::domain::event::parse_event_json;
+use crate::demo::DemoOptions;
+use crate::domain::Event;
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -85,7 +85,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
         args.seed
     );
     // The generator hands over blocks of customers; they go through the same validation as any input.
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<DemoEvent>>(2);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<Event>>(2);
     let generator = std::thread::spawn(move || {
         crate::demo::generate(&options, |block| sender.blocking_send(block))
     });
@@ -93,9 +93,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
     while let Some(block) = receiver.recv().await {
         let mut events = Vec::with_capacity(block.len());
         for demo_event in &block {
-            let json = serde_json::to_string(demo_event).context("encoding a demo event")?;
-            let event = parse_event_json(&json)
-                .and_then(|input| input.validate(end, &mut crate::ingest::new_event_id))
+            let event = crate::demo::validate(demo_event, end)
                 .with_context(|| format!("demo event {} is invalid", demo_event.id))?;
             events.push(event);
         }

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use seen::config::Config;
-use seen::demo::{DemoEvent, DemoOptions};
+use seen::demo::DemoOptions;
 use seen::domain::event::parse_event_json;
 use seen::domain::Event;
 use seen::service::{ObligationView, Service};
@@ -20,12 +20,8 @@ async fn open(backend: Backend) -> (Service, TestDb) {
     (service, db)
 }
 
-fn to_event(demo: &DemoEvent, now: Timestamp) -> Event {
-    let json = serde_json::to_string(demo).unwrap();
-    parse_event_json(&json)
-        .unwrap()
-        .validate(now, &mut || unreachable!())
-        .unwrap()
+fn to_event(demo: &Event, now: Timestamp) -> Event {
+    seen::demo::validate(demo, now).unwrap()
 }
 
 fn demo_events(customers: usize, end: Timestamp) -> Vec<Event> {

@@ -1,0 +1,453 @@
+//! The demo generator's tests: determinism, chunking, extreme inputs, and the invariants and mix of
+//! a 2 000-customer business.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use super::time::{window_start, DAY};
+use super::*;
+use crate::domain::event::parse_event_json;
+
+fn end() -> Timestamp {
+    "2025-06-30T18:00:00Z".parse().unwrap()
+}
+
+fn collect(opts: &DemoOptions) -> Vec<Vec<Event>> {
+    let mut chunks = Vec::new();
+    generate(opts, |chunk| -> Result<(), ()> {
+        chunks.push(chunk);
+        Ok(())
+    })
+    .unwrap();
+    chunks
+}
+
+fn jsonl(opts: &DemoOptions) -> Vec<u8> {
+    let mut buf = Vec::new();
+    write_jsonl(opts, &mut buf).unwrap();
+    buf
+}
+
+/// An event's properties (empty when it has none).
+fn props(e: &Event) -> Map<String, Value> {
+    match e.properties_value() {
+        Value::Object(map) => map,
+        other => panic!("properties {other} are not an object"),
+    }
+}
+
+#[test]
+fn deterministic_and_seed_dependent() {
+    let opts = DemoOptions::new(7, 300, end());
+    let a = jsonl(&opts);
+    let b = jsonl(&opts);
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+    let c = jsonl(&DemoOptions {
+        seed: 8,
+        ..opts.clone()
+    });
+    assert_ne!(a, c);
+    let d = jsonl(&DemoOptions {
+        end: "2025-07-01T18:00:00Z".parse().unwrap(),
+        ..opts
+    });
+    assert_ne!(a, d);
+}
+
+#[test]
+fn write_jsonl_counts_and_lines_parse() {
+    let opts = DemoOptions::new(3, 150, end());
+    let mut buf = Vec::new();
+    let n = write_jsonl(&opts, &mut buf).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    assert_eq!(text.lines().count() as u64, n);
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let at = first["at"].as_str().unwrap();
+    assert!(at.ends_with('Z'), "{at}");
+    assert!(at.parse::<Timestamp>().is_ok());
+    assert!(first["type"].is_string());
+    assert!(first.get("kind").is_none());
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert!(v["id"].as_str().unwrap().starts_with("demo-3-"));
+        if let Some(p) = v.get("properties") {
+            assert!(!p.as_object().unwrap().is_empty());
+        }
+    }
+}
+
+#[test]
+fn chunking_and_empty_cases() {
+    let opts = DemoOptions::new(1, CHUNK_CUSTOMERS * 2 + 10, end());
+    let mut sizes = Vec::new();
+    let mut customers_per_chunk = Vec::new();
+    generate(&opts, |chunk| -> Result<(), ()> {
+        sizes.push(chunk.len());
+        customers_per_chunk.push(
+            chunk
+                .iter()
+                .map(|e| e.customer.clone())
+                .collect::<BTreeSet<_>>(),
+        );
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(sizes.len(), 3);
+    assert_eq!(customers_per_chunk[0].len(), CHUNK_CUSTOMERS);
+    assert_eq!(customers_per_chunk[2].len(), 10);
+    assert!(customers_per_chunk[0].is_disjoint(&customers_per_chunk[1]));
+
+    // A sink error stops generation and is returned.
+    let mut calls = 0;
+    let r = generate(&opts, |_| {
+        calls += 1;
+        Err("stop")
+    });
+    assert_eq!(r, Err("stop"));
+    assert_eq!(calls, 1);
+
+    assert!(collect(&DemoOptions::new(1, 0, end())).is_empty());
+    let none = DemoOptions {
+        months: 0,
+        ..DemoOptions::new(1, 10, end())
+    };
+    assert!(collect(&none).is_empty());
+    // Extreme inputs do not panic.
+    let wide = DemoOptions {
+        months: u32::MAX,
+        ..DemoOptions::new(1, 20, end())
+    };
+    assert!(!collect(&wide).is_empty());
+    let early = DemoOptions {
+        months: 1,
+        ..DemoOptions::new(1, 20, Timestamp::MIN)
+    };
+    let _ = collect(&early);
+    let late = DemoOptions::new(1, 20, Timestamp::MAX);
+    // Sub-second ends, also before 1970, are respected.
+    for end in ["1969-12-31T23:59:58.5Z", "2025-06-30T18:00:00.25Z"] {
+        let end: Timestamp = end.parse().unwrap();
+        let opts = DemoOptions::new(5, 50, end);
+        let start = window_start(end, opts.months);
+        let events = collect(&opts);
+        assert!(!events.is_empty());
+        assert!(events
+            .iter()
+            .flatten()
+            .all(|e| e.at >= start && e.at <= end));
+    }
+    let late = collect(&late);
+    assert!(late.iter().flatten().all(|e| e.at <= Timestamp::MAX));
+}
+
+#[test]
+fn a_customer_does_not_depend_on_the_total() {
+    let small = collect(&DemoOptions::new(11, 40, end()));
+    let large = collect(&DemoOptions::new(11, 400, end()));
+    let first = |chunks: &[Vec<Event>]| -> Vec<Event> {
+        chunks
+            .iter()
+            .flatten()
+            .filter(|e| e.customer == "cus_000001")
+            .cloned()
+            .collect()
+    };
+    assert_eq!(first(&small), first(&large));
+}
+
+#[test]
+fn invariants_and_mix_for_2000_customers() {
+    let customers = 2_000;
+    let opts = DemoOptions::new(42, customers, end());
+    let chunks = collect(&opts);
+    let all: Vec<&Event> = chunks.iter().flatten().collect();
+    range_ids_and_order(&opts, &chunks);
+    first_events_carry_the_profile(&all, customers);
+    // Causality (all events in time order; a customer lives in one chunk).
+    let mut causality = Causality::default();
+    for e in &all {
+        causality.see(e);
+    }
+    the_mix_is_believable(&all, &causality, customers);
+}
+
+fn range_ids_and_order(opts: &DemoOptions, chunks: &[Vec<Event>]) {
+    let start = window_start(opts.end, opts.months);
+    let mut ids = HashSet::new();
+    for chunk in chunks {
+        for pair in chunk.windows(2) {
+            assert!(
+                (pair[0].at, &pair[0].id) < (pair[1].at, &pair[1].id),
+                "chunk not sorted"
+            );
+        }
+    }
+    for e in chunks.iter().flatten() {
+        assert!(e.at >= start && e.at <= opts.end, "{} out of range", e.at);
+        assert!(ids.insert(e.id.as_str()), "duplicate id {}", e.id);
+        assert_eq!(e.at.subsec_nanosecond(), 0);
+    }
+}
+
+fn first_events_carry_the_profile(all: &[&Event], customers: usize) {
+    let mut seen: HashMap<&str, &Event> = HashMap::new();
+    for e in all {
+        seen.entry(e.customer.as_str()).or_insert(e);
+    }
+    assert_eq!(seen.len(), customers);
+    let mut emails = HashSet::new();
+    for e in seen.values() {
+        assert!(e.profile.name.is_some(), "{e:?}");
+        let email = e.profile.email.as_deref().unwrap();
+        assert!(email.contains("@example."), "{email}");
+        assert!(emails.insert(email.to_string()), "duplicate email {email}");
+        assert!(e.profile.timezone.is_some());
+    }
+}
+
+/// What the causality checks have seen so far, by reference.
+#[derive(Default)]
+struct Causality<'a> {
+    bookings: HashMap<&'a str, (&'a str, Timestamp, Timestamp)>,
+    confirmed: HashSet<&'a str>,
+    placed: HashMap<&'a str, (&'a str, Timestamp)>,
+    dispatched: HashMap<&'a str, Timestamp>,
+    queued: HashMap<&'a str, Timestamp>,
+    counts: BTreeMap<&'a str, usize>,
+    follow_ups: HashMap<&'a str, usize>,
+    reminders: usize,
+}
+
+impl<'a> Causality<'a> {
+    fn see(&mut self, e: &'a Event) {
+        *self.counts.entry(e.kind.as_str()).or_default() += 1;
+        let r = e.reference.as_deref();
+        let p = props(e);
+        match e.kind.as_str() {
+            "booking.created" => self.booking_created(e, &p),
+            "booking.confirmed" | "booking.cancelled" => {
+                let (cust, created, _) = self.bookings[r.unwrap()];
+                assert_eq!(cust, e.customer);
+                assert!(e.at > created);
+                if e.kind == "booking.confirmed" {
+                    assert!(self.confirmed.insert(r.unwrap()));
+                }
+            }
+            "message.sent" if p.get("template").is_some() => {
+                self.reminders += 1;
+                let (cust, _, starts) = self.bookings[r.unwrap()];
+                assert_eq!(cust, e.customer);
+                assert!(self.confirmed.contains(r.unwrap()));
+                assert!(e.at >= starts - jiff::SignedDuration::from_hours(24));
+                assert!(e.at < starts);
+            }
+            "message.received" | "message.sent" => {
+                let r = r.unwrap();
+                assert!(r.starts_with("TH-") || r.starts_with("BK-"));
+                if e.kind == "message.received"
+                    && r.starts_with("BK-")
+                    && !self.confirmed.contains(r)
+                {
+                    *self.follow_ups.entry(r).or_default() += 1;
+                }
+            }
+            _ => self.shop_and_desk(e, &p),
+        }
+    }
+
+    fn booking_created(&mut self, e: &'a Event, p: &Map<String, Value>) {
+        let r = e.reference.as_deref();
+        let starts: Timestamp = p
+            .get("starts_at")
+            .and_then(Value::as_str)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let days = (starts.as_second() - e.at.as_second()) / DAY;
+        assert!((2..=42).contains(&days), "{days}");
+        let weekday = starts.to_zoned(TimeZone::UTC).weekday();
+        assert!(weekday.to_monday_zero_offset() < 5, "{weekday:?}");
+        assert_eq!(p.get("currency").unwrap(), "GBP");
+        assert!(r.unwrap().starts_with("BK-"));
+        self.bookings
+            .insert(r.unwrap(), (e.customer.as_str(), e.at, starts));
+    }
+
+    fn shop_and_desk(&mut self, e: &'a Event, p: &Map<String, Value>) {
+        let r = e.reference.as_deref();
+        match e.kind.as_str() {
+            "order.placed" => {
+                let amount = p.get("amount").and_then(Value::as_f64).unwrap();
+                assert!((12.5..=240.0).contains(&amount), "{amount}");
+                assert_eq!((amount * 100.0).round() / 100.0, amount);
+                self.placed.insert(r.unwrap(), (e.customer.as_str(), e.at));
+            }
+            "purchase" | "order.confirmed" | "order.cancelled" => {
+                let (cust, at) = self.placed[r.unwrap()];
+                assert_eq!(cust, e.customer);
+                assert!(e.at >= at);
+            }
+            "order.dispatched" => {
+                let (_, at) = self.placed[r.unwrap()];
+                assert!(e.at > at);
+                self.dispatched.insert(r.unwrap(), e.at);
+            }
+            "order.delivered" => assert!(e.at > self.dispatched[r.unwrap()]),
+            "visit.queued" => {
+                self.queued.insert(r.unwrap(), e.at);
+            }
+            "visit.served" | "visit.left" => assert!(e.at > self.queued[r.unwrap()]),
+            _ => {}
+        }
+    }
+
+    /// Bookings with at least three follow-ups while still unconfirmed.
+    fn stranded(&self) -> usize {
+        self.follow_ups
+            .iter()
+            .filter(|(r, n)| **n >= 3 && !self.confirmed.contains(*r))
+            .count()
+    }
+}
+
+/// How many customers have an event of this kind.
+fn customers_with(all: &[&Event], kind: &str) -> usize {
+    all.iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| e.customer.as_str())
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+fn the_mix_is_believable(all: &[&Event], causality: &Causality<'_>, customers: usize) {
+    let Causality {
+        bookings,
+        confirmed,
+        counts,
+        reminders,
+        ..
+    } = causality;
+    // Booking follow-ups only count while the booking is still unconfirmed.
+    let stranded = causality.stranded();
+    let mut orders_per_customer: HashMap<&str, usize> = HashMap::new();
+    for e in all.iter().filter(|e| e.kind == "order.placed") {
+        *orders_per_customer.entry(e.customer.as_str()).or_default() += 1;
+    }
+    let once = orders_per_customer.values().filter(|n| **n == 1).count();
+    let shoppers = orders_per_customer.len();
+    let venue_customers = customers_with(all, "booking.created");
+    let desk_customers = customers_with(all, "visit.arrived");
+
+    let avg = all.len() as f64 / customers as f64;
+    println!("events: {} ({avg:.1} per customer)", all.len());
+    for (kind, n) in counts {
+        println!("  {kind:<18} {n:>6}");
+    }
+    println!(
+        "bookings {} confirmed {} reminders {reminders}; stranded (>=3 unanswered follow-ups) {stranded}",
+        bookings.len(),
+        confirmed.len()
+    );
+    println!(
+        "shop customers {shoppers} once {once}; venue customers {venue_customers}; desk customers {desk_customers}"
+    );
+
+    assert!((15.0..=40.0).contains(&avg), "{avg}");
+    let ratio = confirmed.len() as f64 / bookings.len() as f64;
+    assert!((0.7..0.97).contains(&ratio), "{ratio}");
+    assert!(counts["booking.cancelled"] > 0);
+    assert!(*reminders > 0 && *reminders < confirmed.len());
+    assert!(stranded >= 5, "{stranded}");
+    assert!(once * 2 > shoppers && once < shoppers, "{once}/{shoppers}");
+    let share = |n: usize| n as f64 / customers as f64;
+    assert!((0.2..0.4).contains(&share(venue_customers)));
+    assert!((0.4..0.6).contains(&share(shoppers)));
+    assert!((0.18..0.35).contains(&share(desk_customers)));
+    every_kind_and_channel_occurs(all, counts, customers);
+}
+
+fn every_kind_and_channel_occurs(all: &[&Event], counts: &BTreeMap<&str, usize>, customers: usize) {
+    assert_eq!(counts["purchase"], counts["order.placed"]);
+    assert!(counts["order.confirmed"] < counts["order.placed"]);
+    assert!(counts["order.dispatched"] < counts["order.placed"]);
+    assert!(counts["visit.served"] < counts["visit.queued"]);
+    assert!(counts["visit.left"] > 0);
+    for kind in [
+        "app.session",
+        "message.received",
+        "message.sent",
+        "order.delivered",
+        "order.cancelled",
+        "survey.sent",
+        "survey.answered",
+    ] {
+        assert!(counts.get(kind).copied().unwrap_or(0) > 0, "{kind}");
+    }
+    let channels: BTreeSet<&str> = all.iter().filter_map(|e| e.channel.as_deref()).collect();
+    println!("channels {channels:?}");
+    for channel in ["email", "phone", "chat", "web", "in_person", "app"] {
+        assert!(channels.contains(channel), "{channel}");
+    }
+    let per_customer: HashMap<&str, usize> = all.iter().fold(HashMap::new(), |mut m, e| {
+        *m.entry(e.customer.as_str()).or_default() += 1;
+        m
+    });
+    let many = per_customer.values().filter(|n| **n >= 40).count();
+    assert!(many > 0 && many < customers / 2);
+}
+
+#[test]
+fn every_event_passes_validation_and_round_trips_as_a_json_line() {
+    let opts = DemoOptions::new(9, 300, end());
+    let events: Vec<Event> = collect(&opts).into_iter().flatten().collect();
+    let text = String::from_utf8(jsonl(&opts)).unwrap();
+    assert_eq!(text.lines().count(), events.len());
+    for (line, event) in text.lines().zip(&events) {
+        let parsed = parse_event_json(line)
+            .and_then(|input| input.validate(end(), &mut || unreachable!()))
+            .unwrap();
+        assert_eq!(&parsed, event);
+        assert_eq!(&validate(event, end()).unwrap(), event);
+    }
+    // Before 1970 an event is refused, as from any client.
+    let early = DemoOptions {
+        months: 12,
+        ..DemoOptions::new(1, 20, "1970-06-01T00:00:00Z".parse().unwrap())
+    };
+    let refused = collect(&early)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| validate(&e, early.end).err())
+        .next()
+        .unwrap();
+    assert_eq!(refused.field, "at");
+}
+
+#[test]
+#[ignore]
+fn speed_200k_customers() {
+    let opts = DemoOptions::new(1, 200_000, end());
+    let started = std::time::Instant::now();
+    let mut n = 0usize;
+    generate(&opts, |chunk| -> Result<(), ()> {
+        n += chunk.len();
+        Ok(())
+    })
+    .unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "generate: {n} events for 200000 customers in {secs:.2}s = {:.0} events/s",
+        n as f64 / secs
+    );
+    let started = std::time::Instant::now();
+    let written = write_jsonl(&opts, &mut std::io::sink()).unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "write_jsonl: {written} events in {secs:.2}s = {:.0} events/s",
+        written as f64 / secs
+    );
+}
