@@ -161,7 +161,10 @@ fn build(dir: &Path, customers: usize, months: usize) -> PathBuf {
     db
 }
 
-/// One binary serving `db` with `config`: (page, (p50, p95, max) ms) for each page, one request at a time.
+/// A page's p50, p95 and max, in ms.
+type Figures = (f64, f64, f64);
+
+/// One binary serving `db` with `config`: (page, figures) for each page, one request at a time.
 fn measure(
     seen: &str,
     db: &Path,
@@ -169,7 +172,7 @@ fn measure(
     client: &reqwest::blocking::Client,
     requests: usize,
     pause_ms: u64,
-) -> Vec<(String, (f64, f64, f64))> {
+) -> Vec<(String, Figures)> {
     let serve = Serve::start(seen, db, config);
     let session = login(client, &serve.base);
     // A customer of the queue, for the customer page.
@@ -301,7 +304,7 @@ fn main() {
         )
         .expect("config");
         // page -> (p50, p95, max) per binary
-        let mut results: Vec<(String, Vec<(f64, f64, f64)>)> = Vec::new();
+        let mut results: Vec<(String, Vec<Figures>)> = Vec::new();
         for seen in &bins {
             let pages = measure(seen, &db, &config, &client, requests, pause_ms);
             for (page, figures) in pages {
