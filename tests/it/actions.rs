@@ -131,7 +131,19 @@ async fn booking_lifecycle(backend: Backend) {
     );
     assert!(to_ana[0]["data"].as_str().unwrap().contains("B-1"));
 
-    let (_, customer) = app.get_json("/v1/customers/ana").await;
+    // The email reaches the sink before the sender records it as an event (the event keeps the promise):
+    // wait for the record, not only for the email.
+    let started = Instant::now();
+    let customer = loop {
+        let (_, customer) = app.get_json("/v1/customers/ana").await;
+        let recorded = customer["events"]
+            .as_array()
+            .is_some_and(|events| events.iter().any(|e| e["type"] == "booking.confirmed"));
+        if recorded || started.elapsed() > Duration::from_secs(10) {
+            break customer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let confirm = customer["obligations"]
         .as_array()
         .unwrap()
