@@ -2,13 +2,13 @@
 //! `/usr/bin/python3`, which has `aiosmtpd`) and an axum webhook receiver on 127.0.0.1:0.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::sinks::SmtpSink;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -21,74 +21,14 @@ use seen::channels::{
     OutgoingEmail, OutgoingWebhook, TlsMode, WebhookFormat, WebhookSettings,
 };
 
-/// A running `smtp_sink.py`, killed on drop.
-struct Sink {
-    child: Child,
-    port: u16,
-    out: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Sink {
-    fn start(extra: &[&str]) -> Sink {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let out = dir.path().join("sink.jsonl");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
-        let mut child = Command::new(crate::common::prerequisites::smtp_python())
-            .arg(&script)
-            .args(["--port", "0", "--exit-on-stdin-eof", "--out"])
-            .arg(&out)
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the SMTP sink");
-        let stdout = child.stdout.take().expect("sink stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(15))
-            .expect("the sink prints READY within 15 s");
-        let port = line
-            .trim()
-            .strip_prefix("READY ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("expected `READY <port>` from the sink, got {line:?}"));
-        Sink {
-            child,
-            port,
-            out,
-            _dir: dir,
-        }
-    }
-
-    fn records(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
-        text.lines()
-            .map(|line| serde_json::from_str(line).expect("a JSON line"))
-            .collect()
-    }
-
-    fn settings(&self) -> EmailSettings {
-        EmailSettings {
-            transport: EmailTransportKind::Smtp,
-            port: self.port,
-            timeout: "5s".into(),
-            from: "Seen Test <seen@test.example>".into(),
-            ..EmailSettings::default()
-        }
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Settings that send to `sink` over plain SMTP.
+fn settings(sink: &SmtpSink) -> EmailSettings {
+    EmailSettings {
+        transport: EmailTransportKind::Smtp,
+        port: sink.port,
+        timeout: "5s".into(),
+        from: "Seen Test <seen@test.example>".into(),
+        ..EmailSettings::default()
     }
 }
 
@@ -109,8 +49,8 @@ fn channels(settings: &EmailSettings) -> Channels {
 
 #[tokio::test]
 async fn email_with_html_and_headers_reaches_the_sink() {
-    let sink = Sink::start(&[]);
-    let mut settings = sink.settings();
+    let sink = SmtpSink::start(&[]);
+    let mut settings = settings(&sink);
     settings.reply_to = Some("Support <support@test.example>".into());
     let channels = channels(&settings);
     let message = OutgoingEmail {
@@ -134,7 +74,7 @@ async fn email_with_html_and_headers_reaches_the_sink() {
     };
     assert!(detail.starts_with("250 OK queued as"), "{detail}");
 
-    let records = sink.records();
+    let records = sink.messages();
     assert_eq!(records.len(), 1, "{records:?}");
     let record = &records[0];
     assert_eq!(record["message_id"], "abc123@seen");
@@ -162,8 +102,8 @@ async fn email_with_html_and_headers_reaches_the_sink() {
 
 #[tokio::test]
 async fn smtp_rejections_are_classified() {
-    let sink = Sink::start(&[]);
-    let channels = channels(&sink.settings());
+    let sink = SmtpSink::start(&[]);
+    let channels = channels(&settings(&sink));
 
     let bounce = channels
         .send_email(&email("b1", "bounce@customer.example"))
@@ -205,7 +145,7 @@ async fn smtp_rejections_are_classified() {
         .await;
     assert!(ok.is_sent(), "{ok:?}");
     let ids: Vec<Value> = sink
-        .records()
+        .messages()
         .iter()
         .map(|r| r["message_id"].clone())
         .collect();
@@ -234,10 +174,10 @@ async fn unreachable_server_is_transient() {
 
 #[tokio::test]
 async fn slow_server_times_out_as_transient() {
-    let sink = Sink::start(&[]);
+    let sink = SmtpSink::start(&[]);
     let settings = EmailSettings {
         timeout: "500ms".into(),
-        ..sink.settings()
+        ..settings(&sink)
     };
     let channels = channels(&settings);
     let started = Instant::now();
@@ -258,32 +198,32 @@ async fn slow_server_times_out_as_transient() {
         .send_email(&email("n1", "nina@customer.example"))
         .await;
     assert!(next.is_sent(), "{next:?}");
-    assert!(sink.records().iter().any(|r| r["message_id"] == "n1@seen"));
+    assert!(sink.messages().iter().any(|r| r["message_id"] == "n1@seen"));
 }
 
 #[tokio::test]
 async fn pooled_connections_survive_a_server_restart() {
-    let first = Sink::start(&[]);
+    let first = SmtpSink::start(&[]);
     let port = first.port.to_string();
-    let channels = channels(&first.settings());
+    let channels = channels(&settings(&first));
     let delivery = channels
         .send_email(&email("p1", "paul@customer.example"))
         .await;
     assert!(delivery.is_sent(), "{delivery:?}");
     drop(first);
-    let second = Sink::start(&["--port", &port]);
+    let second = SmtpSink::start(&["--port", &port]);
     // The pooled connection is dead; the send notices (NOOP) and reconnects.
     let delivery = channels
         .send_email(&email("p2", "paul@customer.example"))
         .await;
     assert!(delivery.is_sent(), "{delivery:?}");
-    assert_eq!(second.records()[0]["message_id"], "p2@seen");
+    assert_eq!(second.messages()[0]["message_id"], "p2@seen");
 }
 
 #[tokio::test]
 async fn service_unavailable_is_transient_and_the_retry_succeeds() {
-    let sink = Sink::start(&["--fail-first", "1"]);
-    let channels = channels(&sink.settings());
+    let sink = SmtpSink::start(&["--fail-first", "1"]);
+    let channels = channels(&settings(&sink));
     let first = channels
         .send_email(&email("r1", "carol@customer.example"))
         .await;
@@ -291,27 +231,27 @@ async fn service_unavailable_is_transient_and_the_retry_succeeds() {
         matches!(&first, Delivery::Transient { error } if error.contains("421")),
         "{first:?}"
     );
-    assert!(sink.records().is_empty());
+    assert!(sink.messages().is_empty());
     let retry = channels
         .send_email(&email("r1", "carol@customer.example"))
         .await;
     assert!(retry.is_sent(), "{retry:?}");
-    assert_eq!(sink.records().len(), 1);
+    assert_eq!(sink.messages().len(), 1);
 }
 
 #[tokio::test]
 async fn smtp_auth() {
-    let sink = Sink::start(&["--auth", "u:p"]);
+    let sink = SmtpSink::start(&["--auth", "u:p"]);
     let good = EmailSettings {
         username: Some("u".into()),
         password: Some("p".into()),
-        ..sink.settings()
+        ..settings(&sink)
     };
     let delivery = channels(&good)
         .send_email(&email("a1", "dan@customer.example"))
         .await;
     assert!(delivery.is_sent(), "{delivery:?}");
-    assert_eq!(sink.records()[0]["auth"], "u");
+    assert_eq!(sink.messages()[0]["auth"], "u");
 
     let wrong = EmailSettings {
         password: Some("wrong".into()),
@@ -330,11 +270,11 @@ async fn smtp_auth() {
     };
     assert!(error.contains("535"), "{error}");
 
-    let anonymous = channels(&sink.settings())
+    let anonymous = channels(&settings(&sink))
         .send_email(&email("a3", "dan@customer.example"))
         .await;
     assert!(!anonymous.is_sent(), "{anonymous:?}");
-    assert_eq!(sink.records().len(), 1);
+    assert_eq!(sink.messages().len(), 1);
 }
 
 /// A self-signed certificate for localhost (and its key).
@@ -370,19 +310,19 @@ async fn starttls_with_a_self_signed_certificate() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert, key) = self_signed(dir.path());
     let (cert, key) = (cert.to_string_lossy(), key.to_string_lossy());
-    let sink = Sink::start(&["--tls-cert", &cert, "--tls-key", &key, "--auth", "u:p"]);
+    let sink = SmtpSink::start(&["--tls-cert", &cert, "--tls-key", &key, "--auth", "u:p"]);
     let settings = EmailSettings {
         tls: TlsMode::Starttls,
         accept_invalid_certs: true,
         username: Some("u".into()),
         password: Some("p".into()),
-        ..sink.settings()
+        ..settings(&sink)
     };
     let delivery = channels(&settings)
         .send_email(&email("tls1", "erin@customer.example"))
         .await;
     assert!(delivery.is_sent(), "{delivery:?}");
-    let records = sink.records();
+    let records = sink.messages();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["tls"], true);
 
@@ -398,7 +338,7 @@ async fn starttls_with_a_self_signed_certificate() {
         matches!(delivery, Delivery::Transient { .. }),
         "{delivery:?}"
     );
-    assert_eq!(sink.records().len(), 1);
+    assert_eq!(sink.messages().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,8 +347,8 @@ async fn concurrent_sends_all_arrive() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(200);
-    let sink = Sink::start(&[]);
-    let channels = Arc::new(channels(&sink.settings()));
+    let sink = SmtpSink::start(&[]);
+    let channels = Arc::new(channels(&settings(&sink)));
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
@@ -445,7 +385,7 @@ async fn concurrent_sends_all_arrive() {
     // The rate is printed, not asserted: timing belongs in `cargo bench --bench actions` (BENCHMARKS.md),
     // where Nagle's 40 ms stall per message (see smtp.rs) would show as a cap near 180/s.
     let ids: BTreeSet<String> = sink
-        .records()
+        .messages()
         .iter()
         .map(|r| r["message_id"].as_str().unwrap_or_default().to_string())
         .collect();

@@ -31,10 +31,17 @@ impl SmtpSink {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the SMTP sink");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("READY line");
+        // The READY line is read on a thread so that a sink that never starts fails the test, not hangs it.
+        let stdout = child.stdout.take().expect("sink stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(15))
+            .expect("the SMTP sink prints READY within 15 s");
         let port = line
             .trim()
             .strip_prefix("READY ")
