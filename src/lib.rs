@@ -7,12 +7,13 @@
 pub mod api;
 pub mod app;
 pub mod channels;
-pub mod churn;
+pub use seen_churn as churn;
 pub mod cli;
 pub mod config;
+pub mod connectors;
 pub mod dashboard;
 pub mod demo;
-pub mod domain;
+pub use seen_domain as domain;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;

@@ -34,6 +34,8 @@ pub struct ApiState {
     pub link_secret: Option<Arc<str>>,
     /// The surveys whose answer links this server takes.
     pub surveys: Arc<std::collections::BTreeMap<String, crate::domain::survey::Survey>>,
+    /// Each connector's state on this node, for `/healthz`.
+    pub connectors: crate::connectors::Health,
 }
 
 #[derive(OpenApi)]
@@ -114,8 +116,14 @@ async fn healthz(
                 "database timed out",
             )
         })??;
+    let connectors = state.connectors.snapshot();
+    if connectors.is_empty() {
+        return Ok(Json(
+            serde_json::json!({ "status": "ok", "events": counts.events }),
+        ));
+    }
     Ok(Json(
-        serde_json::json!({ "status": "ok", "events": counts.events }),
+        serde_json::json!({ "status": "ok", "events": counts.events, "connectors": connectors }),
     ))
 }
 

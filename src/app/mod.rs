@@ -54,6 +54,7 @@ pub struct App {
     churn: ChurnSettings,
     retention: RetentionSettings,
     dashboard: Arc<Dashboard>,
+    connectors: crate::connectors::Health,
 }
 
 impl App {
@@ -93,6 +94,10 @@ impl App {
             None => None,
         };
         let wake = Wake::default();
+        let connectors = crate::connectors::Health::default();
+        for (kind, name) in config.file.connectors.names() {
+            connectors.register(name, kind);
+        }
         let dashboard = Arc::new(Dashboard::new(
             config.directory.clone(),
             Duration::from_secs(config.file.server.figures_cache_secs),
@@ -104,6 +109,7 @@ impl App {
             ingested: wake.clone(),
             link_secret: actor.as_ref().map(|a| Arc::<str>::from(a.secret.as_str())),
             surveys: config.surveys.clone(),
+            connectors: connectors.clone(),
         };
         let pages = DashboardState {
             service: service.clone(),
@@ -125,6 +131,7 @@ impl App {
             churn,
             retention,
             dashboard,
+            connectors,
         })
     }
 
@@ -141,6 +148,11 @@ impl App {
     /// The service the edges answer from.
     pub fn service(&self) -> &Service {
         &self.service
+    }
+
+    /// Each connector's state on this node.
+    pub fn connector_health(&self) -> &crate::connectors::Health {
+        &self.connectors
     }
 
     /// Runs pending background work on demand (see `JobRunner`).

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub mod actions;
+pub mod connectors;
 
 pub use actions::{ActionSettings, Contact, Directory};
 
@@ -69,6 +70,8 @@ pub struct ConfigFile {
     pub retention: crate::jobs::retention::RetentionConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub connectors: connectors::ConnectorsConfig,
 }
 
 /// `[metrics]`: `GET /metrics` in the Prometheus text format. Off by default; when on, it is served on its
@@ -490,6 +493,7 @@ impl Config {
         let action_book = actions::build_action_book(&file, &directory).map_err(invalid)?;
         let action_settings = file.actions.settings().map_err(invalid)?;
         file.metrics.settings().map_err(invalid)?;
+        file.connectors.validate().map_err(invalid)?;
         let mut surveys = BTreeMap::new();
         for (name, survey) in &file.surveys {
             let kind = SurveyKind::parse(&survey.kind).ok_or_else(|| {

@@ -109,7 +109,8 @@ pub struct Answer {
 }
 
 /// Survey figures for one group.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SurveyStats {
     pub sent: u64,
     pub answered: u64,

@@ -382,7 +382,7 @@ mod tests {
     fn action(kind: ActionKind, offset: &str) -> Action {
         Action {
             kind,
-            offset: crate::domain::span::parse_span(offset).unwrap(),
+            offset: crate::span::parse_span(offset).unwrap(),
             repeat: SignedDuration::from_hours(1),
             max: 3,
             template: "x".into(),

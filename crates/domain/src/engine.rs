@@ -159,8 +159,8 @@ fn refs_match(obligation: &Option<String>, event: &Option<String>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::obligation::Status;
-    use crate::domain::policy::{PolicyKind, ScheduleAt};
+    use crate::obligation::Status;
+    use crate::policy::{PolicyKind, ScheduleAt};
     use jiff::{SignedDuration, Timestamp};
     use proptest::prelude::*;
 

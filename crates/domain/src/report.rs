@@ -5,43 +5,44 @@ use std::collections::{BTreeMap, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::obligation::{Obligation, Status};
 
 /// Why a customer is invisible: one breached, unclosed obligation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reason {
     pub policy: String,
     #[serde(rename = "ref")]
     pub reference: Option<String>,
-    #[schema(value_type = String, format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub opened_at: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub due_at: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub breach_at: Timestamp,
     /// Since the trigger: how long the customer has been waiting.
     #[serde(serialize_with = "serialize_secs")]
-    #[schema(value_type = i64)]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub waiting: SignedDuration,
     /// Since the breach.
     #[serde(serialize_with = "serialize_secs")]
-    #[schema(value_type = i64)]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub overdue: SignedDuration,
     pub nudges: u32,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_nudge_at: Option<Timestamp>,
     /// The event that opened the obligation (with policy and customer, it names the obligation).
     pub trigger_event: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Invisible {
     pub customer: String,
     /// The longest wait among the reasons.
     #[serde(serialize_with = "serialize_secs")]
-    #[schema(value_type = i64)]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub waiting: SignedDuration,
     pub nudges: u32,
     pub reasons: Vec<Reason>,
@@ -109,7 +110,8 @@ pub fn invisible_customers<'a>(
 }
 
 /// Kept-rates and timings per policy.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PolicySummary {
     pub policy: String,
     pub open: u64,
@@ -210,7 +212,7 @@ pub fn percentile(sorted: &[i64], p: u32) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::obligation::Closure;
+    use crate::obligation::Closure;
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()

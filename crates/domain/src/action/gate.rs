@@ -16,7 +16,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use super::{still_needed, Channel, Moot, QuietHours};
-use crate::domain::{Event, Obligation};
+use crate::{Event, Obligation};
 
 /// Why a due message does not go now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +85,7 @@ impl std::fmt::Display for Hold {
             Hold::SurveyEvery { every } => write!(
                 f,
                 "capped: a survey already went to this customer in the last {} (survey_every)",
-                crate::domain::span::format_span(*every)
+                crate::span::format_span(*every)
             ),
         }
     }
@@ -258,8 +258,8 @@ impl Rules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::obligation::Closure;
-    use crate::domain::ProfileUpdate;
+    use crate::obligation::Closure;
+    use crate::ProfileUpdate;
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()
