@@ -48,6 +48,11 @@ pub fn sha256_hex(text: &str) -> String {
     hex::encode(sha256(text))
 }
 
+/// Hex SHA-256 of bytes (a mail without a Message-ID is named by its digest).
+pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// The SHA-256 of a text. Comparing digests of a presented secret and the expected one takes a time
 /// that says nothing about the secret.
 pub fn sha256(text: &str) -> [u8; 32] {

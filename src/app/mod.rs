@@ -55,6 +55,7 @@ pub struct App {
     retention: RetentionSettings,
     dashboard: Arc<Dashboard>,
     connectors: crate::connectors::Health,
+    mailboxes: Vec<crate::connectors::imap::Mailbox>,
 }
 
 impl App {
@@ -98,6 +99,14 @@ impl App {
         for (kind, name) in config.file.connectors.names() {
             connectors.register(name, kind);
         }
+        let mailboxes = config
+            .file
+            .connectors
+            .imap
+            .iter()
+            .map(crate::connectors::imap::Mailbox::from_config)
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(anyhow::Error::msg)?;
         let dashboard = Arc::new(Dashboard::new(
             config.directory.clone(),
             Duration::from_secs(config.file.server.figures_cache_secs),
@@ -116,6 +125,7 @@ impl App {
             server: api.server.clone(),
             ingested: wake.clone(),
             dashboard: dashboard.clone(),
+            connectors: connectors.clone(),
         };
         let router = compose(api, pages, config.file.server.max_body_bytes);
         let (router, metrics) = with_metrics(router, exporter).await?;
@@ -132,6 +142,7 @@ impl App {
             retention,
             dashboard,
             connectors,
+            mailboxes,
         })
     }
 
@@ -220,6 +231,17 @@ impl App {
             running.spawn("retention", OnStop::Abandon, move |stop| {
                 crate::jobs::retention::run(store, settings, stop)
             });
+        }
+        if self.jobs.connectors {
+            for mailbox in &self.mailboxes {
+                let reader = crate::connectors::imap::Reader::new(
+                    mailbox.clone(),
+                    self.service.clone(),
+                    self.connectors.clone(),
+                    self.wake.clone(),
+                );
+                running.spawn("imap", OnStop::Finish, move |stop| reader.run(stop));
+            }
         }
         if self.jobs.warm_up {
             let (dashboard, service) = (self.dashboard.clone(), self.service.clone());

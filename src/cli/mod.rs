@@ -4,6 +4,7 @@ mod audit;
 mod backup;
 mod churn;
 mod config;
+mod connectors;
 mod demo;
 mod explain;
 mod forget;
@@ -77,6 +78,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Mailboxes, webhooks and event buses Seen listens to: list, status, test.
+    #[command(subcommand)]
+    Connectors(connectors::ConnectorsCommand),
     /// Print the effective configuration, or the built-in defaults.
     Config(config::ConfigArgs),
     /// Write a consistent copy of the SQLite database to FILE (safe while `seen serve` runs).
@@ -116,6 +120,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Churn(args) => churn::run(&cli, args).await,
         Command::Templates(args) => templates::run(&cli, args),
         Command::Keys(args) => keys::run(&cli, args).await,
+        Command::Connectors(args) => connectors::run(&cli, args).await,
         Command::Users(args) => users::run(&cli, args).await,
         Command::Backup(args) => backup::backup(&cli, args).await,
         Command::Restore(args) => backup::restore(&cli, args).await,

@@ -36,6 +36,8 @@ pub struct DashboardState {
     pub ingested: crate::jobs::Wake,
     /// The dashboard's configuration and figure caches.
     pub dashboard: Arc<Dashboard>,
+    /// Each connector's state on this node.
+    pub connectors: crate::connectors::Health,
 }
 
 /// The dashboard's routes (under `/`), with their state and security headers.

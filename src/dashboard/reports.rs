@@ -101,12 +101,25 @@ pub async fn overview(
         context! { label => "NPS", value => t.nps.map(|v| format!("{v:.0}")).unwrap_or_else(|| "—".into()) },
         context! { label => "Felt invisible", value => pct(t.felt_invisible) },
     ];
+    let connectors: Vec<_> = state
+        .connectors
+        .snapshot()
+        .into_iter()
+        .map(|(name, h)| {
+            context! {
+                name => name, kind => h.kind, state => h.state, events_today => h.events_today,
+                ignored_today => h.ignored_today, last_event_at => h.last_event_at.map(when),
+                last_error => h.last_error, last_error_at => h.last_error_at.map(when),
+            }
+        })
+        .collect();
     Ok(render(
         StatusCode::OK,
         "overview.html",
         context! {
             title => "Overview", page => "overview", user => user.0.user.clone(), csrf => user.0.csrf.clone(),
             charts => charts, tiles => tiles, periods => periods(days), days => days, as_of => when(figures.as_of),
+            connectors => connectors,
         },
     ))
 }

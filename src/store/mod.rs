@@ -17,6 +17,7 @@ pub(crate) mod group;
 pub mod hot;
 pub mod ingestion;
 pub mod insights;
+pub mod mailboxes;
 pub(crate) mod migrations;
 pub mod obligations;
 pub mod outbox;
@@ -38,6 +39,7 @@ pub use events::Events;
 pub use gauges::{GaugeCounts, Gauges, PoolUsage, StoreCounts};
 pub use ingestion::{Ingested, Ingestion};
 pub use insights::{Attribution, BucketCustomers, Insights, PromiseCounts, UnseenSpan};
+pub use mailboxes::{MailCursor, MailThread, Mailboxes};
 pub use obligations::{ObligationFilter, Obligations};
 pub use outbox::{
     Outbox, OutboxFilter, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, Suppression,
@@ -159,6 +161,7 @@ pub trait Store:
     + Churn
     + Admin
     + Gauges
+    + Mailboxes
     + Send
     + Sync
     + 'static
@@ -177,6 +180,7 @@ impl<T> Store for T where
         + Churn
         + Admin
         + Gauges
+        + Mailboxes
         + Send
         + Sync
         + 'static

@@ -246,7 +246,11 @@ fn email(draft: &Draft, rendered: Rendered, unsubscribe_url: Option<String>) -> 
         _ => address.to_string(),
     };
     OutgoingEmail {
-        message_id: format!("{}@seen", short_hash(&item.key)),
+        // With the obligation's ref as a reply token: a customer's reply threads into it.
+        message_id: crate::connectors::imap::thread::outgoing_message_id(
+            &short_hash(&item.key),
+            item.reference.as_deref(),
+        ),
         to,
         subject: rendered.subject,
         text: rendered.text,

@@ -42,12 +42,19 @@ impl Actor {
         if planned.is_empty() {
             return Ok(Vec::new());
         }
+        // Mail a mailbox connector read as backfill is history: the obligations it opens get no action.
+        let from_mailbox = o
+            .trigger_event
+            .starts_with(crate::connectors::imap::ID_PREFIX);
         // Routing reads the trigger's channel and properties; customer messages need none.
-        let trigger = if planned.iter().any(|p| !actions[p.index].to_customer()) {
+        let trigger = if from_mailbox || planned.iter().any(|p| !actions[p.index].to_customer()) {
             self.store.event(&o.trigger_event).await?
         } else {
             None
         };
+        if from_mailbox && trigger.as_ref().is_some_and(is_backfill) {
+            return Ok(Vec::new());
+        }
         let mut items = Vec::new();
         for p in &planned {
             items.extend(items_for(
@@ -156,4 +163,9 @@ fn item(
         due_at: planned.due_at,
         survey: action.survey.clone(),
     }
+}
+
+/// An event a connector read as history (`properties.backfill = true`).
+fn is_backfill(event: &Event) -> bool {
+    event.properties_value().get("backfill") == Some(&serde_json::Value::Bool(true))
 }

@@ -23,6 +23,7 @@ pub mod gauges;
 pub mod hot;
 mod ingest;
 mod insights;
+mod mailboxes;
 pub(crate) mod migrate;
 mod obligations;
 mod outbox;

@@ -33,6 +33,16 @@ impl TestDb {
         }
     }
 
+    /// The same database for a second app (another node), owning nothing: drop it before the original.
+    pub fn alias(&self) -> TestDb {
+        TestDb {
+            url: self.url.clone(),
+            _dir: None,
+            postgres: None,
+            _turn: None,
+        }
+    }
+
     /// A PostgreSQL database for a test that holds the server exclusively (it already has its turn).
     pub async fn postgres_during(_exclusive: &PostgresTurn) -> TestDb {
         TestDb::postgres(None).await

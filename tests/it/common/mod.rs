@@ -5,6 +5,7 @@
 
 pub mod dashboard;
 pub mod db;
+pub mod dovecot;
 pub mod prerequisites;
 pub mod server;
 pub mod sinks;
@@ -24,6 +25,9 @@ pub struct TestApp {
     pub service: Service,
     jobs: JobRunner,
     pub db: TestDb,
+    /// Stops the app gracefully when sent (or dropped); `running` ends then.
+    stop: tokio::sync::oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// The storage backends every shared test runs against.
@@ -89,7 +93,11 @@ pub async fn spawn_app_stepped(backend: Backend, config: Config) -> TestApp {
 
 /// A real server on port 0 over a fresh database, built by `App::build` as `seen serve` builds it.
 async fn spawn(backend: Backend, config: Config, jobs: Jobs) -> TestApp {
-    let db = TestDb::new(backend).await;
+    spawn_on(TestDb::new(backend).await, config, jobs).await
+}
+
+/// Like `spawn`, over a database of an earlier app (after `TestApp::stop`): a restart.
+pub async fn spawn_on(db: TestDb, config: Config, jobs: Jobs) -> TestApp {
     let store = seen::store::open(
         &db.url,
         config.engine.clone(),
@@ -102,10 +110,23 @@ async fn spawn(backend: Backend, config: Config, jobs: Jobs) -> TestApp {
         .await
         .expect("build the app");
     let service = app.service().clone();
-    let key = service.create_api_key("test").await.expect("create key");
+    // "test" on a fresh database; a restart's app adds a key of its own.
+    let mut key = service.create_api_key("test").await;
+    for n in 2.. {
+        match key {
+            Err(seen::store::StoreError::Conflict(_)) => {
+                key = service.create_api_key(&format!("test-{n}")).await
+            }
+            _ => break,
+        }
+    }
+    let key = key.expect("create key");
     let address = format!("http://{}", app.address());
     let jobs = app.job_runner();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
     TestApp {
         address,
         key,
@@ -113,10 +134,23 @@ async fn spawn(backend: Backend, config: Config, jobs: Jobs) -> TestApp {
         service,
         jobs,
         db,
+        stop,
+        running,
     }
 }
 
 impl TestApp {
+    /// Stops the app as `seen serve` stops on SIGTERM (jobs finish their turn) and hands back its
+    /// database, for `spawn_on`.
+    pub async fn stop(self) -> TestDb {
+        let _ = self.stop.send(());
+        self.running
+            .await
+            .expect("the app's task")
+            .expect("the app stopped cleanly");
+        self.db
+    }
+
     /// One pass of what the background jobs would do now: the scheduler, then the planner and the sender
     /// until nothing more is recorded (see `seen::app::JobRunner`).
     pub async fn run_pending_jobs(&self) {

@@ -60,6 +60,14 @@ pub fn browser_modules(dir: &Path) {
     });
 }
 
+/// Dovecot, for the mailbox tests: `SEEN_TEST_DOVECOT`, default Debian's `/usr/sbin/dovecot`.
+pub fn dovecot() -> &'static str {
+    static CHECKED: Checked = OnceLock::new();
+    once(&CHECKED, || {
+        check_dovecot(&env_or("SEEN_TEST_DOVECOT", "/usr/sbin/dovecot"))
+    })
+}
+
 /// The PostgreSQL server at `admin` answers.
 pub async fn postgres(admin: &str) {
     static CHECKED: tokio::sync::OnceCell<Result<(), String>> = tokio::sync::OnceCell::const_new();
@@ -104,6 +112,18 @@ fn check_openssl(openssl: &str) -> Result<String, String> {
     };
     Err(format!(
         "openssl is missing ({why}): run scripts/test, or apt-get install openssl"
+    ))
+}
+
+fn check_dovecot(dovecot: &str) -> Result<String, String> {
+    let why = match run(dovecot, &["--version"]) {
+        Some(Ok(true)) => return Ok(dovecot.to_string()),
+        Some(Ok(false)) => format!("`{dovecot} --version` failed"),
+        Some(Err(e)) => format!("{dovecot} does not run: {e}"),
+        None => format!("{dovecot} not found"),
+    };
+    Err(format!(
+        "dovecot-imapd is missing ({why}): run scripts/test, or apt-get install dovecot-imapd"
     ))
 }
 
@@ -214,6 +234,12 @@ mod tests {
         one_line_naming(&chromium, "chromium is missing", "apt-get install chromium");
         let node = check_node("/nonexistent/node").unwrap_err();
         one_line_naming(&node, "Node.js is missing", "apt-get install nodejs npm");
+        let dovecot = check_dovecot("/nonexistent/dovecot").unwrap_err();
+        one_line_naming(
+            &dovecot,
+            "dovecot-imapd is missing",
+            "apt-get install dovecot-imapd",
+        );
     }
 
     #[test]
