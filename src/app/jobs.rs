@@ -25,6 +25,8 @@ pub struct Jobs {
     pub retention: bool,
     /// The dashboard's figures computed once at start.
     pub warm_up: bool,
+    /// The connectors that pull by themselves (`[[connectors.nats]]`).
+    pub connectors: bool,
 }
 
 impl Jobs {
@@ -35,6 +37,7 @@ impl Jobs {
         churn: true,
         retention: true,
         warm_up: true,
+        connectors: true,
     };
 
     /// None in the background: a test runs them with `JobRunner::run_pending_jobs` when it chooses, so
@@ -45,6 +48,7 @@ impl Jobs {
         churn: false,
         retention: false,
         warm_up: false,
+        connectors: false,
     };
 
     /// What an in-process test server runs: what production runs, but for two jobs whose timing would

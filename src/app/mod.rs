@@ -55,6 +55,7 @@ pub struct App {
     retention: RetentionSettings,
     dashboard: Arc<Dashboard>,
     connectors: crate::connectors::Health,
+    nats: Vec<crate::config::connectors::NatsConfig>,
 }
 
 impl App {
@@ -132,6 +133,7 @@ impl App {
             retention,
             dashboard,
             connectors,
+            nats: config.file.connectors.nats.clone(),
         })
     }
 
@@ -220,6 +222,25 @@ impl App {
             running.spawn("retention", OnStop::Abandon, move |stop| {
                 crate::jobs::retention::run(store, settings, stop)
             });
+        }
+        if self.jobs.connectors {
+            for config in &self.nats {
+                let connector = crate::connectors::nats::NatsConnector::new(
+                    config.clone(),
+                    self.service.clone(),
+                    self.wake.clone(),
+                    self.connectors.clone(),
+                );
+                match connector {
+                    Ok(connector) => {
+                        running.spawn("nats", OnStop::Finish, move |stop| connector.run(stop))
+                    }
+                    Err(err) => {
+                        self.connectors.failed(&config.name, "nats", &err);
+                        tracing::error!(connector = %config.name, error = %err, "nats connector not started");
+                    }
+                }
+            }
         }
         if self.jobs.warm_up {
             let (dashboard, service) = (self.dashboard.clone(), self.service.clone());

@@ -5,6 +5,8 @@
 //! `Health` is each connector's state as this node sees it (connected, last event, last error, events
 //! brought today), shown on `/healthz`, the dashboard and `seen connectors status`.
 
+pub mod nats;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 

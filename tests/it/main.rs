@@ -17,6 +17,7 @@ mod cluster;
 mod dashboard;
 mod durability;
 mod http;
+mod nats;
 mod ops;
 mod pg_restart;
 mod query_plans;
