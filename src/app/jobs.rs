@@ -25,7 +25,7 @@ pub struct Jobs {
     pub retention: bool,
     /// The dashboard's figures computed once at start.
     pub warm_up: bool,
-    /// The connectors that read by themselves (mailboxes).
+    /// The connectors that read by themselves (`[[connectors.imap]]`, `[[connectors.nats]]`).
     pub connectors: bool,
 }
 

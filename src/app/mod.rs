@@ -56,6 +56,7 @@ pub struct App {
     dashboard: Arc<Dashboard>,
     connectors: crate::connectors::Health,
     mailboxes: Vec<crate::connectors::imap::Mailbox>,
+    nats: Vec<crate::config::connectors::NatsConfig>,
 }
 
 impl App {
@@ -143,6 +144,7 @@ impl App {
             dashboard,
             connectors,
             mailboxes,
+            nats: config.file.connectors.nats.clone(),
         })
     }
 
@@ -241,6 +243,23 @@ impl App {
                     self.wake.clone(),
                 );
                 running.spawn("imap", OnStop::Finish, move |stop| reader.run(stop));
+            }
+            for config in &self.nats {
+                let connector = crate::connectors::nats::NatsConnector::new(
+                    config.clone(),
+                    self.service.clone(),
+                    self.wake.clone(),
+                    self.connectors.clone(),
+                );
+                match connector {
+                    Ok(connector) => {
+                        running.spawn("nats", OnStop::Finish, move |stop| connector.run(stop))
+                    }
+                    Err(err) => {
+                        self.connectors.failed(&config.name, "nats", &err);
+                        tracing::error!(connector = %config.name, error = %err, "nats connector not started");
+                    }
+                }
             }
         }
         if self.jobs.warm_up {

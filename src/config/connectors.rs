@@ -55,6 +55,9 @@ impl ConnectorsConfig {
                 ));
             }
         }
+        for nats in &self.nats {
+            nats.validate()?;
+        }
         Ok(())
     }
 }
@@ -149,4 +152,175 @@ pub struct NatsConfig {
     /// Only messages on subjects matching this filter (default: every subject of the stream).
     #[serde(default)]
     pub subject: Option<String>,
+    /// Where a malformed message is published (its payload as received, the reason in headers) before it
+    /// is acked; default `seen.dead.<name>`. Capture it in a stream to keep dead letters.
+    #[serde(default)]
+    pub dead_letter: Option<String>,
+    /// Most messages stored in one transaction (default 1 000).
+    #[serde(default = "default_nats_batch")]
+    pub batch: usize,
+    /// How long NATS waits for an ack before it delivers a message again (the consumer's `ack_wait`,
+    /// default 30s). A message is acked only after its batch committed.
+    #[serde(default = "default_nats_ack_wait")]
+    pub ack_wait: String,
+    /// User name, with the password in the environment variable `password_env`.
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// The environment variable holding an authentication token (instead of a user and password).
+    #[serde(default)]
+    pub token_env: Option<String>,
+}
+
+fn default_nats_batch() -> usize {
+    1_000
+}
+fn default_nats_ack_wait() -> String {
+    "30s".to_string()
+}
+
+/// Most messages in one batch (a `POST /v1/events` takes at most `[server] max_batch`, 10 000 by default).
+pub const MAX_NATS_BATCH: usize = 10_000;
+
+impl NatsConfig {
+    /// The subject dead letters are published to.
+    pub fn dead_letter_subject(&self) -> String {
+        self.dead_letter
+            .clone()
+            .unwrap_or_else(|| format!("seen.dead.{}", self.name))
+    }
+
+    /// The consumer's `ack_wait`.
+    pub fn ack_wait(&self) -> Result<std::time::Duration, String> {
+        let span = crate::domain::span::parse_span(&self.ack_wait).map_err(|e| e.to_string())?;
+        match std::time::Duration::try_from(span) {
+            Ok(wait) if wait >= std::time::Duration::from_secs(1) => Ok(wait),
+            _ => Err(format!("{:?} is shorter than 1s", self.ack_wait)),
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let at = |message: String| format!("[[connectors.nats]] {:?}: {message}", self.name);
+        if self.url.trim().is_empty() {
+            return Err(at("url is empty (e.g. \"nats://127.0.0.1:4222\")".into()));
+        }
+        for (key, value) in [("stream", &self.stream), ("durable", &self.durable)] {
+            nats_name(value).map_err(|why| at(format!("{key} {value:?} {why}")))?;
+        }
+        if let Some(subject) = &self.subject {
+            nats_subject(subject, true).map_err(|why| at(format!("subject {subject:?} {why}")))?;
+        }
+        let dead = self.dead_letter_subject();
+        nats_subject(&dead, false).map_err(|why| at(format!("dead_letter {dead:?} {why}")))?;
+        if !(1..=MAX_NATS_BATCH).contains(&self.batch) {
+            return Err(at(format!(
+                "batch = {}: expected 1 to {MAX_NATS_BATCH}",
+                self.batch
+            )));
+        }
+        self.ack_wait()
+            .map_err(|why| at(format!("ack_wait: {why}")))?;
+        if self.password_env.is_some() != self.user.is_some() {
+            return Err(at("user and password_env go together".into()));
+        }
+        if self.token_env.is_some() && self.user.is_some() {
+            return Err(at("token_env or user, not both".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A stream or consumer name: what NATS accepts (no spaces, dots, wildcards or path separators).
+fn nats_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 64 {
+        return Err("must be 1-64 characters");
+    }
+    if name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
+    {
+        return Err("may not contain spaces, '.', '*', '>', '/' or '\\'");
+    }
+    Ok(())
+}
+
+/// A subject: dot-separated non-empty tokens without spaces; `*` and a final `>` only where a filter
+/// (`wildcards`) is allowed.
+fn nats_subject(subject: &str, wildcards: bool) -> Result<(), &'static str> {
+    let tokens: Vec<&str> = subject.split('.').collect();
+    for (i, token) in tokens.iter().enumerate() {
+        if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("is not a subject (dot-separated tokens without spaces)");
+        }
+        let wild = *token == "*" || (*token == ">" && i == tokens.len() - 1);
+        if token.contains(['*', '>']) && !(wildcards && wild) {
+            return Err(if wildcards {
+                "has a misplaced wildcard ('*' is a whole token, '>' the last one)"
+            } else {
+                "may not contain wildcards"
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nats(extra: &str) -> Result<(), String> {
+        let text = format!(
+            "[[nats]]\nname = \"bus\"\nurl = \"nats://127.0.0.1:4222\"\nstream = \"EVENTS\"\ndurable = \"seen\"\n{extra}"
+        );
+        let config: ConnectorsConfig = toml::from_str(&text).map_err(|e| e.to_string())?;
+        config.validate()
+    }
+
+    #[test]
+    fn a_nats_connector_takes_its_defaults() {
+        let text =
+            "[[nats]]\nname = \"bus\"\nurl = \"nats://h\"\nstream = \"S\"\ndurable = \"d\"\n";
+        let config: ConnectorsConfig = toml::from_str(text).unwrap();
+        let bus = &config.nats[0];
+        assert_eq!(bus.dead_letter_subject(), "seen.dead.bus");
+        assert_eq!(bus.batch, 1_000);
+        assert_eq!(bus.ack_wait(), Ok(std::time::Duration::from_secs(30)));
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(nats("subject = \"shop.*.events.>\"\nbatch = 10000"), Ok(()));
+    }
+
+    #[test]
+    fn bad_nats_settings_are_refused_naming_the_key() {
+        for (extra, words) in [
+            ("subject = \"shop.>.x\"", "subject"),
+            ("subject = \"shop..x\"", "subject"),
+            ("subject = \"a b\"", "subject"),
+            ("dead_letter = \"dead.*\"", "dead_letter"),
+            ("batch = 0", "batch"),
+            ("batch = 10001", "batch"),
+            ("ack_wait = \"0s\"", "ack_wait"),
+            ("ack_wait = \"soon\"", "ack_wait"),
+            ("user = \"seen\"", "password_env"),
+            (
+                "token_env = \"T\"\nuser = \"u\"\npassword_env = \"P\"",
+                "token_env",
+            ),
+        ] {
+            let error = nats(extra).unwrap_err();
+            assert!(
+                error.contains("\"bus\"") && error.contains(words),
+                "{extra}: {error}"
+            );
+        }
+        let stream = ConnectorsConfig {
+            nats: vec![NatsConfig {
+                stream: "a.b".into(),
+                ..toml::from_str("name = \"bus\"\nurl = \"u\"\nstream = \"S\"\ndurable = \"d\"")
+                    .unwrap()
+            }],
+            ..Default::default()
+        };
+        assert!(stream.validate().unwrap_err().contains("stream \"a.b\""));
+    }
 }

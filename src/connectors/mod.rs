@@ -6,6 +6,7 @@
 //! brought today), shown on `/healthz`, the dashboard and `seen connectors status`.
 
 pub mod imap;
+pub mod nats;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

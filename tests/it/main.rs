@@ -18,6 +18,7 @@ mod dashboard;
 mod durability;
 mod http;
 mod imap;
+mod nats;
 mod ops;
 mod pg_restart;
 mod query_plans;

@@ -77,6 +77,24 @@ pub async fn postgres(admin: &str) {
     }
 }
 
+/// A NATS server with JetStream at `url` answers (`SEEN_TEST_NATS_URL`, default the local one).
+pub async fn nats(url: &str) {
+    static CHECKED: tokio::sync::OnceCell<Result<(), String>> = tokio::sync::OnceCell::const_new();
+    let checked = CHECKED.get_or_init(|| check_nats(url)).await;
+    if let Err(message) = checked {
+        panic!("{message}");
+    }
+}
+
+/// The `nats-server` program, for the tests that stop and start a NATS of their own:
+/// `SEEN_TEST_NATS_SERVER`, default from PATH.
+pub fn nats_server() -> &'static str {
+    static CHECKED: Checked = OnceLock::new();
+    once(&CHECKED, || {
+        check_nats_server(&env_or("SEEN_TEST_NATS_SERVER", "nats-server"))
+    })
+}
+
 /// Runs `program args`, quietly; `None` when the program does not exist.
 fn run(program: &str, args: &[&str]) -> Option<std::io::Result<bool>> {
     let status = Command::new(program)
@@ -184,6 +202,43 @@ async fn check_postgres(admin: &str) -> Result<(), String> {
     ))
 }
 
+async fn check_nats(url: &str) -> Result<(), String> {
+    let connecting = async_nats::ConnectOptions::new()
+        .connection_timeout(std::time::Duration::from_secs(5))
+        .connect(url);
+    let why = match tokio::time::timeout(std::time::Duration::from_secs(10), connecting).await {
+        // The account's JetStream information: any answer without an error means JetStream is on.
+        Ok(Ok(client)) => match client.request("$JS.API.INFO", "".into()).await {
+            Ok(answer) => match serde_json::from_slice::<serde_json::Value>(&answer.payload) {
+                Ok(info) if info.get("error").is_none() => return Ok(()),
+                Ok(info) => format!("JetStream refuses: {}", info["error"]),
+                Err(e) => format!("JetStream's answer is not JSON: {e}"),
+            },
+            Err(e) => format!("JetStream does not answer (is it started with -js?): {e}"),
+        },
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer in 10 s".to_string(),
+    };
+    Err(format!(
+        "NATS with JetStream is not reachable at {} ({}): run scripts/test (it starts the local one), or \
+         apt-get install nats-server && nats-server -a 127.0.0.1 -p 4222 -js, or set SEEN_TEST_NATS_URL",
+        without_password(url),
+        why.replace('\n', " ")
+    ))
+}
+
+fn check_nats_server(program: &str) -> Result<String, String> {
+    let why = match run(program, &["--version"]) {
+        Some(Ok(true)) => return Ok(program.to_string()),
+        Some(Ok(false)) => format!("`{program} --version` failed"),
+        Some(Err(e)) => format!("{program} does not run: {e}"),
+        None => format!("{program} not found"),
+    };
+    Err(format!(
+        "nats-server is missing ({why}): run scripts/test, or apt-get install nats-server"
+    ))
+}
+
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
 fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -261,5 +316,24 @@ mod tests {
             "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
         );
         assert!(!message.contains("secret"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_nats_names_how_to_start_it() {
+        let message = check_nats("nats://me:secret@127.0.0.1:1")
+            .await
+            .unwrap_err();
+        one_line_naming(
+            &message,
+            "NATS with JetStream is not reachable at nats://me:***@127.0.0.1:1",
+            "nats-server -a 127.0.0.1 -p 4222 -js",
+        );
+        assert!(!message.contains("secret"), "{message}");
+        let missing = check_nats_server("/nonexistent/nats-server").unwrap_err();
+        one_line_naming(
+            &missing,
+            "nats-server is missing",
+            "apt-get install nats-server",
+        );
     }
 }
