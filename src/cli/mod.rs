@@ -4,6 +4,7 @@ mod audit;
 mod backup;
 mod churn;
 mod config;
+mod connectors;
 mod demo;
 mod explain;
 mod forget;
@@ -88,6 +89,9 @@ pub enum Command {
     /// Apply `[retention]` now.
     #[command(subcommand)]
     Retention(retention::RetentionCommand),
+    /// What Seen listens to by itself: replay a webhook connector's kept deliveries.
+    #[command(subcommand)]
+    Connectors(connectors::ConnectorsCommand),
     /// The log of admin actions, newest first.
     Audit(audit::AuditArgs),
     /// Recompute every obligation from the stored events (after changing policies this happens by itself).
@@ -121,6 +125,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Restore(args) => backup::restore(&cli, args).await,
         Command::Forget(args) => forget::run(&cli, args).await,
         Command::Retention(args) => retention::run(&cli, args).await,
+        Command::Connectors(args) => connectors::run(&cli, args).await,
         Command::Audit(args) => audit::run(&cli, args).await,
         Command::Migrate => {
             open(&cli, "./seen.db").await?;

@@ -21,6 +21,7 @@ mod accounts;
 mod admin;
 mod churn;
 mod customers;
+mod deliveries;
 mod events;
 pub mod gauges;
 pub mod hot;
@@ -32,7 +33,7 @@ mod rows;
 mod secrets;
 
 /// Each brings the schema to its version from the one before (the layout of `store::migrations`).
-pub(crate) const MIGRATIONS: [Migration; 5] = [
+pub(crate) const MIGRATIONS: [Migration; 6] = [
     Migration::new(1, "init", include_str!("migrations/0001_init.sql")),
     Migration::new(2, "outbox", include_str!("migrations/0002_outbox.sql")),
     Migration::new(
@@ -42,6 +43,11 @@ pub(crate) const MIGRATIONS: [Migration; 5] = [
     ),
     Migration::new(4, "churn", include_str!("migrations/0004_churn.sql")),
     Migration::new(5, "admin", include_str!("migrations/0005_admin.sql")),
+    Migration::new(
+        6,
+        "deliveries",
+        include_str!("migrations/0006_deliveries.sql"),
+    ),
 ];
 
 /// `MIGRATIONS` as sqlx's migrator reads them (it records each applied one with its checksum).

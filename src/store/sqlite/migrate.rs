@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::store::migrations::Migration;
 
 /// Each brings the schema to its version from the one before.
-pub(crate) const MIGRATIONS: [Migration; 5] = [
+pub(crate) const MIGRATIONS: [Migration; 6] = [
     Migration::new(1, "init", include_str!("migrations/0001_init.sql")),
     Migration::new(2, "outbox", include_str!("migrations/0002_outbox.sql")),
     Migration::new(
@@ -16,6 +16,11 @@ pub(crate) const MIGRATIONS: [Migration; 5] = [
     ),
     Migration::new(4, "churn", include_str!("migrations/0004_churn.sql")),
     Migration::new(5, "admin", include_str!("migrations/0005_admin.sql")),
+    Migration::new(
+        6,
+        "deliveries",
+        include_str!("migrations/0006_deliveries.sql"),
+    ),
 ];
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
@@ -137,13 +142,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_database_made_by_the_previous_layout_opens_unchanged() {
-        // Made by `seen demo` before the migrations were renumbered (schema version 5).
+    async fn a_database_made_by_the_previous_layout_opens_upgraded() {
+        // Made by `seen demo` before the migrations were renumbered (schema version 5): the layout is the
+        // numbered migrations' at version 5, and later migrations apply on open.
         let dir = tempfile::tempdir().unwrap();
         let fresh = fresh_schema(dir.path()).await;
         let path = dir.path().join("demo.db");
         std::fs::copy(fixture("v5-demo.db"), &path).unwrap();
-        assert_eq!(schema(&path), fresh);
+        let v5 = dir.path().join("v5.db");
+        let dump = std::fs::read_to_string(fixture("v5.sql")).unwrap();
+        Connection::open(&v5).unwrap().execute_batch(&dump).unwrap();
+        assert_eq!(schema(&path), schema(&v5));
+        assert_eq!(schema(&path).1, 5);
 
         let store = SqliteStore::open(path.to_str().unwrap(), engine(), false)
             .await
