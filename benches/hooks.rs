@@ -81,7 +81,12 @@ fn remove_db(db: &Path) {
 /// `seen serve` on `db` with `config`: the child and its address.
 fn serve(db: &Path, config: &Path) -> (Child, String) {
     let mut server = Command::new(SEEN)
-        .args(["--db", db.to_str().unwrap(), "--config", config.to_str().unwrap()])
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ])
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("SEEN_LOG", "warn")
         .env("SEEN_BENCH_HOOK_SECRET", SECRET)
@@ -97,8 +102,11 @@ fn serve(db: &Path, config: &Path) -> (Child, String) {
     (server, address)
 }
 
+/// One request: URL, headers, body.
+type Request = (String, Vec<(&'static str, String)>, String);
+
 /// Posts every request with `CLIENTS` clients; requests per second.
-fn post_all(requests: Vec<(String, Vec<(&'static str, String)>, String)>) -> f64 {
+fn post_all(requests: Vec<Request>) -> f64 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -111,7 +119,12 @@ fn post_all(requests: Vec<(String, Vec<(&'static str, String)>, String)>) -> f64
         let mut tasks = Vec::new();
         for worker in 0..CLIENTS {
             let client = client.clone();
-            let mine: Vec<_> = requests.iter().skip(worker).step_by(CLIENTS).cloned().collect();
+            let mine: Vec<_> = requests
+                .iter()
+                .skip(worker)
+                .step_by(CLIENTS)
+                .cloned()
+                .collect();
             tasks.push(tokio::spawn(async move {
                 for (url, headers, body) in mine {
                     let mut request = client.post(url).body(body);
@@ -158,7 +171,11 @@ fn main() {
                     ("x-shopify-webhook-id", format!("bench-{run}-{i}")),
                     ("x-shopify-hmac-sha256", signature(body)),
                 ];
-                (format!("{address}/hooks/shopify/bench"), headers, body.clone())
+                (
+                    format!("{address}/hooks/shopify/bench"),
+                    headers,
+                    body.clone(),
+                )
             })
             .collect();
         hooks.push(post_all(requests));
@@ -171,7 +188,10 @@ fn main() {
             .args(["--db", db.to_str().unwrap(), "keys", "create", "bench"])
             .output()
             .expect("create key");
-        let key = String::from_utf8(key.stdout).expect("utf-8").trim().to_string();
+        let key = String::from_utf8(key.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_string();
         let (mut server, address) = serve(&db, &config);
         let requests = events
             .iter()

@@ -81,14 +81,8 @@ impl App {
             None
         };
         let churn = ChurnSettings::parse(&config.file.churn).context("reading [churn]")?;
-        let keep_raw = config
-            .file
-            .connectors
-            .keep_raw()
-            .map_err(anyhow::Error::msg)?;
-        let retention = RetentionSettings::parse(&config.file.retention)
-            .context("reading [retention]")?
-            .with_keep_raw(keep_raw);
+        let retention =
+            RetentionSettings::for_config(&config.file).context("reading [retention]")?;
         let exporter = match config.file.metrics.settings().map_err(anyhow::Error::msg)? {
             Some(settings) => Some(
                 Exporter::start(
@@ -352,7 +346,10 @@ mod tests {
             Vec::<String>::new()
         );
         assert_eq!(
-            mentions("connectors", &["crate::api", "crate::dashboard", "crate::cli"]),
+            mentions(
+                "connectors",
+                &["crate::api", "crate::dashboard", "crate::cli"]
+            ),
             Vec::<String>::new()
         );
     }

@@ -42,7 +42,11 @@ pub async fn run(cli: &Cli, command: &ConnectorsCommand) -> Result<ExitCode> {
         bail!(
             "no webhook connector named {:?} in the configuration (known: {})",
             args.name,
-            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
         );
     };
     // Kept deliveries were verified when they arrived: the replay needs no secret.

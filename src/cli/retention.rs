@@ -18,14 +18,7 @@ pub enum RetentionCommand {
 pub async fn run(cli: &Cli, command: &RetentionCommand) -> Result<ExitCode> {
     let RetentionCommand::Run = command;
     let config = super::load_config(cli)?;
-    let keep_raw = config
-        .file
-        .connectors
-        .keep_raw()
-        .map_err(anyhow::Error::msg)?;
-    let settings = RetentionSettings::parse(&config.file.retention)
-        .context("reading [retention]")?
-        .with_keep_raw(keep_raw);
+    let settings = RetentionSettings::for_config(&config.file).context("reading [retention]")?;
     if settings.is_off() {
         println!("[retention] keeps everything: nothing to do");
         return Ok(ExitCode::SUCCESS);

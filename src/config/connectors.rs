@@ -277,9 +277,17 @@ impl HookConfig {
                 Ok(())
             }
         };
-        only("signature_header", self.signature_header.is_some(), "generic")?;
+        only(
+            "signature_header",
+            self.signature_header.is_some(),
+            "generic",
+        )?;
         only("mapping", self.mapping.is_some(), "generic")?;
-        only("verify_token_env", self.verify_token_env.is_some(), "whatsapp")?;
+        only(
+            "verify_token_env",
+            self.verify_token_env.is_some(),
+            "whatsapp",
+        )?;
         only("public_url", self.public_url.is_some(), "twilio")?;
         match self.source.as_str() {
             "whatsapp" => match &self.verify_token_env {
@@ -366,9 +374,7 @@ mod tests {
     }
 
     fn hook(extra: &str) -> String {
-        format!(
-            "[[connectors.hooks]]\nname = \"in\"\nsecret_env = \"IN_SECRET\"\n{extra}\n"
-        )
+        format!("[[connectors.hooks]]\nname = \"in\"\nsecret_env = \"IN_SECRET\"\n{extra}\n")
     }
 
     #[test]
@@ -392,7 +398,9 @@ mod tests {
             ("[connectors]\nkeep_raw = \"forever\"".to_string(), "keep_raw"),
         ];
         for (text, expected) in cases {
-            let err = load(&text).err().unwrap_or_else(|| panic!("accepted:\n{text}"));
+            let err = load(&text)
+                .err()
+                .unwrap_or_else(|| panic!("accepted:\n{text}"));
             assert!(err.contains(expected), "{text}\n→ {err}");
         }
         let missing_secret = "[[connectors.hooks]]\nname = \"in\"\nsource = \"calcom\"\n";
@@ -406,7 +414,10 @@ mod tests {
         ))
         .unwrap();
         let hook = config.file.connectors.hook("in").unwrap();
-        assert_eq!(hook.mapping.as_ref().unwrap().types["ticket.opened"], "message.received");
+        assert_eq!(
+            hook.mapping.as_ref().unwrap().types["ticket.opened"],
+            "message.received"
+        );
         assert_eq!(
             config.file.connectors.keep_raw().unwrap(),
             Some(jiff::SignedDuration::from_hours(14 * 24))

@@ -80,8 +80,22 @@ impl RetentionSettings {
         })
     }
 
-    /// With `[connectors] keep_raw` (already validated): kept webhook deliveries are pruned after it, or
-    /// after `raw_payloads` when that is shorter.
+    /// `[retention]` and `[connectors] keep_raw` of a loaded configuration.
+    pub fn for_config(
+        file: &crate::config::ConfigFile,
+    ) -> Result<RetentionSettings, RetentionError> {
+        let keep_raw = file
+            .connectors
+            .keep_raw()
+            .map_err(|reason| RetentionError::Setting {
+                field: "keep_raw ([connectors])",
+                reason,
+            })?;
+        Ok(RetentionSettings::parse(&file.retention)?.with_keep_raw(keep_raw))
+    }
+
+    /// With `[connectors] keep_raw`: kept webhook deliveries are pruned after it, or after `raw_payloads`
+    /// when that is shorter.
     pub fn with_keep_raw(mut self, keep_raw: Option<SignedDuration>) -> RetentionSettings {
         self.kept_deliveries = match (keep_raw, self.raw_payloads) {
             (Some(keep), Some(cap)) => Some(keep.min(cap)),
@@ -117,7 +131,9 @@ pub async fn run_once(
     }
     if let Some(keep) = settings.kept_deliveries {
         let before = now.checked_sub(keep).unwrap_or(Timestamp::MIN);
-        let links_before = now.checked_sub(LINKS_KEPT.max(keep)).unwrap_or(Timestamp::MIN);
+        let links_before = now
+            .checked_sub(LINKS_KEPT.max(keep))
+            .unwrap_or(Timestamp::MIN);
         report.deliveries_pruned = store.prune_deliveries(before, links_before).await?;
     }
     Ok(report)

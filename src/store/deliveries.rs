@@ -53,7 +53,8 @@ pub trait Deliveries: Send + Sync {
         before: Timestamp,
         links_before: Timestamp,
     ) -> Result<u64, StoreError>;
-    /// Remembers (or refreshes) links of a connector, as of `at`.
+    /// Remembers (or refreshes) links of a connector, as of `at` (a link's time only moves forward: a replay
+    /// of old deliveries does not age it).
     async fn remember_links(
         &self,
         connector: &str,
@@ -61,8 +62,11 @@ pub trait Deliveries: Send + Sync {
         at: Timestamp,
     ) -> Result<(), StoreError>;
     /// The links of a connector among `keys` (unknown keys are left out).
-    async fn recall_links(&self, connector: &str, keys: Vec<String>)
-        -> Result<Vec<Link>, StoreError>;
+    async fn recall_links(
+        &self,
+        connector: &str,
+        keys: Vec<String>,
+    ) -> Result<Vec<Link>, StoreError>;
     /// Erasure: every kept delivery and link of one customer goes. Returns the rows removed.
     async fn forget_deliveries(&self, customer: &str) -> Result<u64, StoreError>;
 }

@@ -223,14 +223,20 @@ async fn health(app: &TestApp, connector: &str) -> Value {
     body["connectors"][connector].clone()
 }
 
-/// A delivery with a wrong signature is a 401 and stores nothing; a body that is not what the provider
-/// documents is a 400 naming the field.
+/// A delivery signed with another secret, or not signed, is a 401 and stores nothing (no event, no kept
+/// body); `/healthz` shows the refusal as the connector's last error.
 async fn refuses(app: &TestApp, source: &str, name: &str, body: Vec<u8>, extra: &[(&str, &str)]) {
     let before = (event_count(app).await, kept(app, name).await);
     // Signed, but with another secret.
     let mut headers = signed_with("not-the-secret", source, &body);
     headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let answer = post(app, &format!("/hooks/{source}/{name}"), &headers, body.clone()).await;
+    let answer = post(
+        app,
+        &format!("/hooks/{source}/{name}"),
+        &headers,
+        body.clone(),
+    )
+    .await;
     assert_eq!(answer.status, 401, "{source}: {}", answer.text);
     let unsigned = post(app, &format!("/hooks/{source}/{name}"), &[], body).await;
     assert_eq!(unsigned.status, 401, "{source} unsigned: {}", unsigned.text);
@@ -240,9 +246,13 @@ async fn refuses(app: &TestApp, source: &str, name: &str, body: Vec<u8>, extra: 
         "{source}: a refused delivery stored something"
     );
     let last_error = health(app, name).await["last_error"].clone();
-    assert!(last_error.as_str().unwrap_or_default().contains("401"), "{last_error}");
+    assert!(
+        last_error.as_str().unwrap_or_default().contains("401"),
+        "{last_error}"
+    );
 }
 
+/// A body that is not what the provider documents is a 400 naming the field, and stores nothing.
 async fn malformed(
     app: &TestApp,
     source: &str,
@@ -260,16 +270,22 @@ async fn malformed(
     assert_eq!(event_count(app).await, before);
 }
 
+/// A delivery Seen does not map is a 202, counted as ignored on `/healthz`, and stores no event.
 async fn ignored(app: &TestApp, source: &str, name: &str, body: Vec<u8>, extra: &[(&str, &str)]) {
     let before = (
         event_count(app).await,
-        health(app, name).await["ignored_today"].as_u64().unwrap_or(0),
+        health(app, name).await["ignored_today"]
+            .as_u64()
+            .unwrap_or(0),
     );
     let answer = deliver(app, source, name, body, extra).await;
     assert_eq!(answer.status, 202, "{source}: {}", answer.text);
     if source != "twilio" {
         assert_eq!(answer.body["accepted"], 0, "{}", answer.body);
-        assert!(!answer.body["ignored"][0].as_str().unwrap_or_default().is_empty());
+        assert!(!answer.body["ignored"][0]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty());
     }
     assert_eq!(event_count(app).await, before.0);
     assert_eq!(
@@ -282,7 +298,14 @@ async fn calcom_bookings_are_confirmed_and_followed_through_reschedules(backend:
     let app = app(backend).await;
     let ana = "ana.reis@example.com";
 
-    let created = deliver(&app, "calcom", "cal", fixture("calcom/booking_created.json"), &[]).await;
+    let created = deliver(
+        &app,
+        "calcom",
+        "cal",
+        fixture("calcom/booking_created.json"),
+        &[],
+    )
+    .await;
     assert_eq!(created.status, 200, "{}", created.text);
     assert_eq!(created.body["accepted"], 1);
     assert_eq!(created.body["events"][0], "cal:booking:bk-6Tq2Lx:created");
@@ -290,12 +313,21 @@ async fn calcom_bookings_are_confirmed_and_followed_through_reschedules(backend:
     let booking = &stored[0];
     assert_eq!(booking.kind, "booking.created");
     assert_eq!(booking.reference.as_deref(), Some("bk-6Tq2Lx"));
-    assert_eq!(booking.at, "2026-05-04T08:15:00Z".parse::<Timestamp>().unwrap());
+    assert_eq!(
+        booking.at,
+        "2026-05-04T08:15:00Z".parse::<Timestamp>().unwrap()
+    );
     assert_eq!(booking.profile.timezone.as_deref(), Some("Europe/Lisbon"));
     let properties = booking.properties_value();
     assert_eq!(properties["connector"], "cal");
     assert_eq!(properties["starts_at"], "2026-05-12T09:00:00Z");
-    let profile = app.service.customer(ana, Timestamp::now()).await.unwrap().unwrap().profile;
+    let profile = app
+        .service
+        .customer(ana, Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap()
+        .profile;
     assert_eq!(profile.name.as_deref(), Some("Ana Reis"));
     // The default policies apply: the booking is to be confirmed.
     assert_eq!(
@@ -305,15 +337,39 @@ async fn calcom_bookings_are_confirmed_and_followed_through_reschedules(backend:
     assert_eq!(health(&app, "cal").await["events_today"], 1);
 
     // Cal.com's retry of the same delivery is a duplicate.
-    let again = deliver(&app, "calcom", "cal", fixture("calcom/booking_created.json"), &[]).await;
-    assert_eq!((again.status, again.body["duplicates"].as_u64()), (200, Some(1)));
+    let again = deliver(
+        &app,
+        "calcom",
+        "cal",
+        fixture("calcom/booking_created.json"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (again.status, again.body["duplicates"].as_u64()),
+        (200, Some(1))
+    );
     assert_eq!(event_count(&app).await, 1);
 
     // A reschedule is a new Cal.com booking naming the one before: it stays the first booking's ref...
-    let moved = deliver(&app, "calcom", "cal", fixture("calcom/booking_rescheduled.json"), &[]).await;
+    let moved = deliver(
+        &app,
+        "calcom",
+        "cal",
+        fixture("calcom/booking_rescheduled.json"),
+        &[],
+    )
+    .await;
     assert_eq!(moved.status, 200, "{}", moved.text);
     // ...and so does the cancellation of the new uid.
-    let cancelled = deliver(&app, "calcom", "cal", fixture("calcom/booking_cancelled.json"), &[]).await;
+    let cancelled = deliver(
+        &app,
+        "calcom",
+        "cal",
+        fixture("calcom/booking_cancelled.json"),
+        &[],
+    )
+    .await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.text);
     let first = Some("bk-6Tq2Lx".to_string());
     assert_eq!(
@@ -325,23 +381,47 @@ async fn calcom_bookings_are_confirmed_and_followed_through_reschedules(backend:
         ]
     );
     let rescheduled = &app.service.customer_events(ana).await.unwrap()[1];
-    assert_eq!(rescheduled.properties_value()["starts_at"], "2026-05-14T14:00:00Z");
+    assert_eq!(
+        rescheduled.properties_value()["starts_at"],
+        "2026-05-14T14:00:00Z"
+    );
     assert_eq!(
         obligations(&app, ana, "confirm-booking").await,
         [(first.clone(), Some(Closure::Cancelled))]
     );
 
     // The meeting and a no-show become visit events of the booking.
-    let ended = deliver(&app, "calcom", "cal", fixture("calcom/meeting_ended.json"), &[]).await;
+    let ended = deliver(
+        &app,
+        "calcom",
+        "cal",
+        fixture("calcom/meeting_ended.json"),
+        &[],
+    )
+    .await;
     assert_eq!(ended.status, 200, "{}", ended.text);
-    let absent = deliver(&app, "calcom", "cal", fixture("calcom/no_show_updated.json"), &[]).await;
+    let absent = deliver(
+        &app,
+        "calcom",
+        "cal",
+        fixture("calcom/no_show_updated.json"),
+        &[],
+    )
+    .await;
     assert_eq!(absent.status, 200, "{}", absent.text);
     let kinds: Vec<String> = events(&app, ana).await.into_iter().map(|e| e.0).collect();
     assert!(kinds.contains(&"visit.served".to_string()), "{kinds:?}");
     assert!(kinds.contains(&"visit.no_show".to_string()), "{kinds:?}");
 
     ignored(&app, "calcom", "cal", fixture("calcom/ping.json"), &[]).await;
-    refuses(&app, "calcom", "cal", fixture("calcom/booking_created.json"), &[]).await;
+    refuses(
+        &app,
+        "calcom",
+        "cal",
+        fixture("calcom/booking_created.json"),
+        &[],
+    )
+    .await;
     malformed(
         &app,
         "calcom",
@@ -357,7 +437,14 @@ async fn calcom_bookings_are_confirmed_and_followed_through_reschedules(backend:
 async fn calendly_reschedule_keeps_one_booking(backend: Backend) {
     let app = app(backend).await;
     let leo = "leo.martin@example.org";
-    let created = deliver(&app, "calendly", "book", fixture("calendly/invitee_created.json"), &[]).await;
+    let created = deliver(
+        &app,
+        "calendly",
+        "book",
+        fixture("calendly/invitee_created.json"),
+        &[],
+    )
+    .await;
     assert_eq!(created.status, 200, "{}", created.text);
 
     // A reschedule: the cancel half is ignored, the create half moves the same booking.
@@ -392,11 +479,24 @@ async fn calendly_reschedule_keeps_one_booking(backend: Backend) {
         "one booking, still to be confirmed"
     );
     let stored = app.service.customer_events(leo).await.unwrap();
-    assert_eq!(stored[1].properties_value()["starts_at"], "2026-05-13T15:00:00Z");
-    assert_eq!(stored[0].profile.timezone.as_deref(), Some("America/Toronto"));
+    assert_eq!(
+        stored[1].properties_value()["starts_at"],
+        "2026-05-13T15:00:00Z"
+    );
+    assert_eq!(
+        stored[0].profile.timezone.as_deref(),
+        Some("America/Toronto")
+    );
 
     // Cancelling the new invitee cancels the one booking.
-    let cancelled = deliver(&app, "calendly", "book", fixture("calendly/invitee_canceled.json"), &[]).await;
+    let cancelled = deliver(
+        &app,
+        "calendly",
+        "book",
+        fixture("calendly/invitee_canceled.json"),
+        &[],
+    )
+    .await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.text);
     assert_eq!(
         obligations(&app, leo, "confirm-booking").await,
@@ -405,12 +505,17 @@ async fn calendly_reschedule_keeps_one_booking(backend: Backend) {
 
     // A signature older than five minutes is a captured delivery played again.
     let body = fixture("calendly/invitee_created.json");
-    let t = (Timestamp::now() - SignedDuration::from_mins(10)).as_second().to_string();
+    let t = (Timestamp::now() - SignedDuration::from_mins(10))
+        .as_second()
+        .to_string();
     let v1 = hex::encode(hmac256(&[t.as_bytes(), b".", &body]));
     let stale = post(
         &app,
         "/hooks/calendly/book",
-        &[("Calendly-Webhook-Signature".into(), format!("t={t},v1={v1}"))],
+        &[(
+            "Calendly-Webhook-Signature".into(),
+            format!("t={t},v1={v1}"),
+        )],
         body.clone(),
     )
     .await;
@@ -427,41 +532,68 @@ async fn calendly_reschedule_keeps_one_booking(backend: Backend) {
     .await;
 }
 
+/// A Shopify delivery of a fixture: its topic and webhook id as Shopify sends them.
+async fn shopify(app: &TestApp, file: &str, topic: &str, webhook_id: &str) -> Answer {
+    let extra = [
+        ("X-Shopify-Topic", topic),
+        ("X-Shopify-Webhook-Id", webhook_id),
+    ];
+    deliver(app, "shopify", "shop", fixture(file), &extra).await
+}
+
 async fn shopify_orders_are_followed_to_delivery(backend: Backend) {
     let app = app(backend).await;
     let priya = "priya.n@example.net";
-    let topic = |t: &'static str, id: &'static str| [("X-Shopify-Topic", t), ("X-Shopify-Webhook-Id", id)];
+    let topic =
+        |t: &'static str, id: &'static str| [("X-Shopify-Topic", t), ("X-Shopify-Webhook-Id", id)];
 
-    let placed = deliver(
+    let placed = shopify(
         &app,
-        "shopify",
-        "shop",
-        fixture("shopify/orders_create.json"),
-        &topic("orders/create", "b54557e4-1"),
+        "shopify/orders_create.json",
+        "orders/create",
+        "b54557e4-1",
     )
     .await;
     assert_eq!(placed.status, 200, "{}", placed.text);
     let order = &app.service.customer_events(priya).await.unwrap()[0];
     assert_eq!(order.kind, "order.placed");
     assert_eq!(order.reference.as_deref(), Some("#1042"));
-    assert_eq!(order.at, "2026-05-04T18:21:07Z".parse::<Timestamp>().unwrap());
+    assert_eq!(
+        order.at,
+        "2026-05-04T18:21:07Z".parse::<Timestamp>().unwrap()
+    );
     assert_eq!(order.profile.phone.as_deref(), Some("+14165550182"));
     let properties = order.properties_value();
     assert_eq!(
-        (&properties["connector"], &properties["value"], &properties["items"], &properties["currency"]),
-        (&Value::from("shop"), &Value::from(86.4), &Value::from(3), &Value::from("CAD"))
+        (
+            &properties["connector"],
+            &properties["value"],
+            &properties["items"],
+            &properties["currency"]
+        ),
+        (
+            &Value::from("shop"),
+            &Value::from(86.4),
+            &Value::from(3),
+            &Value::from("CAD")
+        )
     );
     let order_ref = Some("#1042".to_string());
-    assert_eq!(obligations(&app, priya, "dispatch-order").await, [(order_ref.clone(), None)]);
-    assert_eq!(obligations(&app, priya, "confirm-order").await, [(order_ref.clone(), None)]);
+    assert_eq!(
+        obligations(&app, priya, "dispatch-order").await,
+        [(order_ref.clone(), None)]
+    );
+    assert_eq!(
+        obligations(&app, priya, "confirm-order").await,
+        [(order_ref.clone(), None)]
+    );
 
     // Shopify's retry carries the same X-Shopify-Webhook-Id: a duplicate delivery, nothing new.
-    let retry = deliver(
+    let retry = shopify(
         &app,
-        "shopify",
-        "shop",
-        fixture("shopify/orders_create.json"),
-        &topic("orders/create", "b54557e4-1"),
+        "shopify/orders_create.json",
+        "orders/create",
+        "b54557e4-1",
     )
     .await;
     assert_eq!(retry.status, 200, "{}", retry.text);
@@ -470,31 +602,28 @@ async fn shopify_orders_are_followed_to_delivery(backend: Backend) {
     assert_eq!(kept(&app, "shop").await, 1);
     assert_eq!(event_count(&app).await, 1);
 
-    let paid = deliver(
+    let paid = shopify(
         &app,
-        "shopify",
-        "shop",
-        fixture("shopify/orders_paid.json"),
-        &topic("orders/paid", "b54557e4-2"),
+        "shopify/orders_paid.json",
+        "orders/paid",
+        "b54557e4-2",
     )
     .await;
     assert_eq!(paid.status, 200, "{}", paid.text);
     // The fulfilment names only the order: its customer and ref come from the order.
-    let shipped = deliver(
+    let shipped = shopify(
         &app,
-        "shopify",
-        "shop",
-        fixture("shopify/fulfillments_create.json"),
-        &topic("fulfillments/create", "b54557e4-3"),
+        "shopify/fulfillments_create.json",
+        "fulfillments/create",
+        "b54557e4-3",
     )
     .await;
     assert_eq!(shipped.status, 200, "{}", shipped.text);
-    let delivered = deliver(
+    let delivered = shopify(
         &app,
-        "shopify",
-        "shop",
-        fixture("shopify/fulfillment_events_create.json"),
-        &topic("fulfillment_events/create", "b54557e4-4"),
+        "shopify/fulfillment_events_create.json",
+        "fulfillment_events/create",
+        "b54557e4-4",
     )
     .await;
     assert_eq!(delivered.status, 200, "{}", delivered.text);
@@ -543,7 +672,13 @@ async fn woocommerce_orders_by_status(backend: Backend) {
     let app = app(backend).await;
     let jonas = "jonas.weber@example.de";
     // The ping WooCommerce sends when the webhook is saved: unsigned, answered 200, nothing stored.
-    let ping = post(&app, "/hooks/woocommerce/woo", &[], b"webhook_id=12".to_vec()).await;
+    let ping = post(
+        &app,
+        "/hooks/woocommerce/woo",
+        &[],
+        b"webhook_id=12".to_vec(),
+    )
+    .await;
     assert_eq!(ping.status, 200, "{}", ping.text);
     assert_eq!(event_count(&app).await, 0);
 
@@ -566,7 +701,13 @@ async fn woocommerce_orders_by_status(backend: Backend) {
         &[("X-WC-Webhook-Topic", "order.updated")],
     )
     .await;
-    assert_eq!((updated.body["accepted"].as_u64(), updated.body["duplicates"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(
+        (
+            updated.body["accepted"].as_u64(),
+            updated.body["duplicates"].as_u64()
+        ),
+        (Some(0), Some(2))
+    );
     let completed = deliver(
         &app,
         "woocommerce",
@@ -621,17 +762,23 @@ async fn woocommerce_orders_by_status(backend: Backend) {
 fn twilio_form(fixture_path: &str, url: &str) -> (Vec<u8>, String) {
     let params: serde_json::Map<String, Value> =
         serde_json::from_slice(&fixture(fixture_path)).expect("fixture");
-    let pairs: Vec<(String, String)> = params
+    let pairs: Vec<(&str, &str)> = params
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default()))
         .collect();
+    signed_form_for(url, &pairs)
+}
+
+/// A form of `pairs` and Twilio's signature of it for `url`: the base64 HMAC-SHA1 of the URL followed by
+/// every parameter's name and value, sorted by name.
+fn signed_form_for(url: &str, pairs: &[(&str, &str)]) -> (Vec<u8>, String) {
     let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&pairs)
+        .extend_pairs(pairs)
         .finish();
-    let mut sorted = pairs.clone();
+    let mut sorted: Vec<(&str, &str)> = pairs.to_vec();
     sorted.sort();
     let mut signed = url.to_string();
-    for (k, v) in &sorted {
+    for (k, v) in sorted {
         signed.push_str(k);
         signed.push_str(v);
     }
@@ -643,23 +790,41 @@ fn twilio_form(fixture_path: &str, url: &str) -> (Vec<u8>, String) {
 async fn twilio_sms_is_a_message_to_answer(backend: Backend) {
     let app = app(backend).await;
     let sender = "+14155550123";
-    let (body, signature) = twilio_form("twilio/inbound_sms.json", &format!("{TWILIO_URL}?venue=north"));
+    let (body, signature) = twilio_form(
+        "twilio/inbound_sms.json",
+        &format!("{TWILIO_URL}?venue=north"),
+    );
     let answer = post(
         &app,
         "/hooks/twilio/sms?venue=north",
         &[
             ("X-Twilio-Signature".into(), signature.clone()),
-            ("Content-Type".into(), "application/x-www-form-urlencoded".into()),
+            (
+                "Content-Type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ),
         ],
         body.clone(),
     )
     .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
-    assert!(answer.content_type.starts_with("text/xml"), "{}", answer.content_type);
-    assert!(answer.text.contains("<Response></Response>"), "{}", answer.text);
+    assert!(
+        answer.content_type.starts_with("text/xml"),
+        "{}",
+        answer.content_type
+    );
+    assert!(
+        answer.text.contains("<Response></Response>"),
+        "{}",
+        answer.text
+    );
     let received = &app.service.customer_events(sender).await.unwrap()[0];
     assert_eq!(
-        (received.kind.as_str(), received.channel.as_deref(), received.reference.as_deref()),
+        (
+            received.kind.as_str(),
+            received.channel.as_deref(),
+            received.reference.as_deref()
+        ),
         ("message.received", Some("sms"), None)
     );
     assert_eq!(received.profile.phone.as_deref(), Some(sender));
@@ -681,39 +846,62 @@ async fn twilio_sms_is_a_message_to_answer(backend: Backend) {
 
     // The business's reply, as Twilio's status callback says it went: the promise is kept.
     let (body, signature) = twilio_form("twilio/status_sent.json", TWILIO_URL);
-    let sent = post(&app, "/hooks/twilio/sms", &[("X-Twilio-Signature".into(), signature)], body).await;
+    let sent = post(
+        &app,
+        "/hooks/twilio/sms",
+        &[("X-Twilio-Signature".into(), signature)],
+        body,
+    )
+    .await;
     assert_eq!(sent.status, 200, "{}", sent.text);
-    assert_eq!(obligations(&app, sender, "reply").await, [(None, Some(Closure::Kept))]);
+    assert_eq!(
+        obligations(&app, sender, "reply").await,
+        [(None, Some(Closure::Kept))]
+    );
 
     // A status Seen does not follow, and a form without the message's id.
-    let queued = [("MessageSid", "SM00000000000000000000000000000001"), ("MessageStatus", "queued"), ("To", sender)];
-    let before = (event_count(&app).await, health(&app, "sms").await["ignored_today"].as_u64());
+    let queued = [
+        ("MessageSid", "SM00000000000000000000000000000001"),
+        ("MessageStatus", "queued"),
+        ("To", sender),
+    ];
+    let before = (
+        event_count(&app).await,
+        health(&app, "sms").await["ignored_today"].as_u64(),
+    );
     let (body, signature) = signed_form(&queued);
-    let answer = post(&app, "/hooks/twilio/sms", &[("X-Twilio-Signature".into(), signature)], body).await;
+    let answer = post(
+        &app,
+        "/hooks/twilio/sms",
+        &[("X-Twilio-Signature".into(), signature)],
+        body,
+    )
+    .await;
     assert_eq!(answer.status, 202, "{}", answer.text);
     assert_eq!(event_count(&app).await, before.0);
-    assert_eq!(health(&app, "sms").await["ignored_today"].as_u64(), before.1.map(|n| n + 1));
-    let (body, signature) = signed_form(&[("SmsStatus", "received"), ("From", sender), ("Body", "hello")]);
-    let answer = post(&app, "/hooks/twilio/sms", &[("X-Twilio-Signature".into(), signature)], body).await;
+    assert_eq!(
+        health(&app, "sms").await["ignored_today"].as_u64(),
+        before.1.map(|n| n + 1)
+    );
+    let (body, signature) = signed_form(&[
+        ("SmsStatus", "received"),
+        ("From", sender),
+        ("Body", "hello"),
+    ]);
+    let answer = post(
+        &app,
+        "/hooks/twilio/sms",
+        &[("X-Twilio-Signature".into(), signature)],
+        body,
+    )
+    .await;
     assert_eq!(answer.status, 400, "{}", answer.text);
     assert!(answer.text.contains("MessageSid"), "{}", answer.text);
 }
 
 /// A form of `pairs`, signed for the connector's configured URL.
 fn signed_form(pairs: &[(&str, &str)]) -> (Vec<u8>, String) {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    let mut sorted: Vec<(&str, &str)> = pairs.to_vec();
-    sorted.sort();
-    let mut signed = TWILIO_URL.to_string();
-    for (k, v) in sorted {
-        signed.push_str(k);
-        signed.push_str(v);
-    }
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(signed.as_bytes());
-    (body.into_bytes(), base64(&mac.finalize().into_bytes()))
+    signed_form_for(TWILIO_URL, pairs)
 }
 
 async fn whatsapp_handshake_messages_and_statuses(backend: Backend) {
@@ -731,11 +919,23 @@ async fn whatsapp_handshake_messages_and_statuses(backend: Backend) {
     let wrong = app.client.get(handshake("guess")).send().await.unwrap();
     assert_eq!(wrong.status(), 403);
     // Other sources take no GET; nothing was stored by either.
-    let other = app.client.get(format!("{}/hooks/shopify/shop", app.address)).send().await.unwrap();
+    let other = app
+        .client
+        .get(format!("{}/hooks/shopify/shop", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other.status(), 405);
     assert_eq!((event_count(&app).await, kept(&app, "wa").await), (0, 0));
 
-    let message = deliver(&app, "whatsapp", "wa", fixture("whatsapp/message.json"), &[]).await;
+    let message = deliver(
+        &app,
+        "whatsapp",
+        "wa",
+        fixture("whatsapp/message.json"),
+        &[],
+    )
+    .await;
     assert_eq!(message.status, 200, "{}", message.text);
     let received = &app.service.customer_events(rita).await.unwrap()[0];
     assert_eq!(
@@ -743,20 +943,50 @@ async fn whatsapp_handshake_messages_and_statuses(backend: Backend) {
         ("message.received", Some("whatsapp"))
     );
     assert_eq!(received.at, Timestamp::from_second(1_777_975_200).unwrap());
-    let profile = app.service.customer(rita, Timestamp::now()).await.unwrap().unwrap().profile;
+    let profile = app
+        .service
+        .customer(rita, Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap()
+        .profile;
     assert_eq!(profile.name.as_deref(), Some("Rita Alves"));
     assert_eq!(obligations(&app, rita, "reply").await, [(None, None)]);
 
     // The business answered (status "sent") and Rita read it.
-    let statuses = deliver(&app, "whatsapp", "wa", fixture("whatsapp/status_read.json"), &[]).await;
+    let statuses = deliver(
+        &app,
+        "whatsapp",
+        "wa",
+        fixture("whatsapp/status_read.json"),
+        &[],
+    )
+    .await;
     assert_eq!(statuses.status, 200, "{}", statuses.text);
     assert_eq!(statuses.body["accepted"], 2);
     let kinds: Vec<String> = events(&app, rita).await.into_iter().map(|e| e.0).collect();
     assert_eq!(kinds, ["message.received", "message.sent", "message.read"]);
-    assert_eq!(obligations(&app, rita, "reply").await, [(None, Some(Closure::Kept))]);
+    assert_eq!(
+        obligations(&app, rita, "reply").await,
+        [(None, Some(Closure::Kept))]
+    );
 
-    ignored(&app, "whatsapp", "wa", fixture("whatsapp/account_update.json"), &[]).await;
-    refuses(&app, "whatsapp", "wa", fixture("whatsapp/message.json"), &[]).await;
+    ignored(
+        &app,
+        "whatsapp",
+        "wa",
+        fixture("whatsapp/account_update.json"),
+        &[],
+    )
+    .await;
+    refuses(
+        &app,
+        "whatsapp",
+        "wa",
+        fixture("whatsapp/message.json"),
+        &[],
+    )
+    .await;
     malformed(
         &app,
         "whatsapp",
@@ -795,16 +1025,36 @@ fn seen_cli(db: &str, config: &std::path::Path, args: &[&str]) -> String {
 async fn generic_mapping_replays_after_a_fix_and_prunes(backend: Backend) {
     let app = app(backend).await;
     let sam = "sam@example.com";
-    let opened = deliver(&app, "generic", "crm", fixture("generic/ticket_opened.json"), &[]).await;
+    let opened = deliver(
+        &app,
+        "generic",
+        "crm",
+        fixture("generic/ticket_opened.json"),
+        &[],
+    )
+    .await;
     assert_eq!(opened.status, 200, "{}", opened.text);
     let ticket = Some("T-5521".to_string());
-    assert_eq!(events(&app, sam).await, [("message.received".to_string(), ticket.clone())]);
+    assert_eq!(
+        events(&app, sam).await,
+        [("message.received".to_string(), ticket.clone())]
+    );
     let stored = &app.service.customer_events(sam).await.unwrap()[0];
     assert_eq!(stored.properties_value()["subject"], "Wrong size delivered");
-    assert_eq!(obligations(&app, sam, "reply").await, [(ticket.clone(), None)]);
+    assert_eq!(
+        obligations(&app, sam, "reply").await,
+        [(ticket.clone(), None)]
+    );
 
     // The reply is not in the mapping yet: ignored, but kept.
-    ignored(&app, "generic", "crm", fixture("generic/ticket_replied.json"), &[]).await;
+    ignored(
+        &app,
+        "generic",
+        "crm",
+        fixture("generic/ticket_replied.json"),
+        &[],
+    )
+    .await;
     assert_eq!(kept(&app, "crm").await, 2);
 
     // The mapping is fixed; the replay stores what it now understands, once.
@@ -818,10 +1068,30 @@ async fn generic_mapping_replays_after_a_fix_and_prunes(backend: Backend) {
         ),
     )
     .unwrap();
-    let out = seen_cli(&app.db.url, &fixed, &["connectors", "replay", "crm", "--since", "2026-01-01T00:00:00Z"]);
+    let out = seen_cli(
+        &app.db.url,
+        &fixed,
+        &[
+            "connectors",
+            "replay",
+            "crm",
+            "--since",
+            "2026-01-01T00:00:00Z",
+        ],
+    );
     assert!(out.contains("replayed 2 deliveries"), "{out}");
     assert!(out.contains("1 events accepted, 1 duplicates"), "{out}");
-    let out = seen_cli(&app.db.url, &fixed, &["connectors", "replay", "crm", "--since", "2026-01-01T00:00:00Z"]);
+    let out = seen_cli(
+        &app.db.url,
+        &fixed,
+        &[
+            "connectors",
+            "replay",
+            "crm",
+            "--since",
+            "2026-01-01T00:00:00Z",
+        ],
+    );
     assert!(out.contains("0 events accepted, 2 duplicates"), "{out}");
     assert_eq!(
         events(&app, sam).await,
@@ -830,7 +1100,10 @@ async fn generic_mapping_replays_after_a_fix_and_prunes(backend: Backend) {
             ("message.sent".to_string(), ticket.clone()),
         ]
     );
-    assert_eq!(obligations(&app, sam, "reply").await, [(ticket, Some(Closure::Kept))]);
+    assert_eq!(
+        obligations(&app, sam, "reply").await,
+        [(ticket, Some(Closure::Kept))]
+    );
 
     // Kept bodies go after keep_raw: nothing is left to replay.
     let settings = seen::jobs::retention::RetentionSettings::default()
@@ -842,8 +1115,23 @@ async fn generic_mapping_replays_after_a_fix_and_prunes(backend: Backend) {
     assert_eq!(report.deliveries_pruned, 2);
     assert_eq!(kept(&app, "crm").await, 0);
 
-    refuses(&app, "generic", "crm", fixture("generic/ticket_opened.json"), &[]).await;
-    malformed(&app, "generic", "crm", r#"{"event":"ticket.opened","id":"e1"}"#, &[], "contact.email").await;
+    refuses(
+        &app,
+        "generic",
+        "crm",
+        fixture("generic/ticket_opened.json"),
+        &[],
+    )
+    .await;
+    malformed(
+        &app,
+        "generic",
+        "crm",
+        r#"{"event":"ticket.opened","id":"e1"}"#,
+        &[],
+        "contact.email",
+    )
+    .await;
 }
 
 /// Erasure takes the kept bodies and the links with the customer.
@@ -855,7 +1143,10 @@ async fn forgetting_a_customer_removes_their_deliveries(backend: Backend) {
         "shopify",
         "shop",
         fixture("shopify/orders_create.json"),
-        &[("X-Shopify-Topic", "orders/create"), ("X-Shopify-Webhook-Id", "f-1")],
+        &[
+            ("X-Shopify-Topic", "orders/create"),
+            ("X-Shopify-Webhook-Id", "f-1"),
+        ],
     )
     .await;
     assert_eq!(placed.status, 200, "{}", placed.text);

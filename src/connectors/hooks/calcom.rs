@@ -21,40 +21,61 @@ pub fn map(incoming: &Incoming<'_>) -> Result<Mapped, PayloadError> {
     let draft = match trigger.as_str() {
         "BOOKING_CREATED" | "BOOKING_REQUESTED" => {
             let uid = doc.text("/payload/uid")?;
-            booking(&doc, format!("booking:{uid}:created"), "booking.created", at)?
-                .reference(Some(uid.clone()))
-                .remember(format!("booking:{uid}"))
+            booking(
+                &doc,
+                format!("booking:{uid}:created"),
+                "booking.created",
+                at,
+            )?
+            .reference(Some(uid.clone()))
+            .remember(format!("booking:{uid}"))
         }
         "BOOKING_RESCHEDULED" => {
             let uid = doc.text("/payload/uid")?;
             let before = doc.opt_text("/payload/rescheduleUid");
-            booking(&doc, format!("booking:{uid}:rescheduled"), "booking.rescheduled", at)?
-                .reference(Some(before.clone().unwrap_or_else(|| uid.clone())))
-                .follow(before.map(|b| format!("booking:{b}")))
-                .remember(format!("booking:{uid}"))
-                .property(
-                    "previous_starts_at",
-                    doc.opt_time("/payload/rescheduleStartTime")
-                        .map(|t| Value::from(t.to_string())),
-                )
+            booking(
+                &doc,
+                format!("booking:{uid}:rescheduled"),
+                "booking.rescheduled",
+                at,
+            )?
+            .reference(Some(before.clone().unwrap_or_else(|| uid.clone())))
+            .follow(before.map(|b| format!("booking:{b}")))
+            .remember(format!("booking:{uid}"))
+            .property(
+                "previous_starts_at",
+                doc.opt_time("/payload/rescheduleStartTime")
+                    .map(|t| Value::from(t.to_string())),
+            )
         }
         "BOOKING_CANCELLED" | "BOOKING_REJECTED" => {
             let uid = doc.text("/payload/uid")?;
             let reason = doc
                 .opt_text("/payload/cancellationReason")
                 .or_else(|| doc.opt_text("/payload/rejectionReason"));
-            booking(&doc, format!("booking:{uid}:cancelled"), "booking.cancelled", at)?
-                .reference(Some(uid.clone()))
-                .follow(Some(format!("booking:{uid}")))
-                .property("reason", reason.map(Value::from))
+            booking(
+                &doc,
+                format!("booking:{uid}:cancelled"),
+                "booking.cancelled",
+                at,
+            )?
+            .reference(Some(uid.clone()))
+            .follow(Some(format!("booking:{uid}")))
+            .property("reason", reason.map(Value::from))
         }
         "MEETING_ENDED" => {
             // The booking as stored; should it carry no attendee, the booking's link knows the customer.
             let uid = doc.text("/payload/uid")?;
             let who = attendee(&doc).map_or(Who::Linked(None), Who::Known);
-            booking_of(&doc, format!("booking:{uid}:served"), "visit.served", at, who)
-                .reference(Some(uid.clone()))
-                .follow(Some(format!("booking:{uid}")))
+            booking_of(
+                &doc,
+                format!("booking:{uid}:served"),
+                "visit.served",
+                at,
+                who,
+            )
+            .reference(Some(uid.clone()))
+            .follow(Some(format!("booking:{uid}")))
         }
         "BOOKING_NO_SHOW_UPDATED" => return no_shows(&doc, at),
         other => {
@@ -67,12 +88,7 @@ pub fn map(incoming: &Incoming<'_>) -> Result<Mapped, PayloadError> {
 }
 
 /// A booking's event: the first attendee is the customer.
-fn booking(
-    doc: &Doc,
-    key: String,
-    kind: &str,
-    at: jiff::Timestamp,
-) -> Result<Draft, PayloadError> {
+fn booking(doc: &Doc, key: String, kind: &str, at: jiff::Timestamp) -> Result<Draft, PayloadError> {
     Ok(booking_of(doc, key, kind, at, Who::Known(attendee(doc)?)))
 }
 
@@ -122,9 +138,8 @@ fn no_shows(doc: &Doc, at: jiff::Timestamp) -> Result<Mapped, PayloadError> {
         if attendee.get("noShow").and_then(Value::as_bool) != Some(true) {
             continue;
         }
-        let email = super::map::text_at(attendee, "/email").map_err(|e| {
-            PayloadError::new(format!("payload.attendees[{i}].email"), e.reason)
-        })?;
+        let email = super::map::text_at(attendee, "/email")
+            .map_err(|e| PayloadError::new(format!("payload.attendees[{i}].email"), e.reason))?;
         let person = Person::by_email(Some(&email)).ok_or_else(|| {
             PayloadError::new(
                 format!("payload.attendees[{i}].email"),
@@ -190,7 +205,10 @@ mod tests {
                 "attendees":[{"email":"Ann@Example.com","name":"Ann","timeZone":"Europe/Lisbon"}]}}"#,
         );
         let d = &created[0];
-        assert_eq!((d.key.as_str(), d.kind.as_str()), ("booking:bk1:created", "booking.created"));
+        assert_eq!(
+            (d.key.as_str(), d.kind.as_str()),
+            ("booking:bk1:created", "booking.created")
+        );
         assert_eq!(d.reference.as_deref(), Some("bk1"));
         assert_eq!(d.remember, ["booking:bk1"]);
         let Who::Known(person) = &d.who else { panic!() };
@@ -228,7 +246,11 @@ mod tests {
         assert_eq!(shows.len(), 1);
         assert_eq!(shows[0].kind.as_str(), "visit.no_show");
         let headers = Headers::new();
-        let ping = map(&incoming(&headers, br#"{"triggerEvent":"PING","payload":{}}"#)).unwrap();
+        let ping = map(&incoming(
+            &headers,
+            br#"{"triggerEvent":"PING","payload":{}}"#,
+        ))
+        .unwrap();
         assert!(matches!(ping, Mapped::Ignored(_)));
     }
 
@@ -237,7 +259,10 @@ mod tests {
         let headers = Headers::new();
         let cases = [
             (r#"{"payload":{}}"#, "triggerEvent"),
-            (r#"{"triggerEvent":"BOOKING_CREATED","payload":{"attendees":[]}}"#, "payload.uid"),
+            (
+                r#"{"triggerEvent":"BOOKING_CREATED","payload":{"attendees":[]}}"#,
+                "payload.uid",
+            ),
             (
                 r#"{"triggerEvent":"BOOKING_CREATED","payload":{"uid":"u","attendees":[]}}"#,
                 "payload.attendees[0].email",

@@ -92,7 +92,9 @@ pub fn map(incoming: &Incoming<'_>) -> Result<Mapped, PayloadError> {
                 ));
             }
             let invitee = invitee_id(&doc)?;
-            let at = doc.opt_time("/payload/cancellation/created_at").unwrap_or(at);
+            let at = doc
+                .opt_time("/payload/cancellation/created_at")
+                .unwrap_or(at);
             let draft = Draft {
                 key: format!("invitee:{invitee}:cancelled"),
                 kind: "booking.cancelled".to_string(),
@@ -103,7 +105,8 @@ pub fn map(incoming: &Incoming<'_>) -> Result<Mapped, PayloadError> {
                 .follow(Some(format!("invitee:{invitee}")))
                 .property(
                     "reason",
-                    doc.opt_text("/payload/cancellation/reason").map(Value::from),
+                    doc.opt_text("/payload/cancellation/reason")
+                        .map(Value::from),
                 )
                 .property(
                     "cancelled_by",
@@ -141,7 +144,10 @@ fn invitee_event(doc: &Doc, at: Timestamp) -> Result<Draft, PayloadError> {
     let email = doc.text("/payload/email")?;
     let person = Person::by_email(Some(&email))
         .ok_or_else(|| {
-            PayloadError::new("payload.email", format!("{email:?} is not an email address"))
+            PayloadError::new(
+                "payload.email",
+                format!("{email:?} is not an email address"),
+            )
         })?
         .named(doc.opt_text("/payload/name"))
         .with_phone(doc.opt_text("/payload/text_reminder_number").as_deref())
@@ -156,7 +162,8 @@ fn invitee_event(doc: &Doc, at: Timestamp) -> Result<Draft, PayloadError> {
             .property("ends_at", time("/payload/scheduled_event/end_time"))
             .property(
                 "title",
-                doc.opt_text("/payload/scheduled_event/name").map(Value::from),
+                doc.opt_text("/payload/scheduled_event/name")
+                    .map(Value::from),
             )
             .property(
                 "scheduled_event",
@@ -246,7 +253,10 @@ mod tests {
             panic!()
         };
         assert_eq!(cancelled[0].kind.as_str(), "booking.cancelled");
-        assert_eq!(cancelled[0].at, "2026-05-02T08:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(
+            cancelled[0].at,
+            "2026-05-02T08:00:00Z".parse::<Timestamp>().unwrap()
+        );
         assert_eq!(cancelled[0].properties["reason"], "busy");
         assert!(matches!(
             drafts(r#"{"event":"routing_form_submission.created","payload":{}}"#),

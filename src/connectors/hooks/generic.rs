@@ -3,8 +3,6 @@
 //! where the type, customer, time, ref, profile fields and properties are (JSON pointers), and `types` which
 //! of the sender's names become which Seen event type.
 
-use serde_json::Value;
-
 use super::map::{Doc, Draft, Incoming, Mapped, PayloadError, Person, Who};
 use crate::config::connectors::HookMapping;
 
@@ -110,7 +108,10 @@ mod tests {
         )
         .unwrap();
         let config = HookMapping {
-            types: types.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            types: types
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
             ..config
         };
         Mapping::new("X-Signature", &config)
@@ -130,28 +131,46 @@ mod tests {
     #[test]
     fn pointers_and_the_type_table() {
         let m = mapping(&[("ticket.opened", "message.received")]);
-        let Mapped::Events(drafts) = run(&m, TICKET).unwrap() else { panic!() };
+        let Mapped::Events(drafts) = run(&m, TICKET).unwrap() else {
+            panic!()
+        };
         let d = &drafts[0];
-        assert_eq!((d.kind.as_str(), d.key.as_str()), ("message.received", "evt-9:message.received"));
-        assert_eq!((d.reference.as_deref(), d.channel.as_deref()), (Some("T-7"), Some("chat")));
+        assert_eq!(
+            (d.kind.as_str(), d.key.as_str()),
+            ("message.received", "evt-9:message.received")
+        );
+        assert_eq!(
+            (d.reference.as_deref(), d.channel.as_deref()),
+            (Some("T-7"), Some("chat"))
+        );
         assert_eq!(d.properties["subject"], "Refund");
         assert_eq!(d.properties["priority"], 2);
         let Who::Known(person) = &d.who else { panic!() };
-        assert_eq!((person.id.as_str(), person.name.as_deref()), ("ann@example.com", Some("Ann")));
+        assert_eq!(
+            (person.id.as_str(), person.name.as_deref()),
+            ("ann@example.com", Some("Ann"))
+        );
         assert!(matches!(
             run(&m, &TICKET.replace("ticket.opened", "ticket.viewed")).unwrap(),
             Mapped::Ignored(_)
         ));
-        assert_eq!(run(&m, r#"{"event":"ticket.opened"}"#).unwrap_err().field, "contact.email");
+        assert_eq!(
+            run(&m, r#"{"event":"ticket.opened"}"#).unwrap_err().field,
+            "contact.email"
+        );
     }
 
     #[test]
     fn without_a_table_the_name_is_the_type() {
         let m = mapping(&[]);
-        let Mapped::Events(drafts) = run(&m, TICKET).unwrap() else { panic!() };
+        let Mapped::Events(drafts) = run(&m, TICKET).unwrap() else {
+            panic!()
+        };
         assert_eq!(drafts[0].kind, "ticket.opened");
         // Seen checks the type like any other event's when it stores it (400 naming the field).
-        let Mapped::Events(drafts) = run(&m, &TICKET.replace("ticket.opened", "ticket opened")).unwrap() else {
+        let Mapped::Events(drafts) =
+            run(&m, &TICKET.replace("ticket.opened", "ticket opened")).unwrap()
+        else {
             panic!()
         };
         assert_eq!(drafts[0].sources[1], ("type", "event".to_string()));

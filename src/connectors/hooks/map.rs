@@ -281,7 +281,8 @@ pub fn parse_time(field: &str, text: &str) -> Result<Timestamp, PayloadError> {
             .and_then(|s| Timestamp::from_second(s).ok())
             .ok_or_else(|| PayloadError::new(field, format!("{text:?} is not a time in seconds")));
     }
-    crate::domain::event::parse_timestamp(field, text).map_err(|e| PayloadError::new(field, e.reason))
+    crate::domain::event::parse_timestamp(field, text)
+        .map_err(|e| PayloadError::new(field, e.reason))
 }
 
 /// A JSON pointer as a field name: `/payload/attendees/0/email` → `payload.attendees[0].email`.
@@ -332,10 +333,7 @@ pub fn phone_id(text: &str) -> Option<String> {
 
 /// The last segment of a URI (Calendly's ids are URIs): `…/invitees/AAAA` → `AAAA`.
 pub fn last_segment(uri: &str) -> &str {
-    uri.trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or(uri)
+    uri.trim_end_matches('/').rsplit('/').next().unwrap_or(uri)
 }
 
 /// At most `max` characters of a text (a message's preview).
@@ -379,7 +377,9 @@ pub fn decode_sha256_tag(text: &str) -> Option<Vec<u8>> {
     if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return hex::decode(text).ok();
     }
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
     (bytes.len() == 32).then_some(bytes)
 }
 
@@ -403,18 +403,30 @@ mod tests {
 
     #[test]
     fn field_names_read_as_the_provider_writes_them() {
-        assert_eq!(field_name("/payload/attendees/0/email"), "payload.attendees[0].email");
+        assert_eq!(
+            field_name("/payload/attendees/0/email"),
+            "payload.attendees[0].email"
+        );
         assert_eq!(field_name("/a~1b/c~0d"), "a/b.c~d");
         assert_eq!(field_name(""), "(body)");
     }
 
     #[test]
     fn customer_ids_from_emails_and_phones() {
-        assert_eq!(email_id(" Ann@Example.COM ").as_deref(), Some("ann@example.com"));
+        assert_eq!(
+            email_id(" Ann@Example.COM ").as_deref(),
+            Some("ann@example.com")
+        );
         assert_eq!(email_id("not an address"), None);
         assert_eq!(email_id("a b@c.d"), None);
-        assert_eq!(phone_id("+1 (415) 555-0100").as_deref(), Some("+14155550100"));
-        assert_eq!(phone_id("whatsapp:+14155550100").as_deref(), Some("+14155550100"));
+        assert_eq!(
+            phone_id("+1 (415) 555-0100").as_deref(),
+            Some("+14155550100")
+        );
+        assert_eq!(
+            phone_id("whatsapp:+14155550100").as_deref(),
+            Some("+14155550100")
+        );
         assert_eq!(phone_id("16505551234").as_deref(), Some("+16505551234"));
         assert_eq!(phone_id("12"), None);
         assert_eq!(phone_id("call me"), None);
@@ -422,14 +434,25 @@ mod tests {
 
     #[test]
     fn docs_name_the_missing_or_wrong_field() {
-        let doc = Doc::parse(br#"{"a":{"b":[{"c":"x"}],"n":42,"t":"2026-03-01T09:30:00.000Z","s":"1700000000"}}"#)
-            .unwrap();
+        let doc = Doc::parse(
+            br#"{"a":{"b":[{"c":"x"}],"n":42,"t":"2026-03-01T09:30:00.000Z","s":"1700000000"}}"#,
+        )
+        .unwrap();
         assert_eq!(doc.text("/a/b/0/c").unwrap(), "x");
         assert_eq!(doc.text("/a/n").unwrap(), "42");
         assert_eq!(doc.text("/a/b/1/c").unwrap_err().field, "a.b[1].c");
-        assert_eq!(doc.text("/a/b").unwrap_err().reason, "expected text or a number");
-        assert_eq!(doc.time("/a/t").unwrap(), "2026-03-01T09:30:00Z".parse::<Timestamp>().unwrap());
-        assert_eq!(doc.time("/a/s").unwrap(), Timestamp::from_second(1_700_000_000).unwrap());
+        assert_eq!(
+            doc.text("/a/b").unwrap_err().reason,
+            "expected text or a number"
+        );
+        assert_eq!(
+            doc.time("/a/t").unwrap(),
+            "2026-03-01T09:30:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert_eq!(
+            doc.time("/a/s").unwrap(),
+            Timestamp::from_second(1_700_000_000).unwrap()
+        );
         assert_eq!(doc.time("/a/b/0/c").unwrap_err().field, "a.b[0].c");
         assert_eq!(Doc::parse(b"[1]").err().unwrap().field, "(body)");
         assert_eq!(Doc::parse(b"{").err().unwrap().field, "(body)");
@@ -440,8 +463,16 @@ mod tests {
         let tag = crate::secrets::hmac_sha256("k", &[b"body"]);
         let hex_tag = hex::encode(tag);
         assert!(sha256_tag_holds("k", &[b"body"], Some(&hex_tag)));
-        assert!(sha256_tag_holds("k", &[b"body"], Some(&format!("sha256={hex_tag}"))));
-        assert!(sha256_tag_holds("k", &[b"body"], Some(&base64_sha256("k", b"body"))));
+        assert!(sha256_tag_holds(
+            "k",
+            &[b"body"],
+            Some(&format!("sha256={hex_tag}"))
+        ));
+        assert!(sha256_tag_holds(
+            "k",
+            &[b"body"],
+            Some(&base64_sha256("k", b"body"))
+        ));
         assert!(!sha256_tag_holds("k", &[b"body!"], Some(&hex_tag)));
         assert!(!sha256_tag_holds("other", &[b"body"], Some(&hex_tag)));
         assert!(!sha256_tag_holds("k", &[b"body"], Some(&hex_tag[..32])));
@@ -450,10 +481,16 @@ mod tests {
 
     #[test]
     fn small_helpers() {
-        assert_eq!(last_segment("https://api.calendly.com/scheduled_events/E/invitees/I1"), "I1");
+        assert_eq!(
+            last_segment("https://api.calendly.com/scheduled_events/E/invitees/I1"),
+            "I1"
+        );
         assert_eq!(preview("  hello  ", 3), "hel…");
         assert_eq!(preview("hi", 3), "hi");
-        assert_eq!(amount(Some(&Value::from("199.50"))), Some(Value::from(199.5)));
+        assert_eq!(
+            amount(Some(&Value::from("199.50"))),
+            Some(Value::from(199.5))
+        );
         assert_eq!(amount(Some(&Value::from("n/a"))), None);
         let items: Value = serde_json::json!([{"quantity": 2}, {"quantity": 1}]);
         assert_eq!(item_count(Some(&items)), Some(Value::from(3)));

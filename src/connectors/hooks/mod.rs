@@ -45,6 +45,9 @@ pub const KIND: &str = "hook";
 /// Kept deliveries a replay reads at a time.
 const REPLAY_PAGE: usize = 200;
 
+/// Reads an environment variable (`std::env::var` in `seen serve`; a table in tests).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// A provider's mapping, with what verifying it needs.
 #[derive(Debug, Clone)]
 enum Source {
@@ -53,10 +56,14 @@ enum Source {
     Shopify,
     WooCommerce,
     /// The URL Twilio signs (as entered at Twilio).
-    Twilio { url: String },
+    Twilio {
+        url: String,
+    },
     /// The verify token of Meta's `GET` handshake.
-    WhatsApp { verify_token: Option<String> },
-    Generic(generic::Mapping),
+    WhatsApp {
+        verify_token: Option<String>,
+    },
+    Generic(Box<generic::Mapping>),
 }
 
 /// One `[[connectors.hooks]]`, ready to verify and map deliveries.
@@ -85,7 +92,7 @@ impl Hook {
     pub fn new(
         config: &HookConfig,
         public_url: &str,
-        env: Option<&dyn Fn(&str) -> Option<String>>,
+        env: Option<Env<'_>>,
     ) -> Result<Hook, String> {
         let read = |name: &str| -> Result<Option<String>, String> {
             let Some(env) = env else {
@@ -127,7 +134,7 @@ impl Hook {
                         config.name
                     ));
                 };
-                Source::Generic(generic::Mapping::new(header, mapping))
+                Source::Generic(Box::new(generic::Mapping::new(header, mapping)))
             }
             other => {
                 return Err(format!(
@@ -211,7 +218,7 @@ impl Hook {
 pub fn hooks(
     config: &ConnectorsConfig,
     public_url: &str,
-    env: Option<&dyn Fn(&str) -> Option<String>>,
+    env: Option<Env<'_>>,
 ) -> Result<BTreeMap<String, Hook>, String> {
     config
         .hooks
@@ -415,7 +422,7 @@ impl HooksState {
         health: super::Health,
         ingested: crate::jobs::Wake,
     ) -> anyhow::Result<HooksState> {
-        let env: &dyn Fn(&str) -> Option<String> = &|name: &str| std::env::var(name).ok();
+        let env: Env = &|name: &str| std::env::var(name).ok();
         let hooks = hooks(
             &config.file.connectors,
             &config.file.actions.public_url,
@@ -458,7 +465,9 @@ pub fn router(state: HooksState) -> Router {
 fn lower_case_headers(headers: &HeaderMap) -> Headers {
     headers
         .iter()
-        .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+        })
         .collect()
 }
 
@@ -472,7 +481,11 @@ async fn receive(
     let hook = state.hook(&source, &name)?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the body is too large")
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the body is too large",
+            )
         } else {
             ApiError::bad_request("unreadable_body", rejection.body_text())
         }
@@ -487,9 +500,11 @@ async fn receive(
         return Ok((StatusCode::OK, Json(serde_json::json!({ "ping": "ok" }))).into_response());
     }
     if !hook.verify(&incoming, &uri) {
-        state
-            .health
-            .failed(&hook.name, KIND, "a delivery's signature did not verify (401)");
+        state.health.failed(
+            &hook.name,
+            KIND,
+            "a delivery's signature did not verify (401)",
+        );
         state.health.set_state(&hook.name, KIND, "idle");
         return Err(ApiError::unauthorized(
             "the signature does not verify with this connector's secret; nothing was stored",
@@ -498,9 +513,11 @@ async fn receive(
     let outcome = match process(&state.service, hook, &incoming).await {
         Ok(outcome) => outcome,
         Err(ProcessError::Payload(e)) => {
-            state
-                .health
-                .failed(&hook.name, KIND, &format!("a delivery was refused (400): {e}"));
+            state.health.failed(
+                &hook.name,
+                KIND,
+                &format!("a delivery was refused (400): {e}"),
+            );
             state.health.set_state(&hook.name, KIND, "idle");
             return Err(ApiError::bad_request("invalid_payload", e.to_string()));
         }
@@ -572,10 +589,9 @@ async fn handshake(
             "this connector takes POST deliveries only",
         ));
     };
-    let query: Vec<(String, String)> =
-        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+    let query: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
     let challenge = verify_token
         .as_deref()
         .and_then(|token| whatsapp::handshake(token, &query));
@@ -583,8 +599,14 @@ async fn handshake(
         Some(challenge) => Ok((
             StatusCode::OK,
             [
-                (header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8")),
-                (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                ),
+                (
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
             ],
             challenge.to_string(),
         )
@@ -641,7 +663,9 @@ pub async fn replay(
                     report.conflicts += outcome.conflicts;
                     report.ignored += outcome.ignored.len() as u64;
                 }
-                Err(ProcessError::Payload(e)) => report.refused.push((delivery.id.clone(), e.to_string())),
+                Err(ProcessError::Payload(e)) => {
+                    report.refused.push((delivery.id.clone(), e.to_string()))
+                }
                 Err(ProcessError::Store(e)) => return Err(e),
             }
         }
@@ -679,11 +703,10 @@ mod tests {
             verify_token_env = "WA_TOKEN"
             "#,
         );
-        let env: &dyn Fn(&str) -> Option<String> =
-            &|name: &str| (name == "WA_SECRET").then(|| "s".to_string());
+        let env: Env = &|name: &str| (name == "WA_SECRET").then(|| "s".to_string());
         let err = hooks(&config.file.connectors, "http://x", Some(env)).unwrap_err();
         assert!(err.contains("WA_TOKEN"), "{err}");
-        let env: &dyn Fn(&str) -> Option<String> = &|_: &str| Some("s".to_string());
+        let env: Env = &|_: &str| Some("s".to_string());
         let built = hooks(&config.file.connectors, "http://x", Some(env)).unwrap();
         assert!(format!("{:?}", built["wa"]).contains("<hidden>"));
         // Replays need no secret.
@@ -700,10 +723,16 @@ mod tests {
             secret_env = "TWILIO_TOKEN"
             "#,
         );
-        let env: &dyn Fn(&str) -> Option<String> = &|_: &str| Some("token".to_string());
-        let built =
-            hooks(&config.file.connectors, "https://seen.example.com/", Some(env)).unwrap();
-        let Source::Twilio { url } = &built["sms"].source else { panic!() };
+        let env: Env = &|_: &str| Some("token".to_string());
+        let built = hooks(
+            &config.file.connectors,
+            "https://seen.example.com/",
+            Some(env),
+        )
+        .unwrap();
+        let Source::Twilio { url } = &built["sms"].source else {
+            panic!()
+        };
         assert_eq!(url, "https://seen.example.com/hooks/twilio/sms");
     }
 }

@@ -11,7 +11,12 @@ pub const SIGNATURE: &str = "x-shopify-hmac-sha256";
 pub const TOPIC: &str = "x-shopify-topic";
 pub const WEBHOOK_ID: &str = "x-shopify-webhook-id";
 /// Headers the mapping reads, kept with the body for replays.
-pub const KEPT_HEADERS: [&str; 4] = [TOPIC, WEBHOOK_ID, "x-shopify-shop-domain", "x-shopify-event-id"];
+pub const KEPT_HEADERS: [&str; 4] = [
+    TOPIC,
+    WEBHOOK_ID,
+    "x-shopify-shop-domain",
+    "x-shopify-event-id",
+];
 
 pub fn verify(secret: &str, incoming: &Incoming<'_>) -> bool {
     super::map::sha256_tag_holds(secret, &[incoming.body], incoming.header(SIGNATURE))
@@ -43,9 +48,18 @@ pub fn map(incoming: &Incoming<'_>) -> Result<Mapped, PayloadError> {
             draft.property("reason", doc.opt_text("/cancel_reason").map(Value::from))
         }
         "fulfillments/create" => fulfilled(&doc, "dispatched", "order.dispatched", "/created_at")?
-            .property("tracking_number", doc.opt_text("/tracking_number").map(Value::from))
-            .property("tracking_company", doc.opt_text("/tracking_company").map(Value::from))
-            .property("tracking_url", doc.opt_text("/tracking_url").map(Value::from)),
+            .property(
+                "tracking_number",
+                doc.opt_text("/tracking_number").map(Value::from),
+            )
+            .property(
+                "tracking_company",
+                doc.opt_text("/tracking_company").map(Value::from),
+            )
+            .property(
+                "tracking_url",
+                doc.opt_text("/tracking_url").map(Value::from),
+            ),
         "fulfillments/update" => {
             let status = doc.opt_text("/shipment_status").unwrap_or_default();
             if status != "delivered" {
@@ -100,12 +114,7 @@ fn customer(doc: &Doc) -> Option<Person> {
 }
 
 /// An event of an order body (`orders/*`); `None` when the order names no customer.
-fn order(
-    doc: &Doc,
-    what: &str,
-    kind: &str,
-    time: &str,
-) -> Result<Option<Draft>, PayloadError> {
+fn order(doc: &Doc, what: &str, kind: &str, time: &str) -> Result<Option<Draft>, PayloadError> {
     let id = doc.text("/id")?;
     let Some(person) = customer(doc) else {
         return Ok(None);
@@ -131,24 +140,22 @@ fn order(
 
 /// An event of a fulfillment body (`fulfillments/*`, `fulfillment_events/*`): the order's customer and ref
 /// come from the order's link; its own email, if any, serves when the order was never seen.
-fn fulfilled(
-    doc: &Doc,
-    what: &str,
-    kind: &str,
-    time: &str,
-) -> Result<Draft, PayloadError> {
+fn fulfilled(doc: &Doc, what: &str, kind: &str, time: &str) -> Result<Draft, PayloadError> {
     let order = doc.text("/order_id")?;
     let at = doc
         .opt_time(time)
         .map(Ok)
         .unwrap_or_else(|| doc.time("/created_at"))?;
     let fallback = Person::by_email(doc.opt_text("/email").as_deref());
-    Ok(
-        Draft::new(format!("order:{order}:{what}"), kind, Who::Linked(fallback), at)
-            .reference(Some(order.clone()))
-            .follow(Some(format!("order:{order}")))
-            .property("order_id", Some(Value::from(order))),
+    Ok(Draft::new(
+        format!("order:{order}:{what}"),
+        kind,
+        Who::Linked(fallback),
+        at,
     )
+    .reference(Some(order.clone()))
+    .follow(Some(format!("order:{order}")))
+    .property("order_id", Some(Value::from(order))))
 }
 
 #[cfg(test)]
@@ -173,9 +180,9 @@ mod tests {
         }
     }
 
-    const ORDER: &str = r#"{"id":450789469,"name":"#1001","email":"Bob@Example.com","created_at":"2026-05-01T10:00:00-04:00",
+    const ORDER: &str = r##"{"id":450789469,"name":"#1001","email":"Bob@Example.com","created_at":"2026-05-01T10:00:00-04:00",
         "updated_at":"2026-05-01T10:05:00-04:00","total_price":"199.65","currency":"USD",
-        "line_items":[{"quantity":2},{"quantity":1}],"customer":{"first_name":"Bob","last_name":"Norman","phone":"+1 613-555-0135"}}"#;
+        "line_items":[{"quantity":2},{"quantity":1}],"customer":{"first_name":"Bob","last_name":"Norman","phone":"+1 613-555-0135"}}"##;
 
     #[test]
     fn signature_is_base64_hmac_of_the_body() {
@@ -194,19 +201,30 @@ mod tests {
     #[test]
     fn an_order_its_payment_and_its_fulfilment() {
         let placed = one("orders/create", ORDER);
-        assert_eq!((placed.kind.as_str(), placed.key.as_str()), ("order.placed", "order:450789469:placed"));
+        assert_eq!(
+            (placed.kind.as_str(), placed.key.as_str()),
+            ("order.placed", "order:450789469:placed")
+        );
         assert_eq!(placed.reference.as_deref(), Some("#1001"));
         assert_eq!(placed.remember, ["order:450789469"]);
-        assert_eq!(placed.at, "2026-05-01T14:00:00Z".parse::<jiff::Timestamp>().unwrap());
+        assert_eq!(
+            placed.at,
+            "2026-05-01T14:00:00Z".parse::<jiff::Timestamp>().unwrap()
+        );
         assert_eq!(placed.properties["value"], 199.65);
         assert_eq!(placed.properties["items"], 3);
-        let Who::Known(person) = &placed.who else { panic!() };
+        let Who::Known(person) = &placed.who else {
+            panic!()
+        };
         assert_eq!(person.id, "bob@example.com");
         assert_eq!(person.name.as_deref(), Some("Bob Norman"));
         assert_eq!(person.phone.as_deref(), Some("+16135550135"));
 
         let paid = one("orders/paid", ORDER);
-        assert_eq!((paid.kind.as_str(), paid.key.as_str()), ("purchase", "order:450789469:paid"));
+        assert_eq!(
+            (paid.kind.as_str(), paid.key.as_str()),
+            ("purchase", "order:450789469:paid")
+        );
 
         let shipped = one(
             "fulfillments/create",
@@ -228,26 +246,40 @@ mod tests {
 
     #[test]
     fn other_statuses_topics_and_orders_without_customer_are_ignored() {
-        let ignored = |topic: &str, body: &str| matches!(run(topic, body).unwrap(), Mapped::Ignored(_));
+        let ignored =
+            |topic: &str, body: &str| matches!(run(topic, body).unwrap(), Mapped::Ignored(_));
         assert!(ignored(
             "fulfillment_events/create",
             r#"{"order_id":1,"status":"in_transit","happened_at":"2026-05-03T12:00:00Z"}"#
         ));
         assert!(ignored("products/update", r#"{"id":1}"#));
-        assert!(ignored("orders/create", r#"{"id":1,"created_at":"2026-05-01T10:00:00Z"}"#));
+        assert!(ignored(
+            "orders/create",
+            r#"{"id":1,"created_at":"2026-05-01T10:00:00Z"}"#
+        ));
     }
 
     #[test]
     fn malformed_bodies_name_the_field() {
-        assert_eq!(run("orders/create", r#"{"email":"a@b.c"}"#).unwrap_err().field, "id");
         assert_eq!(
-            run("orders/create", r#"{"id":1,"email":"a@b.c","created_at":"yesterday"}"#)
+            run("orders/create", r#"{"email":"a@b.c"}"#)
                 .unwrap_err()
                 .field,
+            "id"
+        );
+        assert_eq!(
+            run(
+                "orders/create",
+                r#"{"id":1,"email":"a@b.c","created_at":"yesterday"}"#
+            )
+            .unwrap_err()
+            .field,
             "created_at"
         );
         assert_eq!(
-            run("fulfillment_events/create", r#"{"status":"delivered"}"#).unwrap_err().field,
+            run("fulfillment_events/create", r#"{"status":"delivered"}"#)
+                .unwrap_err()
+                .field,
             "order_id"
         );
         let err = map(&Incoming {

@@ -19,10 +19,11 @@ pub fn params(body: &[u8]) -> Vec<(String, String)> {
 /// Whether `X-Twilio-Signature` holds for the URL Twilio called.
 pub fn verify(secret: &str, url: &str, incoming: &Incoming<'_>) -> bool {
     use base64::Engine as _;
-    let Some(tag) = incoming
-        .header(SIGNATURE)
-        .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t.trim()).ok())
-    else {
+    let Some(tag) = incoming.header(SIGNATURE).and_then(|t| {
+        base64::engine::general_purpose::STANDARD
+            .decode(t.trim())
+            .ok()
+    }) else {
         return false;
     };
     let signed = signed_text(url, &params(incoming.body));
@@ -97,10 +98,9 @@ pub fn map(incoming: &Incoming<'_>) -> Result<Mapped, PayloadError> {
             .property("preview", get("Body").map(|b| Value::from(preview(b, 280))))
             .property("to", get("To").map(Value::from));
     } else {
-        draft = draft.reference(Some(sid.to_string())).property(
-            "error_code",
-            get("ErrorCode").map(Value::from),
-        );
+        draft = draft
+            .reference(Some(sid.to_string()))
+            .property("error_code", get("ErrorCode").map(Value::from));
     }
     Ok(Mapped::Events(vec![draft]))
 }
@@ -111,7 +111,9 @@ mod tests {
     use crate::connectors::hooks::map::Headers;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn body(list: &[(&str, &str)]) -> String {
@@ -131,7 +133,10 @@ mod tests {
             ("To", "+18005551212"),
         ]);
         let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
-        assert_eq!(signature("12345", url, &params), "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
+        assert_eq!(
+            signature("12345", url, &params),
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        );
         let form = body(&[
             ("To", "+18005551212"),
             ("From", "+12349013030"),
@@ -147,7 +152,11 @@ mod tests {
             received_at: jiff::Timestamp::UNIX_EPOCH,
         };
         assert!(verify("12345", url, &incoming));
-        assert!(!verify("12345", "https://mycompany.com/myapp.php", &incoming));
+        assert!(!verify(
+            "12345",
+            "https://mycompany.com/myapp.php",
+            &incoming
+        ));
         assert!(!verify("54321", url, &incoming));
     }
 
@@ -162,31 +171,69 @@ mod tests {
         ]);
         let headers = Headers::new();
         let at: jiff::Timestamp = "2026-05-01T09:00:00Z".parse().unwrap();
-        let incoming = Incoming { headers: &headers, body: form.as_bytes(), received_at: at };
-        let Mapped::Events(drafts) = map(&incoming).unwrap() else { panic!() };
+        let incoming = Incoming {
+            headers: &headers,
+            body: form.as_bytes(),
+            received_at: at,
+        };
+        let Mapped::Events(drafts) = map(&incoming).unwrap() else {
+            panic!()
+        };
         let d = &drafts[0];
-        assert_eq!((d.kind.as_str(), d.key.as_str(), d.channel.as_deref()), ("message.received", "message:SM11:received", Some("sms")));
+        assert_eq!(
+            (d.kind.as_str(), d.key.as_str(), d.channel.as_deref()),
+            ("message.received", "message:SM11:received", Some("sms"))
+        );
         assert_eq!(d.reference, None);
         assert_eq!(d.at, at);
         assert_eq!(d.properties["preview"], "Are you open on Sunday?");
         let Who::Known(person) = &d.who else { panic!() };
         assert_eq!(person.id, "+14155550100");
 
-        let form = body(&[("MessageSid", "SM12"), ("MessageStatus", "delivered"), ("To", "whatsapp:+14155550100")]);
-        let incoming = Incoming { headers: &headers, body: form.as_bytes(), received_at: at };
-        let Mapped::Events(drafts) = map(&incoming).unwrap() else { panic!() };
-        assert_eq!((drafts[0].kind.as_str(), drafts[0].channel.as_deref()), ("message.delivered", Some("whatsapp")));
+        let form = body(&[
+            ("MessageSid", "SM12"),
+            ("MessageStatus", "delivered"),
+            ("To", "whatsapp:+14155550100"),
+        ]);
+        let incoming = Incoming {
+            headers: &headers,
+            body: form.as_bytes(),
+            received_at: at,
+        };
+        let Mapped::Events(drafts) = map(&incoming).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (drafts[0].kind.as_str(), drafts[0].channel.as_deref()),
+            ("message.delivered", Some("whatsapp"))
+        );
         assert_eq!(drafts[0].reference.as_deref(), Some("SM12"));
 
-        let form = body(&[("MessageSid", "SM13"), ("MessageStatus", "queued"), ("To", "+14155550100")]);
-        let incoming = Incoming { headers: &headers, body: form.as_bytes(), received_at: at };
+        let form = body(&[
+            ("MessageSid", "SM13"),
+            ("MessageStatus", "queued"),
+            ("To", "+14155550100"),
+        ]);
+        let incoming = Incoming {
+            headers: &headers,
+            body: form.as_bytes(),
+            received_at: at,
+        };
         assert!(matches!(map(&incoming).unwrap(), Mapped::Ignored(_)));
 
         let form = body(&[("SmsStatus", "received"), ("From", "+14155550100")]);
-        let incoming = Incoming { headers: &headers, body: form.as_bytes(), received_at: at };
+        let incoming = Incoming {
+            headers: &headers,
+            body: form.as_bytes(),
+            received_at: at,
+        };
         assert_eq!(map(&incoming).unwrap_err().field, "MessageSid");
         let form = body(&[("MessageSid", "SM14"), ("From", "nobody")]);
-        let incoming = Incoming { headers: &headers, body: form.as_bytes(), received_at: at };
+        let incoming = Incoming {
+            headers: &headers,
+            body: form.as_bytes(),
+            received_at: at,
+        };
         assert_eq!(map(&incoming).unwrap_err().field, "From");
     }
 }

@@ -8,8 +8,7 @@
 use serde_json::Value;
 
 use super::map::{
-    opt_text_at, preview, text_at, time_at, Doc, Draft, Incoming, Mapped, PayloadError, Person,
-    Who,
+    opt_text_at, preview, text_at, time_at, Doc, Draft, Incoming, Mapped, PayloadError, Person, Who,
 };
 
 pub const SIGNATURE: &str = "x-hub-signature-256";
@@ -94,7 +93,10 @@ fn messages(value: &Value, at: &str, drafts: &mut Vec<Draft>) -> Result<(), Payl
         let id = text_at(message, "/id").map_err(err)?;
         let time = time_at(message, "/timestamp").map_err(err)?;
         let person = Person::by_phone(Some(&from)).ok_or_else(|| {
-            err(PayloadError::new("from", format!("{from:?} is not a phone number")))
+            err(PayloadError::new(
+                "from",
+                format!("{from:?} is not a phone number"),
+            ))
         })?;
         let name = contacts
             .into_iter()
@@ -156,7 +158,10 @@ fn statuses(value: &Value, at: &str, drafts: &mut Vec<Draft>) -> Result<(), Payl
             .channel("whatsapp")
             .reference(Some(id.clone()))
             .property("message_id", Some(Value::from(id)))
-            .property("error", opt_text_at(status, "/errors/0/title").map(Value::from))
+            .property(
+                "error",
+                opt_text_at(status, "/errors/0/title").map(Value::from),
+            )
             .property("error_code", status.pointer("/errors/0/code").cloned()),
         );
     }
@@ -185,7 +190,10 @@ mod tests {
                 ("hub.challenge".to_string(), "1158201444".to_string()),
             ]
         };
-        assert_eq!(handshake("meatyhamhock", &query("meatyhamhock")), Some("1158201444"));
+        assert_eq!(
+            handshake("meatyhamhock", &query("meatyhamhock")),
+            Some("1158201444")
+        );
         assert_eq!(handshake("meatyhamhock", &query("wrong")), None);
         assert_eq!(handshake("meatyhamhock", &[]), None);
     }
@@ -196,11 +204,19 @@ mod tests {
         let tag = hex::encode(crate::secrets::hmac_sha256("app-secret", &[body]));
         let mut headers = Headers::new();
         headers.insert(SIGNATURE.into(), format!("sha256={tag}"));
-        let incoming = Incoming { headers: &headers, body, received_at: jiff::Timestamp::UNIX_EPOCH };
+        let incoming = Incoming {
+            headers: &headers,
+            body,
+            received_at: jiff::Timestamp::UNIX_EPOCH,
+        };
         assert!(verify("app-secret", &incoming));
         assert!(!verify("other", &incoming));
         headers.insert(SIGNATURE.into(), tag);
-        let incoming = Incoming { headers: &headers, body, received_at: jiff::Timestamp::UNIX_EPOCH };
+        let incoming = Incoming {
+            headers: &headers,
+            body,
+            received_at: jiff::Timestamp::UNIX_EPOCH,
+        };
         assert!(!verify("app-secret", &incoming));
     }
 
@@ -212,18 +228,37 @@ mod tests {
             "messages":[{"from":"16505551234","id":"wamid.A1","timestamp":"1749416383","type":"text","text":{"body":"Does it come in another color?"}}],
             "statuses":[{"id":"wamid.B2","status":"read","timestamp":"1749416400","recipient_id":"16505551234"},
                         {"id":"wamid.B3","status":"deleted","timestamp":"1749416400","recipient_id":"16505551234"}]}}]}]}"#;
-        let Mapped::Events(drafts) = run(body).unwrap() else { panic!() };
+        let Mapped::Events(drafts) = run(body).unwrap() else {
+            panic!()
+        };
         assert_eq!(drafts.len(), 2);
-        assert_eq!((drafts[0].kind.as_str(), drafts[0].key.as_str()), ("message.received", "message:wamid.A1:received"));
-        assert_eq!(drafts[0].at, jiff::Timestamp::from_second(1_749_416_383).unwrap());
-        let Who::Known(person) = &drafts[0].who else { panic!() };
-        assert_eq!((person.id.as_str(), person.name.as_deref()), ("+16505551234", Some("Sheena Nelson")));
-        assert_eq!((drafts[1].kind.as_str(), drafts[1].reference.as_deref()), ("message.read", Some("wamid.B2")));
+        assert_eq!(
+            (drafts[0].kind.as_str(), drafts[0].key.as_str()),
+            ("message.received", "message:wamid.A1:received")
+        );
+        assert_eq!(
+            drafts[0].at,
+            jiff::Timestamp::from_second(1_749_416_383).unwrap()
+        );
+        let Who::Known(person) = &drafts[0].who else {
+            panic!()
+        };
+        assert_eq!(
+            (person.id.as_str(), person.name.as_deref()),
+            ("+16505551234", Some("Sheena Nelson"))
+        );
+        assert_eq!(
+            (drafts[1].kind.as_str(), drafts[1].reference.as_deref()),
+            ("message.read", Some("wamid.B2"))
+        );
     }
 
     #[test]
     fn other_objects_and_malformed_bodies() {
-        assert!(matches!(run(r#"{"object":"page","entry":[]}"#).unwrap(), Mapped::Ignored(_)));
+        assert!(matches!(
+            run(r#"{"object":"page","entry":[]}"#).unwrap(),
+            Mapped::Ignored(_)
+        ));
         assert!(matches!(
             run(r#"{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"account_update","value":{}}]}]}"#).unwrap(),
             Mapped::Ignored(_)
@@ -232,6 +267,11 @@ mod tests {
             "messages":[{"id":"wamid.X","timestamp":"1749416383"}]}}]}]}"#)
         .unwrap_err();
         assert_eq!(err.field, "entry[0].changes[0].value.messages[0].from");
-        assert_eq!(run(r#"{"object":"whatsapp_business_account"}"#).unwrap_err().field, "entry");
+        assert_eq!(
+            run(r#"{"object":"whatsapp_business_account"}"#)
+                .unwrap_err()
+                .field,
+            "entry"
+        );
     }
 }

@@ -7,7 +7,9 @@
 
 use serde_json::Value;
 
-use super::map::{amount, item_count, parse_time, Doc, Draft, Incoming, Mapped, PayloadError, Person, Who};
+use super::map::{
+    amount, item_count, parse_time, Doc, Draft, Incoming, Mapped, PayloadError, Person, Who,
+};
 
 pub const SIGNATURE: &str = "x-wc-webhook-signature";
 pub const TOPIC: &str = "x-wc-webhook-topic";
@@ -44,17 +46,22 @@ pub fn map(incoming: &Incoming<'_>) -> Result<Mapped, PayloadError> {
     };
     let reference = doc.opt_text("/number").unwrap_or_else(|| id.clone());
     let event = |what: &str, kind: &str, at| {
-        Draft::new(format!("order:{id}:{what}"), kind, Who::Known(person.clone()), at)
-            .reference(Some(reference.clone()))
-            .follow(Some(format!("order:{id}")))
-            .source("customer_email", "/billing/email")
-            .source("ref", "/number")
-            .property("order_id", Some(Value::from(id.clone())))
-            .property("status", Some(Value::from(status.clone())))
-            .property("total", doc.opt_text("/total").map(Value::from))
-            .property("currency", doc.opt_text("/currency").map(Value::from))
-            .property("value", amount(doc.get("/total")))
-            .property("items", item_count(doc.get("/line_items")))
+        Draft::new(
+            format!("order:{id}:{what}"),
+            kind,
+            Who::Known(person.clone()),
+            at,
+        )
+        .reference(Some(reference.clone()))
+        .follow(Some(format!("order:{id}")))
+        .source("customer_email", "/billing/email")
+        .source("ref", "/number")
+        .property("order_id", Some(Value::from(id.clone())))
+        .property("status", Some(Value::from(status.clone())))
+        .property("total", doc.opt_text("/total").map(Value::from))
+        .property("currency", doc.opt_text("/currency").map(Value::from))
+        .property("value", amount(doc.get("/total")))
+        .property("items", item_count(doc.get("/line_items")))
     };
     let created = gmt(&doc, "/date_created_gmt")?;
     let modified = gmt(&doc, "/date_modified_gmt")?.or(created);
@@ -91,10 +98,7 @@ pub fn map(incoming: &Incoming<'_>) -> Result<Mapped, PayloadError> {
     Ok(Mapped::Events(drafts))
 }
 
-fn required(
-    at: Option<jiff::Timestamp>,
-    field: &str,
-) -> Result<jiff::Timestamp, PayloadError> {
+fn required(at: Option<jiff::Timestamp>, field: &str) -> Result<jiff::Timestamp, PayloadError> {
     at.ok_or_else(|| PayloadError::new(field, "missing"))
 }
 
@@ -104,7 +108,11 @@ fn gmt(doc: &Doc, pointer: &str) -> Result<Option<jiff::Timestamp>, PayloadError
         return Ok(None);
     };
     let field = super::map::field_name(pointer);
-    let with_offset = if text.len() == 19 { format!("{text}Z") } else { text };
+    let with_offset = if text.len() == 19 {
+        format!("{text}Z")
+    } else {
+        text
+    };
     parse_time(&field, &with_offset).map(Some)
 }
 
@@ -140,7 +148,11 @@ mod tests {
                 "date_paid_gmt":{paid},"date_completed_gmt":null,
                 "billing":{{"first_name":"John","last_name":"Doe","email":"john.doe@example.com","phone":"(555) 555-5555"}},
                 "line_items":[{{"quantity":2}}]}}"#,
-            paid = if status == "pending" || status == "on-hold" { "null" } else { "\"2026-05-01T10:01:00\"" }
+            paid = if status == "pending" || status == "on-hold" {
+                "null"
+            } else {
+                "\"2026-05-01T10:01:00\""
+            }
         )
     }
 
@@ -153,8 +165,14 @@ mod tests {
 
     #[test]
     fn status_decides_the_events() {
-        assert_eq!(kinds(run("order.created", &order("pending")).unwrap()), Vec::<&str>::new());
-        assert_eq!(kinds(run("order.created", &order("on-hold")).unwrap()), ["order.placed"]);
+        assert_eq!(
+            kinds(run("order.created", &order("pending")).unwrap()),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            kinds(run("order.created", &order("on-hold")).unwrap()),
+            ["order.placed"]
+        );
         assert_eq!(
             kinds(run("order.updated", &order("processing")).unwrap()),
             ["order.placed", "purchase"]
@@ -163,16 +181,30 @@ mod tests {
             kinds(run("order.updated", &order("completed")).unwrap()),
             ["order.placed", "purchase", "order.dispatched"]
         );
-        assert_eq!(kinds(run("order.updated", &order("cancelled")).unwrap()), ["order.cancelled"]);
+        assert_eq!(
+            kinds(run("order.updated", &order("cancelled")).unwrap()),
+            ["order.cancelled"]
+        );
         let Mapped::Events(drafts) = run("order.updated", &order("processing")).unwrap() else {
             panic!()
         };
         assert_eq!(drafts[0].key, "order:727:placed");
-        assert_eq!(drafts[0].at, "2026-05-01T10:00:00Z".parse::<jiff::Timestamp>().unwrap());
-        assert_eq!(drafts[1].at, "2026-05-01T10:01:00Z".parse::<jiff::Timestamp>().unwrap());
+        assert_eq!(
+            drafts[0].at,
+            "2026-05-01T10:00:00Z".parse::<jiff::Timestamp>().unwrap()
+        );
+        assert_eq!(
+            drafts[1].at,
+            "2026-05-01T10:01:00Z".parse::<jiff::Timestamp>().unwrap()
+        );
         assert_eq!(drafts[0].properties["value"], 29.35);
-        let Who::Known(person) = &drafts[0].who else { panic!() };
-        assert_eq!((person.id.as_str(), person.name.as_deref()), ("john.doe@example.com", Some("John Doe")));
+        let Who::Known(person) = &drafts[0].who else {
+            panic!()
+        };
+        assert_eq!(
+            (person.id.as_str(), person.name.as_deref()),
+            ("john.doe@example.com", Some("John Doe"))
+        );
     }
 
     #[test]
@@ -183,9 +215,20 @@ mod tests {
             received_at: jiff::Timestamp::UNIX_EPOCH,
         };
         assert!(is_ping(&ping));
-        assert!(matches!(run("product.updated", "{}").unwrap(), Mapped::Ignored(_)));
-        assert_eq!(run("order.created", r#"{"status":"processing"}"#).unwrap_err().field, "id");
+        assert!(matches!(
+            run("product.updated", "{}").unwrap(),
+            Mapped::Ignored(_)
+        ));
+        assert_eq!(
+            run("order.created", r#"{"status":"processing"}"#)
+                .unwrap_err()
+                .field,
+            "id"
+        );
         let bad_time = order("processing").replace("2026-05-01T10:00:00\"", "soon\"");
-        assert_eq!(run("order.created", &bad_time).unwrap_err().field, "date_created_gmt");
+        assert_eq!(
+            run("order.created", &bad_time).unwrap_err().field,
+            "date_created_gmt"
+        );
     }
 }

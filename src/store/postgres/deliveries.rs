@@ -13,8 +13,7 @@ use crate::store::{from_nanos, nanos, StoreError};
 #[async_trait]
 impl Deliveries for PostgresStore {
     async fn keep_delivery(&self, delivery: Delivery) -> Result<bool, StoreError> {
-        let headers =
-            serde_json::to_string(&delivery.headers).unwrap_or_else(|_| "{}".to_string());
+        let headers = serde_json::to_string(&delivery.headers).unwrap_or_else(|_| "{}".to_string());
         let done = sqlx::query(
             "INSERT INTO deliveries (connector, id, received_at, customer, headers, body)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (connector, id) DO NOTHING",
@@ -110,7 +109,7 @@ impl Deliveries for PostgresStore {
             "INSERT INTO connector_links (connector, key, customer, ref, at)
              SELECT $1, k, c, r, $5 FROM UNNEST($2::text[], $3::text[], $4::text[]) AS t (k, c, r)
              ON CONFLICT (connector, key) DO UPDATE SET customer = excluded.customer, ref = excluded.ref,
-               at = excluded.at",
+               at = GREATEST(connector_links.at, excluded.at)",
         )
         .bind(connector)
         .bind(&keys)
@@ -130,13 +129,11 @@ impl Deliveries for PostgresStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(
-            "SELECT key, customer, ref FROM connector_links WHERE connector = $1 AND key = ANY($2)",
-        )
-        .bind(connector)
-        .bind(&keys)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(super::hot::LINKS_BY_KEYS)
+            .bind(connector)
+            .bind(&keys)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .iter()
             .map(|r| {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use rusqlite::{params, params_from_iter, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{lock, SqliteStore};
 use crate::store::deliveries::{Deliveries, Delivery, Link};
@@ -121,7 +121,7 @@ impl Deliveries for SqliteStore {
                 let mut stmt = tx.prepare_cached(
                     "INSERT INTO connector_links (connector, key, customer, ref, at) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT (connector, key) DO UPDATE SET customer = excluded.customer,
-                       ref = excluded.ref, at = excluded.at",
+                       ref = excluded.ref, at = max(connector_links.at, excluded.at)",
                 )?;
                 for link in &links {
                     stmt.execute(params![
@@ -150,19 +150,21 @@ impl Deliveries for SqliteStore {
         let connector = connector.to_string();
         self.run(move |inner| {
             inner.read(|conn| {
-                let marks = vec!["?"; keys.len()].join(", ");
-                let mut stmt = conn.prepare(&format!(
-                    "SELECT key, customer, ref FROM connector_links WHERE connector = ? AND key IN ({marks})"
-                ))?;
-                let values = std::iter::once(connector).chain(keys);
-                let rows = stmt.query_map(params_from_iter(values), |r| {
-                    Ok(Link {
-                        key: r.get(0)?,
-                        customer: r.get(1)?,
-                        reference: r.get(2)?,
-                    })
-                })?;
-                Ok(rows.collect::<Result<_, _>>()?)
+                let mut stmt = conn.prepare_cached(super::hot::LINK_BY_KEY)?;
+                let mut out = Vec::new();
+                for key in &keys {
+                    let link = stmt
+                        .query_row(params![connector, key], |r| {
+                            Ok(Link {
+                                key: r.get(0)?,
+                                customer: r.get(1)?,
+                                reference: r.get(2)?,
+                            })
+                        })
+                        .optional()?;
+                    out.extend(link);
+                }
+                Ok(out)
             })
         })
         .await
@@ -174,8 +176,10 @@ impl Deliveries for SqliteStore {
             let conn = lock(&inner.writer);
             let deliveries =
                 conn.execute("DELETE FROM deliveries WHERE customer = ?1", [&customer])?;
-            let links =
-                conn.execute("DELETE FROM connector_links WHERE customer = ?1", [&customer])?;
+            let links = conn.execute(
+                "DELETE FROM connector_links WHERE customer = ?1",
+                [&customer],
+            )?;
             Ok((deliveries + links) as u64)
         })
         .await
