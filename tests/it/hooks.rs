@@ -1134,6 +1134,58 @@ async fn generic_mapping_replays_after_a_fix_and_prunes(backend: Backend) {
     .await;
 }
 
+/// A Cal.com booking is confirmed and reminded like any other: with actions on, the confirmation goes out
+/// (recorded as `booking.confirmed`, carrying the booking's `starts_at`) and the reminder is scheduled for a
+/// day before the booking starts.
+async fn a_calcom_booking_is_confirmed_and_reminded(backend: Backend) {
+    secrets();
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("outbox.jsonl");
+    let text = format!(
+        "{CONFIG}\n[email]\ntransport = \"file\"\nfile = {:?}\n\n[actions]\nquiet_hours = \"\"\ndaily_cap = 0\n",
+        outbox.to_str().unwrap()
+    );
+    let config = Config::from_toml(&text, "hooks test").expect("config");
+    let app = common::spawn_app_stepped(backend, config).await;
+    let now = Timestamp::now();
+    let starts = now + SignedDuration::from_hours(72);
+    let mut booking: Value =
+        serde_json::from_slice(&fixture("calcom/booking_created.json")).unwrap();
+    booking["createdAt"] = Value::from(now.to_string());
+    booking["payload"]["startTime"] = Value::from(starts.to_string());
+    booking["payload"]["endTime"] =
+        Value::from((starts + SignedDuration::from_mins(90)).to_string());
+    let answer = deliver(&app, "calcom", "cal", booking.to_string().into_bytes(), &[]).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+
+    app.run_pending_jobs().await;
+    let ana = "ana.reis@example.com";
+    let kinds: Vec<String> = events(&app, ana).await.into_iter().map(|e| e.0).collect();
+    assert_eq!(kinds, ["booking.created", "booking.confirmed"]);
+    let sent = std::fs::read_to_string(&outbox).expect("the confirmation was written");
+    assert!(sent.contains(ana), "{sent}");
+    assert_eq!(
+        obligations(&app, ana, "confirm-booking").await,
+        [(Some("bk-6Tq2Lx".to_string()), Some(Closure::Kept))]
+    );
+    let reminder: Vec<_> = app
+        .service
+        .customer_obligations(ana)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| &*o.policy == "booking-reminder")
+        .collect();
+    assert_eq!(reminder.len(), 1, "{reminder:?}");
+    assert_eq!(reminder[0].reference.as_deref(), Some("bk-6Tq2Lx"));
+    assert_eq!(reminder[0].closure, None);
+    assert_eq!(
+        reminder[0].due_at,
+        starts - SignedDuration::from_hours(24),
+        "the reminder is due a day before the booking starts"
+    );
+}
+
 /// Erasure takes the kept bodies and the links with the customer.
 async fn forgetting_a_customer_removes_their_deliveries(backend: Backend) {
     let app = app(backend).await;
@@ -1174,4 +1226,5 @@ on_both_backends!(
     whatsapp_handshake_messages_and_statuses,
     generic_mapping_replays_after_a_fix_and_prunes,
     forgetting_a_customer_removes_their_deliveries,
+    a_calcom_booking_is_confirmed_and_reminded,
 );
