@@ -105,6 +105,28 @@ pub fn verify_hmac_sha256(secret: &str, parts: &[&[u8]], tag: &[u8]) -> bool {
     }
 }
 
+/// Whether `tag` is the full HMAC-SHA1 of `parts` keyed with `secret`, checked in constant time. Only for
+/// providers that still sign this way (Twilio's `X-Twilio-Signature`); Seen itself signs with SHA-256.
+pub fn verify_hmac_sha1(secret: &str, parts: &[&[u8]], tag: &[u8]) -> bool {
+    let Ok(mut mac) = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    for part in parts {
+        mac.update(part);
+    }
+    tag.len() == 20 && mac.verify_slice(tag).is_ok()
+}
+
+/// The HMAC-SHA1 of `parts` keyed with `secret` (to sign test deliveries the way such a provider does).
+pub fn hmac_sha1(secret: &str, parts: &[&[u8]]) -> [u8; 20] {
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| <Hmac<sha1::Sha1> as Mac>::new(&Default::default()));
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
 fn mac(secret: &str, parts: &[&[u8]]) -> Hmac<Sha256> {
     // HMAC takes keys of any length (long ones are hashed), so the fallback never runs.
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())

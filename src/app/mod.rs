@@ -26,6 +26,7 @@ pub use jobs::{JobRunner, Jobs};
 
 use crate::api::{self, ApiState};
 use crate::config::Config;
+use crate::connectors::hooks::HooksState;
 use crate::dashboard::{self, Dashboard, DashboardState};
 use crate::jobs::actions::Actor;
 use crate::jobs::churn::ChurnSettings;
@@ -83,7 +84,7 @@ impl App {
         };
         let churn = ChurnSettings::parse(&config.file.churn).context("reading [churn]")?;
         let retention =
-            RetentionSettings::parse(&config.file.retention).context("reading [retention]")?;
+            RetentionSettings::for_config(&config.file).context("reading [retention]")?;
         let exporter = match config.file.metrics.settings().map_err(anyhow::Error::msg)? {
             Some(settings) => Some(
                 Exporter::start(
@@ -128,7 +129,9 @@ impl App {
             dashboard: dashboard.clone(),
             connectors: connectors.clone(),
         };
-        let router = compose(api, pages, config.file.server.max_body_bytes);
+        let hooks = HooksState::new(config, service.clone(), connectors.clone(), wake.clone())
+            .context("starting [[connectors.hooks]]")?;
+        let router = compose(api, pages, hooks, config.file.server.max_body_bytes);
         let (router, metrics) = with_metrics(router, exporter).await?;
         Ok(App {
             listener,
@@ -291,12 +294,18 @@ async fn with_metrics(
     Ok((router, Some((listener, address, exporter))))
 }
 
-/// The API's and the dashboard's routers under the layers every route shares: request ids, tracing,
-/// metrics, panics as 500s, the body limit, and JSON answers for unknown routes and methods.
-fn compose(api: ApiState, dashboard: DashboardState, max_body_bytes: usize) -> Router {
+/// The API's, the dashboard's and the inbound webhooks' routers under the layers every route shares: request
+/// ids, tracing, metrics, panics as 500s, the body limit, and JSON answers for unknown routes and methods.
+fn compose(
+    api: ApiState,
+    dashboard: DashboardState,
+    hooks: HooksState,
+    max_body_bytes: usize,
+) -> Router {
     Router::new()
         .merge(api::router(api))
         .merge(dashboard::router(dashboard))
+        .merge(crate::connectors::hooks::router(hooks))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -377,11 +386,18 @@ mod tests {
             mentions("cli", &["crate::api", "crate::dashboard"]),
             Vec::<String>::new()
         );
+        assert_eq!(
+            mentions(
+                "connectors",
+                &["crate::api", "crate::dashboard", "crate::cli"]
+            ),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
     fn edges_ask_the_service() {
-        for edge in ["api", "dashboard"] {
+        for edge in ["api", "dashboard", "connectors"] {
             assert_eq!(
                 mentions(edge, &[".store()", "dyn Store"]),
                 Vec::<String>::new()

@@ -30,7 +30,6 @@ pub async fn run(cli: &Cli, args: &ForgetArgs) -> Result<ExitCode> {
     )
     .with_detail(format!("now {tombstone}"));
     let report = service
-        .store()
         .forget_customer(&args.customer, &tombstone, audit)
         .await
         .context("forgetting the customer")?;

@@ -78,7 +78,7 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
-    /// Mailboxes, webhooks and event buses Seen listens to: list, status, test.
+    /// Mailboxes, webhooks and event buses Seen listens to: list, status, test, replay.
     #[command(subcommand)]
     Connectors(connectors::ConnectorsCommand),
     /// Print the effective configuration, or the built-in defaults.

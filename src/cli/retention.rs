@@ -1,4 +1,5 @@
-//! `seen retention run`: apply `[retention]` now (`seen serve` also does it daily).
+//! `seen retention run`: apply `[retention]` (and `[connectors] keep_raw`) now (`seen serve` also does it
+//! daily).
 
 use std::process::ExitCode;
 
@@ -17,8 +18,7 @@ pub enum RetentionCommand {
 pub async fn run(cli: &Cli, command: &RetentionCommand) -> Result<ExitCode> {
     let RetentionCommand::Run = command;
     let config = super::load_config(cli)?;
-    let settings =
-        RetentionSettings::parse(&config.file.retention).context("reading [retention]")?;
+    let settings = RetentionSettings::for_config(&config.file).context("reading [retention]")?;
     if settings.is_off() {
         println!("[retention] keeps everything: nothing to do");
         return Ok(ExitCode::SUCCESS);
@@ -28,8 +28,9 @@ pub async fn run(cli: &Cli, command: &RetentionCommand) -> Result<ExitCode> {
         .await
         .context("applying retention")?;
     println!(
-        "cleared the properties of {} events and the personal fields of {} finished messages",
-        report.events_cleared, report.messages_cleared
+        "cleared the properties of {} events and the personal fields of {} finished messages; \
+         removed {} kept webhook deliveries",
+        report.events_cleared, report.messages_cleared, report.deliveries_pruned
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConnectorsConfig {
-    /// How long each accepted webhook delivery's raw body is kept, so that a mapping fix can be replayed.
+    /// How long each accepted webhook delivery's raw body is kept, so that a mapping fix can be replayed
+    /// (`seen connectors replay`); "0s" keeps none. `[retention] raw_payloads`, when shorter, wins.
     pub keep_raw: String,
     pub imap: Vec<ImapConfig>,
     pub hooks: Vec<HookConfig>,
@@ -58,7 +59,26 @@ impl ConnectorsConfig {
         for nats in &self.nats {
             nats.validate()?;
         }
+        for hook in &self.hooks {
+            hook.validate()?;
+        }
+        self.keep_raw()?;
         Ok(())
+    }
+
+    /// `keep_raw` parsed: how long a webhook delivery's raw body is kept (`None`: bodies are not kept).
+    pub fn keep_raw(&self) -> Result<Option<jiff::SignedDuration>, String> {
+        let span = crate::domain::span::parse_span(&self.keep_raw)
+            .map_err(|e| format!("[connectors] keep_raw: {e}"))?;
+        if span.is_negative() {
+            return Err("[connectors] keep_raw: must not be negative".into());
+        }
+        Ok((span > jiff::SignedDuration::ZERO).then_some(span))
+    }
+
+    /// The hook connector of that name.
+    pub fn hook(&self, name: &str) -> Option<&HookConfig> {
+        self.hooks.iter().find(|h| h.name == name)
     }
 }
 
@@ -129,6 +149,17 @@ fn default_sent() -> Vec<String> {
     vec!["Sent".to_string()]
 }
 
+/// The sources `[[connectors.hooks]]` takes.
+pub const HOOK_SOURCES: [&str; 7] = [
+    "calcom",
+    "calendly",
+    "shopify",
+    "woocommerce",
+    "twilio",
+    "whatsapp",
+    "generic",
+];
+
 /// `[[connectors.hooks]]`: one provider's inbound webhooks, at `POST /hooks/{source}/{name}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -136,8 +167,191 @@ pub struct HookConfig {
     /// calcom, calendly, shopify, woocommerce, twilio, whatsapp or generic.
     pub source: String,
     pub name: String,
-    /// The environment variable holding the signing secret.
+    /// The environment variable holding the signing secret (Twilio: the account's Auth Token; WhatsApp: the
+    /// Meta app's App Secret).
     pub secret_env: String,
+    /// generic: the request header carrying the HMAC-SHA256 of the body (hex or base64, `sha256=` allowed).
+    #[serde(default)]
+    pub signature_header: Option<String>,
+    /// whatsapp: the environment variable holding the verify token Meta's `GET` handshake must present.
+    #[serde(default)]
+    pub verify_token_env: Option<String>,
+    /// twilio: the webhook URL exactly as entered at Twilio (it is part of what Twilio signs). Default:
+    /// `[actions] public_url` + `/hooks/twilio/NAME`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// generic: how a delivery's JSON becomes an event.
+    #[serde(default)]
+    pub mapping: Option<HookMapping>,
+}
+
+/// `[connectors.hooks.mapping]` of a `generic` hook: JSON pointers (RFC 6901, e.g. `/contact/email`) into the
+/// delivery's body, and the table that turns the value at `type` into a Seen event type.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookMapping {
+    /// Where the sender's event name is; `types` turns it into a Seen type (without `types`, the value is
+    /// the Seen type itself).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where the customer's id is (an email address or a phone number, as your other sources use).
+    pub customer: String,
+    /// Where the sender's unique id of the event is (default: the body's digest).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Where the time is: RFC 3339, or seconds since the epoch (default: when the delivery arrived).
+    #[serde(default)]
+    pub at: Option<String>,
+    #[serde(default, rename = "ref")]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub customer_email: Option<String>,
+    #[serde(default)]
+    pub customer_name: Option<String>,
+    #[serde(default)]
+    pub customer_phone: Option<String>,
+    #[serde(default)]
+    pub customer_timezone: Option<String>,
+    /// Event property name → where its value is.
+    #[serde(default)]
+    pub properties: std::collections::BTreeMap<String, String>,
+    /// The sender's event name → the Seen event type. Names not listed are ignored (202).
+    #[serde(default)]
+    pub types: std::collections::BTreeMap<String, String>,
+}
+
+impl HookMapping {
+    /// Every pointer with the setting it came from.
+    fn pointers(&self) -> Vec<(String, &str)> {
+        let mut out = vec![
+            ("type".to_string(), self.kind.as_str()),
+            ("customer".to_string(), self.customer.as_str()),
+        ];
+        let optional = [
+            ("id", &self.id),
+            ("at", &self.at),
+            ("ref", &self.reference),
+            ("channel", &self.channel),
+            ("customer_email", &self.customer_email),
+            ("customer_name", &self.customer_name),
+            ("customer_phone", &self.customer_phone),
+            ("customer_timezone", &self.customer_timezone),
+        ];
+        for (field, pointer) in optional {
+            if let Some(pointer) = pointer {
+                out.push((field.to_string(), pointer.as_str()));
+            }
+        }
+        for (name, pointer) in &self.properties {
+            out.push((format!("properties.{name}"), pointer.as_str()));
+        }
+        out
+    }
+}
+
+impl HookConfig {
+    /// The settings this hook's source needs, and no setting of another source.
+    fn validate(&self) -> Result<(), String> {
+        let at = |field: &str| {
+            format!(
+                "[[connectors.hooks]] {:?} ({}): {field}",
+                self.name, self.source
+            )
+        };
+        if !HOOK_SOURCES.contains(&self.source.as_str()) {
+            return Err(format!(
+                "[[connectors.hooks]] {:?}: unknown source {:?} (expected one of {})",
+                self.name,
+                self.source,
+                HOOK_SOURCES.join(", ")
+            ));
+        }
+        if !is_env_name(&self.secret_env) {
+            return Err(at(
+                "secret_env: expected the name of an environment variable (e.g. \"SHOPIFY_SECRET\")",
+            ));
+        }
+        let only = |field: &str, set: bool, source: &str| {
+            if set && self.source != source {
+                Err(at(&format!("{field} applies only to source \"{source}\"")))
+            } else {
+                Ok(())
+            }
+        };
+        only(
+            "signature_header",
+            self.signature_header.is_some(),
+            "generic",
+        )?;
+        only("mapping", self.mapping.is_some(), "generic")?;
+        only(
+            "verify_token_env",
+            self.verify_token_env.is_some(),
+            "whatsapp",
+        )?;
+        only("public_url", self.public_url.is_some(), "twilio")?;
+        match self.source.as_str() {
+            "whatsapp" => match &self.verify_token_env {
+                Some(name) if is_env_name(name) => {}
+                _ => {
+                    return Err(at(
+                        "verify_token_env: expected the environment variable holding the verify token of Meta's GET handshake",
+                    ))
+                }
+            },
+            "twilio" => {
+                if let Some(url) = &self.public_url {
+                    if !(url.starts_with("https://") || url.starts_with("http://")) {
+                        return Err(at(&format!(
+                            "public_url {url:?}: expected the webhook URL as entered at Twilio (https://...)"
+                        )));
+                    }
+                }
+            }
+            "generic" => {
+                let header = self.signature_header.as_deref().unwrap_or_default();
+                if header.is_empty() || !header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                    return Err(at(
+                        "signature_header: expected the name of the header carrying the body's HMAC-SHA256 (e.g. \"X-Signature\")",
+                    ));
+                }
+                let Some(mapping) = &self.mapping else {
+                    return Err(at(
+                        "mapping: missing ([connectors.hooks.mapping] with at least `type` and `customer`, JSON pointers such as \"/event\")",
+                    ));
+                };
+                for (field, pointer) in mapping.pointers() {
+                    if !pointer.starts_with('/') {
+                        return Err(at(&format!(
+                            "mapping.{field} = {pointer:?}: expected a JSON pointer starting with '/' (e.g. \"/contact/email\")"
+                        )));
+                    }
+                }
+                for (from, to) in &mapping.types {
+                    let valid = !to.is_empty()
+                        && to.len() <= 100
+                        && to
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/'));
+                    if !valid {
+                        return Err(at(&format!(
+                            "mapping.types.{from:?} = {to:?}: expected a Seen event type (e.g. \"message.received\")"
+                        )));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// `[[connectors.nats]]`: a NATS JetStream consumer of events in Seen's JSON shape.
@@ -322,5 +536,67 @@ mod tests {
             ..Default::default()
         };
         assert!(stream.validate().unwrap_err().contains("stream \"a.b\""));
+    }
+}
+
+#[cfg(test)]
+mod hook_tests {
+    use crate::config::Config;
+
+    fn load(text: &str) -> Result<Config, String> {
+        Config::from_toml(text, "test").map_err(|e| e.to_string())
+    }
+
+    fn hook(extra: &str) -> String {
+        format!("[[connectors.hooks]]\nname = \"in\"\nsecret_env = \"IN_SECRET\"\n{extra}\n")
+    }
+
+    #[test]
+    fn hooks_are_checked_at_load_naming_the_setting() {
+        let cases = [
+            (hook("source = \"stripe\""), "unknown source \"stripe\""),
+            (hook("source = \"generic\"\nsignature_header = \"X-Sig\""), "mapping: missing"),
+            (hook("source = \"generic\"\n[connectors.hooks.mapping]\ntype = \"/t\"\ncustomer = \"/c\""), "signature_header"),
+            (
+                hook("source = \"generic\"\nsignature_header = \"X-Sig\"\n[connectors.hooks.mapping]\ntype = \"event\"\ncustomer = \"/c\""),
+                "mapping.type = \"event\"",
+            ),
+            (
+                hook("source = \"generic\"\nsignature_header = \"X-Sig\"\n[connectors.hooks.mapping]\ntype = \"/t\"\ncustomer = \"/c\"\ntypes = { a = \"not a type\" }"),
+                "mapping.types",
+            ),
+            (hook("source = \"whatsapp\""), "verify_token_env"),
+            (hook("source = \"shopify\"\nverify_token_env = \"T\""), "verify_token_env applies only to source \"whatsapp\""),
+            (hook("source = \"twilio\"\npublic_url = \"seen.example.com\""), "public_url"),
+            (hook("source = \"calcom\"\nmapping = { type = \"/t\", customer = \"/c\" }"), "mapping applies only"),
+            ("[connectors]\nkeep_raw = \"forever\"".to_string(), "keep_raw"),
+        ];
+        for (text, expected) in cases {
+            let err = load(&text)
+                .err()
+                .unwrap_or_else(|| panic!("accepted:\n{text}"));
+            assert!(err.contains(expected), "{text}\n→ {err}");
+        }
+        let missing_secret = "[[connectors.hooks]]\nname = \"in\"\nsource = \"calcom\"\n";
+        assert!(load(missing_secret).unwrap_err().contains("secret_env"));
+    }
+
+    #[test]
+    fn a_full_generic_hook_loads() {
+        let config = load(&hook(
+            "source = \"generic\"\nsignature_header = \"X-Signature\"\n[connectors.hooks.mapping]\ntype = \"/event\"\ncustomer = \"/contact/email\"\nat = \"/at\"\nproperties = { subject = \"/ticket/subject\" }\ntypes = { \"ticket.opened\" = \"message.received\" }",
+        ))
+        .unwrap();
+        let hook = config.file.connectors.hook("in").unwrap();
+        assert_eq!(
+            hook.mapping.as_ref().unwrap().types["ticket.opened"],
+            "message.received"
+        );
+        assert_eq!(
+            config.file.connectors.keep_raw().unwrap(),
+            Some(jiff::SignedDuration::from_hours(14 * 24))
+        );
+        let none = load("[connectors]\nkeep_raw = \"0s\"").unwrap();
+        assert_eq!(none.file.connectors.keep_raw().unwrap(), None);
     }
 }

@@ -4,6 +4,10 @@
 //!
 //! `Health` is each connector's state as this node sees it (connected, last event, last error, events
 //! brought today), shown on `/healthz`, the dashboard and `seen connectors status`.
+//!
+//! `hooks`: providers' inbound webhooks (`POST /hooks/{source}/{name}`), an edge with its own router.
+
+pub mod hooks;
 
 pub mod imap;
 pub mod nats;

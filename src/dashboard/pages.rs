@@ -614,6 +614,7 @@ pub async fn customer(
                 at => when(e.at), type => e.kind.clone(), ref => e.reference.clone(), channel => e.channel.clone(),
                 automated => p.get("automated").is_some_and(|v| v == true), agent => p["agent"].as_str().or(p["by"].as_str()).map(str::to_string),
                 touchpoint => is_touchpoint(e), answer => answer, comment => comment,
+                connector => p["connector"].as_str().map(str::to_string),
             }
         })
         .collect();

@@ -13,7 +13,8 @@ use crate::store::{RetentionCutoffs, RetentionReport, Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {
-    /// Raw payloads received by connectors (applies once connectors store any; Seen stores none yet).
+    /// Raw payloads received by connectors (webhook bodies kept for replay): when shorter than
+    /// `[connectors] keep_raw`, it wins.
     pub raw_payloads: String,
     /// Finished outbox rows: recipient address and name, delivery detail, reference. Seen renders message
     /// bodies at send time and never stores them.
@@ -46,7 +47,14 @@ pub struct RetentionSettings {
     pub raw_payloads: Option<SignedDuration>,
     pub sent_messages: Option<SignedDuration>,
     pub events_properties: Option<SignedDuration>,
+    /// How long kept webhook deliveries stay: `[connectors] keep_raw`, or `raw_payloads` when shorter
+    /// (`None`: none are kept, so there is nothing to prune).
+    pub kept_deliveries: Option<SignedDuration>,
 }
+
+/// Connectors' links (an order to its customer) stay this long after they were last used: a delivery
+/// weeks after the order (its delivery event) still finds its customer.
+pub const LINKS_KEPT: SignedDuration = SignedDuration::from_hours(180 * 24);
 
 impl RetentionSettings {
     pub fn parse(config: &RetentionConfig) -> Result<RetentionSettings, RetentionError> {
@@ -68,7 +76,32 @@ impl RetentionSettings {
             raw_payloads: span("raw_payloads", &config.raw_payloads)?,
             sent_messages: span("sent_messages", &config.sent_messages)?,
             events_properties: span("events_properties", &config.events_properties)?,
+            kept_deliveries: None,
         })
+    }
+
+    /// `[retention]` and `[connectors] keep_raw` of a loaded configuration.
+    pub fn for_config(
+        file: &crate::config::ConfigFile,
+    ) -> Result<RetentionSettings, RetentionError> {
+        let keep_raw = file
+            .connectors
+            .keep_raw()
+            .map_err(|reason| RetentionError::Setting {
+                field: "keep_raw ([connectors])",
+                reason,
+            })?;
+        Ok(RetentionSettings::parse(&file.retention)?.with_keep_raw(keep_raw))
+    }
+
+    /// With `[connectors] keep_raw`: kept webhook deliveries are pruned after it, or after `raw_payloads`
+    /// when that is shorter.
+    pub fn with_keep_raw(mut self, keep_raw: Option<SignedDuration>) -> RetentionSettings {
+        self.kept_deliveries = match (keep_raw, self.raw_payloads) {
+            (Some(keep), Some(cap)) => Some(keep.min(cap)),
+            (keep, _) => keep,
+        };
+        self
     }
 
     pub fn is_off(&self) -> bool {
@@ -91,10 +124,19 @@ pub async fn run_once(
     settings: &RetentionSettings,
     now: Timestamp,
 ) -> Result<RetentionReport, RetentionError> {
-    if settings.is_off() {
-        return Ok(RetentionReport::default());
+    let cutoffs = settings.cutoffs(now);
+    let mut report = RetentionReport::default();
+    if cutoffs != RetentionCutoffs::default() {
+        report = store.apply_retention(cutoffs).await?;
     }
-    Ok(store.apply_retention(settings.cutoffs(now)).await?)
+    if let Some(keep) = settings.kept_deliveries {
+        let before = now.checked_sub(keep).unwrap_or(Timestamp::MIN);
+        let links_before = now
+            .checked_sub(LINKS_KEPT.max(keep))
+            .unwrap_or(Timestamp::MIN);
+        report.deliveries_pruned = store.prune_deliveries(before, links_before).await?;
+    }
+    Ok(report)
 }
 
 /// How long after start `seen serve` runs its first pass (start-up work goes first).
@@ -115,6 +157,7 @@ pub async fn run(store: Arc<dyn Store>, settings: RetentionSettings, shutdown: A
             Ok(report) => tracing::info!(
                 events_cleared = report.events_cleared,
                 messages_cleared = report.messages_cleared,
+                deliveries_pruned = report.deliveries_pruned,
                 "retention applied"
             ),
             Err(e) => tracing::warn!("retention failed (retried tomorrow): {e}"),

@@ -118,14 +118,18 @@ impl Service {
         self.store.audit_log(limit).await
     }
 
-    /// Erases one customer (see ARCHITECTURE.md, "Erasure"), recording `audit` in the same transaction.
+    /// Erases one customer (see ARCHITECTURE.md, "Erasure"), recording `audit` in the same transaction;
+    /// then their kept webhook deliveries and connectors' links.
     pub async fn forget_customer(
         &self,
         id: &str,
         tombstone: &str,
         audit: NewAudit,
     ) -> Result<ForgetReport, StoreError> {
-        self.store.forget_customer(id, tombstone, audit).await
+        let report = self.store.forget_customer(id, tombstone, audit).await?;
+        // Webhook bodies kept for replay, and connectors' links to the customer, go too.
+        self.store.forget_deliveries(id).await?;
+        Ok(report)
     }
 
     /// Records a step someone took on an obligation (acknowledged, assigned, note, contacted).

@@ -5,7 +5,9 @@
 //! sessions and the audit and work logs, `records` stored rows shown as they are.
 
 mod accounts;
+mod deliveries;
 pub mod insights;
+mod mailboxes;
 mod queue;
 mod records;
 

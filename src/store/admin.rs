@@ -85,6 +85,8 @@ pub struct RetentionCutoffs {
 pub struct RetentionReport {
     pub events_cleared: u64,
     pub messages_cleared: u64,
+    /// Kept webhook deliveries older than `[connectors] keep_raw` removed.
+    pub deliveries_pruned: u64,
 }
 
 /// The status of outbox rows that will not change any more (their personal fields may go).

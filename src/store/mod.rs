@@ -1,15 +1,16 @@
 //! The storage seam; only this module knows SQL. `Store` is the sum of narrow traits, each saying one thing
 //! (ingestion, events, customers, obligations, the outbox, accounts, secrets, insights, churn, admin,
-//! gauges), implemented by `sqlite::SqliteStore` (the embedded default) and `postgres::PostgresStore`
-//! (several nodes sharing one database). Everything above (service, jobs, edges, CLI) holds an
-//! `Arc<dyn Store>`. What is not I/O is written once above the backends: the ingestion fold and obligation
-//! diff (`fold`), group commit (`group`), the migration list's shape (`migrations`), the hot statements'
-//! index guard (`hot`).
+//! gauges, kept webhook deliveries), implemented by `sqlite::SqliteStore` (the embedded default) and
+//! `postgres::PostgresStore` (several nodes sharing one database). Everything above (service, jobs, edges,
+//! CLI) holds an `Arc<dyn Store>`. What is not I/O is written once above the backends: the ingestion fold
+//! and obligation diff (`fold`), group commit (`group`), the migration list's shape (`migrations`), the hot
+//! statements' index guard (`hot`).
 
 pub mod accounts;
 pub mod admin;
 pub mod churn;
 pub mod customers;
+pub mod deliveries;
 pub mod events;
 pub(crate) mod fold;
 pub mod gauges;
@@ -35,6 +36,7 @@ pub use accounts::{Accounts, Role, Session, User, WorkEntry};
 pub use admin::{Admin, AuditEntry, ForgetReport, NewAudit, RetentionCutoffs, RetentionReport};
 pub use churn::{Churn, ChurnScore, StoredChurnModel};
 pub use customers::{CustomerRecord, Customers, HistoryPage};
+pub use deliveries::{Deliveries, Delivery, Link};
 pub use events::Events;
 pub use gauges::{GaugeCounts, Gauges, PoolUsage, StoreCounts};
 pub use ingestion::{Ingested, Ingestion};
@@ -162,6 +164,7 @@ pub trait Store:
     + Admin
     + Gauges
     + Mailboxes
+    + Deliveries
     + Send
     + Sync
     + 'static
@@ -181,6 +184,7 @@ impl<T> Store for T where
         + Admin
         + Gauges
         + Mailboxes
+        + Deliveries
         + Send
         + Sync
         + 'static

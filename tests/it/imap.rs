@@ -395,6 +395,41 @@ Final-Recipient: rfc822; gone@example.com\nAction: failed\nStatus: 5.1.1\nDiagno
         health["connectors"]["hello"]["events_today"].as_u64() >= Some(10),
         "{health}"
     );
+    // The dashboard shows the connector's health, and on the customer's page where each event came from.
+    let hash = seen::secrets::hash_password("a long password").expect("hash");
+    app.service
+        .store()
+        .create_user(
+            "agent@example.com",
+            "Agent",
+            seen::store::Role::Agent,
+            &hash,
+        )
+        .await
+        .expect("user");
+    let session = common::dashboard::login(&app, "agent@example.com").await;
+    let html = |path: &'static str| {
+        let (address, session) = (app.address.clone(), session.clone());
+        async move {
+            common::dashboard::client()
+                .get(format!("{address}{path}"))
+                .header("cookie", format!("seen_session={session}"))
+                .send()
+                .await
+                .expect("page")
+                .text()
+                .await
+                .expect("html")
+        }
+    };
+    let overview = html("/overview").await;
+    assert!(
+        overview.contains("id=\"connectors\"")
+            && overview.contains("<td>hello</td><td>imap</td><td>connected</td>"),
+        "{overview}"
+    );
+    let customer = html("/customers/ana@example.com").await;
+    assert!(customer.contains("via hello"), "{customer}");
 }
 
 async fn restart_resumes_and_a_uidvalidity_change_duplicates_nothing(backend: Backend) {

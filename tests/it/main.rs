@@ -16,6 +16,7 @@ mod cli;
 mod cluster;
 mod dashboard;
 mod durability;
+mod hooks;
 mod http;
 mod imap;
 mod nats;

@@ -88,6 +88,8 @@ async fn postgres_plans(db: &TestDb) -> Vec<(HotQuery, Vec<String>)> {
                 CASE WHEN g % 5 < 2 THEN 'pending' ELSE 'sent' END, g,
                 CASE WHEN g % 5 < 2 THEN NULL ELSE g END, g, g
          FROM generate_series(1, 100000) g",
+        "INSERT INTO connector_links (connector, key, customer, ref, at)
+         SELECT 'shop', 'order:' || g, 'c' || (g % 20000 + 1), '#' || g, g FROM generate_series(1, 100000) g",
         "ANALYZE",
         "SET plan_cache_mode = force_generic_plan",
     ] {

@@ -234,7 +234,6 @@ impl Reader {
         until: Timestamp,
     ) -> Result<bool, crate::store::StoreError> {
         self.service
-            .store()
             .lease_connector(&self.mailbox.name, &self.node, now, until)
             .await
     }
@@ -327,7 +326,7 @@ impl Reader {
         let name = self.mailbox.name.clone();
         let selected = session.select(folder).await?;
         let validity = selected.uid_validity.unwrap_or(0);
-        let store = self.service.store().clone();
+        let store = self.service.clone();
         let cursor = store.mail_cursor(&name, folder).await?;
         let (uids, backfill) = match cursor {
             Some(c) if c.validity == validity => {
@@ -436,7 +435,7 @@ impl Reader {
         backfill: bool,
     ) -> anyhow::Result<Pass> {
         let name = self.mailbox.name.clone();
-        let store = self.service.store().clone();
+        let store = self.service.clone();
         let mut pass = Pass::default();
         // Known threads of everything this chunk refers to (the run's own map first).
         let mut wanted: Vec<String> = Vec::new();
@@ -582,7 +581,6 @@ impl Reader {
                 .unwrap_or(Timestamp::UNIX_EPOCH);
             if let Some(thread) = self
                 .service
-                .store()
                 .recent_mail_thread(correspondent, &mail.subject_key, since)
                 .await?
             {

@@ -87,6 +87,10 @@ pub(super) static UNCLOSED_BREACHED: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Inbound webhooks: where a delivery's provider objects (an order, a booking) led.
+pub(super) const LINKS_BY_KEYS: &str =
+    "SELECT key, customer, ref FROM connector_links WHERE connector = $1 AND key = ANY($2)";
+
 /// Every hot statement with the index that must serve it.
 pub fn hot_queries() -> Vec<HotQuery> {
     vec![
@@ -126,6 +130,11 @@ pub fn hot_queries() -> Vec<HotQuery> {
             "queue: unclosed and breached",
             &UNCLOSED_BREACHED,
             "obligations_unclosed",
+        ),
+        HotQuery::new(
+            "hooks: connector links by keys",
+            LINKS_BY_KEYS,
+            "connector_links_pkey",
         ),
     ]
 }

@@ -21,6 +21,7 @@ mod accounts;
 mod admin;
 mod churn;
 mod customers;
+mod deliveries;
 mod events;
 pub mod gauges;
 pub mod hot;
@@ -33,7 +34,7 @@ mod rows;
 mod secrets;
 
 /// Each brings the schema to its version from the one before (the layout of `store::migrations`).
-pub(crate) const MIGRATIONS: [Migration; 6] = [
+pub(crate) const MIGRATIONS: [Migration; 7] = [
     Migration::new(1, "init", include_str!("migrations/0001_init.sql")),
     Migration::new(2, "outbox", include_str!("migrations/0002_outbox.sql")),
     Migration::new(
@@ -47,6 +48,11 @@ pub(crate) const MIGRATIONS: [Migration; 6] = [
         6,
         "mailboxes",
         include_str!("migrations/0006_mailboxes.sql"),
+    ),
+    Migration::new(
+        7,
+        "deliveries",
+        include_str!("migrations/0007_deliveries.sql"),
     ),
 ];
 

@@ -78,6 +78,10 @@ pub(super) const UNCLOSED_BREACHED: &str =
      FROM obligations o INDEXED BY obligations_unclosed JOIN customers c ON c.seq = o.customer_seq
      WHERE o.closed_at IS NULL AND o.breach_at < ?1";
 
+/// Inbound webhooks: where a provider's object (an order, a booking) led, on every delivery that names one.
+pub(super) const LINK_BY_KEY: &str =
+    "SELECT key, customer, ref FROM connector_links WHERE connector = ?1 AND key = ?2";
+
 /// Every hot statement with the index that must serve it.
 pub fn hot_queries() -> Vec<HotQuery> {
     vec![
@@ -120,6 +124,11 @@ pub fn hot_queries() -> Vec<HotQuery> {
             "queue: unclosed and breached",
             UNCLOSED_BREACHED,
             "obligations_unclosed",
+        ),
+        HotQuery::new(
+            "hooks: connector link by key",
+            LINK_BY_KEY,
+            "sqlite_autoindex_connector_links_1",
         ),
     ]
 }

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::store::migrations::Migration;
 
 /// Each brings the schema to its version from the one before.
-pub(crate) const MIGRATIONS: [Migration; 6] = [
+pub(crate) const MIGRATIONS: [Migration; 7] = [
     Migration::new(1, "init", include_str!("migrations/0001_init.sql")),
     Migration::new(2, "outbox", include_str!("migrations/0002_outbox.sql")),
     Migration::new(
@@ -20,6 +20,11 @@ pub(crate) const MIGRATIONS: [Migration; 6] = [
         6,
         "mailboxes",
         include_str!("migrations/0006_mailboxes.sql"),
+    ),
+    Migration::new(
+        7,
+        "deliveries",
+        include_str!("migrations/0007_deliveries.sql"),
     ),
 ];
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -149,6 +154,10 @@ mod tests {
         let fresh = fresh_schema(dir.path()).await;
         let path = dir.path().join("demo.db");
         std::fs::copy(fixture("v5-demo.db"), &path).unwrap();
+        let v5 = dir.path().join("v5.db");
+        let dump = std::fs::read_to_string(fixture("v5.sql")).unwrap();
+        Connection::open(&v5).unwrap().execute_batch(&dump).unwrap();
+        assert_eq!(schema(&path), schema(&v5));
         assert_eq!(schema(&path).1, 5);
 
         let store = SqliteStore::open(path.to_str().unwrap(), engine(), false)

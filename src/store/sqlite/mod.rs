@@ -18,6 +18,7 @@ mod admin;
 pub mod backup;
 mod churn;
 mod customers;
+mod deliveries;
 mod events;
 pub mod gauges;
 pub mod hot;
