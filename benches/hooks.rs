@@ -207,11 +207,17 @@ fn main() {
         let _ = server.kill();
         let _ = server.wait();
     }
+    let range = |v: &[f64]| {
+        let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        format!("{min:.0}–{max:.0}")
+    };
+    let (hooks_range, api_range) = (range(&hooks), range(&api));
     let (hooks, api) = (median(hooks), median(api));
     let table = format!(
-        "| measure ({deliveries} orders, {CLIENTS} clients, SQLite, median of {runs}) | per second |\n|---|---|\n\
-         | signed Shopify deliveries, `POST /hooks/shopify/NAME` (verify, map, link, store, keep the body) | {hooks:.0} |\n\
-         | the same orders as single events, `POST /v1/events` | {api:.0} |\n\
+        "| measure ({deliveries} orders, {CLIENTS} clients, SQLite, median (min–max) of {runs}) | per second |\n|---|---|\n\
+         | signed Shopify deliveries, `POST /hooks/shopify/NAME` (verify, map, link, store, keep the body) | {hooks:.0} ({hooks_range}) |\n\
+         | the same orders as single events, `POST /v1/events` | {api:.0} ({api_range}) |\n\
          | webhook / API | {:.2} |\n",
         hooks / api
     );
