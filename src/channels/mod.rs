@@ -46,6 +46,26 @@ pub use webhook::{sign, verify_signature};
 use email::EmailBackend;
 use webhook::Webhooks;
 
+/// The Message-ID Seen gives its outgoing mail (the format the mailbox connector reads back, see
+/// `connectors::imap::thread`): stable per outbox key (receivers de-duplicate a retry),
+/// and with the obligation's `ref` as a reply token when it has one short enough.
+pub fn outgoing_message_id(key_hash: &str, reference: Option<&str>) -> String {
+    match reference {
+        Some(reference) if !reference.is_empty() && reference.len() <= 60 => {
+            format!("{key_hash}.r{}@seen", hex::encode(reference))
+        }
+        _ => format!("{key_hash}@seen"),
+    }
+}
+
+/// The `ref` in a Message-ID of Seen's outgoing mail (`HASH.rHEX@seen`).
+pub fn reply_token(message_id: &str) -> Option<String> {
+    let local = message_id.strip_suffix("@seen")?;
+    let (_, token) = local.split_once(".r")?;
+    let bytes = hex::decode(token).ok()?;
+    String::from_utf8(bytes).ok().filter(|r| !r.is_empty())
+}
+
 /// One email to send. `message_id` is without angle brackets, e.g. "abc123@seen".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingEmail {

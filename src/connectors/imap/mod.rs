@@ -326,8 +326,7 @@ impl Reader {
         let name = self.mailbox.name.clone();
         let selected = session.select(folder).await?;
         let validity = selected.uid_validity.unwrap_or(0);
-        let store = self.service.clone();
-        let cursor = store.mail_cursor(&name, folder).await?;
+        let cursor = self.service.mail_cursor(&name, folder).await?;
         let (uids, backfill) = match cursor {
             Some(c) if c.validity == validity => {
                 if selected.uid_next.is_some_and(|next| next <= c.last_uid + 1) {
@@ -358,7 +357,7 @@ impl Reader {
                     .collect();
                 uids.sort_unstable();
                 if uids.is_empty() {
-                    store
+                    self.service
                         .set_mail_cursor(
                             &name,
                             folder,
@@ -419,7 +418,7 @@ impl Reader {
             pass.ignored += stored.ignored;
             pass.skipped += stored.skipped;
             let last_uid = chunk.iter().copied().max().unwrap_or(0);
-            store
+            self.service
                 .set_mail_cursor(&name, folder, MailCursor { validity, last_uid })
                 .await?;
         }
@@ -435,7 +434,6 @@ impl Reader {
         backfill: bool,
     ) -> anyhow::Result<Pass> {
         let name = self.mailbox.name.clone();
-        let store = self.service.clone();
         let mut pass = Pass::default();
         // Known threads of everything this chunk refers to (the run's own map first).
         let mut wanted: Vec<String> = Vec::new();
@@ -452,7 +450,7 @@ impl Reader {
         wanted.retain(|id| !self.threads.contains_key(id));
         wanted.sort();
         wanted.dedup();
-        let known = store.mail_threads(wanted).await?;
+        let known = self.service.mail_threads(wanted).await?;
         self.threads.extend(known);
         let now = Timestamp::now();
         let mut events: Vec<Event> = Vec::new();
@@ -555,7 +553,7 @@ impl Reader {
             }
         }
         self.health.ignored(&name, KIND, pass.ignored);
-        store.record_mail_threads(records).await?;
+        self.service.record_mail_threads(records).await?;
         for suppression in bounced {
             self.service.suppress(suppression).await?;
         }

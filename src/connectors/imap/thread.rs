@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use jiff::SignedDuration;
 
 use super::mail::Mail;
+pub use crate::channels::{outgoing_message_id, reply_token};
 
 /// How far back the subject rule looks.
 pub const SUBJECT_WINDOW: SignedDuration = SignedDuration::from_hours(14 * 24);
@@ -75,25 +76,6 @@ pub fn new_thread(mail: &Mail) -> String {
         .or(mail.in_reply_to.first())
         .unwrap_or(&mail.message_id)
         .clone()
-}
-
-/// The Message-ID Seen gives its outgoing mail: stable per outbox key (receivers de-duplicate a retry),
-/// and with the obligation's `ref` as a reply token when it has one short enough.
-pub fn outgoing_message_id(key_hash: &str, reference: Option<&str>) -> String {
-    match reference {
-        Some(reference) if !reference.is_empty() && reference.len() <= 60 => {
-            format!("{key_hash}.r{}@seen", hex::encode(reference))
-        }
-        _ => format!("{key_hash}@seen"),
-    }
-}
-
-/// The `ref` in a Message-ID of Seen's outgoing mail (`HASH.rHEX@seen`).
-pub fn reply_token(message_id: &str) -> Option<String> {
-    let local = message_id.strip_suffix("@seen")?;
-    let (_, token) = local.split_once(".r")?;
-    let bytes = hex::decode(token).ok()?;
-    String::from_utf8(bytes).ok().filter(|r| !r.is_empty())
 }
 
 #[cfg(test)]

@@ -247,7 +247,7 @@ fn email(draft: &Draft, rendered: Rendered, unsubscribe_url: Option<String>) -> 
     };
     OutgoingEmail {
         // With the obligation's ref as a reply token: a customer's reply threads into it.
-        message_id: crate::connectors::imap::thread::outgoing_message_id(
+        message_id: crate::channels::outgoing_message_id(
             &short_hash(&item.key),
             item.reference.as_deref(),
         ),
