@@ -1,6 +1,6 @@
 //! `seen connectors`: the connectors in `seen.toml` (list), each one's state on the running server
-//! (status), a dry run that connects and prints what a mailbox would ingest, writing nothing (test), and
-//! `replay`, which runs the current mapping of a webhook connector over the deliveries it kept
+//! (status), a dry run that connects (or verifies) and prints what a connector would ingest, writing nothing
+//! (test), and `replay`, which runs the current mapping of a webhook connector over the deliveries it kept
 //! (`[connectors] keep_raw`), after a mapping fix.
 
 use std::process::ExitCode;
@@ -22,12 +22,20 @@ pub enum ConnectorsCommand {
         #[arg(long, env = "SEEN_URL", default_value = "http://127.0.0.1:8080")]
         url: String,
     },
-    /// Connect and print what the connector would ingest from the latest mails, writing nothing.
+    /// Check a connector and print what it would ingest, writing nothing: a mailbox's latest mails, a
+    /// NATS consumer's next messages, or what a webhook delivery given with --body would become.
     Test {
         name: String,
-        /// How many of the latest mails per folder.
+        /// How many of the latest mails per folder (IMAP) or of the next messages (NATS).
         #[arg(long, default_value_t = 10)]
         limit: usize,
+        /// Webhooks: a delivery's body as the provider sends it (a file; `-` reads stdin).
+        #[arg(long)]
+        body: Option<std::path::PathBuf>,
+        /// Webhooks: a header the provider sends with it, `Name: value` (repeat for each; the signature
+        /// header makes the test check the signature with the connector's secret).
+        #[arg(long = "header", value_name = "NAME: VALUE")]
+        headers: Vec<String>,
     },
     /// Run a webhook connector's current mapping again over its kept deliveries (idempotent: what was
     /// stored before is a duplicate).
@@ -110,23 +118,73 @@ pub async fn run(cli: &Cli, command: &ConnectorsCommand) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        ConnectorsCommand::Test { name, limit } => {
-            let Some(c) = connectors.imap.iter().find(|c| &c.name == name) else {
-                if connectors.names().iter().any(|(_, n)| n == name) {
-                    anyhow::bail!(
-                        "`seen connectors test` reads mailboxes; {name:?} is not an IMAP connector"
-                    );
-                }
-                anyhow::bail!("no connector named {name:?} in the configuration");
+        ConnectorsCommand::Test {
+            name,
+            limit,
+            body,
+            headers,
+        } => {
+            let lines = if let Some(c) = connectors.imap.iter().find(|c| &c.name == name) {
+                let mailbox = imap::Mailbox::from_config(c).map_err(anyhow::Error::msg)?;
+                imap::dry_run(&mailbox, *limit).await?
+            } else if let Some(c) = connectors.nats.iter().find(|c| &c.name == name) {
+                crate::connectors::nats::dry_run(c, *limit).await?
+            } else if let Some(c) = connectors.hook(name) {
+                test_hook(&config, c, body.as_deref(), headers)?
+            } else {
+                bail!("no connector named {name:?} in the configuration");
             };
-            let mailbox = imap::Mailbox::from_config(c).map_err(anyhow::Error::msg)?;
-            for line in imap::dry_run(&mailbox, *limit).await? {
+            for line in lines {
                 println!("{line}");
             }
             Ok(ExitCode::SUCCESS)
         }
         ConnectorsCommand::Replay(args) => replay(cli, &config, args).await,
     }
+}
+
+/// A webhook connector's dry run: its secret must be set (as `seen serve` needs it); the delivery, when
+/// given, is verified and mapped.
+fn test_hook(
+    config: &crate::config::Config,
+    c: &crate::config::connectors::HookConfig,
+    body: Option<&std::path::Path>,
+    header_args: &[String],
+) -> Result<Vec<String>> {
+    let env: hooks::Env = &|name: &str| std::env::var(name).ok();
+    let hook =
+        Hook::new(c, &config.file.actions.public_url, Some(env)).map_err(anyhow::Error::msg)?;
+    let url = c.public_url.clone().unwrap_or_else(|| {
+        format!(
+            "{}/hooks/{}/{}",
+            config.file.actions.public_url.trim_end_matches('/'),
+            c.source,
+            c.name
+        )
+    });
+    let mut headers = hooks::map::Headers::new();
+    for arg in header_args {
+        let Some((name, value)) = arg.split_once(':') else {
+            bail!("--header {arg:?}: expected `Name: value`");
+        };
+        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
+    }
+    let body = match body {
+        None => return Ok(hooks::dry_run(&hook, &url, None)),
+        Some(path) if path.as_os_str() == "-" => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+                .context("reading stdin")?;
+            bytes
+        }
+        Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+    };
+    let incoming = hooks::map::Incoming {
+        headers: &headers,
+        body: &body,
+        received_at: jiff::Timestamp::now(),
+    };
+    Ok(hooks::dry_run(&hook, &url, Some(&incoming)))
 }
 
 async fn replay(cli: &Cli, config: &crate::config::Config, args: &ReplayArgs) -> Result<ExitCode> {

@@ -85,6 +85,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
         args.seed
     );
     // The generator hands over blocks of customers; they go through the same validation as any input.
+    let mailbox_options = options.clone();
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<Event>>(2);
     let generator = std::thread::spawn(move || {
         crate::demo::generate(&options, |block| sender.blocking_send(block))
@@ -107,6 +108,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
         .join()
         .map_err(|_| anyhow::anyhow!("the demo generator panicked"))?
         .map_err(|_| anyhow::anyhow!("the demo generator stopped early"))?;
+    let mailbox = read_mailbox(&service, &mailbox_options).await?;
     let invisible = service
         .invisible(end)
         .await
@@ -133,6 +135,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
         );
     }
     println!();
+    print_mailbox(&mailbox);
     super::report::print_table(&invisible, end, summary.customers, 15);
     if args.serve {
         let logins = demo_logins(&service).await?;
@@ -151,6 +154,61 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's shared inbox, read the way `[[connectors.imap]] name = "hello"` reads a real one (the same
+/// classification, threading and events; as a backfill, so no action is planned for it).
+async fn read_mailbox(
+    service: &crate::service::Service,
+    options: &DemoOptions,
+) -> Result<crate::connectors::imap::Pass> {
+    use crate::connectors::imap::mail::{OurAddresses, Role};
+    use crate::demo::mailbox;
+    let ours = OurAddresses::parse(&mailbox::OUR_ADDRESSES.map(String::from))
+        .map_err(anyhow::Error::msg)?;
+    let mails = crate::demo::mailbox(options)
+        .into_iter()
+        .map(|m| {
+            let role = if m.folder == mailbox::SENT {
+                Role::Sent
+            } else {
+                Role::Inbox
+            };
+            (m.folder.to_string(), role, m.raw.into_bytes(), m.at)
+        })
+        .collect();
+    let mut threader = crate::connectors::imap::Threader::new(
+        "hello",
+        service.clone(),
+        crate::connectors::Health::default(),
+        crate::jobs::Wake::default(),
+    );
+    threader
+        .store_raw(mails, &ours, true)
+        .await
+        .context("reading the demo mailbox")
+}
+
+fn print_mailbox(pass: &crate::connectors::imap::Pass) {
+    if pass.mails == 0 {
+        return;
+    }
+    let t = &pass.threaded;
+    println!(
+        "The mailbox {} ({} mails in INBOX and Sent, read as the IMAP connector reads them):",
+        crate::demo::mailbox::OUR_ADDRESS,
+        pass.mails
+    );
+    println!(
+        "  threading: {} mails started a conversation; the others found theirs by References {}, by In-Reply-To alone (Outlook sends no References) {}, by Seen's reply token {}, by the subject alone {}",
+        t.new, t.references, t.in_reply_to, t.reply_token, t.subject
+    );
+    println!(
+        "  not customers' conversations: {} (out-of-office replies, newsletters, colleagues' mail); {} bounced confirmations (addresses suppressed); {} unreadable\n",
+        pass.ignored,
+        pass.bounces,
+        pass.skipped
+    );
 }
 
 /// One user per role with a fresh random password (the demo database is new each time).

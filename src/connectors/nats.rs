@@ -257,35 +257,7 @@ impl NatsConnector {
     }
 
     async fn connect(&self) -> Result<async_nats::Client, NatsError> {
-        let (health, name) = (self.health.clone(), self.config.name.clone());
-        let mut options = async_nats::ConnectOptions::new()
-            .name(format!("seen {}", self.config.name))
-            .connection_timeout(Duration::from_secs(5))
-            .event_callback(move |event| {
-                let (health, name) = (health.clone(), name.clone());
-                async move {
-                    match event {
-                        async_nats::Event::Connected => health.set_state(&name, KIND, "connected"),
-                        async_nats::Event::Disconnected => {
-                            health.failed(&name, KIND, "disconnected from NATS; reconnecting")
-                        }
-                        _ => {}
-                    }
-                }
-            });
-        if let (Some(user), Some(var)) = (&self.config.user, &self.config.password_env) {
-            options = options.user_and_password(user.clone(), env(var)?);
-        }
-        if let Some(var) = &self.config.token_env {
-            options = options.token(env(var)?);
-        }
-        options
-            .connect(self.config.url.as_str())
-            .await
-            .map_err(|source| NatsError::Connect {
-                url: without_password(&self.config.url),
-                source,
-            })
+        connect(&self.config, Some(self.health.clone())).await
     }
 
     /// The durable pull consumer: created on first start, its settings brought up to date afterwards.
@@ -441,11 +413,11 @@ impl NatsConnector {
     /// its stream sequence when it has none, `at` defaulting to when NATS stored it, and
     /// `properties.connector` added.
     fn parse(&self, message: &jetstream::Message) -> Result<Event, Skip> {
-        let own = message
+        if message
             .headers
             .as_ref()
-            .is_some_and(|headers| headers.get(REASON_HEADER).is_some());
-        if own {
+            .is_some_and(|headers| headers.get(REASON_HEADER).is_some())
+        {
             return Err(Skip::OwnDeadLetter);
         }
         let (sequence, published) = match message.info() {
@@ -457,24 +429,13 @@ impl NatsConnector {
                 )))
             }
         };
-        let Ok(text) = std::str::from_utf8(&message.payload) else {
-            return Err(Skip::Invalid(EventError::new(
-                "(json)",
-                "the payload is not UTF-8",
-            )));
-        };
-        if !text.trim_start().starts_with('{') {
-            return Err(Skip::Invalid(EventError::new(
-                "(json)",
-                "expected one event as a JSON object per message",
-            )));
-        }
-        let stream = &self.config.stream;
-        let mut stable_id = || format!("nats:{stream}:{sequence}");
-        parse_event_json(text)
-            .and_then(|input| input.validate(published, &mut stable_id))
-            .and_then(|event| with_connector(event, self.name()))
-            .map_err(Skip::Invalid)
+        parse_message(
+            &self.config,
+            message.headers.as_ref(),
+            &message.payload,
+            sequence,
+            published,
+        )
     }
 
     /// Publishes the message as received to the dead-letter subject, with the reason and its origin in
@@ -546,6 +507,167 @@ enum Outcome {
 }
 
 /// The lane of a customer: a stable hash, so that lanes never share a customer (and its row lock).
+/// A client of the connector's server with its credentials; `health` follows its connection when given.
+async fn connect(
+    config: &NatsConfig,
+    health: Option<Health>,
+) -> Result<async_nats::Client, NatsError> {
+    let mut options = async_nats::ConnectOptions::new()
+        .name(format!("seen {}", config.name))
+        .connection_timeout(Duration::from_secs(5));
+    if let Some(health) = health {
+        let name = config.name.clone();
+        options = options.event_callback(move |event| {
+            let (health, name) = (health.clone(), name.clone());
+            async move {
+                match event {
+                    async_nats::Event::Connected => health.set_state(&name, KIND, "connected"),
+                    async_nats::Event::Disconnected => {
+                        health.failed(&name, KIND, "disconnected from NATS; reconnecting")
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+    if let (Some(user), Some(var)) = (&config.user, &config.password_env) {
+        options = options.user_and_password(user.clone(), env(var)?);
+    }
+    if let Some(var) = &config.token_env {
+        options = options.token(env(var)?);
+    }
+    options
+        .connect(config.url.as_str())
+        .await
+        .map_err(|source| NatsError::Connect {
+            url: without_password(&config.url),
+            source,
+        })
+}
+
+/// What a message would become: the event (its id, when it has none, `nats:<stream>:<sequence>`), or why not.
+fn parse_message(
+    config: &NatsConfig,
+    headers: Option<&HeaderMap>,
+    payload: &[u8],
+    sequence: u64,
+    published: Timestamp,
+) -> Result<Event, Skip> {
+    if headers.is_some_and(|headers| headers.get(REASON_HEADER).is_some()) {
+        return Err(Skip::OwnDeadLetter);
+    }
+    let Ok(text) = std::str::from_utf8(payload) else {
+        return Err(Skip::Invalid(EventError::new(
+            "(json)",
+            "the payload is not UTF-8",
+        )));
+    };
+    if !text.trim_start().starts_with('{') {
+        return Err(Skip::Invalid(EventError::new(
+            "(json)",
+            "expected one event as a JSON object per message",
+        )));
+    }
+    let stream = &config.stream;
+    let mut stable_id = || format!("nats:{stream}:{sequence}");
+    parse_event_json(text)
+        .and_then(|input| input.validate(published, &mut stable_id))
+        .and_then(|event| with_connector(event, &config.name))
+        .map_err(Skip::Invalid)
+}
+
+/// `seen connectors test` for a NATS connector, writing nothing: connects, finds the stream and the durable
+/// consumer, and shows what the next `limit` messages it would be given would become (read with JetStream's
+/// message get, so nothing is delivered or acknowledged).
+pub async fn dry_run(config: &NatsConfig, limit: usize) -> anyhow::Result<Vec<String>> {
+    use anyhow::Context as _;
+    let client = connect(config, None).await?;
+    let mut lines = vec![format!(
+        "{}: connected to {}",
+        config.name,
+        without_password(&config.url)
+    )];
+    let js = jetstream::new(client.clone());
+    let mut stream = js
+        .get_stream(&config.stream)
+        .await
+        .map_err(|source| NatsError::Stream {
+            stream: config.stream.clone(),
+            source,
+        })?;
+    let info = stream
+        .info()
+        .await
+        .with_context(|| format!("stream {:?}", config.stream))?;
+    let (first, last) = (info.state.first_sequence, info.state.last_sequence);
+    lines.push(format!(
+        "stream {:?}: {} messages (sequences {first}..={last}), subjects {:?}",
+        config.stream, info.state.messages, info.config.subjects
+    ));
+    let mut next = first.max(1);
+    match stream.consumer_info(&config.durable).await {
+        Ok(consumer) => {
+            lines.push(format!(
+                "durable consumer {:?}: {} waiting, {} delivered and not yet acknowledged",
+                config.durable, consumer.num_pending, consumer.num_ack_pending
+            ));
+            next = next.max(consumer.ack_floor.stream_sequence + 1);
+        }
+        Err(_) => lines.push(format!(
+            "durable consumer {:?}: not created yet (`seen serve` creates it and starts at the stream's first message)",
+            config.durable
+        )),
+    }
+    let filter = config
+        .subject
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| ">".to_string());
+    let mut shown = 0;
+    while shown < limit && next <= last {
+        let message = match stream
+            .raw_message_builder()
+            .sequence(next)
+            .next_by_subject(filter.clone())
+            .send()
+            .await
+        {
+            Ok(message) => message,
+            Err(e) if e.kind() == jetstream::stream::RawMessageErrorKind::NoMessageFound => break,
+            Err(e) => return Err(e).context("reading the next message"),
+        };
+        let line = match parse_message(
+            config,
+            Some(&message.headers),
+            &message.payload,
+            message.sequence,
+            timestamp(message.time),
+        ) {
+            Ok(event) => format!(
+                "  #{} {}: would store {} {:?} for {:?} at {}",
+                message.sequence, message.subject, event.kind, event.id, event.customer, event.at
+            ),
+            Err(Skip::Invalid(e)) => format!(
+                "  #{} {}: would dead-letter to {} ({e})",
+                message.sequence,
+                message.subject,
+                config.dead_letter_subject()
+            ),
+            Err(Skip::OwnDeadLetter) => format!(
+                "  #{} {}: one of Seen's own dead letters; would be acknowledged and left alone",
+                message.sequence, message.subject
+            ),
+        };
+        lines.push(line);
+        shown += 1;
+        next = message.sequence + 1;
+    }
+    if shown == 0 {
+        lines.push("no message waiting for this consumer".into());
+    }
+    Ok(lines)
+}
+
 fn lane_of(customer: &str, lanes: usize) -> usize {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();

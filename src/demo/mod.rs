@@ -11,13 +11,15 @@
 //!
 //! This file drives the generation: seeding, customers in blocks, and which stories each customer
 //! lives, in which order. One file per story (`venue`, `shop`, `front_desk`, `app`, and the
-//! `messages` and `survey` the others start); `customer` is what every story writes with, `profile`
+//! `messages` and `survey` the others start; `mailbox` is the shared inbox as raw mail, for the IMAP
+//! connector's reading and threading); `customer` is what every story writes with, `profile`
 //! who a customer is, `time` the window, the business's opening hours (on [`crate::domain::Calendar`])
 //! and the customer's waking hours, `output` the events as [`Event`]s and JSON lines.
 
 mod app;
 mod customer;
 mod front_desk;
+pub mod mailbox;
 mod messages;
 mod output;
 mod profile;
@@ -37,6 +39,7 @@ use crate::domain::Event;
 use customer::{pick, Counters, Customer, Raw};
 use time::{Hours, Window, DAY};
 
+pub use mailbox::{mailbox, DemoMail};
 pub use output::{validate, write_jsonl};
 
 /// Customers are generated (and handed to the sink) in blocks of this size.

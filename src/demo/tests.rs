@@ -451,3 +451,69 @@ fn speed_200k_customers() {
         written as f64 / secs
     );
 }
+
+/// The mailbox story is deterministic, every mail reads as what it is meant to be, and it holds each
+/// case threading must handle.
+#[test]
+fn the_mailbox_is_deterministic_and_every_mail_reads_as_intended() {
+    use crate::connectors::imap::mail::{read, Kind, OurAddresses, Role};
+    let opts = DemoOptions::new(7, 1_000, end());
+    let mails = mailbox(&opts);
+    assert_eq!(mails, mailbox(&opts));
+    assert_ne!(mails, mailbox(&DemoOptions::new(8, 1_000, end())));
+    assert!(mailbox(&DemoOptions::new(7, 0, end())).is_empty());
+    let ours = OurAddresses::parse(&mailbox::OUR_ADDRESSES.map(String::from)).unwrap();
+    let (mut received, mut sent, mut ignored, mut bounces) = (0, 0, 0, 0);
+    let start = window_start(end(), opts.months);
+    for m in &mails {
+        assert!(
+            m.at >= start && m.at <= end(),
+            "{} outside the window",
+            m.at
+        );
+        let role = if m.folder == mailbox::SENT {
+            Role::Sent
+        } else {
+            Role::Inbox
+        };
+        let mail = read(m.raw.as_bytes(), Some(m.at), role, &ours)
+            .unwrap_or_else(|e| panic!("{e}: {}", m.raw));
+        match (&mail.kind, m.conversation) {
+            (Kind::Received { .. }, Some(_)) => received += 1,
+            (Kind::Sent { recipients }, Some(_)) => {
+                assert_eq!(recipients.len(), 1);
+                sent += 1
+            }
+            (Kind::Ignored(_), None) => ignored += 1,
+            (Kind::Bounce { original, .. }, None) => {
+                assert!(original.is_some(), "{}", m.raw);
+                bounces += 1
+            }
+            (kind, conversation) => panic!("{kind:?} in conversation {conversation:?}: {}", m.raw),
+        }
+        // The Date header is what the event's time comes from.
+        assert_eq!(mail.at, m.at, "{}", m.raw);
+    }
+    let conversations: BTreeSet<usize> = mails.iter().filter_map(|m| m.conversation).collect();
+    assert_eq!(conversations.len(), 200);
+    assert!(
+        received > 300 && sent > 200,
+        "{received} received, {sent} sent"
+    );
+    assert!(ignored > 50, "{ignored} ignored");
+    assert_eq!(bounces, 4);
+    for (needle, what) in [
+        ("\r\nReferences: ", "Gmail-style replies"),
+        ("\r\nThread-Index: ", "Outlook replies"),
+        ("\r\nSubject: AW: ", "German Outlook replies"),
+        (".r424b2d4d", "answers to Seen's confirmations"),
+        ("@phone.venue.example>", "replies to a parent never seen"),
+        (
+            "\r\nAuto-Submitted: auto-replied\r\nX-Autoreply",
+            "out-of-office replies",
+        ),
+        ("\r\nList-Id: ", "newsletters"),
+    ] {
+        assert!(mails.iter().any(|m| m.raw.contains(needle)), "no {what}");
+    }
+}

@@ -1228,3 +1228,66 @@ on_both_backends!(
     forgetting_a_customer_removes_their_deliveries,
     a_calcom_booking_is_confirmed_and_reminded,
 );
+
+/// `seen connectors test` on a webhook connector: the URL to enter at the provider, whether a delivery's
+/// signature verifies, and the events it would become, with nothing written.
+#[test]
+fn connectors_test_verifies_a_delivery_and_writes_nothing() {
+    secrets();
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("seen.toml");
+    std::fs::write(
+        &config,
+        format!("[actions]\npublic_url = \"https://seen.example.com\"\n{CONFIG}"),
+    )
+    .expect("config");
+    let body = dir.path().join("order.json");
+    std::fs::write(&body, fixture("shopify/orders_create.json")).expect("body");
+    let db = dir.path().join("never.db");
+    let db = db.to_str().expect("path");
+    let run = |headers: &[(String, String)]| {
+        let mut args = vec![
+            "connectors".to_string(),
+            "test".into(),
+            "shop".into(),
+            "--body".into(),
+            body.to_str().expect("path").into(),
+        ];
+        for (name, value) in headers {
+            args.extend(["--header".into(), format!("{name}: {value}")]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        seen_cli(db, &config, &args)
+    };
+    let mut headers = signed("shopify", &fixture("shopify/orders_create.json"));
+    headers.push(("X-Shopify-Topic".into(), "orders/create".into()));
+    let out = run(&headers);
+    assert!(
+        out.contains(
+            "shop (shopify): the provider posts to https://seen.example.com/hooks/shopify/shop"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("signature: valid"), "{out}");
+    assert!(out.contains("would store order.placed \"shop:"), "{out}");
+    assert!(out.contains("for \"priya.n@example.net\""), "{out}");
+    // Signed with another secret: said, and the mapping still shown.
+    let mut headers = signed_with(
+        "not-the-secret",
+        "shopify",
+        &fixture("shopify/orders_create.json"),
+    );
+    headers.push(("X-Shopify-Topic".into(), "orders/create".into()));
+    let out = run(&headers);
+    assert!(out.contains("does not verify"), "{out}");
+    assert!(out.contains("would store order.placed"), "{out}");
+    // A topic Seen does not map is what the provider would get a 202 for.
+    let mut headers = signed("shopify", &fixture("shopify/orders_create.json"));
+    headers.push(("X-Shopify-Topic".into(), "products/update".into()));
+    let out = run(&headers);
+    assert!(out.contains("ignored (202)"), "{out}");
+    assert!(
+        !std::path::Path::new(db).exists(),
+        "a test writes nothing, not even a database"
+    );
+}

@@ -899,7 +899,114 @@ fn a_connector_config_names_what_is_wrong() {
     assert!(err.contains("another connector has that name"), "{err}");
 }
 
+/// The demo's mailbox (200 conversations written by Gmail, Outlook and header-dropping clients, answers to
+/// Seen's confirmations, parents never seen, out-of-office replies, newsletters, colleagues' mail and
+/// bounces) read through the connector's threading into a real store: every conversation is one `ref`,
+/// no two conversations share one, and nothing that is not a customer's becomes an event.
+async fn the_demo_mailbox_threads_each_conversation_as_one(backend: Backend) {
+    use seen::connectors::imap::mail::{OurAddresses, Role};
+    use seen::demo::mailbox;
+    let app = common::spawn_app(backend).await;
+    let end: jiff::Timestamp = "2026-06-30T18:00:00Z".parse().unwrap();
+    let mails = seen::demo::mailbox(&seen::demo::DemoOptions::new(7, 1_000, end));
+    let header = |raw: &str, name: &str| -> String {
+        raw.split("\r\n")
+            .find_map(|line| line.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {raw}"))
+            .trim()
+            .to_string()
+    };
+    let address = |from: String| -> String {
+        from.rsplit_once('<')
+            .map(|(_, a)| a.trim_end_matches('>').to_string())
+            .unwrap_or(from)
+    };
+    // The truth: each conversation's customer and mails.
+    let mut conversation_of: HashMap<String, usize> = HashMap::new();
+    let mut customers: HashMap<usize, String> = HashMap::new();
+    for m in &mails {
+        if let Some(c) = m.conversation {
+            let id = header(&m.raw, "Message-ID: ");
+            conversation_of.insert(id.trim_matches(['<', '>']).to_string(), c);
+            if m.folder == mailbox::INBOX {
+                customers.insert(c, address(header(&m.raw, "From: ")));
+            }
+        }
+    }
+    let ours = OurAddresses::parse(&mailbox::OUR_ADDRESSES.map(String::from)).unwrap();
+    let input = mails
+        .iter()
+        .map(|m| {
+            let role = if m.folder == mailbox::SENT {
+                Role::Sent
+            } else {
+                Role::Inbox
+            };
+            (m.folder.to_string(), role, m.raw.clone().into_bytes(), m.at)
+        })
+        .collect();
+    let mut threader = seen::connectors::imap::Threader::new(
+        "hello",
+        app.service.clone(),
+        seen::connectors::Health::default(),
+        seen::jobs::Wake::default(),
+    );
+    let pass = threader
+        .store_raw(input, &ours, true)
+        .await
+        .expect("stored");
+    assert_eq!(pass.mails, mails.len() as u64);
+    assert_eq!(pass.skipped, 0, "{pass:?}");
+    assert_eq!(pass.bounces, 4, "{pass:?}");
+    let t = pass.threaded;
+    assert!(
+        t.references > 0 && t.in_reply_to > 0 && t.reply_token > 0 && t.subject > 0 && t.new > 0,
+        "every rule has work in the demo: {t:?}"
+    );
+    let mut ref_of: HashMap<usize, String> = HashMap::new();
+    let mut owner: HashMap<String, usize> = HashMap::new();
+    let mut events = 0;
+    for (c, customer) in &customers {
+        for event in app.service.customer_events(customer).await.expect("events") {
+            events += 1;
+            let id = property(&event, "message_id");
+            let truth = conversation_of[id.as_str().expect("message_id")];
+            assert_eq!(truth, *c, "{event:?} is another conversation's");
+            let reference = event.reference.clone().expect("a ref");
+            let first = ref_of.entry(*c).or_insert_with(|| reference.clone());
+            assert_eq!(*first, reference, "conversation {c} split: {event:?}");
+            let previous = owner.insert(reference.clone(), *c);
+            assert!(
+                previous.is_none_or(|p| p == *c),
+                "conversations {previous:?} and {c} merged into {reference}"
+            );
+        }
+    }
+    assert_eq!(
+        events,
+        conversation_of.len(),
+        "one event per conversation mail"
+    );
+    assert_eq!(ref_of.len(), 200);
+    // An answer to Seen's confirmation joins the booking's ref.
+    assert!(ref_of.values().any(|r| r.starts_with("BK-M")), "{ref_of:?}");
+    // A bounced confirmation is a promise not kept, on the booking it confirmed.
+    let bounce = mails
+        .iter()
+        .find(|m| m.raw.contains("multipart/report"))
+        .expect("a bounce");
+    let gone = header(&bounce.raw, "Final-Recipient: rfc822; ");
+    let bounced = app.service.customer_events(&gone).await.expect("events");
+    assert_eq!(bounced.len(), 1, "{bounced:?}");
+    assert_eq!(bounced[0].kind, "message.bounced");
+    assert!(bounced[0]
+        .reference
+        .as_deref()
+        .is_some_and(|r| r.starts_with("BK-B")));
+}
+
 on_both_backends!(
+    the_demo_mailbox_threads_each_conversation_as_one,
     mail_kinds_and_threading,
     restart_resumes_and_a_uidvalidity_change_duplicates_nothing
 );

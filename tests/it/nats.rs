@@ -1001,3 +1001,66 @@ async fn a_dead_letter_read_back_is_left_alone() {
     assert_eq!(letter.payload.as_ref(), b"not json");
     assert!(bus.all_acked("seen-bus").await);
 }
+
+/// `seen connectors test` on a NATS connector shows what the next messages would become and consumes
+/// nothing: the messages are all still delivered to `seen serve` afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_shows_the_next_messages_and_consumes_nothing() {
+    let bus = Bus::new().await;
+    let connector = bus.connector("bus");
+    bus.publish(
+        "chat",
+        message("d1", "c1", "2026-01-05T10:00:00Z").to_string(),
+    )
+    .await;
+    let broken = bus.publish("chat", "not json").await;
+    bus.publish(
+        "chat",
+        message("d2", "c2", "2026-01-05T11:00:00Z").to_string(),
+    )
+    .await;
+    let lines = seen::connectors::nats::dry_run(&connector, 10)
+        .await
+        .expect("dry run");
+    let text = lines.join("\n");
+    assert!(text.contains("3 messages"), "{text}");
+    assert!(text.contains("not created yet"), "{text}");
+    assert!(
+        text.contains("would store message.received \"d1\" for \"c1\" at 2026-01-05T10:00:00Z"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("#{broken} ")) && text.contains("would dead-letter"),
+        "{text}"
+    );
+    assert!(text.contains("\"d2\""), "{text}");
+    // --limit is honoured.
+    let lines = seen::connectors::nats::dry_run(&connector, 1)
+        .await
+        .expect("dry run");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("would")).count(),
+        1,
+        "{lines:?}"
+    );
+
+    // Nothing was consumed: the server gets every message.
+    let app = common::spawn_app_with(Backend::Sqlite, config_with(connector.clone())).await;
+    until_events(&app.service, 2, Duration::from_secs(30)).await;
+    eventually("every message acked", Duration::from_secs(10), || {
+        bus.all_acked("seen-bus")
+    })
+    .await;
+    let lines = seen::connectors::nats::dry_run(&connector, 10)
+        .await
+        .expect("dry run");
+    let text = lines.join("\n");
+    assert!(
+        text.contains("durable consumer \"seen-bus\": 0 waiting"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no message waiting for this consumer"),
+        "{text}"
+    );
+}

@@ -675,6 +675,63 @@ pub async fn replay(
     }
 }
 
+/// `seen connectors test` for a webhook connector, writing nothing: the URL to enter on the provider's side
+/// and, given a delivery as the provider sent it (body and headers), whether its signature verifies and the
+/// events it would become. `url` is that public URL (its path and query are what Twilio signs).
+pub fn dry_run(hook: &Hook, url: &str, delivery: Option<&Incoming<'_>>) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{} ({}): the provider posts to {url}",
+        hook.name, hook.source_name
+    )];
+    let Some(incoming) = delivery else {
+        lines.push(
+            "no delivery given (--body FILE, with --header for each header the provider sends): nothing to map"
+                .into(),
+        );
+        return lines;
+    };
+    let uri = url
+        .parse::<axum::http::Uri>()
+        .unwrap_or_else(|_| axum::http::Uri::from_static("/"));
+    lines.push(match (hook.secret.is_some(), hook.verify(incoming, &uri)) {
+        (false, _) => "signature: not checked (no secret)".into(),
+        (true, true) => "signature: valid".into(),
+        (true, false) => {
+            "signature: does not verify; Seen would answer 401 and store nothing".into()
+        }
+    });
+    match hook.map(incoming) {
+        Err(e) => lines.push(format!("refused (400): {e}")),
+        Ok(Mapped::Ignored(reason)) => lines.push(format!("ignored (202): {reason}")),
+        Ok(Mapped::Events(drafts)) => {
+            for draft in drafts {
+                let line = match complete(hook, &draft, None, incoming.received_at) {
+                    Ok(Some(event)) => format!(
+                        "would store {} {:?} for {:?} at {}{}",
+                        event.kind,
+                        event.id,
+                        event.customer,
+                        event.at,
+                        event
+                            .reference
+                            .as_deref()
+                            .map(|r| format!(", ref {r:?}"))
+                            .unwrap_or_default()
+                    ),
+                    Ok(None) => format!(
+                        "would store {} for the customer of {} (an earlier delivery; a test reads no database)",
+                        draft.kind,
+                        draft.follow.as_deref().unwrap_or("an earlier object")
+                    ),
+                    Err(e) => format!("refused (400): {e}"),
+                };
+                lines.push(line);
+            }
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -734,5 +791,73 @@ mod tests {
             panic!()
         };
         assert_eq!(url, "https://seen.example.com/hooks/twilio/sms");
+    }
+
+    #[test]
+    fn a_dry_run_verifies_and_shows_the_events_without_storing() {
+        use hmac::Mac as _;
+        let config = config(
+            r#"
+            [[connectors.hooks]]
+            source = "calcom"
+            name = "cal"
+            secret_env = "CAL_SECRET"
+            "#,
+        );
+        let env: Env = &|_: &str| Some("the secret".to_string());
+        let built = hooks(
+            &config.file.connectors,
+            "https://seen.example.com",
+            Some(env),
+        )
+        .unwrap();
+        let body = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/hooks/calcom/booking_created.json"),
+        )
+        .unwrap();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"the secret").unwrap();
+        mac.update(&body);
+        let signature = hex::encode(mac.finalize().into_bytes());
+        let url = "https://seen.example.com/hooks/calcom/cal";
+        let received_at: Timestamp = "2026-05-01T00:00:00Z".parse().unwrap();
+        let mut headers = Headers::new();
+        headers.insert("x-cal-signature-256".into(), signature);
+        let incoming = Incoming {
+            headers: &headers,
+            body: &body,
+            received_at,
+        };
+        let lines = dry_run(&built["cal"], url, Some(&incoming));
+        assert_eq!(
+            lines[0],
+            format!("cal (calcom): the provider posts to {url}")
+        );
+        assert_eq!(lines[1], "signature: valid");
+        assert!(
+            lines[2].starts_with("would store booking.created \"cal:"),
+            "{lines:?}"
+        );
+        // Another secret's signature does not verify; the mapping is still shown.
+        headers.insert("x-cal-signature-256".into(), "00".repeat(32));
+        let incoming = Incoming {
+            headers: &headers,
+            body: &body,
+            received_at,
+        };
+        let lines = dry_run(&built["cal"], url, Some(&incoming));
+        assert!(lines[1].contains("does not verify"), "{lines:?}");
+        assert!(
+            lines[2].starts_with("would store booking.created"),
+            "{lines:?}"
+        );
+        let body = b"{\"triggerEvent\": \"BOOKING_CREATED\"}";
+        let incoming = Incoming {
+            headers: &headers,
+            body,
+            received_at,
+        };
+        let lines = dry_run(&built["cal"], url, Some(&incoming));
+        assert!(lines[2].starts_with("refused (400): field `"), "{lines:?}");
     }
 }

@@ -136,6 +136,50 @@ pub struct Pass {
     pub stored: u64,
     pub ignored: u64,
     pub skipped: u64,
+    /// Delivery failure reports read (each suppresses its addresses).
+    pub bounces: u64,
+    /// Which rule threaded each customer's or our mail.
+    pub threaded: Threaded,
+}
+
+/// How many mails each threading rule placed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Threaded {
+    pub references: u64,
+    pub in_reply_to: u64,
+    pub reply_token: u64,
+    pub subject: u64,
+    /// Mails that started a thread (their own, or one rooted at a parent Seen never saw).
+    pub new: u64,
+}
+
+impl Threaded {
+    fn count(&mut self, rule: Rule) {
+        let n = match rule {
+            Rule::References => &mut self.references,
+            Rule::InReplyTo => &mut self.in_reply_to,
+            Rule::ReplyToken => &mut self.reply_token,
+            Rule::Subject => &mut self.subject,
+            Rule::New => &mut self.new,
+        };
+        *n += 1;
+    }
+}
+
+impl Pass {
+    fn add(&mut self, other: &Pass) {
+        self.mails += other.mails;
+        self.stored += other.stored;
+        self.ignored += other.ignored;
+        self.skipped += other.skipped;
+        self.bounces += other.bounces;
+        let (a, b) = (&mut self.threaded, &other.threaded);
+        a.references += b.references;
+        a.in_reply_to += b.in_reply_to;
+        a.reply_token += b.reply_token;
+        a.subject += b.subject;
+        a.new += b.new;
+    }
 }
 
 /// Reads one mailbox for as long as the app runs.
@@ -143,9 +187,18 @@ pub struct Reader {
     mailbox: Mailbox,
     service: Service,
     health: Health,
-    wake: Wake,
     /// This process, as a lease holder.
     node: String,
+    threader: Threader,
+}
+
+/// Threads read mails and stores their events: what a folder pass does once the mails are parsed (the
+/// demo's mailbox goes through it too).
+pub struct Threader {
+    name: String,
+    service: Service,
+    health: Health,
+    wake: Wake,
     /// Threads decided in this run, before and after they reach the store (mails of one chunk refer to
     /// each other). Cleared when large.
     threads: HashMap<String, String>,
@@ -155,13 +208,13 @@ const KIND: &str = "imap";
 
 impl Reader {
     pub fn new(mailbox: Mailbox, service: Service, health: Health, wake: Wake) -> Reader {
+        let threader = Threader::new(&mailbox.name, service.clone(), health.clone(), wake);
         Reader {
             mailbox,
             service,
             health,
-            wake,
             node: uuid::Uuid::now_v7().to_string(),
-            threads: HashMap::new(),
+            threader,
         }
     }
 
@@ -413,14 +466,60 @@ impl Reader {
                 }
             }
             pass.mails += fetched.len() as u64;
-            let stored = self.store_mails(folder, mails, backfill).await?;
-            pass.stored += stored.stored;
-            pass.ignored += stored.ignored;
-            pass.skipped += stored.skipped;
+            let stored = self.threader.store_mails(folder, mails, backfill).await?;
+            pass.add(&Pass { mails: 0, ..stored });
             let last_uid = chunk.iter().copied().max().unwrap_or(0);
             self.service
                 .set_mail_cursor(&name, folder, MailCursor { validity, last_uid })
                 .await?;
+        }
+        Ok(pass)
+    }
+}
+
+impl Threader {
+    pub fn new(name: &str, service: Service, health: Health, wake: Wake) -> Threader {
+        Threader {
+            name: name.to_string(),
+            service,
+            health,
+            wake,
+            threads: HashMap::new(),
+        }
+    }
+
+    /// Reads mails already in hand — `(folder, role, raw message, INTERNALDATE)`, in the order a reader
+    /// would see them — and stores them in chunks as a folder pass does: the same classification,
+    /// threading and events. The demo's mailbox comes this way.
+    pub async fn store_raw(
+        &mut self,
+        mails: Vec<(String, Role, Vec<u8>, Timestamp)>,
+        ours: &OurAddresses,
+        backfill: bool,
+    ) -> anyhow::Result<Pass> {
+        let mut pass = Pass::default();
+        let mut mails = mails.into_iter().peekable();
+        let mut uid = 0u32;
+        while mails.peek().is_some() {
+            // One chunk: up to CHUNK mails of one folder.
+            let folder = mails.peek().map(|m| m.0.clone()).unwrap_or_default();
+            let mut chunk = Vec::new();
+            while chunk.len() < CHUNK && mails.peek().is_some_and(|m| m.0 == folder) {
+                let Some((_, role, raw, internal)) = mails.next() else {
+                    break;
+                };
+                uid += 1;
+                pass.mails += 1;
+                match mail::read(&raw, Some(internal), role, ours) {
+                    Ok(mail) => chunk.push((uid, mail)),
+                    Err(err) => {
+                        tracing::warn!(connector = %self.name, folder, uid, error = %err, "mailbox: mail skipped");
+                        pass.skipped += 1;
+                    }
+                }
+            }
+            let stored = self.store_mails(&folder, chunk, backfill).await?;
+            pass.add(&stored);
         }
         Ok(pass)
     }
@@ -433,7 +532,7 @@ impl Reader {
         mails: Vec<(u32, Mail)>,
         backfill: bool,
     ) -> anyhow::Result<Pass> {
-        let name = self.mailbox.name.clone();
+        let name = self.name.clone();
         let mut pass = Pass::default();
         // Known threads of everything this chunk refers to (the run's own map first).
         let mut wanted: Vec<String> = Vec::new();
@@ -463,6 +562,9 @@ impl Reader {
                 _ => None,
             };
             let (thread, rule) = self.thread_of(&mail, correspondent.as_deref()).await?;
+            if correspondent.is_some() && !matches!(mail.kind, Kind::Bounce { .. }) {
+                pass.threaded.count(rule);
+            }
             let thread = bounded_ref(&thread);
             self.threads.insert(mail.message_id.clone(), thread.clone());
             let record = |correspondent: &str| MailThread {
@@ -498,6 +600,7 @@ impl Reader {
                     diagnostic,
                     original,
                 } => {
+                    pass.bounces += 1;
                     let thread_of_original = original.as_ref().and_then(|id| {
                         self.threads
                             .get(id)
