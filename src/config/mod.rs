@@ -15,7 +15,7 @@ pub use actions::{ActionSettings, Contact, Directory};
 
 use crate::domain::action::ActionBook;
 use crate::domain::calendar::Calendar;
-use crate::domain::policy::{Policy, PolicyKind, ScheduleAt};
+use crate::domain::policy::{Policy, PolicyKind, ScheduleAt, Within};
 use crate::domain::span::parse_span;
 use crate::domain::survey::{Survey, SurveyKind};
 use crate::domain::Engine;
@@ -231,9 +231,24 @@ pub struct PolicyConfig {
     pub expect: Vec<String>,
     #[serde(default)]
     pub cancel: Vec<String>,
-    /// expect: the span within which an expect event must follow.
+    /// expect: events that stop the clock (waiting on the customer), matched like `expect` and `cancel`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pause: Vec<String>,
+    /// expect: events that start a stopped clock again; the time that was left runs from them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resume: Vec<String>,
+    /// schedule: events that move the scheduled thing (same customer and ref): the open obligation closes as
+    /// `rescheduled` and a new one opens from the event's own properties, as a trigger would.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reschedule: Vec<String>,
+    /// Warn and escalation alerts of a policy with a calendar wait for its next opening unless this is true
+    /// (a breach alert is never delayed).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub alert_out_of_hours: bool,
+    /// expect: the span within which an expect event must follow: `"4h"`, or a table chosen by a property
+    /// of the trigger, `{ by = "properties.priority", urgent = "1h", default = "1d" }`.
     #[serde(default)]
-    pub within: Option<String>,
+    pub within: Option<WithinConfig>,
     /// expect: count `within` in this calendar's open time (omit for clock time).
     #[serde(default)]
     pub calendar: Option<String>,
@@ -295,6 +310,19 @@ fn is_true(value: &bool) -> bool {
     *value
 }
 
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// `within`: one span, or spans by the value of a trigger's property.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum WithinConfig {
+    Span(String),
+    /// `by = "properties.NAME"`, `default = SPAN` and one SPAN per value.
+    Table(BTreeMap<String, String>),
+}
+
 impl PolicyConfig {
     /// The fields that decide obligations (actions and wording do not: changing them needs no recompute).
     fn semantic(&self) -> PolicyConfig {
@@ -305,6 +333,7 @@ impl PolicyConfig {
             warn_before: vec![],
             on_breach: vec![],
             escalate_after: vec![],
+            alert_out_of_hours: false,
             ..self.clone()
         }
     }
@@ -558,8 +587,11 @@ fn build_engine(file: &ConfigFile) -> Result<Engine, String> {
             "expect" => {
                 let within = p
                     .within
-                    .as_deref()
+                    .as_ref()
                     .ok_or_else(|| at("kind \"expect\" needs `within`"))?;
+                if !p.reschedule.is_empty() {
+                    return Err(at("`reschedule` belongs to kind \"schedule\""));
+                }
                 let calendar = match &p.calendar {
                     None => None,
                     Some(name) => Some(
@@ -573,7 +605,7 @@ fn build_engine(file: &ConfigFile) -> Result<Engine, String> {
                     return Err(at("`at` and `grace` belong to kind \"schedule\""));
                 }
                 PolicyKind::Expect {
-                    within: span("within", within)?,
+                    within: within_of(within, &span, &at)?,
                     calendar,
                 }
             }
@@ -583,6 +615,9 @@ fn build_engine(file: &ConfigFile) -> Result<Engine, String> {
                         .ok_or_else(|| at("kind \"schedule\" needs `at`"))?;
                 if p.within.is_some() || p.calendar.is_some() {
                     return Err(at("`within` and `calendar` belong to kind \"expect\""));
+                }
+                if !p.pause.is_empty() || !p.resume.is_empty() {
+                    return Err(at("`pause` and `resume` belong to kind \"expect\""));
                 }
                 PolicyKind::Schedule {
                     at: ScheduleAt::parse(text).map_err(|e| format!("{}: {e}", at("at")))?,
@@ -596,12 +631,18 @@ fn build_engine(file: &ConfigFile) -> Result<Engine, String> {
             }
         };
         policies.push(Policy {
-            name: p.name.as_str().into(),
-            kind,
-            trigger: p.trigger.clone(),
-            expect: p.expect.clone(),
-            cancel: p.cancel.clone(),
+            pause: p.pause.clone(),
+            resume: p.resume.clone(),
+            reschedule: p.reschedule.clone(),
             promise: p.promise,
+            alert_out_of_hours: p.alert_out_of_hours,
+            ..Policy::new(
+                &p.name,
+                kind,
+                p.trigger.clone(),
+                p.expect.clone(),
+                p.cancel.clone(),
+            )
         });
     }
     // Only what changes obligations goes into the fingerprint.
@@ -611,6 +652,46 @@ fn build_engine(file: &ConfigFile) -> Result<Engine, String> {
         serde_json::json!({ "calendars": file.calendars, "policies": semantic_policies });
     let fingerprint = hex::encode(Sha256::digest(semantic.to_string().as_bytes()));
     Ok(Engine::new(policies, fingerprint))
+}
+
+/// A policy's `within`: one span, or the table of spans by a trigger's property.
+fn within_of(
+    within: &WithinConfig,
+    span: &dyn Fn(&str, &str) -> Result<jiff::SignedDuration, String>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<Within, String> {
+    let table = match within {
+        WithinConfig::Span(text) => return Ok(Within::Fixed(span("within", text)?)),
+        WithinConfig::Table(table) => table,
+    };
+    let by = table.get("by").ok_or_else(|| {
+        at("`within` as a table needs `by`, e.g. { by = \"properties.priority\", urgent = \"1h\", default = \"1d\" }")
+    })?;
+    let property = by
+        .strip_prefix("properties.")
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| at(&format!("within.by {by:?}: expected \"properties.NAME\"")))?;
+    let default = table
+        .get("default")
+        .ok_or_else(|| at("`within` as a table needs `default` (for a missing or unknown value)"))?;
+    let mut spans = Vec::new();
+    for (value, text) in table {
+        if value == "by" || value == "default" {
+            continue;
+        }
+        let lower = value.to_lowercase();
+        if spans.iter().any(|(v, _)| *v == lower) {
+            return Err(at(&format!(
+                "within: {value:?} is listed twice (values match case-insensitively)"
+            )));
+        }
+        spans.push((lower, span(&format!("within.{value}"), text)?));
+    }
+    Ok(Within::ByProperty {
+        property: property.to_string(),
+        spans,
+        default: span("within.default", default)?,
+    })
 }
 
 #[cfg(test)]

@@ -154,6 +154,9 @@ mod tests {
             trigger_event: format!("{customer}-{minute}"),
             nudges: 0,
             last_nudge_at: None,
+            paused_since: None,
+            paused_left: None,
+            paused_total: jiff::SignedDuration::ZERO,
         }
     }
 

@@ -52,6 +52,17 @@ impl Event {
         map.get(name)?.as_str()?.parse().ok()
     }
 
+    /// Reads a property as text: a string as it is, a number or boolean as written.
+    pub fn property_text(&self, name: &str) -> Option<String> {
+        let text = self.properties.as_deref()?;
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+        match map.get(name)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => Some(v.to_string()),
+            _ => None,
+        }
+    }
+
     /// The properties as a JSON value (an empty object when there are none).
     pub fn properties_value(&self) -> serde_json::Value {
         self.properties

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 /// How an obligation was closed.
@@ -11,6 +11,8 @@ use serde::Serialize;
 pub enum Closure {
     Kept,
     Cancelled,
+    /// A schedule moved (a booking to another day): counted like a cancel; a new obligation took over.
+    Rescheduled,
 }
 
 impl Closure {
@@ -18,12 +20,14 @@ impl Closure {
         match self {
             Closure::Kept => "kept",
             Closure::Cancelled => "cancelled",
+            Closure::Rescheduled => "rescheduled",
         }
     }
     pub fn parse(text: &str) -> Option<Closure> {
         match text {
             "kept" => Some(Closure::Kept),
             "cancelled" => Some(Closure::Cancelled),
+            "rescheduled" => Some(Closure::Rescheduled),
             _ => None,
         }
     }
@@ -34,15 +38,19 @@ impl Closure {
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Open,
+    /// Open with its clock stopped (waiting on the customer): never breached while so.
+    Paused,
     Kept,
     KeptLate,
+    /// Cancelled or rescheduled in time.
     Cancelled,
     Breached,
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
         Status::Open,
+        Status::Paused,
         Status::Kept,
         Status::KeptLate,
         Status::Cancelled,
@@ -51,6 +59,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Open => "open",
+            Status::Paused => "paused",
             Status::Kept => "kept",
             Status::KeptLate => "kept_late",
             Status::Cancelled => "cancelled",
@@ -80,6 +89,12 @@ pub struct Obligation {
     /// Further triggers while it was not closed: the customer chasing us.
     pub nudges: u32,
     pub last_nudge_at: Option<Timestamp>,
+    /// While the clock is stopped: since when (`due_at` and `breach_at` are then `policy::NEVER`).
+    pub paused_since: Option<Timestamp>,
+    /// While the clock is stopped: the policy's own time that was left at the pause.
+    pub paused_left: Option<SignedDuration>,
+    /// The policy's own time spent paused, over the pauses that ended (by a resume or the close).
+    pub paused_total: SignedDuration,
 }
 
 impl Obligation {
@@ -98,12 +113,20 @@ impl Obligation {
             (Some(closed), Some(closure)) if closed <= as_of => match closure {
                 Closure::Kept if closed <= self.breach_at => Status::Kept,
                 Closure::Kept => Status::KeptLate,
-                Closure::Cancelled if closed <= self.breach_at => Status::Cancelled,
-                Closure::Cancelled => Status::Breached,
+                Closure::Cancelled | Closure::Rescheduled if closed <= self.breach_at => {
+                    Status::Cancelled
+                }
+                Closure::Cancelled | Closure::Rescheduled => Status::Breached,
             },
+            _ if self.paused_since.is_some_and(|p| p <= as_of) => Status::Paused,
             _ if as_of > self.breach_at => Status::Breached,
             _ => Status::Open,
         }
+    }
+
+    /// Whether the clock is stopped (as the fold left it).
+    pub fn is_paused(&self) -> bool {
+        self.paused_since.is_some()
     }
 
     /// Breached and still not closed: the customer is invisible because of it.
@@ -134,6 +157,9 @@ mod tests {
             trigger_event: "e".into(),
             nudges: 0,
             last_nudge_at: None,
+            paused_since: None,
+            paused_left: None,
+            paused_total: SignedDuration::ZERO,
         }
     }
 

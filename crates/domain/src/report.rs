@@ -115,6 +115,8 @@ pub fn invisible_customers<'a>(
 pub struct PolicySummary {
     pub policy: String,
     pub open: u64,
+    /// Open with the clock stopped, waiting on the customer.
+    pub paused: u64,
     pub kept: u64,
     pub kept_late: u64,
     pub cancelled: u64,
@@ -152,6 +154,7 @@ impl SummaryBuilder {
         let status = o.status(as_of);
         match status {
             Status::Open => summary.open += 1,
+            Status::Paused => summary.paused += 1,
             Status::Kept => summary.kept += 1,
             Status::KeptLate => summary.kept_late += 1,
             Status::Cancelled => summary.cancelled += 1,
@@ -238,6 +241,9 @@ mod tests {
             trigger_event: "e".into(),
             nudges: 0,
             last_nudge_at: None,
+            paused_since: None,
+            paused_left: None,
+            paused_total: jiff::SignedDuration::ZERO,
         }
     }
 

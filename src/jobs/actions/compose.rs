@@ -349,6 +349,9 @@ mod tests {
             trigger_event: "e-1".into(),
             nudges: 0,
             last_nudge_at: None,
+            paused_since: None,
+            paused_left: None,
+            paused_total: jiff::SignedDuration::ZERO,
         }
     }
 
