@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use super::output::{print_json, when};
 use super::Cli;
 use crate::domain::span::format_span;
-use crate::domain::Status;
+use crate::domain::{Closure, Status};
 use crate::store::{OutboxFilter, OutboxRow, OutboxStatus};
 
 #[derive(Debug, clap::Args)]
@@ -66,8 +66,8 @@ pub async fn run(cli: &Cli, args: &ExplainArgs) -> Result<ExitCode> {
                 "  {} {}: due {}, overdue {}, waiting {}{}",
                 o.policy,
                 o.reference.as_deref().unwrap_or("(no ref)"),
-                when(o.due_at),
-                format_span(args.as_of.duration_since(o.breach_at)),
+                o.due_text(when),
+                format_span(args.as_of.duration_since(o.breach_at.unwrap_or(args.as_of))),
                 format_span(args.as_of.duration_since(o.opened_at)),
                 match o.nudges {
                     0 => String::new(),
@@ -87,15 +87,18 @@ pub async fn run(cli: &Cli, args: &ExplainArgs) -> Result<ExitCode> {
         let mut notes = Vec::new();
         for o in &view.obligations {
             if o.trigger_event == event.id {
-                notes.push(format!("opens {} (due {})", o.policy, when(o.due_at)));
+                notes.push(format!("opens {} (due {})", o.policy, o.due_text(when)));
             }
             if o.closed_by.as_deref() == Some(event.id.as_str()) {
                 let how = match o.status {
                     Status::Kept => "keeps".to_string(),
                     Status::KeptLate => format!(
                         "keeps {} late:",
-                        format_span(event.at.duration_since(o.breach_at))
+                        format_span(event.at.duration_since(o.breach_at.unwrap_or(event.at)))
                     ),
+                    Status::Cancelled if o.closure == Some(Closure::Rescheduled) => {
+                        "moves".to_string()
+                    }
                     Status::Cancelled => "cancels".to_string(),
                     _ => "closes, too late,".to_string(),
                 };
@@ -117,16 +120,33 @@ pub async fn run(cli: &Cli, args: &ExplainArgs) -> Result<ExitCode> {
         println!("  none: no policy applies to this customer's events");
     }
     for o in &view.obligations {
+        let due = o.due_text(when);
+        let business = config
+            .engine
+            .policy(&o.policy)
+            .is_some_and(|p| p.calendar().is_some());
         let detail = match (o.status, o.closed_at) {
-            (Status::Open, _) => format!("due {}", when(o.due_at)),
-            (Status::Breached, None) => format!("due {}, missed, still open", when(o.due_at)),
+            (Status::Paused, _) => o.pause_note(args.as_of, business).unwrap_or_default(),
+            (Status::Open, _) => format!("due {due}"),
+            (Status::Breached, None) => format!("due {due}, missed, still open"),
             (Status::Breached, Some(c)) => format!(
-                "due {}, missed; closed {} by a cancel",
-                when(o.due_at),
-                when(c)
+                "due {due}, missed; closed {} by a {}",
+                when(c),
+                if o.closure == Some(Closure::Rescheduled) { "reschedule" } else { "cancel" }
             ),
-            (_, Some(c)) => format!("due {}, closed {}", when(o.due_at), when(c)),
-            (_, None) => format!("due {}", when(o.due_at)),
+            (_, Some(c)) if o.closure == Some(Closure::Rescheduled) => {
+                format!("due {due}, moved {} (a new one follows)", when(c))
+            }
+            (_, Some(c)) => format!("due {due}, closed {}", when(c)),
+            (_, None) => format!("due {due}"),
+        };
+        let detail = if o.paused_total > 0 && o.status != Status::Paused {
+            format!(
+                "{detail}; paused {} in all",
+                format_span(jiff::SignedDuration::from_secs(o.paused_total))
+            )
+        } else {
+            detail
         };
         println!(
             "  {:<18} {:<12} {:<10} {}{}",

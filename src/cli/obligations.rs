@@ -53,14 +53,19 @@ pub async fn run(cli: &Cli, args: &ObligationsArgs) -> Result<ExitCode> {
                 }
                 Format::Table => writeln!(
                     out,
-                    "{:<12} {:<18} {:<14} {:<10} opened {}  due {}  nudges {}",
+                    "{:<12} {:<18} {:<14} {:<10} opened {}  due {}  nudges {}{}",
                     o.customer,
                     o.policy,
                     o.reference.as_deref().unwrap_or("-"),
                     o.status.as_str(),
                     when(o.opened_at),
-                    when(o.due_at),
-                    o.nudges
+                    o.due_text(when),
+                    o.nudges,
+                    match (o.paused_since, o.closure) {
+                        (Some(since), _) => format!("  paused since {}", when(since)),
+                        (None, Some(crate::domain::Closure::Rescheduled)) => "  rescheduled".into(),
+                        _ => String::new(),
+                    }
                 ),
             };
             // A closed pipe (e.g. `| head`) ends the listing quietly.

@@ -394,6 +394,9 @@ pub struct StorageConfig {
     pub retries: u32,
     /// PostgreSQL: the first retry's delay; each further one doubles it.
     pub retry_backoff: String,
+    /// A customer with more unclosed obligations than this is logged once (a runaway integration opening
+    /// a promise per event, say); ingestion goes on at the same speed.
+    pub warn_open_obligations: usize,
 }
 
 impl Default for StorageConfig {
@@ -405,6 +408,7 @@ impl Default for StorageConfig {
             acquire_timeout: "5s".into(),
             retries: 3,
             retry_backoff: "1s".into(),
+            warn_open_obligations: 10_000,
         }
     }
 }
@@ -651,7 +655,7 @@ fn build_engine(file: &ConfigFile) -> Result<Engine, String> {
     let semantic =
         serde_json::json!({ "calendars": file.calendars, "policies": semantic_policies });
     let fingerprint = hex::encode(Sha256::digest(semantic.to_string().as_bytes()));
-    Ok(Engine::new(policies, fingerprint))
+    Ok(Engine::new(policies, fingerprint).with_open_warning(file.storage.warn_open_obligations))
 }
 
 /// A policy's `within`: one span, or the table of spans by a trigger's property.
@@ -710,6 +714,7 @@ mod tests {
                 "confirm-order",
                 "dispatch-order",
                 "serve-queue",
+                "resolve",
                 "booking-reminder",
                 "survey-after-delivery",
                 "survey-after-visit",

@@ -11,6 +11,7 @@ use super::pages::{render, when};
 use super::DashboardState;
 use super::{PageError, PageResult};
 use crate::domain::span::format_span;
+use crate::domain::policy::Within;
 use crate::domain::PolicyKind;
 use crate::secrets::{hash_password, MIN_PASSWORD};
 use crate::store::{Role, StoreError};
@@ -225,16 +226,39 @@ pub async fn policies(State(state): State<DashboardState>, user: CurrentUser) ->
         .iter()
         .map(|p| {
             let rule = match &p.kind {
-                PolicyKind::Expect { within, calendar } => match calendar {
-                    Some(c) => format!("within {} of {} open time", format_span(*within), c.name()),
-                    None => format!("within {}", format_span(*within)),
-                },
+                PolicyKind::Expect { within, calendar } => {
+                    let span = match within {
+                        Within::Fixed(span) => format_span(*span),
+                        Within::ByProperty { property, spans, default } => {
+                            let mut parts: Vec<String> = spans
+                                .iter()
+                                .map(|(value, span)| format!("{value} {}", format_span(*span)))
+                                .collect();
+                            parts.push(format!("otherwise {}", format_span(*default)));
+                            format!("by properties.{property}: {}", parts.join(", "))
+                        }
+                    };
+                    let paused = if p.pause.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; paused by {}, resumed by {}",
+                            p.pause.join(", "),
+                            if p.resume.is_empty() { "nothing".to_string() } else { p.resume.join(", ") }
+                        )
+                    };
+                    match calendar {
+                        Some(c) => format!("within {span} of {} open time{paused}", c.name()),
+                        None => format!("within {span}{paused}"),
+                    }
+                }
                 PolicyKind::Schedule { at, grace } => format!(
-                    "at {}{} {}, grace {}",
+                    "at {}{} {}, grace {}{}",
                     at.property.as_deref().map(|p| format!("properties.{p}")).unwrap_or_else(|| "the trigger".into()),
                     if at.offset.is_negative() { " −" } else { " +" },
                     format_span(at.offset.abs()),
-                    format_span(*grace)
+                    format_span(*grace),
+                    if p.reschedule.is_empty() { String::new() } else { format!("; moved by {}", p.reschedule.join(", ")) }
                 ),
             };
             context! {

@@ -398,7 +398,7 @@ pub(super) async fn survey_figures(
                 if o.opened_at >= w.from {
                     follow_ups.push(context! {
                         customer => o.customer.clone(), policy => o.policy.clone(), opened_at => when(o.opened_at),
-                        due_at => when(o.due_at), status => o.status.as_str(),
+                        due_at => o.due_text(when), status => o.status.as_str(),
                     });
                 }
                 follow_ups.len() < 200

@@ -15,6 +15,7 @@ pub(super) struct Counters {
     pub(super) order: u64,
     pub(super) thread: u64,
     pub(super) visit: u64,
+    pub(super) ticket: u64,
 }
 
 /// One line of a customer's history, before it becomes an event.

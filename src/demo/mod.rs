@@ -11,7 +11,7 @@
 //!
 //! This file drives the generation: seeding, customers in blocks, and which stories each customer
 //! lives, in which order. One file per story (`venue`, `shop`, `front_desk`, `app`, and the
-//! `messages` and `survey` the others start; `mailbox` is the shared inbox as raw mail, for the IMAP
+//! `messages`, `tickets` and `survey` the others start; `mailbox` is the shared inbox as raw mail, for the IMAP
 //! connector's reading and threading); `customer` is what every story writes with, `profile`
 //! who a customer is, `time` the window, the business's opening hours (on [`crate::domain::Calendar`])
 //! and the customer's waking hours, `output` the events as [`Event`]s and JSON lines.
@@ -25,6 +25,7 @@ mod output;
 mod profile;
 mod shop;
 mod survey;
+mod tickets;
 mod time;
 mod venue;
 

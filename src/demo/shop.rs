@@ -1,6 +1,6 @@
 //! The shop story: a customer orders on the web or in the app, once or at their own pace until they
 //! silently drop out ("buy till you die"); the shop confirms, dispatches in office hours and the
-//! carrier delivers — mostly. Some shoppers write in with questions.
+//! carrier delivers — mostly. Some shoppers write in with questions; some of those become support tickets.
 
 use rand::Rng;
 use serde_json::{Map, Value};
@@ -47,6 +47,11 @@ impl Customer<'_> {
                     "chat"
                 };
                 let subject = pick(&mut self.rng, &SHOP_SUBJECTS);
+                // Some requests go to the support desk as tickets; the others are conversations.
+                if channel == "email" && self.rng.gen_bool(0.4) {
+                    self.ticket(t, subject);
+                    continue;
+                }
                 let exchanges = self.rng.gen_range(1..=3);
                 self.thread(t, channel, subject, exchanges);
             }

@@ -220,6 +220,8 @@ struct Causality<'a> {
     counts: BTreeMap<&'a str, usize>,
     follow_ups: HashMap<&'a str, usize>,
     reminders: usize,
+    /// Tickets: customer, when opened, whether waiting on the customer now.
+    tickets: HashMap<&'a str, (&'a str, Timestamp, bool)>,
 }
 
 impl<'a> Causality<'a> {
@@ -237,6 +239,30 @@ impl<'a> Causality<'a> {
                     assert!(self.confirmed.insert(r.unwrap()));
                 }
             }
+            "booking.rescheduled" => {
+                let r = r.unwrap();
+                let (cust, created, old) = self.bookings[r];
+                assert_eq!(cust, e.customer);
+                assert!(self.confirmed.contains(r), "only confirmed bookings move");
+                assert!(e.at > created && e.at < old);
+                let starts: Timestamp = p["starts_at"].as_str().unwrap().parse().unwrap();
+                assert!(starts > old);
+                self.bookings.insert(r, (cust, created, starts));
+            }
+            "ticket.opened" => {
+                let r = r.unwrap();
+                assert!(r.starts_with("TK-"));
+                assert!(["urgent", "high", "normal"].contains(&p["priority"].as_str().unwrap()));
+                assert!(self.tickets.insert(r, (e.customer.as_str(), e.at, false)).is_none());
+            }
+            "ticket.waiting_on_customer" | "ticket.resolved" => {
+                let r = r.unwrap();
+                let (cust, opened, _) = self.tickets[r];
+                assert_eq!(cust, e.customer);
+                assert!(e.at > opened);
+                let waiting = e.kind == "ticket.waiting_on_customer";
+                self.tickets.insert(r, (cust, opened, waiting));
+            }
             "message.sent" if p.get("template").is_some() => {
                 self.reminders += 1;
                 let (cust, _, starts) = self.bookings[r.unwrap()];
@@ -247,7 +273,15 @@ impl<'a> Causality<'a> {
             }
             "message.received" | "message.sent" => {
                 let r = r.unwrap();
-                assert!(r.starts_with("TH-") || r.starts_with("BK-"));
+                assert!(r.starts_with("TH-") || r.starts_with("BK-") || r.starts_with("TK-"));
+                if let Some((cust, opened, waiting)) = self.tickets.get(r).copied() {
+                    assert_eq!(cust, e.customer);
+                    assert!(e.at > opened);
+                    // The customer's answer ends the wait.
+                    if waiting && e.kind == "message.received" {
+                        self.tickets.insert(r, (cust, opened, false));
+                    }
+                }
                 if e.kind == "message.received"
                     && r.starts_with("BK-")
                     && !self.confirmed.contains(r)
@@ -360,6 +394,11 @@ fn the_mix_is_believable(all: &[&Event], causality: &Causality<'_>, customers: u
     let ratio = confirmed.len() as f64 / bookings.len() as f64;
     assert!((0.7..0.97).contains(&ratio), "{ratio}");
     assert!(counts["booking.cancelled"] > 0);
+    // Some bookings move; some tickets wait on the customer; a few tickets are never resolved.
+    assert!(counts["booking.rescheduled"] > 5, "{counts:?}");
+    assert!(counts["ticket.opened"] > 20, "{counts:?}");
+    assert!(counts["ticket.waiting_on_customer"] > 10, "{counts:?}");
+    assert!(counts["ticket.resolved"] < counts["ticket.opened"], "{counts:?}");
     assert!(*reminders > 0 && *reminders < confirmed.len());
     assert!(stranded >= 5, "{stranded}");
     assert!(once * 2 > shoppers && once < shoppers, "{once}/{shoppers}");

@@ -164,9 +164,33 @@ impl Customer<'_> {
         };
         let reminder = reminder.filter(|at| *at > confirmed && cancel_at.is_none_or(|x| *at < x));
         let r = booking.reference.as_str();
-        if let Some(at) = reminder {
+        // Now and then the customer moves the booking to another day, before or after the reminder.
+        let moved = if cancel_at.is_none() && self.rng.gen_bool(0.07) {
+            let at = self.soon_after(confirmed, HOUR, (booking.starts - confirmed - 2 * HOUR).max(2 * HOUR));
+            let at = at.min(booking.starts - HOUR);
+            let ahead = day_start(booking.starts) + self.rng.gen_range(2..=21) * DAY;
+            let starts = self.hours.office_day_from(ahead) + pick(&mut self.rng, &BOOKING_SLOTS) * HOUR;
+            Some((at.max(confirmed + MINUTE), starts))
+        } else {
+            None
+        };
+        if let Some(at) = reminder.filter(|at| moved.is_none_or(|(m, _)| *at < m)) {
             let template = props([("template", "booking-reminder".into())]);
             self.emit(at, "message.sent", Some("email"), Some(r), template);
+        }
+        if let Some((at, starts)) = moved {
+            let rescheduled = props([
+                ("starts_at", rfc3339(starts).into()),
+                ("previous_starts_at", rfc3339(booking.starts).into()),
+                ("room", booking.room.into()),
+            ]);
+            self.emit(at, "booking.rescheduled", Some("email"), Some(r), rescheduled);
+            // The reminder for the new date, mostly in time.
+            if self.rng.gen_bool(0.9) {
+                let at = starts - DAY + self.rng.gen_range(0..HOUR - MINUTE);
+                let template = props([("template", "booking-reminder".into())]);
+                self.emit(at, "message.sent", Some("email"), Some(r), template);
+            }
         }
         if cancel_at.is_none() && self.rng.gen_bool(0.35) {
             let sent = booking.starts + self.rng.gen_range(3 * HOUR..26 * HOUR);

@@ -22,7 +22,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::report::{invisible_customers, Invisible, PolicySummary, SummaryBuilder};
-use crate::domain::{Engine, Event, Obligation, Status};
+use crate::domain::policy::NEVER;
+use crate::domain::{Closure, Engine, Event, Obligation, Status};
 use crate::store::{CustomerRecord, Ingested, ObligationFilter, Store, StoreError};
 
 const REPLAY_PAGE: usize = 2_000;
@@ -44,36 +45,76 @@ pub struct ObligationView {
     pub status: Status,
     #[schema(value_type = String, format = DateTime)]
     pub opened_at: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    pub due_at: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    pub breach_at: Timestamp,
+    /// `null` while paused (the clock is stopped: there is no due time until it starts again).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub breach_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub closed_at: Option<Timestamp>,
+    /// How it was closed: kept, cancelled or rescheduled (`null` while not closed).
+    #[schema(value_type = Option<String>, example = "rescheduled")]
+    pub closure: Option<Closure>,
     pub closed_by: Option<String>,
     pub trigger_event: String,
     pub nudges: u32,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_nudge_at: Option<Timestamp>,
+    /// While paused (waiting on the customer): since when.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub paused_since: Option<Timestamp>,
+    /// While paused: the policy's own time (business time with a calendar) left when the clock stopped,
+    /// in seconds.
+    pub paused_left: Option<i64>,
+    /// Time spent paused in pauses that ended, in the policy's own time, in seconds.
+    pub paused_total: i64,
 }
 
 impl ObligationView {
     /// The view as of `as_of`: a close after it has not happened yet.
     pub fn new(o: &Obligation, as_of: Timestamp) -> ObligationView {
         let closed = o.closed_by_time(as_of);
+        let paused = o.paused_since.filter(|since| *since <= as_of && !closed);
+        let deadline = |t: Timestamp| (t != NEVER).then_some(t);
         ObligationView {
             policy: o.policy.to_string(),
             customer: o.customer.clone(),
             reference: o.reference.clone(),
             status: o.status(as_of),
             opened_at: o.opened_at,
-            due_at: o.due_at,
-            breach_at: o.breach_at,
+            due_at: deadline(o.due_at),
+            breach_at: deadline(o.breach_at),
             closed_at: o.closed_at.filter(|_| closed),
+            closure: o.closure.filter(|_| closed),
             closed_by: o.closed_by.clone().filter(|_| closed),
             trigger_event: o.trigger_event.clone(),
             nudges: o.nudges,
             last_nudge_at: o.last_nudge_at,
+            paused_since: paused,
+            paused_left: o.paused_left.filter(|_| paused.is_some()).map(|d| d.as_secs()),
+            paused_total: o.paused_total.as_secs(),
+        }
+    }
+
+    /// "paused 2d 3h waiting on the customer; 1h 40m of business time left" while paused as of `as_of`
+    /// (`business`: the policy counts a calendar's open time).
+    pub fn pause_note(&self, as_of: Timestamp, business: bool) -> Option<String> {
+        let since = self.paused_since?;
+        let left = self.paused_left.unwrap_or(0);
+        Some(format!(
+            "paused {} waiting on the customer; {} of {}time left",
+            crate::domain::span::format_span(as_of.duration_since(since)),
+            crate::domain::span::format_span(jiff::SignedDuration::from_secs(left)),
+            if business { "business " } else { "" }
+        ))
+    }
+
+    /// The due time as the views print it: the time, or why there is none.
+    pub fn due_text(&self, when: impl Fn(Timestamp) -> String) -> String {
+        match self.due_at {
+            Some(due) => when(due),
+            None if self.paused_since.is_some() => "when the customer answers".to_string(),
+            None => "never (not a promise)".to_string(),
         }
     }
 }

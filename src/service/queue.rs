@@ -263,9 +263,6 @@ mod tests {
             overdue: SignedDuration::ZERO,
             nudges: 0,
             last_nudge_at: None,
-            paused_since: None,
-            paused_left: None,
-            paused_total: jiff::SignedDuration::ZERO,
             trigger_event: trigger.into(),
         }
     }

@@ -140,10 +140,44 @@ impl Noticed {
 /// The obligation rows a batch writes.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Writes {
-    /// Stored rows (by row id) whose obligation changed; the row keeps its id, `noticed_at` and `planned`.
+    /// Stored rows (by row id) whose obligation changed; the row keeps its id, `noticed_at` and `planned`
+    /// (unless its deadlines moved: then it is planned again).
     pub updates: Vec<(i64, Obligation)>,
     /// New rows, with the `noticed_at` a replay carried over.
     pub inserts: Vec<(Obligation, Option<i64>)>,
+    /// Obligations whose deadlines a pause or resume moved: their pending warnings, breach alerts and
+    /// escalations are for times that no longer hold, and are skipped (the planner queues the new ones).
+    pub moved: Vec<Moved>,
+}
+
+/// An obligation whose deadline-timed outbox rows no longer hold, except those whose key ends in `keep`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Moved {
+    pub customer: String,
+    pub policy: String,
+    pub trigger_event: String,
+    /// The key suffix of the rows planned for the current deadline (`None` while paused: none holds).
+    pub keep: Option<String>,
+}
+
+/// Why a moved obligation's pending rows are skipped (the outbox row's detail).
+pub(crate) const MOVED_DETAIL: &str =
+    "not needed: the deadline moved (the clock was stopped while waiting on the customer)";
+
+impl Moved {
+    fn of(o: &Obligation) -> Moved {
+        Moved {
+            customer: o.customer.clone(),
+            policy: o.policy.to_string(),
+            trigger_event: o.trigger_event.clone(),
+            keep: (!o.is_paused()).then(|| format!("|d{}", super::nanos(o.breach_at))),
+        }
+    }
+
+    /// A pattern for `key LIKE`: the rows to keep end in the current suffix (`None` while paused: all go).
+    pub fn keep_pattern(&self) -> Option<String> {
+        self.keep.as_ref().map(|suffix| format!("%{suffix}"))
+    }
 }
 
 impl Writes {
@@ -162,11 +196,17 @@ impl Writes {
         relevant: &[&Event],
     ) {
         let mut state: Vec<Obligation> = unclosed.iter().map(|(_, o)| o.clone()).collect();
-        engine.apply(&mut state, relevant);
+        let open = engine.apply(&mut state, relevant);
+        if open > engine.open_warning() {
+            warn_open(relevant, open, engine.open_warning());
+        }
         // `apply` updates the given obligations in place and appends the new ones.
         let mut state = state.into_iter();
         for ((row, old), obligation) in unclosed.iter().zip(state.by_ref()) {
             if *old != obligation {
+                if (old.due_at, old.breach_at) != (obligation.due_at, obligation.breach_at) {
+                    self.moved.push(Moved::of(&obligation));
+                }
                 self.updates.push((*row, obligation));
             }
         }
@@ -180,11 +220,43 @@ impl Writes {
             .iter()
             .filter(|e| engine.is_relevant(&e.kind))
             .collect();
-        self.inserts
-            .extend(engine.evaluate(&relevant).into_iter().map(|o| {
-                let noticed_at = noticed.of(&o);
-                (o, noticed_at)
-            }));
+        let obligations = engine.evaluate(&relevant);
+        // Rows planned before the replay for deadlines a pause has since moved no longer hold.
+        self.moved.extend(
+            obligations
+                .iter()
+                .filter(|o| o.is_paused() || !o.paused_total.is_zero())
+                .map(Moved::of),
+        );
+        self.inserts.extend(obligations.into_iter().map(|o| {
+            let noticed_at = noticed.of(&o);
+            (o, noticed_at)
+        }));
+    }
+}
+
+/// Logs, once per customer and process, that a customer has more unclosed obligations than
+/// `[storage] warn_open_obligations`.
+fn warn_open(relevant: &[&Event], open: usize, limit: usize) {
+    use std::sync::{Mutex, OnceLock};
+    static WARNED: OnceLock<Mutex<std::collections::HashSet<String>>> = OnceLock::new();
+    let Some(customer) = relevant.first().map(|e| e.customer.as_str()) else {
+        return;
+    };
+    let mut warned = WARNED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if warned.len() > 10_000 {
+        warned.clear();
+    }
+    if warned.insert(customer.to_string()) {
+        tracing::warn!(
+            customer,
+            open,
+            limit,
+            "a customer has more unclosed obligations than [storage] warn_open_obligations: is an integration opening a promise per event?"
+        );
     }
 }
 
@@ -194,7 +266,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::domain::policy::{Policy, PolicyKind};
+    use crate::domain::policy::{Policy, PolicyKind, Within};
     use crate::domain::{Closure, ProfileUpdate};
     use crate::store::nanos;
 
@@ -205,17 +277,16 @@ mod tests {
     /// "reply": a received message expects a sent one within an hour.
     fn engine() -> Engine {
         Engine::new(
-            vec![Policy {
-                name: "reply".into(),
-                kind: PolicyKind::Expect {
-                    within: SignedDuration::from_mins(60),
+            vec![Policy::new(
+                "reply",
+                PolicyKind::Expect {
+                    within: Within::Fixed(SignedDuration::from_mins(60)),
                     calendar: None,
                 },
-                trigger: vec!["message.received".into()],
-                expect: vec!["message.sent".into()],
-                cancel: vec![],
-                promise: true,
-            }],
+                vec!["message.received".into()],
+                vec!["message.sent".into()],
+                vec![],
+            )],
             "test".into(),
         )
     }

@@ -260,6 +260,11 @@ pub(crate) fn nanos(t: Timestamp) -> i64 {
     })
 }
 
+/// A span in nanoseconds (an obligation's paused time), saturating.
+pub(crate) fn duration_nanos(d: jiff::SignedDuration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(if d.is_negative() { i64::MIN } else { i64::MAX })
+}
+
 pub(crate) fn from_nanos(n: i64) -> Timestamp {
     Timestamp::from_nanosecond(i128::from(n)).unwrap_or(Timestamp::MAX)
 }

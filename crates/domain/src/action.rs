@@ -13,6 +13,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::Serialize;
 
+use super::calendar::Calendar;
 use super::obligation::{Closure, Obligation};
 
 /// The moment in an obligation's life an action is tied to.
@@ -187,6 +188,14 @@ impl Action {
     pub fn to_customer(&self) -> bool {
         self.to == Recipient::Customer
     }
+
+    /// Warnings, breach alerts and escalations: timed from the breach, so a pause moves them.
+    pub fn follows_deadline(&self) -> bool {
+        matches!(
+            self.kind,
+            ActionKind::Warn | ActionKind::Breach | ActionKind::Escalate
+        )
+    }
 }
 
 /// What a customer waits for when a policy's own configuration does not say: follows "we have kept you
@@ -238,17 +247,30 @@ pub struct Planned {
 }
 
 /// The action steps to queue for an open obligation, seen at `now`. Steps due before `now - max_delay` are
-/// left out: importing last year's history must not send last year's confirmations.
+/// left out: importing last year's history must not send last year's confirmations. While the obligation
+/// is paused its deadline is unknown: no warning, breach alert or escalation is planned (they are planned
+/// again at the resume). `office`: the calendar staff alerts wait for — warnings and escalations falling
+/// when it is closed go at its next opening (`None`: at any hour; a breach alert is never delayed).
 pub fn plan(
     actions: &[Action],
     o: &Obligation,
     now: Timestamp,
     max_delay: SignedDuration,
+    office: Option<&Calendar>,
 ) -> Vec<Planned> {
     let oldest = now.saturating_sub(max_delay).unwrap_or(Timestamp::MIN);
     let mut out = Vec::new();
     for (index, action) in actions.iter().enumerate() {
+        if o.is_paused() && action.follows_deadline() {
+            continue;
+        }
         for (step, due_at) in action.due_times(o) {
+            let due_at = match office {
+                Some(calendar) if matches!(action.kind, ActionKind::Warn | ActionKind::Escalate) => {
+                    calendar.next_open(due_at).unwrap_or(due_at)
+                }
+                _ => due_at,
+            };
             if due_at >= oldest {
                 out.push(Planned {
                     index,
@@ -438,13 +460,13 @@ mod tests {
             action(ActionKind::Escalate, "30m"),
         ];
         let now = t("2026-11-02T13:00:00Z");
-        let planned = plan(&actions, &o, now, SignedDuration::from_hours(1));
+        let planned = plan(&actions, &o, now, SignedDuration::from_hours(1), None);
         // Open (10:00) and the first escalation (11:30) are older than 12:00: left out.
         let steps: Vec<(usize, u32)> = planned.iter().map(|p| (p.index, p.step)).collect();
         assert_eq!(steps, vec![(1, 1), (1, 2)]);
         // Live: everything.
         assert_eq!(
-            plan(&actions, &o, o.opened_at, SignedDuration::from_hours(1)).len(),
+            plan(&actions, &o, o.opened_at, SignedDuration::from_hours(1), None).len(),
             4
         );
     }

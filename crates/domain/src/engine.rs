@@ -14,6 +14,7 @@ use super::policy::{Policy, NEVER};
 pub struct Engine {
     policies: Vec<Policy>,
     fingerprint: String,
+    open_warning: usize,
 }
 
 impl Engine {
@@ -22,7 +23,18 @@ impl Engine {
         Engine {
             policies,
             fingerprint,
+            open_warning: 10_000,
         }
+    }
+
+    /// How many unclosed obligations of one customer are worth a warning (the stores log it once).
+    pub fn with_open_warning(mut self, open: usize) -> Engine {
+        self.open_warning = open;
+        self
+    }
+
+    pub fn open_warning(&self) -> usize {
+        self.open_warning
     }
 
     pub fn policies(&self) -> &[Policy] {

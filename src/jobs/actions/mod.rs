@@ -55,6 +55,8 @@ pub struct Actor {
     /// Signs unsubscribe and survey links.
     pub secret: String,
     pub surveys: Arc<std::collections::BTreeMap<String, Survey>>,
+    /// The policies (their calendars time staff alerts).
+    pub engine: Arc<crate::domain::Engine>,
 }
 
 impl Actor {
@@ -99,6 +101,7 @@ impl Actor {
             templates: Arc::new(templates),
             secret,
             surveys: config.surveys.clone(),
+            engine: config.engine.clone(),
         })
     }
 

@@ -38,7 +38,13 @@ impl Actor {
         if actions.is_empty() {
             return Ok(Vec::new());
         }
-        let planned = plan(actions, o, now, self.settings.max_delay);
+        // Staff alerts of a policy with a calendar wait for its opening, unless it says otherwise.
+        let office = self
+            .engine
+            .policy(&o.policy)
+            .filter(|p| !p.alert_out_of_hours)
+            .and_then(|p| p.calendar());
+        let planned = plan(actions, o, now, self.settings.max_delay, office);
         if planned.is_empty() {
             return Ok(Vec::new());
         }
@@ -118,8 +124,8 @@ fn recipients(
     out
 }
 
-/// One outbox row. Its key (policy, customer, trigger, action and its index, step, channel:recipient) is
-/// the idempotency key: its spelling must never change.
+/// One outbox row. Its key (policy, customer, trigger, action and its index, step, channel:recipient, and
+/// for a deadline a pause moved, that deadline) is the idempotency key: its spelling must never change.
 fn item(
     action: &Action,
     planned: &Planned,
@@ -128,7 +134,7 @@ fn item(
     recipient: String,
     name: Option<String>,
 ) -> OutboxItem {
-    let key = format!(
+    let mut key = format!(
         "{}|{}|{}|{}{}|{}|{channel}:{recipient}",
         o.policy,
         o.customer,
@@ -137,6 +143,10 @@ fn item(
         planned.index,
         planned.step
     );
+    // A pause moved the deadline: the steps timed from it are new rows (the old ones were skipped).
+    if let Some(suffix) = deadline_suffix(action, o) {
+        key.push_str(&suffix);
+    }
     OutboxItem {
         key,
         customer: o.customer.clone(),
@@ -163,6 +173,13 @@ fn item(
         due_at: planned.due_at,
         survey: action.survey.clone(),
     }
+}
+
+/// The end of the key of a step timed from a deadline a pause moved (`|d` and the breach time in
+/// nanoseconds): an obligation never paused keeps the keys it always had.
+pub fn deadline_suffix(action: &Action, o: &Obligation) -> Option<String> {
+    (action.follows_deadline() && !o.paused_total.is_zero())
+        .then(|| format!("|d{}", crate::store::nanos(o.breach_at)))
 }
 
 /// An event a connector read as history (`properties.backfill = true`).

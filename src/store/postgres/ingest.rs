@@ -14,7 +14,7 @@ use super::{hot, PgShared, PostgresStore};
 use crate::domain::{Event, Obligation};
 use crate::store::fold::{self, Activity, Noticed, Step, Writes, PROFILE_FIELDS};
 use crate::store::group::{await_answer, LeaderGuard};
-use crate::store::{nanos, profile_json, Ingested, Ingestion, StoreError};
+use crate::store::{duration_nanos, nanos, profile_json, Ingested, Ingestion, StoreError};
 
 #[async_trait]
 impl Ingestion for PostgresStore {
@@ -466,9 +466,14 @@ async fn flush(tx: &mut Transaction<'_, Postgres>, writes: Writes) -> Result<(),
         let u = &writes.updates;
         sqlx::query(
             "UPDATE obligations o SET closed_at = u.closed_at, close_kind = u.close_kind, closed_by = u.closed_by,
-               nudges = u.nudges, last_nudge_at = u.last_nudge_at
-             FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::int4[], $6::int8[])
-               AS u(seq, closed_at, close_kind, closed_by, nudges, last_nudge_at)
+               nudges = u.nudges, last_nudge_at = u.last_nudge_at,
+               planned = o.planned AND o.due_at = u.due_at AND o.breach_at = u.breach_at,
+               due_at = u.due_at, breach_at = u.breach_at, paused_since = u.paused_since,
+               paused_left = u.paused_left, paused_total = u.paused_total
+             FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::int4[], $6::int8[], $7::int8[],
+               $8::int8[], $9::int8[], $10::int8[], $11::int8[])
+               AS u(seq, closed_at, close_kind, closed_by, nudges, last_nudge_at, due_at, breach_at, paused_since,
+                    paused_left, paused_total)
              WHERE o.seq = u.seq",
         )
         .bind(u.iter().map(|(seq, _)| *seq).collect::<Vec<_>>())
@@ -477,6 +482,29 @@ async fn flush(tx: &mut Transaction<'_, Postgres>, writes: Writes) -> Result<(),
         .bind(u.iter().map(|(_, o)| o.closed_by.clone()).collect::<Vec<_>>())
         .bind(u.iter().map(|(_, o)| o.nudges as i32).collect::<Vec<_>>())
         .bind(u.iter().map(|(_, o)| o.last_nudge_at.map(nanos)).collect::<Vec<_>>())
+        .bind(u.iter().map(|(_, o)| nanos(o.due_at)).collect::<Vec<_>>())
+        .bind(u.iter().map(|(_, o)| nanos(o.breach_at)).collect::<Vec<_>>())
+        .bind(u.iter().map(|(_, o)| o.paused_since.map(nanos)).collect::<Vec<_>>())
+        .bind(u.iter().map(|(_, o)| o.paused_left.map(duration_nanos)).collect::<Vec<_>>())
+        .bind(u.iter().map(|(_, o)| duration_nanos(o.paused_total)).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !writes.moved.is_empty() {
+        let m = &writes.moved;
+        sqlx::query(
+            "UPDATE outbox o SET status = 'skipped', detail = $5, next_at = $6, updated_at = $6
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) AS m(customer, policy, trigger_event, keep)
+             WHERE o.customer = m.customer AND o.policy = m.policy AND o.trigger_event = m.trigger_event
+               AND o.status = 'pending' AND o.action IN ('warn', 'breach', 'escalate')
+               AND (m.keep IS NULL OR o.key NOT LIKE m.keep)",
+        )
+        .bind(m.iter().map(|x| x.customer.clone()).collect::<Vec<_>>())
+        .bind(m.iter().map(|x| x.policy.clone()).collect::<Vec<_>>())
+        .bind(m.iter().map(|x| x.trigger_event.clone()).collect::<Vec<_>>())
+        .bind(m.iter().map(|x| x.keep_pattern()).collect::<Vec<_>>())
+        .bind(crate::store::fold::MOVED_DETAIL)
+        .bind(nanos(jiff::Timestamp::now()))
         .execute(&mut **tx)
         .await?;
     }
@@ -484,9 +512,10 @@ async fn flush(tx: &mut Transaction<'_, Postgres>, writes: Writes) -> Result<(),
         let n = &writes.inserts;
         sqlx::query(
             "INSERT INTO obligations (customer, policy, ref, opened_at, due_at, breach_at, closed_at, close_kind,
-               closed_by, trigger_event, nudges, last_nudge_at, noticed_at)
+               closed_by, trigger_event, nudges, last_nudge_at, noticed_at, paused_since, paused_left, paused_total)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[],
-               $7::int8[], $8::text[], $9::text[], $10::text[], $11::int4[], $12::int8[], $13::int8[])",
+               $7::int8[], $8::text[], $9::text[], $10::text[], $11::int4[], $12::int8[], $13::int8[],
+               $14::int8[], $15::int8[], $16::int8[])",
         )
         .bind(n.iter().map(|(o, _)| o.customer.clone()).collect::<Vec<_>>())
         .bind(n.iter().map(|(o, _)| o.policy.to_string()).collect::<Vec<_>>())
@@ -501,6 +530,9 @@ async fn flush(tx: &mut Transaction<'_, Postgres>, writes: Writes) -> Result<(),
         .bind(n.iter().map(|(o, _)| o.nudges as i32).collect::<Vec<_>>())
         .bind(n.iter().map(|(o, _)| o.last_nudge_at.map(nanos)).collect::<Vec<_>>())
         .bind(n.iter().map(|(_, noticed)| *noticed).collect::<Vec<_>>())
+        .bind(n.iter().map(|(o, _)| o.paused_since.map(nanos)).collect::<Vec<_>>())
+        .bind(n.iter().map(|(o, _)| o.paused_left.map(duration_nanos)).collect::<Vec<_>>())
+        .bind(n.iter().map(|(o, _)| duration_nanos(o.paused_total)).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
     }

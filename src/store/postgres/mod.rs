@@ -34,7 +34,7 @@ mod rows;
 mod secrets;
 
 /// Each brings the schema to its version from the one before (the layout of `store::migrations`).
-pub(crate) const MIGRATIONS: [Migration; 7] = [
+pub(crate) const MIGRATIONS: [Migration; 8] = [
     Migration::new(1, "init", include_str!("migrations/0001_init.sql")),
     Migration::new(2, "outbox", include_str!("migrations/0002_outbox.sql")),
     Migration::new(
@@ -54,6 +54,7 @@ pub(crate) const MIGRATIONS: [Migration; 7] = [
         "deliveries",
         include_str!("migrations/0007_deliveries.sql"),
     ),
+    Migration::new(8, "pauses", include_str!("migrations/0008_pauses.sql")),
 ];
 
 /// `MIGRATIONS` as sqlx's migrator reads them (it records each applied one with its checksum).

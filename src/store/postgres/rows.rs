@@ -9,7 +9,7 @@ use crate::store::{from_nanos, CustomerRecord};
 pub(super) const EVENT_COLUMNS: &str = "id, type, at, channel, ref, properties, profile";
 pub(super) const OBLIGATION_COLUMNS: &str =
     "seq, customer, policy, ref, opened_at, due_at, breach_at, closed_at, close_kind,
-     closed_by, trigger_event, nudges, last_nudge_at";
+     closed_by, trigger_event, nudges, last_nudge_at, paused_since, paused_left, paused_total";
 pub(super) const CUSTOMER_COLUMNS: &str =
     "id, email, name, phone, timezone, first_at, last_at, events";
 
@@ -48,6 +48,11 @@ pub(super) fn obligation_from_row(
             trigger_event: row.try_get(10)?,
             nudges: nudges.max(0) as u32,
             last_nudge_at: row.try_get::<Option<i64>, _>(12)?.map(from_nanos),
+            paused_since: row.try_get::<Option<i64>, _>(13)?.map(from_nanos),
+            paused_left: row
+                .try_get::<Option<i64>, _>(14)?
+                .map(jiff::SignedDuration::from_nanos),
+            paused_total: jiff::SignedDuration::from_nanos(row.try_get(15)?),
         },
     ))
 }

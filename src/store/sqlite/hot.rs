@@ -74,7 +74,7 @@ pub(super) const SENT_TO_CUSTOMER_SINCE: &str =
 /// The queue: every unclosed obligation past its breach time.
 pub(super) const UNCLOSED_BREACHED: &str =
     "SELECT o.seq, c.id, o.policy, o.ref, o.opened_at, o.due_at, o.breach_at, NULL, NULL, NULL,
-            o.trigger_event, o.nudges, o.last_nudge_at
+            o.trigger_event, o.nudges, o.last_nudge_at, NULL, NULL, 0
      FROM obligations o INDEXED BY obligations_unclosed JOIN customers c ON c.seq = o.customer_seq
      WHERE o.closed_at IS NULL AND o.breach_at < ?1";
 

@@ -13,7 +13,7 @@ use super::{hot, lock, Inner, SqliteStore, NO_LATEST};
 use crate::domain::{Closure, Event, Obligation};
 use crate::store::fold::{self, Activity, Noticed, Step, Writes};
 use crate::store::group::{await_answer, LeaderGuard};
-use crate::store::{nanos, profile_json, Ingested, Ingestion, StoreError};
+use crate::store::{duration_nanos, nanos, profile_json, Ingested, Ingestion, StoreError};
 
 #[async_trait]
 impl Ingestion for SqliteStore {
@@ -261,6 +261,21 @@ fn write_obligations(conn: &Connection, seq: i64, writes: Writes) -> Result<(), 
     for (obligation, noticed_at) in &writes.inserts {
         insert_obligation(conn, seq, obligation, *noticed_at)?;
     }
+    for moved in &writes.moved {
+        conn.prepare_cached(
+            "UPDATE outbox SET status = 'skipped', detail = ?5, next_at = ?6, updated_at = ?6
+             WHERE customer = ?1 AND policy = ?2 AND trigger_event = ?3 AND status = 'pending'
+               AND action IN ('warn', 'breach', 'escalate') AND (?4 IS NULL OR key NOT LIKE ?4)",
+        )?
+        .execute(params![
+            moved.customer,
+            moved.policy,
+            moved.trigger_event,
+            moved.keep_pattern(),
+            fold::MOVED_DETAIL,
+            nanos(Timestamp::now()),
+        ])?;
+    }
     Ok(())
 }
 
@@ -272,8 +287,8 @@ fn insert_obligation(
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO obligations (customer_seq, policy, ref, opened_at, due_at, breach_at, closed_at, close_kind,
-             closed_by, trigger_event, nudges, last_nudge_at, noticed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             closed_by, trigger_event, nudges, last_nudge_at, noticed_at, paused_since, paused_left, paused_total)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         seq,
@@ -288,14 +303,21 @@ fn insert_obligation(
         o.trigger_event,
         o.nudges,
         o.last_nudge_at.map(nanos),
-        noticed_at
+        noticed_at,
+        o.paused_since.map(nanos),
+        o.paused_left.map(duration_nanos),
+        duration_nanos(o.paused_total),
     ])?;
     Ok(())
 }
 
 fn update_obligation(conn: &Connection, row: i64, o: &Obligation) -> Result<(), StoreError> {
+    // A pause or a resume moves the deadlines: the planner plans the obligation's actions again (the old
+    // times' rows are skipped as moved when they come due).
     conn.prepare_cached(
-        "UPDATE obligations SET closed_at = ?2, close_kind = ?3, closed_by = ?4, nudges = ?5, last_nudge_at = ?6
+        "UPDATE obligations SET closed_at = ?2, close_kind = ?3, closed_by = ?4, nudges = ?5, last_nudge_at = ?6,
+             planned = planned * (due_at = ?7 AND breach_at = ?8), due_at = ?7, breach_at = ?8,
+             paused_since = ?9, paused_left = ?10, paused_total = ?11
          WHERE seq = ?1",
     )?
     .execute(params![
@@ -304,7 +326,12 @@ fn update_obligation(conn: &Connection, row: i64, o: &Obligation) -> Result<(), 
         o.closure.map(Closure::as_str),
         o.closed_by,
         o.nudges,
-        o.last_nudge_at.map(nanos)
+        o.last_nudge_at.map(nanos),
+        nanos(o.due_at),
+        nanos(o.breach_at),
+        o.paused_since.map(nanos),
+        o.paused_left.map(duration_nanos),
+        duration_nanos(o.paused_total),
     ])?;
     Ok(())
 }

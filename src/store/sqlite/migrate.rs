@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::store::migrations::Migration;
 
 /// Each brings the schema to its version from the one before.
-pub(crate) const MIGRATIONS: [Migration; 7] = [
+pub(crate) const MIGRATIONS: [Migration; 8] = [
     Migration::new(1, "init", include_str!("migrations/0001_init.sql")),
     Migration::new(2, "outbox", include_str!("migrations/0002_outbox.sql")),
     Migration::new(
@@ -26,6 +26,7 @@ pub(crate) const MIGRATIONS: [Migration; 7] = [
         "deliveries",
         include_str!("migrations/0007_deliveries.sql"),
     ),
+    Migration::new(8, "pauses", include_str!("migrations/0008_pauses.sql")),
 ];
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 

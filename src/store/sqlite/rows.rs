@@ -11,7 +11,8 @@ pub(super) const CUSTOMER_COLUMNS: &str =
 pub(super) const EVENT_COLUMNS: &str = "id, type, at, channel, ref, properties, profile";
 pub(super) const OBLIGATION_COLUMNS: &str =
     "o.seq, c.id, o.policy, o.ref, o.opened_at, o.due_at, o.breach_at, o.closed_at,
-     o.close_kind, o.closed_by, o.trigger_event, o.nudges, o.last_nudge_at";
+     o.close_kind, o.closed_by, o.trigger_event, o.nudges, o.last_nudge_at,
+     o.paused_since, o.paused_left, o.paused_total";
 
 pub(super) fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<CustomerRecord> {
     customer_at(row, 0)
@@ -74,6 +75,11 @@ pub(super) fn obligation_from_row(
         trigger_event: row.get(10)?,
         nudges: row.get(11)?,
         last_nudge_at: row.get::<_, Option<i64>>(12)?.map(from_nanos),
+        paused_since: row.get::<_, Option<i64>>(13)?.map(from_nanos),
+        paused_left: row
+            .get::<_, Option<i64>>(14)?
+            .map(jiff::SignedDuration::from_nanos),
+        paused_total: jiff::SignedDuration::from_nanos(row.get(15)?),
     };
     Ok((row.get(0)?, obligation))
 }
