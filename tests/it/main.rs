@@ -22,6 +22,7 @@ mod imap;
 mod nats;
 mod ops;
 mod pg_restart;
+mod promises;
 mod query_plans;
 mod silence;
 mod store;
