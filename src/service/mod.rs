@@ -101,10 +101,20 @@ impl ObligationView {
     pub fn pause_note(&self, as_of: Timestamp, business: bool) -> Option<String> {
         let since = self.paused_since?;
         let left = self.paused_left.unwrap_or(0);
+        // Business time is counted in hours (a "day" of it would read as 24 hours of the clock).
+        let left = if business {
+            let (hours, minutes) = (left / 3_600, left % 3_600 / 60);
+            match (hours, minutes) {
+                (0, m) => format!("{m}m"),
+                (h, 0) => format!("{h}h"),
+                (h, m) => format!("{h}h {m}m"),
+            }
+        } else {
+            crate::domain::span::format_span(jiff::SignedDuration::from_secs(left))
+        };
         Some(format!(
-            "paused {} waiting on the customer; {} of {}time left",
+            "paused {} waiting on the customer; {left} of {}time left",
             crate::domain::span::format_span(as_of.duration_since(since)),
-            crate::domain::span::format_span(jiff::SignedDuration::from_secs(left)),
             if business { "business " } else { "" }
         ))
     }

@@ -298,6 +298,58 @@ url = "{}/hook"
     assert!(hooks.hooks().is_empty(), "nothing was due yet");
 }
 
+/// `seen explain` and the dashboard's customer page say how long the clock has been stopped and how much
+/// business time is left (the default `resolve` promise: 25h30m of office time, Mon-Fri 09:00-17:30 UTC).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_and_the_customer_page_show_the_pause() {
+    let app = common::spawn_app_with(Backend::Sqlite, Config::defaults().unwrap()).await;
+    let events = json!([
+        event("t1", "ticket.opened", "2026-01-05T10:00:00Z", "TK-1", json!({"subject": "Broken lamp"})),
+        event("w1", "ticket.waiting_on_customer", "2026-01-05T11:00:00Z", "TK-1", json!({})),
+        event("b1", "booking.confirmed", "2026-01-05T10:00:00Z", "BK-1", json!({"starts_at": "2026-01-20T09:00:00Z"})),
+        event("b2", "booking.rescheduled", "2026-01-06T10:00:00Z", "BK-1", json!({"starts_at": "2026-01-27T09:00:00Z"})),
+    ]);
+    assert_eq!(app.post_events(&events).await.0, 200);
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("seen"))
+        .env_remove("SEEN_CONFIG")
+        .env_remove("SEEN_DATABASE_URL")
+        .args(["--db", &app.db.url, "explain", "ana", "--as-of", "2026-01-06T13:00:00Z"])
+        .output()
+        .expect("run seen explain");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}\n{}", String::from_utf8_lossy(&output.stderr));
+    let line = text
+        .lines()
+        .find(|l| l.contains("resolve") && l.contains("paused"))
+        .unwrap_or_else(|| panic!("no paused line in\n{text}"));
+    assert!(
+        line.contains("paused 1d 2h waiting on the customer; 24h 30m of business time left"),
+        "{line}"
+    );
+    assert!(text.contains("moved 2026-01-06 10:00"), "{text}");
+    assert!(text.contains("opens booking-reminder (due 2026-01-26 09:00"), "{text}");
+
+    let hash = seen::secrets::hash_password("a long password").unwrap();
+    app.service
+        .store()
+        .create_user("agent@example.com", "Agent", seen::store::Role::Agent, &hash)
+        .await
+        .unwrap();
+    let session = crate::common::dashboard::login(&app, "agent@example.com").await;
+    let page = crate::common::dashboard::client()
+        .get(format!("{}/customers/ana", app.address))
+        .header("cookie", format!("seen_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("when the customer answers"), "{html}");
+    assert!(html.contains("waiting on the customer;"), "{html}");
+    assert!(html.contains("of business time left"), "{html}");
+    assert!(html.contains("(rescheduled)"), "{html}");
+}
+
 on_both_backends!(
     pause_resume_priority_and_reschedule,
     a_resumed_obligation_is_noticed_at_its_new_due_time,

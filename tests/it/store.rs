@@ -190,15 +190,21 @@ async fn changed_policies_recompute_stored_obligations(backend: Backend) {
     );
 }
 
-const KINDS: [&str; 7] = [
+const KINDS: [&str; 11] = [
     "message.received",
     "message.sent",
     "booking.created",
     "booking.confirmed",
     "booking.cancelled",
+    "booking.rescheduled",
     "visit.queued",
     "visit.served",
+    "ticket.opened",
+    "ticket.waiting_on_customer",
+    "ticket.resolved",
 ];
+
+const PRIORITIES: [&str; 3] = ["urgent", "HIGH", "someday"];
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
@@ -214,10 +220,11 @@ proptest! {
             let now = Timestamp::now();
             let events: Vec<Event> = raw.iter().enumerate().map(|(i, (c, k, minutes, r))| {
                 let at = base + jiff::SignedDuration::from_mins(minutes * 20);
-                let starts = at + jiff::SignedDuration::from_hours(30);
+                let starts = at + jiff::SignedDuration::from_hours(30 + (i as i64 % 7) * 5);
                 let json = serde_json::json!({
                     "id": format!("e{i}"), "type": KINDS[*k], "customer": format!("c{c}"), "at": at.to_string(),
-                    "ref": r.map(|r| format!("R{r}")), "properties": {"starts_at": starts.to_string()},
+                    "ref": r.map(|r| format!("R{r}")),
+                    "properties": {"starts_at": starts.to_string(), "priority": PRIORITIES[i % PRIORITIES.len()]},
                 }).to_string();
                 parse_event_json(&json).unwrap().validate(now, &mut || unreachable!()).unwrap()
             }).collect();

@@ -453,6 +453,59 @@ mod tests {
     }
 
     #[test]
+    fn staff_alerts_wait_for_the_office_and_a_paused_deadline_plans_none() {
+        // Breach at 16:50 on a Friday; the office is open 09:00-17:00 on weekdays.
+        let o = Obligation {
+            due_at: t("2026-11-06T16:50:00Z"),
+            breach_at: t("2026-11-06T16:50:00Z"),
+            opened_at: t("2026-11-06T10:00:00Z"),
+            ..obligation()
+        };
+        let hours: std::collections::BTreeMap<String, Vec<String>> =
+            ["mon", "tue", "wed", "thu", "fri"]
+                .into_iter()
+                .map(|d| (d.to_string(), vec!["09:00-17:00".to_string()]))
+                .collect();
+        let office = Calendar::new("office", "UTC", &hours, &[]).unwrap();
+        let actions = vec![
+            action(ActionKind::Warn, "1h"),
+            action(ActionKind::Breach, "0s"),
+            action(ActionKind::Escalate, "30m"),
+        ];
+        let now = o.opened_at;
+        let due = |planned: &[Planned], index: usize, step: u32| {
+            planned
+                .iter()
+                .find(|p| p.index == index && p.step == step)
+                .map(|p| p.due_at)
+        };
+        let planned = plan(&actions, &o, now, SignedDuration::from_hours(1), Some(&office));
+        // The warning (15:50) is in office hours; the breach alert is never delayed; the escalations
+        // (17:20, 18:20, 19:20) wait for Monday's opening.
+        assert_eq!(due(&planned, 0, 0), Some(t("2026-11-06T15:50:00Z")));
+        assert_eq!(due(&planned, 1, 0), Some(t("2026-11-06T16:50:00.000000001Z")));
+        for step in 0..3 {
+            assert_eq!(due(&planned, 2, step), Some(t("2026-11-09T09:00:00Z")));
+        }
+        // Without the office (alert_out_of_hours, or no calendar): at the time itself.
+        let anytime = plan(&actions, &o, now, SignedDuration::from_hours(1), None);
+        assert_eq!(due(&anytime, 2, 0), Some(t("2026-11-06T17:20:00Z")));
+        // Paused: no deadline, so nothing timed from it; what is not timed from it still goes.
+        let paused = Obligation {
+            paused_since: Some(t("2026-11-06T11:00:00Z")),
+            paused_left: Some(SignedDuration::from_hours(5)),
+            due_at: crate::policy::NEVER,
+            breach_at: crate::policy::NEVER,
+            ..o.clone()
+        };
+        let mut with_open = actions.clone();
+        with_open.push(action(ActionKind::Open, "0s"));
+        let planned = plan(&with_open, &paused, now, SignedDuration::from_hours(1), Some(&office));
+        assert_eq!(planned.len(), 1, "{planned:?}");
+        assert_eq!(planned[0].index, 3);
+    }
+
+    #[test]
     fn plan_leaves_out_stale_steps() {
         let o = obligation();
         let actions = vec![
