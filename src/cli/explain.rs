@@ -132,7 +132,11 @@ pub async fn run(cli: &Cli, args: &ExplainArgs) -> Result<ExitCode> {
             (Status::Breached, Some(c)) => format!(
                 "due {due}, missed; closed {} by a {}",
                 when(c),
-                if o.closure == Some(Closure::Rescheduled) { "reschedule" } else { "cancel" }
+                if o.closure == Some(Closure::Rescheduled) {
+                    "reschedule"
+                } else {
+                    "cancel"
+                }
             ),
             (_, Some(c)) if o.closure == Some(Closure::Rescheduled) => {
                 format!("due {due}, moved {} (a new one follows)", when(c))

@@ -675,9 +675,9 @@ fn within_of(
         .strip_prefix("properties.")
         .filter(|name| !name.is_empty())
         .ok_or_else(|| at(&format!("within.by {by:?}: expected \"properties.NAME\"")))?;
-    let default = table
-        .get("default")
-        .ok_or_else(|| at("`within` as a table needs `default` (for a missing or unknown value)"))?;
+    let default = table.get("default").ok_or_else(|| {
+        at("`within` as a table needs `default` (for a missing or unknown value)")
+    })?;
     let mut spans = Vec::new();
     for (value, text) in table {
         if value == "by" || value == "default" {

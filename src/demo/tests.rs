@@ -253,7 +253,10 @@ impl<'a> Causality<'a> {
                 let r = r.unwrap();
                 assert!(r.starts_with("TK-"));
                 assert!(["urgent", "high", "normal"].contains(&p["priority"].as_str().unwrap()));
-                assert!(self.tickets.insert(r, (e.customer.as_str(), e.at, false)).is_none());
+                assert!(self
+                    .tickets
+                    .insert(r, (e.customer.as_str(), e.at, false))
+                    .is_none());
             }
             "ticket.waiting_on_customer" | "ticket.resolved" => {
                 let r = r.unwrap();
@@ -398,7 +401,10 @@ fn the_mix_is_believable(all: &[&Event], causality: &Causality<'_>, customers: u
     assert!(counts["booking.rescheduled"] > 5, "{counts:?}");
     assert!(counts["ticket.opened"] > 20, "{counts:?}");
     assert!(counts["ticket.waiting_on_customer"] > 10, "{counts:?}");
-    assert!(counts["ticket.resolved"] < counts["ticket.opened"], "{counts:?}");
+    assert!(
+        counts["ticket.resolved"] < counts["ticket.opened"],
+        "{counts:?}"
+    );
     assert!(*reminders > 0 && *reminders < confirmed.len());
     assert!(stranded >= 5, "{stranded}");
     assert!(once * 2 > shoppers && once < shoppers, "{once}/{shoppers}");

@@ -37,7 +37,13 @@ impl Customer<'_> {
                 return;
             }
             let answer = t + self.rng.gen_range(2 * HOUR..4 * DAY);
-            self.emit(answer, "message.received", Some("email"), Some(&r), Map::new());
+            self.emit(
+                answer,
+                "message.received",
+                Some("email"),
+                Some(&r),
+                Map::new(),
+            );
             t = hours.add_business(answer, self.rng.gen_range(15 * MINUTE..6 * HOUR));
             let agent = self.agent();
             self.emit(t, "message.sent", Some("email"), Some(&r), agent);
@@ -49,7 +55,13 @@ impl Customer<'_> {
         };
         let u: f64 = self.rng.r#gen();
         let resolved = if u < 0.80 {
-            Some(hours.add_business(t, self.rng.gen_range(10 * MINUTE..(target / 3).max(20 * MINUTE))))
+            Some(
+                hours.add_business(
+                    t,
+                    self.rng
+                        .gen_range(10 * MINUTE..(target / 3).max(20 * MINUTE)),
+                ),
+            )
         } else if u < 0.94 {
             Some(hours.add_business(t, target + self.rng.gen_range(HOUR..2 * BUSINESS_DAY)))
         } else {

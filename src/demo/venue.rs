@@ -166,10 +166,15 @@ impl Customer<'_> {
         let r = booking.reference.as_str();
         // Now and then the customer moves the booking to another day, before or after the reminder.
         let moved = if cancel_at.is_none() && self.rng.gen_bool(0.07) {
-            let at = self.soon_after(confirmed, HOUR, (booking.starts - confirmed - 2 * HOUR).max(2 * HOUR));
+            let at = self.soon_after(
+                confirmed,
+                HOUR,
+                (booking.starts - confirmed - 2 * HOUR).max(2 * HOUR),
+            );
             let at = at.min(booking.starts - HOUR);
             let ahead = day_start(booking.starts) + self.rng.gen_range(2..=21) * DAY;
-            let starts = self.hours.office_day_from(ahead) + pick(&mut self.rng, &BOOKING_SLOTS) * HOUR;
+            let starts =
+                self.hours.office_day_from(ahead) + pick(&mut self.rng, &BOOKING_SLOTS) * HOUR;
             Some((at.max(confirmed + MINUTE), starts))
         } else {
             None
@@ -184,7 +189,13 @@ impl Customer<'_> {
                 ("previous_starts_at", rfc3339(booking.starts).into()),
                 ("room", booking.room.into()),
             ]);
-            self.emit(at, "booking.rescheduled", Some("email"), Some(r), rescheduled);
+            self.emit(
+                at,
+                "booking.rescheduled",
+                Some("email"),
+                Some(r),
+                rescheduled,
+            );
             // The reminder for the new date, mostly in time.
             if self.rng.gen_bool(0.9) {
                 let at = starts - DAY + self.rng.gen_range(0..HOUR - MINUTE);

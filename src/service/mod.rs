@@ -21,8 +21,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::report::{invisible_customers, Invisible, PolicySummary, SummaryBuilder};
 use crate::domain::policy::NEVER;
+use crate::domain::report::{invisible_customers, Invisible, PolicySummary, SummaryBuilder};
 use crate::domain::{Closure, Engine, Event, Obligation, Status};
 use crate::store::{CustomerRecord, Ingested, ObligationFilter, Store, StoreError};
 
@@ -91,7 +91,10 @@ impl ObligationView {
             nudges: o.nudges,
             last_nudge_at: o.last_nudge_at,
             paused_since: paused,
-            paused_left: o.paused_left.filter(|_| paused.is_some()).map(|d| d.as_secs()),
+            paused_left: o
+                .paused_left
+                .filter(|_| paused.is_some())
+                .map(|d| d.as_secs()),
             paused_total: o.paused_total.as_secs(),
         }
     }

@@ -55,9 +55,27 @@ async fn pause_resume_priority_and_reschedule(backend: Backend) {
         }
     };
     post(json!([
-        event("t1", "ticket.opened", "2026-01-05T10:00:00Z", "TK-1", json!({"priority": "URGENT"})),
-        event("t2", "ticket.opened", "2026-01-05T10:00:00Z", "TK-2", json!({"priority": "unheard-of"})),
-        event("w1", "ticket.waiting_on_customer", "2026-01-05T10:20:00Z", "TK-1", json!({})),
+        event(
+            "t1",
+            "ticket.opened",
+            "2026-01-05T10:00:00Z",
+            "TK-1",
+            json!({"priority": "URGENT"})
+        ),
+        event(
+            "t2",
+            "ticket.opened",
+            "2026-01-05T10:00:00Z",
+            "TK-2",
+            json!({"priority": "unheard-of"})
+        ),
+        event(
+            "w1",
+            "ticket.waiting_on_customer",
+            "2026-01-05T10:20:00Z",
+            "TK-1",
+            json!({})
+        ),
     ]))
     .await;
     let all = obligations(&app).await;
@@ -68,13 +86,26 @@ async fn pause_resume_priority_and_reschedule(backend: Backend) {
     assert_eq!(t1["breach_at"], Value::Null);
     assert_eq!(t1["paused_since"], "2026-01-05T10:20:00Z");
     assert_eq!(t1["paused_left"], 40 * 60, "urgent: 1 h, 20 min used");
-    assert_eq!(tk(&all, "TK-2")["due_at"], "2026-01-05T20:00:00Z", "unknown priority: the default");
+    assert_eq!(
+        tk(&all, "TK-2")["due_at"],
+        "2026-01-05T20:00:00Z",
+        "unknown priority: the default"
+    );
     // Paused obligations are never overdue: nobody is invisible because of TK-1.
-    let (_, invisible) = app.get_json("/v1/invisible?as_of=2026-01-05T12:00:00Z").await;
+    let (_, invisible) = app
+        .get_json("/v1/invisible?as_of=2026-01-05T12:00:00Z")
+        .await;
     assert_eq!(invisible["invisible"], json!([]), "{invisible:#}");
 
     // The customer answers the next morning: 40 minutes from then.
-    post(json!([event("m1", "message.received", "2026-01-06T09:00:00Z", "TK-1", json!({}))])).await;
+    post(json!([event(
+        "m1",
+        "message.received",
+        "2026-01-06T09:00:00Z",
+        "TK-1",
+        json!({})
+    )]))
+    .await;
     let t1 = tk(&obligations(&app).await, "TK-1");
     assert_eq!(t1["status"], "breached", "{t1:#}");
     assert_eq!(t1["due_at"], "2026-01-06T09:40:00Z");
@@ -89,12 +120,27 @@ async fn pause_resume_priority_and_reschedule(backend: Backend) {
 
     // A booking confirmed, then moved: the reminder follows the new date.
     post(json!([
-        event("b1", "booking.confirmed", "2026-01-06T10:00:00Z", "BK-1", json!({"starts_at": "2026-01-20T09:00:00Z"})),
-        event("b2", "booking.rescheduled", "2026-01-07T10:00:00Z", "BK-1", json!({"starts_at": "2026-01-27T09:00:00Z"})),
+        event(
+            "b1",
+            "booking.confirmed",
+            "2026-01-06T10:00:00Z",
+            "BK-1",
+            json!({"starts_at": "2026-01-20T09:00:00Z"})
+        ),
+        event(
+            "b2",
+            "booking.rescheduled",
+            "2026-01-07T10:00:00Z",
+            "BK-1",
+            json!({"starts_at": "2026-01-27T09:00:00Z"})
+        ),
     ]))
     .await;
     let all = obligations(&app).await;
-    let reminders: Vec<&Value> = all.iter().filter(|o| o["policy"] == "booking-reminder").collect();
+    let reminders: Vec<&Value> = all
+        .iter()
+        .filter(|o| o["policy"] == "booking-reminder")
+        .collect();
     assert_eq!(reminders.len(), 2, "{all:#?}");
     assert_eq!(reminders[0]["closure"], "rescheduled");
     assert_eq!(reminders[0]["status"], "cancelled");
@@ -103,7 +149,14 @@ async fn pause_resume_priority_and_reschedule(backend: Backend) {
 
     // A late arrival (a pause before the resume that was already stored) replays the history: the same
     // obligations as if the events had come in order.
-    post(json!([event("w0", "ticket.waiting_on_customer", "2026-01-05T10:10:00Z", "TK-2", json!({}))])).await;
+    post(json!([event(
+        "w0",
+        "ticket.waiting_on_customer",
+        "2026-01-05T10:10:00Z",
+        "TK-2",
+        json!({})
+    )]))
+    .await;
     let t2 = tk(&obligations(&app).await, "TK-2");
     assert_eq!(t2["status"], "paused", "{t2:#}");
     assert_eq!(t2["paused_left"], (9 * 60 + 50) * 60);
@@ -115,7 +168,11 @@ async fn pause_resume_priority_and_reschedule(backend: Backend) {
         .find(|p| p["policy"] == "resolve")
         .cloned()
         .unwrap();
-    assert_eq!((resolve["paused"].as_u64(), resolve["breached"].as_u64()), (Some(1), Some(1)), "{resolve:#}");
+    assert_eq!(
+        (resolve["paused"].as_u64(), resolve["breached"].as_u64()),
+        (Some(1), Some(1)),
+        "{resolve:#}"
+    );
 }
 
 /// The breach scheduler notices a resumed obligation at its new due time, not at the one that passed while
@@ -143,14 +200,39 @@ within = "3s"
             assert_eq!(app.post_events(&events).await.0, 200);
         }
     };
-    post(json!([event("t1", "ticket.opened", &now(), "TK-1", json!({}))])).await;
+    post(json!([event(
+        "t1",
+        "ticket.opened",
+        &now(),
+        "TK-1",
+        json!({})
+    )]))
+    .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    post(json!([event("w1", "ticket.waiting_on_customer", &now(), "TK-1", json!({}))])).await;
+    post(json!([event(
+        "w1",
+        "ticket.waiting_on_customer",
+        &now(),
+        "TK-1",
+        json!({})
+    )]))
+    .await;
     // The original due time passes while paused.
     tokio::time::sleep(Duration::from_millis(3_000)).await;
-    assert_eq!(noticed(&app.db, backend).await, None, "paused: never breached");
+    assert_eq!(
+        noticed(&app.db, backend).await,
+        None,
+        "paused: never breached"
+    );
     let resumed = Timestamp::now();
-    post(json!([event("m1", "message.received", &resumed.to_string(), "TK-1", json!({}))])).await;
+    post(json!([event(
+        "m1",
+        "message.received",
+        &resumed.to_string(),
+        "TK-1",
+        json!({})
+    )]))
+    .await;
     let due: Timestamp = obligations(&app).await[0]["due_at"]
         .as_str()
         .expect("a due time again")
@@ -249,9 +331,15 @@ url = "{}/hook"
     let app = spawn_app_stepped(backend, config).await;
     let opened = Timestamp::now() - SignedDuration::from_mins(10);
     assert_eq!(
-        app.post_events(&json!([event("t1", "ticket.opened", &opened.to_string(), "TK-1", json!({}))]))
-            .await
-            .0,
+        app.post_events(&json!([event(
+            "t1",
+            "ticket.opened",
+            &opened.to_string(),
+            "TK-1",
+            json!({})
+        )]))
+        .await
+        .0,
         200
     );
     app.run_pending_jobs().await;
@@ -260,26 +348,52 @@ url = "{}/hook"
         .iter()
         .map(|r| (r["action"].as_str().unwrap(), r["status"].as_str().unwrap()))
         .collect();
-    assert_eq!(kinds, [("warn", "pending"), ("breach", "pending")], "{planned:#?}");
+    assert_eq!(
+        kinds,
+        [("warn", "pending"), ("breach", "pending")],
+        "{planned:#?}"
+    );
 
     // Waiting on the customer: both skipped, nothing new planned.
     let paused_at = Timestamp::now();
-    let pause = event("w1", "ticket.waiting_on_customer", &paused_at.to_string(), "TK-1", json!({}));
+    let pause = event(
+        "w1",
+        "ticket.waiting_on_customer",
+        &paused_at.to_string(),
+        "TK-1",
+        json!({}),
+    );
     assert_eq!(app.post_events(&json!([pause])).await.0, 200);
     app.run_pending_jobs().await;
     let after_pause = rows(&app).await;
     assert_eq!(after_pause.len(), 2, "{after_pause:#?}");
     for row in &after_pause {
         assert_eq!(row["status"], "skipped", "{row:#}");
-        assert!(row["detail"].as_str().unwrap().contains("the deadline moved"), "{row:#}");
+        assert!(
+            row["detail"]
+                .as_str()
+                .unwrap()
+                .contains("the deadline moved"),
+            "{row:#}"
+        );
     }
 
     // The customer answers: the warning and the breach alert again, for the new deadline.
     let resumed = Timestamp::now();
-    let answer = event("m1", "message.received", &resumed.to_string(), "TK-1", json!({}));
+    let answer = event(
+        "m1",
+        "message.received",
+        &resumed.to_string(),
+        "TK-1",
+        json!({}),
+    );
     assert_eq!(app.post_events(&json!([answer])).await.0, 200);
     app.run_pending_jobs().await;
-    let due: Timestamp = obligations(&app).await[0]["due_at"].as_str().unwrap().parse().unwrap();
+    let due: Timestamp = obligations(&app).await[0]["due_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let again: Vec<Value> = rows(&app)
         .await
         .into_iter()
@@ -304,20 +418,55 @@ url = "{}/hook"
 async fn explain_and_the_customer_page_show_the_pause() {
     let app = common::spawn_app_with(Backend::Sqlite, Config::defaults().unwrap()).await;
     let events = json!([
-        event("t1", "ticket.opened", "2026-01-05T10:00:00Z", "TK-1", json!({"subject": "Broken lamp"})),
-        event("w1", "ticket.waiting_on_customer", "2026-01-05T11:00:00Z", "TK-1", json!({})),
-        event("b1", "booking.confirmed", "2026-01-05T10:00:00Z", "BK-1", json!({"starts_at": "2026-01-20T09:00:00Z"})),
-        event("b2", "booking.rescheduled", "2026-01-06T10:00:00Z", "BK-1", json!({"starts_at": "2026-01-27T09:00:00Z"})),
+        event(
+            "t1",
+            "ticket.opened",
+            "2026-01-05T10:00:00Z",
+            "TK-1",
+            json!({"subject": "Broken lamp"})
+        ),
+        event(
+            "w1",
+            "ticket.waiting_on_customer",
+            "2026-01-05T11:00:00Z",
+            "TK-1",
+            json!({})
+        ),
+        event(
+            "b1",
+            "booking.confirmed",
+            "2026-01-05T10:00:00Z",
+            "BK-1",
+            json!({"starts_at": "2026-01-20T09:00:00Z"})
+        ),
+        event(
+            "b2",
+            "booking.rescheduled",
+            "2026-01-06T10:00:00Z",
+            "BK-1",
+            json!({"starts_at": "2026-01-27T09:00:00Z"})
+        ),
     ]);
     assert_eq!(app.post_events(&events).await.0, 200);
     let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("seen"))
         .env_remove("SEEN_CONFIG")
         .env_remove("SEEN_DATABASE_URL")
-        .args(["--db", &app.db.url, "explain", "ana", "--as-of", "2026-01-06T13:00:00Z"])
+        .args([
+            "--db",
+            &app.db.url,
+            "explain",
+            "ana",
+            "--as-of",
+            "2026-01-06T13:00:00Z",
+        ])
         .output()
         .expect("run seen explain");
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{text}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let line = text
         .lines()
         .find(|l| l.contains("resolve") && l.contains("paused"))
@@ -327,12 +476,20 @@ async fn explain_and_the_customer_page_show_the_pause() {
         "{line}"
     );
     assert!(text.contains("moved 2026-01-06 10:00"), "{text}");
-    assert!(text.contains("opens booking-reminder (due 2026-01-26 09:00"), "{text}");
+    assert!(
+        text.contains("opens booking-reminder (due 2026-01-26 09:00"),
+        "{text}"
+    );
 
     let hash = seen::secrets::hash_password("a long password").unwrap();
     app.service
         .store()
-        .create_user("agent@example.com", "Agent", seen::store::Role::Agent, &hash)
+        .create_user(
+            "agent@example.com",
+            "Agent",
+            seen::store::Role::Agent,
+            &hash,
+        )
         .await
         .unwrap();
     let session = crate::common::dashboard::login(&app, "agent@example.com").await;

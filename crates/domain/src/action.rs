@@ -266,7 +266,9 @@ pub fn plan(
         }
         for (step, due_at) in action.due_times(o) {
             let due_at = match office {
-                Some(calendar) if matches!(action.kind, ActionKind::Warn | ActionKind::Escalate) => {
+                Some(calendar)
+                    if matches!(action.kind, ActionKind::Warn | ActionKind::Escalate) =>
+                {
                     calendar.next_open(due_at).unwrap_or(due_at)
                 }
                 _ => due_at,
@@ -479,11 +481,20 @@ mod tests {
                 .find(|p| p.index == index && p.step == step)
                 .map(|p| p.due_at)
         };
-        let planned = plan(&actions, &o, now, SignedDuration::from_hours(1), Some(&office));
+        let planned = plan(
+            &actions,
+            &o,
+            now,
+            SignedDuration::from_hours(1),
+            Some(&office),
+        );
         // The warning (15:50) is in office hours; the breach alert is never delayed; the escalations
         // (17:20, 18:20, 19:20) wait for Monday's opening.
         assert_eq!(due(&planned, 0, 0), Some(t("2026-11-06T15:50:00Z")));
-        assert_eq!(due(&planned, 1, 0), Some(t("2026-11-06T16:50:00.000000001Z")));
+        assert_eq!(
+            due(&planned, 1, 0),
+            Some(t("2026-11-06T16:50:00.000000001Z"))
+        );
         for step in 0..3 {
             assert_eq!(due(&planned, 2, step), Some(t("2026-11-09T09:00:00Z")));
         }
@@ -500,7 +511,13 @@ mod tests {
         };
         let mut with_open = actions.clone();
         with_open.push(action(ActionKind::Open, "0s"));
-        let planned = plan(&with_open, &paused, now, SignedDuration::from_hours(1), Some(&office));
+        let planned = plan(
+            &with_open,
+            &paused,
+            now,
+            SignedDuration::from_hours(1),
+            Some(&office),
+        );
         assert_eq!(planned.len(), 1, "{planned:?}");
         assert_eq!(planned[0].index, 3);
     }
@@ -519,7 +536,14 @@ mod tests {
         assert_eq!(steps, vec![(1, 1), (1, 2)]);
         // Live: everything.
         assert_eq!(
-            plan(&actions, &o, o.opened_at, SignedDuration::from_hours(1), None).len(),
+            plan(
+                &actions,
+                &o,
+                o.opened_at,
+                SignedDuration::from_hours(1),
+                None
+            )
+            .len(),
             4
         );
     }

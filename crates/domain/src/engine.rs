@@ -715,7 +715,12 @@ mod tests {
     fn a_pause_stops_the_clock_and_a_resume_starts_the_time_that_was_left() {
         let events = sorted(vec![
             ev("1", "ticket.opened", "2026-01-05T10:00:00Z", Some("T1")),
-            ev("2", "ticket.waiting_on_customer", "2026-01-05T12:00:00Z", Some("T1")),
+            ev(
+                "2",
+                "ticket.waiting_on_customer",
+                "2026-01-05T12:00:00Z",
+                Some("T1"),
+            ),
             ev("3", "message.received", "2026-01-06T09:00:00Z", Some("T1")),
         ]);
         let engine = desk(None);
@@ -725,9 +730,16 @@ mod tests {
         assert_eq!((o.due_at, o.breach_at), (NEVER, NEVER));
         assert_eq!(o.paused_since, Some(t("2026-01-05T12:00:00Z")));
         assert_eq!(o.paused_left, Some(mins(480)));
-        assert!(!o.is_invisible(t("2027-01-01T00:00:00Z")), "never breached while paused");
+        assert!(
+            !o.is_invisible(t("2027-01-01T00:00:00Z")),
+            "never breached while paused"
+        );
         let o = &engine.evaluate(&events)[0];
-        assert_eq!(o.due_at, t("2026-01-06T17:00:00Z"), "8 h left from the resume");
+        assert_eq!(
+            o.due_at,
+            t("2026-01-06T17:00:00Z"),
+            "8 h left from the resume"
+        );
         assert_eq!(o.breach_at, o.due_at);
         assert_eq!(o.paused_total, mins(21 * 60));
         assert_eq!((o.paused_since, o.paused_left), (None, None));
@@ -740,14 +752,24 @@ mod tests {
         // Past due: a breach stays a breach.
         let late = engine.evaluate(&sorted(vec![
             ev("1", "ticket.opened", "2026-01-05T10:00:00Z", Some("T1")),
-            ev("2", "ticket.waiting_on_customer", "2026-01-05T20:00:01Z", Some("T1")),
+            ev(
+                "2",
+                "ticket.waiting_on_customer",
+                "2026-01-05T20:00:01Z",
+                Some("T1"),
+            ),
         ]));
         assert_eq!(late[0].paused_since, None);
         assert_eq!(late[0].status(t("2026-01-06T00:00:00Z")), Status::Breached);
         // At the due instant itself it is not late yet: paused with nothing left.
         let due = engine.evaluate(&sorted(vec![
             ev("1", "ticket.opened", "2026-01-05T10:00:00Z", Some("T1")),
-            ev("2", "ticket.waiting_on_customer", "2026-01-05T20:00:00Z", Some("T1")),
+            ev(
+                "2",
+                "ticket.waiting_on_customer",
+                "2026-01-05T20:00:00Z",
+                Some("T1"),
+            ),
             ev("3", "message.received", "2026-01-07T08:00:00Z", Some("T1")),
         ]));
         assert_eq!(due[0].due_at, t("2026-01-07T08:00:00Z"));
@@ -755,8 +777,18 @@ mod tests {
         let twice = engine.evaluate(&sorted(vec![
             ev("1", "ticket.opened", "2026-01-05T10:00:00Z", Some("T1")),
             ev("2", "message.received", "2026-01-05T10:30:00Z", Some("T1")),
-            ev("3", "ticket.waiting_on_customer", "2026-01-05T11:00:00Z", Some("T1")),
-            ev("4", "ticket.waiting_on_customer", "2026-01-05T15:00:00Z", Some("T1")),
+            ev(
+                "3",
+                "ticket.waiting_on_customer",
+                "2026-01-05T11:00:00Z",
+                Some("T1"),
+            ),
+            ev(
+                "4",
+                "ticket.waiting_on_customer",
+                "2026-01-05T15:00:00Z",
+                Some("T1"),
+            ),
             ev("5", "message.received", "2026-01-05T16:00:00Z", Some("T1")),
         ]));
         assert_eq!(twice[0].due_at, t("2026-01-05T16:00:00Z") + mins(540));
@@ -765,8 +797,18 @@ mod tests {
         let other = engine.evaluate(&sorted(vec![
             ev("1", "ticket.opened", "2026-01-05T10:00:00Z", Some("T1")),
             ev("2", "ticket.opened", "2026-01-05T10:00:00Z", Some("T2")),
-            ev("3", "ticket.waiting_on_customer", "2026-01-05T11:00:00Z", Some("T2")),
-            ev("4", "ticket.waiting_on_customer", "2026-01-05T12:00:00Z", None),
+            ev(
+                "3",
+                "ticket.waiting_on_customer",
+                "2026-01-05T11:00:00Z",
+                Some("T2"),
+            ),
+            ev(
+                "4",
+                "ticket.waiting_on_customer",
+                "2026-01-05T12:00:00Z",
+                None,
+            ),
         ]));
         assert_eq!(other[0].paused_since, Some(t("2026-01-05T12:00:00Z")));
         assert_eq!(other[1].paused_since, Some(t("2026-01-05T11:00:00Z")));
@@ -777,7 +819,12 @@ mod tests {
         let engine = desk(None);
         let events = sorted(vec![
             ev("1", "ticket.opened", "2026-01-05T10:00:00Z", Some("T1")),
-            ev("2", "ticket.waiting_on_customer", "2026-01-05T11:00:00Z", Some("T1")),
+            ev(
+                "2",
+                "ticket.waiting_on_customer",
+                "2026-01-05T11:00:00Z",
+                Some("T1"),
+            ),
             ev("3", "ticket.opened", "2026-01-07T09:00:00Z", Some("T1")),
             ev("4", "ticket.resolved", "2026-01-09T09:00:00Z", Some("T1")),
         ]);
@@ -786,7 +833,10 @@ mod tests {
         assert_eq!(o.closure, Some(Closure::Kept));
         assert_eq!(o.status(t("2026-02-01T00:00:00Z")), Status::Kept);
         assert_eq!(o.paused_since, None);
-        assert_eq!(o.paused_total, t("2026-01-09T09:00:00Z").duration_since(t("2026-01-05T11:00:00Z")));
+        assert_eq!(
+            o.paused_total,
+            t("2026-01-09T09:00:00Z").duration_since(t("2026-01-05T11:00:00Z"))
+        );
         assert_eq!(o.due_at, t("2026-01-09T09:00:00Z") + mins(540));
     }
 
@@ -796,17 +846,36 @@ mod tests {
         // Paused, then at one instant: the customer writes (resume) and staff mark it waiting again.
         let o = &engine.evaluate(&sorted(vec![
             ev("1", "ticket.opened", "2026-01-05T10:00:00Z", Some("T1")),
-            ev("2", "ticket.waiting_on_customer", "2026-01-05T11:00:00Z", Some("T1")),
+            ev(
+                "2",
+                "ticket.waiting_on_customer",
+                "2026-01-05T11:00:00Z",
+                Some("T1"),
+            ),
             ev("b", "message.received", "2026-01-05T13:00:00Z", Some("T1")),
-            ev("a", "ticket.waiting_on_customer", "2026-01-05T13:00:00Z", Some("T1")),
+            ev(
+                "a",
+                "ticket.waiting_on_customer",
+                "2026-01-05T13:00:00Z",
+                Some("T1"),
+            ),
         ]))[0];
-        assert_eq!(o.paused_since, Some(t("2026-01-05T13:00:00Z")), "still waiting");
+        assert_eq!(
+            o.paused_since,
+            Some(t("2026-01-05T13:00:00Z")),
+            "still waiting"
+        );
         assert_eq!(o.paused_total, mins(120));
         assert_eq!(o.paused_left, Some(mins(540)));
         // Resolved and marked waiting at one instant: resolved.
         let o = &engine.evaluate(&sorted(vec![
             ev("1", "ticket.opened", "2026-01-05T10:00:00Z", Some("T1")),
-            ev("a", "ticket.waiting_on_customer", "2026-01-05T11:00:00Z", Some("T1")),
+            ev(
+                "a",
+                "ticket.waiting_on_customer",
+                "2026-01-05T11:00:00Z",
+                Some("T1"),
+            ),
             ev("b", "ticket.resolved", "2026-01-05T11:00:00Z", Some("T1")),
         ]))[0];
         assert_eq!((o.closure, o.paused_since), (Some(Closure::Kept), None));
@@ -816,16 +885,31 @@ mod tests {
     fn the_trigger_chooses_the_target_by_priority() {
         let engine = desk(None);
         let due = |value: &str| {
-            let e = priority(ev("1", "ticket.opened", "2026-01-05T10:00:00Z", Some("T1")), value);
+            let e = priority(
+                ev("1", "ticket.opened", "2026-01-05T10:00:00Z", Some("T1")),
+                value,
+            );
             engine.evaluate(&[e])[0].due_at
         };
         assert_eq!(due(r#""urgent""#), t("2026-01-05T11:00:00Z"));
-        assert_eq!(due(r#""URGENT""#), t("2026-01-05T11:00:00Z"), "case-insensitive");
+        assert_eq!(
+            due(r#""URGENT""#),
+            t("2026-01-05T11:00:00Z"),
+            "case-insensitive"
+        );
         assert_eq!(due(r#""High""#), t("2026-01-05T14:00:00Z"));
-        assert_eq!(due(r#""whenever""#), t("2026-01-05T20:00:00Z"), "unknown: the default");
+        assert_eq!(
+            due(r#""whenever""#),
+            t("2026-01-05T20:00:00Z"),
+            "unknown: the default"
+        );
         assert_eq!(due("null"), t("2026-01-05T20:00:00Z"));
         let plain = engine.evaluate(&[ev("1", "ticket.opened", "2026-01-05T10:00:00Z", None)]);
-        assert_eq!(plain[0].due_at, t("2026-01-05T20:00:00Z"), "missing: the default");
+        assert_eq!(
+            plain[0].due_at,
+            t("2026-01-05T20:00:00Z"),
+            "missing: the default"
+        );
     }
 
     #[test]
@@ -879,11 +963,17 @@ mod tests {
 
     /// A calendar with both DST changes in range and a holiday.
     fn london() -> Arc<Calendar> {
-        let hours: std::collections::BTreeMap<String, Vec<String>> = ["mon", "tue", "wed", "thu", "fri"]
-            .into_iter()
-            .map(|d| (d.to_string(), vec!["09:00-12:30".to_string(), "13:30-17:30".to_string()]))
-            .chain([("sat".to_string(), vec!["00:30-02:30".to_string()])])
-            .collect();
+        let hours: std::collections::BTreeMap<String, Vec<String>> =
+            ["mon", "tue", "wed", "thu", "fri"]
+                .into_iter()
+                .map(|d| {
+                    (
+                        d.to_string(),
+                        vec!["09:00-12:30".to_string(), "13:30-17:30".to_string()],
+                    )
+                })
+                .chain([("sat".to_string(), vec!["00:30-02:30".to_string()])])
+                .collect();
         Arc::new(
             Calendar::new(
                 "london",
