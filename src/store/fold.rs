@@ -113,6 +113,20 @@ impl<'a> Step<'a> {
     }
 }
 
+/// The refs whose unclosed obligations the fast path must load for these events: the fold touches only
+/// obligations with one of the events' refs, or with none (an obligation without a ref is acted on by any
+/// event). `None` when some event has no ref: it may act on every unclosed obligation of its policy, so all
+/// are loaded. Loading only these keeps a batch's cost to what it can touch, however many are open.
+pub(crate) fn touched_refs(relevant: &[&Event]) -> Option<Vec<String>> {
+    let mut refs: Vec<String> = Vec::with_capacity(relevant.len());
+    for event in relevant {
+        refs.push(event.reference.clone()?);
+    }
+    refs.sort_unstable();
+    refs.dedup();
+    Some(refs)
+}
+
 /// What the scheduler noticed of stored obligations: `noticed_at` by (customer, policy, trigger event). A
 /// replay deletes and re-inserts a customer's rows; this carries the mark over to the same obligation.
 #[derive(Debug, Default)]
@@ -196,10 +210,7 @@ impl Writes {
         relevant: &[&Event],
     ) {
         let mut state: Vec<Obligation> = unclosed.iter().map(|(_, o)| o.clone()).collect();
-        let open = engine.apply(&mut state, relevant);
-        if open > engine.open_warning() {
-            warn_open(relevant, open, engine.open_warning());
-        }
+        engine.apply(&mut state, relevant);
         // `apply` updates the given obligations in place and appends the new ones.
         let mut state = state.into_iter();
         for ((row, old), obligation) in unclosed.iter().zip(state.by_ref()) {
@@ -236,13 +247,10 @@ impl Writes {
 }
 
 /// Logs, once per customer and process, that a customer has more unclosed obligations than
-/// `[storage] warn_open_obligations`.
-fn warn_open(relevant: &[&Event], open: usize, limit: usize) {
+/// `[storage] warn_open_obligations` (the backends count them when a batch opened new ones).
+pub(crate) fn warn_open(customer: &str, open: usize, limit: usize) {
     use std::sync::{Mutex, OnceLock};
     static WARNED: OnceLock<Mutex<std::collections::HashSet<String>>> = OnceLock::new();
-    let Some(customer) = relevant.first().map(|e| e.customer.as_str()) else {
-        return;
-    };
     let mut warned = WARNED
         .get_or_init(Default::default)
         .lock()

@@ -567,10 +567,12 @@ async fn gauge_queries_use_their_indexes() {
         .execute(&mut conn)
         .await
         .expect("set");
-    for (query, index) in seen::store::postgres::gauges::GAUGE_QUERIES.iter().zip([
-        "obligations_unclosed",
-        "obligations_unclosed",
-        "outbox_due",
+    // On an empty table both partial indexes of unclosed obligations cost the same, and PostgreSQL may take
+    // either for the obligation gauges; what matters is that one of them serves it.
+    for (query, indexes) in seen::store::postgres::gauges::GAUGE_QUERIES.iter().zip([
+        &["obligations_unclosed", "obligations_open_by_ref"][..],
+        &["obligations_unclosed", "obligations_open_by_ref"][..],
+        &["outbox_due"][..],
     ]) {
         let steps: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {query}"))
             .bind(0i64)
@@ -578,7 +580,10 @@ async fn gauge_queries_use_their_indexes() {
             .await
             .expect("explain");
         let plan = steps.join("; ");
-        assert!(plan.contains(index), "{query}: {plan}");
+        assert!(
+            indexes.iter().any(|index| plan.contains(index)),
+            "{query}: {plan}"
+        );
         assert!(!plan.contains("Seq Scan"), "{query}: {plan}");
     }
 }

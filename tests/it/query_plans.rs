@@ -21,11 +21,13 @@ fn check(query: &HotQuery, plan: &[String], backend: Backend) -> Vec<String> {
     }
     match backend {
         Backend::Sqlite => {
-            // "SCAN t" without an index walks the whole table.
-            if let Some(line) = plan
-                .iter()
-                .find(|l| l.trim_start().starts_with("SCAN ") && !l.contains(" USING "))
-            {
+            // "SCAN t" without an index walks the whole table. (Scanning `json_each` walks the statement's own
+            // list parameter, not a table.)
+            if let Some(line) = plan.iter().find(|l| {
+                l.trim_start().starts_with("SCAN ")
+                    && !l.contains(" USING ")
+                    && !l.contains("json_each VIRTUAL TABLE")
+            }) {
                 failures.push(format!("scans a whole table: {line}"));
             }
             if query.ordered && text.contains("TEMP B-TREE FOR ORDER BY") {

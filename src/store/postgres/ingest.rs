@@ -134,11 +134,42 @@ impl PgShared {
         if onward.is_empty() {
             return Ok(());
         }
-        let customers: Vec<&str> = onward.iter().map(|(c, _)| *c).collect();
-        let rows = sqlx::query(&hot::UNCLOSED_OF_CUSTOMERS)
-            .bind(&customers)
-            .fetch_all(&mut **tx)
-            .await?;
+        // Customers some of whose events name no ref: every unclosed obligation; the others: only those
+        // their events' refs can touch (`fold::touched_refs`).
+        let mut everything: Vec<&str> = Vec::new();
+        let (mut pair_customers, mut pair_refs, mut by_refs): (Vec<&str>, Vec<String>, Vec<&str>) =
+            Default::default();
+        for (customer, relevant) in &onward {
+            match fold::touched_refs(relevant) {
+                None => everything.push(customer),
+                Some(refs) => {
+                    by_refs.push(customer);
+                    for r in refs {
+                        pair_customers.push(customer);
+                        pair_refs.push(r);
+                    }
+                }
+            }
+        }
+        let mut rows = Vec::new();
+        if !everything.is_empty() {
+            rows.extend(
+                sqlx::query(&hot::UNCLOSED_OF_CUSTOMERS)
+                    .bind(&everything)
+                    .fetch_all(&mut **tx)
+                    .await?,
+            );
+        }
+        if !by_refs.is_empty() {
+            rows.extend(
+                sqlx::query(&hot::UNCLOSED_BY_REFS)
+                    .bind(&pair_customers)
+                    .bind(&pair_refs)
+                    .bind(&by_refs)
+                    .fetch_all(&mut **tx)
+                    .await?,
+            );
+        }
         let mut unclosed: HashMap<String, Vec<(i64, Obligation)>> = HashMap::new();
         for row in &rows {
             let (seq, obligation) = obligation_from_row(row, &self.engine)?;
@@ -147,9 +178,31 @@ impl PgShared {
                 .or_default()
                 .push((seq, obligation));
         }
+        let before = writes.inserts.len();
         for (customer, relevant) in &onward {
-            let stored = unclosed.remove(*customer).unwrap_or_default();
+            let mut stored = unclosed.remove(*customer).unwrap_or_default();
+            stored.sort_unstable_by_key(|(seq, _)| *seq);
             writes.onward(&self.engine, stored, relevant);
+        }
+        // Customers this batch opened new obligations for: are they past the warning?
+        let mut opened: Vec<&str> = writes.inserts[before..]
+            .iter()
+            .map(|(o, _)| o.customer.as_str())
+            .collect();
+        opened.sort_unstable();
+        opened.dedup();
+        if !opened.is_empty() {
+            let counts: Vec<(String, i64)> = sqlx::query_as(hot::OPEN_OF_CUSTOMERS)
+                .bind(&opened)
+                .fetch_all(&mut **tx)
+                .await?;
+            let limit = self.engine.open_warning();
+            for (customer, open) in counts {
+                let open = usize::try_from(open).unwrap_or(0);
+                if open > limit {
+                    fold::warn_open(&customer, open, limit);
+                }
+            }
         }
         Ok(())
     }

@@ -17,6 +17,24 @@ pub(super) static UNCLOSED_OF_CUSTOMER: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Ingestion's fast path when every event names a ref: only the unclosed obligations with one of those refs
+/// (a JSON array) or with none, through the partial index of unclosed obligations by ref.
+pub(super) static UNCLOSED_OF_CUSTOMER_BY_REFS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {OBLIGATION_COLUMNS} FROM obligations o INDEXED BY obligations_open_by_ref
+           JOIN customers c ON c.seq = o.customer_seq
+         WHERE o.customer_seq = ?1 AND o.closed_at IS NULL AND o.ref IN (SELECT value FROM json_each(?2))
+         UNION ALL
+         SELECT {OBLIGATION_COLUMNS} FROM obligations o INDEXED BY obligations_open_by_ref
+           JOIN customers c ON c.seq = o.customer_seq
+         WHERE o.customer_seq = ?1 AND o.closed_at IS NULL AND o.ref IS NULL"
+    )
+});
+
+/// How many obligations of a customer are unclosed (checked when a batch opened new ones).
+pub(super) const OPEN_OF_CUSTOMER: &str =
+    "SELECT count(*) FROM obligations WHERE customer_seq = ?1 AND closed_at IS NULL";
+
 /// Ingestion's late arrivals (and replays): one customer's events in fold order.
 pub(super) static EVENTS_OF_CUSTOMER: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {EVENT_COLUMNS} FROM events WHERE customer_seq = ?1 ORDER BY at, id")
@@ -93,6 +111,16 @@ pub fn hot_queries() -> Vec<HotQuery> {
         HotQuery::new(
             "ingest: unclosed obligations of a customer",
             &UNCLOSED_OF_CUSTOMER,
+            "obligations_by_customer",
+        ),
+        HotQuery::new(
+            "ingest: unclosed obligations of a customer with these refs",
+            &UNCLOSED_OF_CUSTOMER_BY_REFS,
+            "obligations_open_by_ref",
+        ),
+        HotQuery::new(
+            "ingest: how many obligations of a customer are unclosed",
+            OPEN_OF_CUSTOMER,
             "obligations_by_customer",
         ),
         HotQuery::new(

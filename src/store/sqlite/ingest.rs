@@ -111,11 +111,30 @@ impl Inner {
             Step::Unchanged => {}
             Step::New(relevant) => writes.new_history(&self.engine, &relevant),
             Step::Onward(relevant) => {
-                let unclosed: Vec<(i64, Obligation)> = tx
-                    .prepare_cached(&hot::UNCLOSED_OF_CUSTOMER)?
-                    .query_map(params![seq], |r| obligation_from_row(r, &self.engine))?
-                    .collect::<Result<_, _>>()?;
+                let mut unclosed: Vec<(i64, Obligation)> = match fold::touched_refs(&relevant) {
+                    Some(refs) => tx
+                        .prepare_cached(&hot::UNCLOSED_OF_CUSTOMER_BY_REFS)?
+                        .query_map(
+                            params![seq, serde_json::Value::from(refs).to_string()],
+                            |r| obligation_from_row(r, &self.engine),
+                        )?
+                        .collect::<Result<_, _>>()?,
+                    None => tx
+                        .prepare_cached(&hot::UNCLOSED_OF_CUSTOMER)?
+                        .query_map(params![seq], |r| obligation_from_row(r, &self.engine))?
+                        .collect::<Result<_, _>>()?,
+                };
+                unclosed.sort_unstable_by_key(|(row, _)| *row);
                 writes.onward(&self.engine, unclosed, &relevant);
+                if !writes.inserts.is_empty() {
+                    let open: i64 = tx
+                        .prepare_cached(hot::OPEN_OF_CUSTOMER)?
+                        .query_row([seq], |r| r.get(0))?;
+                    let open = usize::try_from(open).unwrap_or(0);
+                    if open > self.engine.open_warning() {
+                        fold::warn_open(customer, open, self.engine.open_warning());
+                    }
+                }
             }
             Step::Replay => self.replay_customer(tx, seq, customer)?,
         }

@@ -5,3 +5,5 @@ ALTER TABLE obligations
     ADD COLUMN paused_since BIGINT,
     ADD COLUMN paused_left BIGINT,
     ADD COLUMN paused_total BIGINT NOT NULL DEFAULT 0;
+-- The fast path loads only the unclosed obligations a batch's refs can touch (a customer may have very many).
+CREATE INDEX obligations_open_by_ref ON obligations (customer, ref) WHERE closed_at IS NULL;

@@ -4,3 +4,5 @@
 ALTER TABLE obligations ADD COLUMN paused_since INTEGER;
 ALTER TABLE obligations ADD COLUMN paused_left INTEGER;
 ALTER TABLE obligations ADD COLUMN paused_total INTEGER NOT NULL DEFAULT 0;
+-- The fast path loads only the unclosed obligations a batch's refs can touch (a customer may have very many).
+CREATE INDEX obligations_open_by_ref ON obligations (customer_seq, ref) WHERE closed_at IS NULL;
