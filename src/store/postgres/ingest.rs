@@ -129,6 +129,7 @@ impl PgShared {
         &self,
         tx: &mut Transaction<'_, Postgres>,
         onward: Vec<(&str, Vec<&Event>)>,
+        history: &HashMap<String, i64>,
         writes: &mut Writes,
     ) -> Result<(), StoreError> {
         if onward.is_empty() {
@@ -184,10 +185,16 @@ impl PgShared {
             stored.sort_unstable_by_key(|(seq, _)| *seq);
             writes.onward(&self.engine, stored, relevant);
         }
-        // Customers this batch opened new obligations for: are they past the warning?
+        // Customers this batch opened new obligations for, with more events than the warning's limit (none
+        // with fewer can have more open): are they past it?
+        let limit = self.engine.open_warning();
         let mut opened: Vec<&str> = writes.inserts[before..]
             .iter()
             .map(|(o, _)| o.customer.as_str())
+            .filter(|c| {
+                let before = history.get(*c).copied().unwrap_or(0);
+                usize::try_from(before).unwrap_or(0) + writes.inserts.len() > limit
+            })
             .collect();
         opened.sort_unstable();
         opened.dedup();
@@ -196,7 +203,6 @@ impl PgShared {
                 .bind(&opened)
                 .fetch_all(&mut **tx)
                 .await?;
-            let limit = self.engine.open_warning();
             for (customer, open) in counts {
                 let open = usize::try_from(open).unwrap_or(0);
                 if open > limit {
@@ -238,7 +244,7 @@ impl PgShared {
             .collect();
 
         let mut tx = self.pool.begin().await?;
-        let (created, last_seen) = lock_customers(&mut tx, &ids).await?;
+        let (created, last_seen, history) = lock_customers(&mut tx, &ids).await?;
         insert_events(&mut tx, events, &order, received_at, &mut results).await?;
         self.mark_conflicts(&mut tx, events, &mut results).await?;
         remove_empty(&mut tx, events, &results, &created).await?;
@@ -266,7 +272,7 @@ impl PgShared {
             }
         }
         updates.execute(&mut tx).await?;
-        self.onward(&mut tx, onward, &mut writes).await?;
+        self.onward(&mut tx, onward, &history, &mut writes).await?;
         if !replay.is_empty() {
             self.replay(&mut tx, &replay, &mut writes).await?;
         }
@@ -325,10 +331,20 @@ impl PgShared {
 /// the ids created and each customer's last event time (`None`: no history yet). first/last are set from
 /// the accepted events later; a new customer none of whose events is accepted (all duplicates) is removed
 /// again before the commit (`remove_empty`), so no other transaction ever sees it.
+/// The batch's customers, created where new and locked: the ids created, each one's latest event time
+/// (`None` without history) and how many events each had before the batch.
+#[allow(clippy::type_complexity)]
 async fn lock_customers(
     tx: &mut Transaction<'_, Postgres>,
     ids: &[&str],
-) -> Result<(Vec<String>, HashMap<String, Option<i64>>), StoreError> {
+) -> Result<
+    (
+        Vec<String>,
+        HashMap<String, Option<i64>>,
+        HashMap<String, i64>,
+    ),
+    StoreError,
+> {
     let created: Vec<String> = sqlx::query_scalar(
         "INSERT INTO customers (id, first_at, last_at, events)
          SELECT id, $2, $3, 0 FROM UNNEST($1::text[]) AS t(id)
@@ -340,17 +356,20 @@ async fn lock_customers(
     .fetch_all(&mut **tx)
     .await?;
     let mut last_seen: HashMap<String, Option<i64>> = HashMap::new();
+    let mut history: HashMap<String, i64> = HashMap::new();
     for row in sqlx::query(hot::LOCK_CUSTOMERS)
         .bind(ids)
         .fetch_all(&mut **tx)
         .await?
     {
         let events: i64 = row.try_get(2)?;
+        let id: String = row.try_get(0)?;
         // A customer row without events has no history yet: its batch is evaluated from nothing.
         let last: Option<i64> = (events > 0).then(|| row.try_get(1)).transpose()?;
-        last_seen.insert(row.try_get(0)?, last);
+        history.insert(id.clone(), events);
+        last_seen.insert(id, last);
     }
-    Ok((created, last_seen))
+    Ok((created, last_seen, history))
 }
 
 /// Events: duplicates by id (also across nodes) are skipped; the first occurrence wins.

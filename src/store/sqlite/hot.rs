@@ -7,7 +7,7 @@ use super::rows::{EVENT_COLUMNS, OBLIGATION_COLUMNS};
 use crate::store::hot::HotQuery;
 
 /// Ingestion: the customer's row, once per customer of a batch.
-pub(super) const CUSTOMER_BY_ID: &str = "SELECT seq, last_at FROM customers WHERE id = ?1";
+pub(super) const CUSTOMER_BY_ID: &str = "SELECT seq, last_at, events FROM customers WHERE id = ?1";
 
 /// Ingestion's fast path: the customer's unclosed obligations.
 pub(super) static UNCLOSED_OF_CUSTOMER: LazyLock<String> = LazyLock::new(|| {

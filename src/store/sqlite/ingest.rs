@@ -81,10 +81,12 @@ impl Inner {
         results: &mut [Ingested],
     ) -> Result<Option<i64>, StoreError> {
         let customer = &events[run[0]].customer;
-        let existing: Option<(i64, i64)> = tx
+        let found: Option<(i64, i64, i64)> = tx
             .prepare_cached(hot::CUSTOMER_BY_ID)?
-            .query_row([customer], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row([customer], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
+        let history = found.map_or(0, |(_, _, events)| events);
+        let existing = found.map(|(seq, last_at, _)| (seq, last_at));
         let seq = match existing {
             Some((seq, _)) => seq,
             // first/last are set from the accepted events below; a customer none of whose events is
@@ -126,13 +128,16 @@ impl Inner {
                 };
                 unclosed.sort_unstable_by_key(|(row, _)| *row);
                 writes.onward(&self.engine, unclosed, &relevant);
-                if !writes.inserts.is_empty() {
+                // Only a customer with more events than the limit can have more obligations open.
+                let limit = self.engine.open_warning();
+                let most = usize::try_from(history).unwrap_or(0) + writes.inserts.len();
+                if !writes.inserts.is_empty() && most > limit {
                     let open: i64 = tx
                         .prepare_cached(hot::OPEN_OF_CUSTOMER)?
                         .query_row([seq], |r| r.get(0))?;
                     let open = usize::try_from(open).unwrap_or(0);
-                    if open > self.engine.open_warning() {
-                        fold::warn_open(customer, open, self.engine.open_warning());
+                    if open > limit {
+                        fold::warn_open(customer, open, limit);
                     }
                 }
             }
