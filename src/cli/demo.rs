@@ -162,20 +162,9 @@ async fn read_mailbox(
     service: &crate::service::Service,
     options: &DemoOptions,
 ) -> Result<crate::connectors::imap::Pass> {
-    use crate::connectors::imap::mail::{OurAddresses, Role};
-    use crate::demo::mailbox;
-    let ours = OurAddresses::parse(&mailbox::OUR_ADDRESSES.map(String::from))
-        .map_err(anyhow::Error::msg)?;
     let mails = crate::demo::mailbox(options)
         .into_iter()
-        .map(|m| {
-            let role = if m.folder == mailbox::SENT {
-                Role::Sent
-            } else {
-                Role::Inbox
-            };
-            (m.folder.to_string(), role, m.raw.into_bytes(), m.at)
-        })
+        .map(crate::demo::DemoMail::into_read)
         .collect();
     let mut threader = crate::connectors::imap::Threader::new(
         "hello",
@@ -184,7 +173,7 @@ async fn read_mailbox(
         crate::jobs::Wake::default(),
     );
     threader
-        .store_raw(mails, &ours, true)
+        .store_raw(mails, &crate::demo::mailbox::our_addresses(), true)
         .await
         .context("reading the demo mailbox")
 }

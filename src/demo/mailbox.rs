@@ -20,6 +20,7 @@ use super::customer::{pick, pick_weighted};
 use super::profile;
 use super::time::{Hours, Window, BUSINESS_DAY, DAY, HOUR, MINUTE};
 use super::DemoOptions;
+use crate::connectors::imap::mail::{OurAddresses, Role};
 
 /// The shared address, and the addresses the connector treats as ours.
 pub const OUR_ADDRESS: &str = "hello@venue.example";
@@ -27,6 +28,12 @@ pub const OUR_ADDRESSES: [&str; 2] = [OUR_ADDRESS, "*@venue.example"];
 /// The folders, as `[[connectors.imap]] folders` would name them.
 pub const INBOX: &str = "INBOX";
 pub const SENT: &str = "Sent";
+
+/// `OUR_ADDRESSES` as the connector reads them.
+pub fn our_addresses() -> OurAddresses {
+    OurAddresses::parse(&OUR_ADDRESSES.map(String::from))
+        .expect("the demo's own addresses are valid")
+}
 
 /// One mail in the demo mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +46,27 @@ pub struct DemoMail {
     /// The conversation it belongs to; `None` for mail that is not a customer conversation (auto-replies,
     /// newsletters, internal mail, bounces).
     pub conversation: Option<usize>,
+}
+
+impl DemoMail {
+    /// The folder's role, as `[[connectors.imap]] folders` would give it.
+    pub fn role(&self) -> Role {
+        if self.folder == SENT {
+            Role::Sent
+        } else {
+            Role::Inbox
+        }
+    }
+
+    /// The mail as `connectors::imap::Threader::store_raw` takes it: folder, role, raw message, INTERNALDATE.
+    pub fn into_read(self) -> (String, Role, Vec<u8>, Timestamp) {
+        (
+            self.folder.to_string(),
+            self.role(),
+            self.raw.into_bytes(),
+            self.at,
+        )
+    }
 }
 
 /// How a customer's mail client replies.

@@ -501,13 +501,13 @@ fn speed_200k_customers() {
 /// case threading must handle.
 #[test]
 fn the_mailbox_is_deterministic_and_every_mail_reads_as_intended() {
-    use crate::connectors::imap::mail::{read, Kind, OurAddresses, Role};
+    use crate::connectors::imap::mail::{read, Kind};
     let opts = DemoOptions::new(7, 1_000, end());
     let mails = mailbox(&opts);
     assert_eq!(mails, mailbox(&opts));
     assert_ne!(mails, mailbox(&DemoOptions::new(8, 1_000, end())));
     assert!(mailbox(&DemoOptions::new(7, 0, end())).is_empty());
-    let ours = OurAddresses::parse(&mailbox::OUR_ADDRESSES.map(String::from)).unwrap();
+    let ours = mailbox::our_addresses();
     let (mut received, mut sent, mut ignored, mut bounces) = (0, 0, 0, 0);
     let start = window_start(end(), opts.months);
     for m in &mails {
@@ -516,12 +516,7 @@ fn the_mailbox_is_deterministic_and_every_mail_reads_as_intended() {
             "{} outside the window",
             m.at
         );
-        let role = if m.folder == mailbox::SENT {
-            Role::Sent
-        } else {
-            Role::Inbox
-        };
-        let mail = read(m.raw.as_bytes(), Some(m.at), role, &ours)
+        let mail = read(m.raw.as_bytes(), Some(m.at), m.role(), &ours)
             .unwrap_or_else(|e| panic!("{e}: {}", m.raw));
         match (&mail.kind, m.conversation) {
             (Kind::Received { .. }, Some(_)) => received += 1,

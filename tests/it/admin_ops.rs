@@ -694,16 +694,11 @@ async fn every_admin_action_leaves_one_audit_row(backend: Backend) {
     assert_eq!(audit(&db).len(), 3);
 
     // The dashboard.
-    let hash = seen::secrets::hash_password("a long password").unwrap();
     for (email, role) in [
         ("agent@shop.test", Role::Agent),
         ("boss@shop.test", Role::Manager),
     ] {
-        app.service
-            .store()
-            .create_user(email, email, role, &hash)
-            .await
-            .unwrap();
+        crate::common::dashboard::add_user(&app, email, role).await;
     }
     let admin = login(&app, "root@shop.test").await;
     let (_, html) = request(&app, &admin, "/admin/keys", None).await;

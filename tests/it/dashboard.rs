@@ -1,21 +1,12 @@
 //! The dashboard over HTTP: login required, CSRF required, roles enforced, output escaped, and the queue's
 //! acknowledge / contacted flow.
 
-use crate::common::dashboard::{client, hidden, login, set_cookie, try_login};
+use crate::common::dashboard::{add_user, client, hidden, login, set_cookie, try_login};
 use crate::common::{spawn_app_with, Backend, TestApp};
 use jiff::{SignedDuration, Timestamp};
 use seen::config::Config;
 use seen::store::Role;
 use serde_json::json;
-
-async fn add_user(app: &TestApp, email: &str, role: Role) {
-    let hash = seen::secrets::hash_password("a long password").unwrap();
-    app.service
-        .store()
-        .create_user(email, email, role, &hash)
-        .await
-        .unwrap();
-}
 
 fn location(response: &reqwest::Response) -> String {
     response

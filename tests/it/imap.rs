@@ -396,17 +396,7 @@ Final-Recipient: rfc822; gone@example.com\nAction: failed\nStatus: 5.1.1\nDiagno
         "{health}"
     );
     // The dashboard shows the connector's health, and on the customer's page where each event came from.
-    let hash = seen::secrets::hash_password("a long password").expect("hash");
-    app.service
-        .store()
-        .create_user(
-            "agent@example.com",
-            "Agent",
-            seen::store::Role::Agent,
-            &hash,
-        )
-        .await
-        .expect("user");
+    crate::common::dashboard::add_user(&app, "agent@example.com", seen::store::Role::Agent).await;
     let session = common::dashboard::login(&app, "agent@example.com").await;
     let html = |path: &'static str| {
         let (address, session) = (app.address.clone(), session.clone());
@@ -904,8 +894,7 @@ fn a_connector_config_names_what_is_wrong() {
 /// bounces) read through the connector's threading into a real store: every conversation is one `ref`,
 /// no two conversations share one, and nothing that is not a customer's becomes an event.
 async fn the_demo_mailbox_threads_each_conversation_as_one(backend: Backend) {
-    use seen::connectors::imap::mail::{OurAddresses, Role};
-    use seen::demo::mailbox;
+    use seen::demo::{mailbox, DemoMail};
     let app = common::spawn_app(backend).await;
     let end: jiff::Timestamp = "2026-06-30T18:00:00Z".parse().unwrap();
     let mails = seen::demo::mailbox(&seen::demo::DemoOptions::new(7, 1_000, end));
@@ -933,18 +922,7 @@ async fn the_demo_mailbox_threads_each_conversation_as_one(backend: Backend) {
             }
         }
     }
-    let ours = OurAddresses::parse(&mailbox::OUR_ADDRESSES.map(String::from)).unwrap();
-    let input = mails
-        .iter()
-        .map(|m| {
-            let role = if m.folder == mailbox::SENT {
-                Role::Sent
-            } else {
-                Role::Inbox
-            };
-            (m.folder.to_string(), role, m.raw.clone().into_bytes(), m.at)
-        })
-        .collect();
+    let input = mails.iter().cloned().map(DemoMail::into_read).collect();
     let mut threader = seen::connectors::imap::Threader::new(
         "hello",
         app.service.clone(),
@@ -952,7 +930,7 @@ async fn the_demo_mailbox_threads_each_conversation_as_one(backend: Backend) {
         seen::jobs::Wake::default(),
     );
     let pass = threader
-        .store_raw(input, &ours, true)
+        .store_raw(input, &mailbox::our_addresses(), true)
         .await
         .expect("stored");
     assert_eq!(pass.mails, mails.len() as u64);

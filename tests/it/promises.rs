@@ -481,17 +481,7 @@ async fn explain_and_the_customer_page_show_the_pause() {
         "{text}"
     );
 
-    let hash = seen::secrets::hash_password("a long password").unwrap();
-    app.service
-        .store()
-        .create_user(
-            "agent@example.com",
-            "Agent",
-            seen::store::Role::Agent,
-            &hash,
-        )
-        .await
-        .unwrap();
+    crate::common::dashboard::add_user(&app, "agent@example.com", seen::store::Role::Agent).await;
     let session = crate::common::dashboard::login(&app, "agent@example.com").await;
     let page = crate::common::dashboard::client()
         .get(format!("{}/customers/ana", app.address))

@@ -33,6 +33,16 @@ pub fn hidden(html: &str, name: &str) -> String {
     html[start..start + html[start..].find('"').unwrap()].to_string()
 }
 
+/// A dashboard user with the tests' password (`login` logs in as them); their name is their email.
+pub async fn add_user(app: &TestApp, email: &str, role: seen::store::Role) {
+    let hash = seen::secrets::hash_password("a long password").expect("hash");
+    app.service
+        .store()
+        .create_user(email, email, role, &hash)
+        .await
+        .expect("create user");
+}
+
 /// Logs in through the form with the tests' password; returns the session cookie (checked to be `HttpOnly`
 /// and `SameSite=Strict`).
 pub async fn login(app: &TestApp, email: &str) -> String {
