@@ -154,14 +154,7 @@ fn test_hook(
     let env: hooks::Env = &|name: &str| std::env::var(name).ok();
     let hook =
         Hook::new(c, &config.file.actions.public_url, Some(env)).map_err(anyhow::Error::msg)?;
-    let url = c.public_url.clone().unwrap_or_else(|| {
-        format!(
-            "{}/hooks/{}/{}",
-            config.file.actions.public_url.trim_end_matches('/'),
-            c.source,
-            c.name
-        )
-    });
+    let url = hooks::url_of(c, &config.file.actions.public_url);
     let mut headers = hooks::map::Headers::new();
     for arg in header_args {
         let Some((name, value)) = arg.split_once(':') else {

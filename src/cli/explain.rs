@@ -121,15 +121,12 @@ pub async fn run(cli: &Cli, args: &ExplainArgs) -> Result<ExitCode> {
     }
     for o in &view.obligations {
         let due = o.due_text(when);
-        let business = config
-            .engine
-            .policy(&o.policy)
-            .is_some_and(|p| p.calendar().is_some());
-        let detail = match (o.status, o.closed_at) {
-            (Status::Paused, _) => o.pause_note(args.as_of, business).unwrap_or_default(),
-            (Status::Open, _) => format!("due {due}"),
-            (Status::Breached, None) => format!("due {due}, missed, still open"),
-            (Status::Breached, Some(c)) => format!(
+        let state = match (o.status, o.closed_at) {
+            // The pause note says it all.
+            (Status::Paused, _) => None,
+            (Status::Open, _) => Some(format!("due {due}")),
+            (Status::Breached, None) => Some(format!("due {due}, missed, still open")),
+            (Status::Breached, Some(c)) => Some(format!(
                 "due {due}, missed; closed {} by a {}",
                 when(c),
                 if o.closure == Some(Closure::Rescheduled) {
@@ -137,21 +134,18 @@ pub async fn run(cli: &Cli, args: &ExplainArgs) -> Result<ExitCode> {
                 } else {
                     "cancel"
                 }
-            ),
+            )),
             (_, Some(c)) if o.closure == Some(Closure::Rescheduled) => {
-                format!("due {due}, moved {} (a new one follows)", when(c))
+                Some(format!("due {due}, moved {} (a new one follows)", when(c)))
             }
-            (_, Some(c)) => format!("due {due}, closed {}", when(c)),
-            (_, None) => format!("due {due}"),
+            (_, Some(c)) => Some(format!("due {due}, closed {}", when(c))),
+            (_, None) => Some(format!("due {due}")),
         };
-        let detail = if o.paused_total > 0 && o.status != Status::Paused {
-            format!(
-                "{detail}; paused {} in all",
-                format_span(jiff::SignedDuration::from_secs(o.paused_total))
-            )
-        } else {
-            detail
-        };
+        let detail = [state, o.pause_note(args.as_of, &config.engine)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ");
         println!(
             "  {:<18} {:<12} {:<10} {}{}",
             o.policy,

@@ -413,29 +413,21 @@ impl NatsConnector {
     /// its stream sequence when it has none, `at` defaulting to when NATS stored it, and
     /// `properties.connector` added.
     fn parse(&self, message: &jetstream::Message) -> Result<Event, Skip> {
-        if message
-            .headers
-            .as_ref()
-            .is_some_and(|headers| headers.get(REASON_HEADER).is_some())
-        {
-            return Err(Skip::OwnDeadLetter);
+        let headers = message.headers.as_ref();
+        match message.info() {
+            Ok(info) => parse_message(
+                &self.config,
+                headers,
+                &message.payload,
+                info.stream_sequence,
+                timestamp(info.published),
+            ),
+            Err(_) if is_own_dead_letter(headers) => Err(Skip::OwnDeadLetter),
+            Err(err) => Err(Skip::Invalid(EventError::new(
+                "(message)",
+                format!("not a JetStream delivery: {err}"),
+            ))),
         }
-        let (sequence, published) = match message.info() {
-            Ok(info) => (info.stream_sequence, timestamp(info.published)),
-            Err(err) => {
-                return Err(Skip::Invalid(EventError::new(
-                    "(message)",
-                    format!("not a JetStream delivery: {err}"),
-                )))
-            }
-        };
-        parse_message(
-            &self.config,
-            message.headers.as_ref(),
-            &message.payload,
-            sequence,
-            published,
-        )
     }
 
     /// Publishes the message as received to the dead-letter subject, with the reason and its origin in
@@ -545,6 +537,11 @@ async fn connect(
         })
 }
 
+/// One of Seen's own dead letters (it carries the reason header).
+fn is_own_dead_letter(headers: Option<&HeaderMap>) -> bool {
+    headers.is_some_and(|headers| headers.get(REASON_HEADER).is_some())
+}
+
 /// What a message would become: the event (its id, when it has none, `nats:<stream>:<sequence>`), or why not.
 fn parse_message(
     config: &NatsConfig,
@@ -553,7 +550,7 @@ fn parse_message(
     sequence: u64,
     published: Timestamp,
 ) -> Result<Event, Skip> {
-    if headers.is_some_and(|headers| headers.get(REASON_HEADER).is_some()) {
+    if is_own_dead_letter(headers) {
         return Err(Skip::OwnDeadLetter);
     }
     let Ok(text) = std::str::from_utf8(payload) else {

@@ -622,10 +622,7 @@ pub async fn customer(
         .obligations
         .iter()
         .map(|o| {
-            let business = state.service.engine.policy(&o.policy).is_some_and(|p| p.calendar().is_some());
-            let note = o.pause_note(Timestamp::now(), business).or_else(|| {
-                (o.paused_total > 0).then(|| format!("paused {} in all", crate::domain::span::format_span(jiff::SignedDuration::from_secs(o.paused_total))))
-            });
+            let note = o.pause_note(Timestamp::now(), &state.service.engine);
             context! {
                 policy => o.policy.clone(), ref => o.reference.clone(), status => o.status.as_str(),
                 opened_at => when(o.opened_at), due_at => o.due_text(when), closed_at => o.closed_at.map(when),

@@ -99,10 +99,22 @@ impl ObligationView {
         }
     }
 
-    /// "paused 2d 3h waiting on the customer; 1h 40m of business time left" while paused as of `as_of`
-    /// (`business`: the policy counts a calendar's open time).
-    pub fn pause_note(&self, as_of: Timestamp, business: bool) -> Option<String> {
-        let since = self.paused_since?;
+    /// How its clock stopped, for people: "paused 2d 3h waiting on the customer; 1h 40m of business time
+    /// left" while paused as of `as_of`, else "paused 1d 4h in all" if it ever was ("business" time when the
+    /// policy counts a calendar's open time).
+    pub fn pause_note(&self, as_of: Timestamp, engine: &Engine) -> Option<String> {
+        use crate::domain::span::format_span;
+        let Some(since) = self.paused_since else {
+            return (self.paused_total > 0).then(|| {
+                format!(
+                    "paused {} in all",
+                    format_span(jiff::SignedDuration::from_secs(self.paused_total))
+                )
+            });
+        };
+        let business = engine
+            .policy(&self.policy)
+            .is_some_and(|p| p.calendar().is_some());
         let left = self.paused_left.unwrap_or(0);
         // Business time is counted in hours (a "day" of it would read as 24 hours of the clock).
         let left = if business {
@@ -113,11 +125,11 @@ impl ObligationView {
                 (h, m) => format!("{h}h {m}m"),
             }
         } else {
-            crate::domain::span::format_span(jiff::SignedDuration::from_secs(left))
+            format_span(jiff::SignedDuration::from_secs(left))
         };
         Some(format!(
             "paused {} waiting on the customer; {left} of {}time left",
-            crate::domain::span::format_span(as_of.duration_since(since)),
+            format_span(as_of.duration_since(since)),
             if business { "business " } else { "" }
         ))
     }

@@ -184,7 +184,7 @@ impl Moved {
             customer: o.customer.clone(),
             policy: o.policy.to_string(),
             trigger_event: o.trigger_event.clone(),
-            keep: (!o.is_paused()).then(|| format!("|d{}", super::nanos(o.breach_at))),
+            keep: (!o.is_paused()).then(|| crate::domain::action::deadline_suffix(o)),
         }
     }
 

@@ -198,6 +198,13 @@ impl Action {
     }
 }
 
+/// The end of the outbox key of a step timed from a deadline a pause moved: `|d` and the breach time in
+/// nanoseconds. The planner appends it (obligations never paused keep the keys they always had); the store
+/// keeps the pending rows whose key ends in it when a pause or resume moves the deadline again.
+pub fn deadline_suffix(o: &Obligation) -> String {
+    format!("|d{}", o.breach_at.as_nanosecond())
+}
+
 /// What a customer waits for when a policy's own configuration does not say: follows "we have kept you
 /// waiting".
 pub const WAITING_FOR_ANYTHING: &str = "for us to get back to you";

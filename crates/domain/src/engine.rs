@@ -13,6 +13,8 @@ use super::policy::{Policy, NEVER};
 #[derive(Debug, Clone)]
 pub struct Engine {
     policies: Vec<Policy>,
+    /// Each policy's position in `policies`, by name.
+    positions: HashMap<std::sync::Arc<str>, usize>,
     fingerprint: String,
     open_warning: usize,
 }
@@ -20,8 +22,14 @@ pub struct Engine {
 impl Engine {
     /// `fingerprint` identifies the configuration; stored obligations made under another are recomputed.
     pub fn new(policies: Vec<Policy>, fingerprint: String) -> Engine {
+        // The first of a name wins, as a search in order would find it (configuration refuses twins).
+        let mut positions = HashMap::new();
+        for (p, policy) in policies.iter().enumerate() {
+            positions.entry(policy.name.clone()).or_insert(p);
+        }
         Engine {
             policies,
+            positions,
             fingerprint,
             open_warning: 10_000,
         }
@@ -42,7 +50,7 @@ impl Engine {
     }
 
     pub fn policy(&self, name: &str) -> Option<&Policy> {
-        self.policies.iter().find(|p| &*p.name == name)
+        self.positions.get(name).map(|&p| &self.policies[p])
     }
 
     /// A stored policy name, shared with the engine's own where the policy still exists (no allocation
@@ -245,12 +253,6 @@ struct Open {
 
 impl Open {
     fn new(engine: &Engine, state: &[Obligation]) -> Open {
-        let names: HashMap<&str, usize> = engine
-            .policies
-            .iter()
-            .enumerate()
-            .map(|(p, policy)| (&*policy.name, p))
-            .collect();
         let mut open = Open {
             by_policy: vec![HashMap::new(); engine.policies.len()],
             count: 0,
@@ -260,7 +262,7 @@ impl Open {
                 continue;
             }
             // Obligations of a policy no longer configured are left as they are.
-            if let Some(&p) = names.get(&*o.policy) {
+            if let Some(&p) = engine.positions.get(&o.policy) {
                 open.insert(p, o.reference.clone(), i);
             }
         }

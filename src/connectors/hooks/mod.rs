@@ -112,13 +112,7 @@ impl Hook {
             "shopify" => Source::Shopify,
             "woocommerce" => Source::WooCommerce,
             "twilio" => Source::Twilio {
-                url: config.public_url.clone().unwrap_or_else(|| {
-                    format!(
-                        "{}/hooks/twilio/{}",
-                        public_url.trim_end_matches('/'),
-                        config.name
-                    )
-                }),
+                url: url_of(config, public_url),
             },
             "whatsapp" => Source::WhatsApp {
                 verify_token: match &config.verify_token_env {
@@ -212,6 +206,19 @@ impl Hook {
         }
         crate::secrets::sha256_hex(&String::from_utf8_lossy(incoming.body))
     }
+}
+
+/// The URL the provider posts to: the connector's `public_url` as entered at the provider (Twilio signs it),
+/// else `[actions] public_url` + `/hooks/{source}/{name}`.
+pub fn url_of(config: &HookConfig, public_url: &str) -> String {
+    config.public_url.clone().unwrap_or_else(|| {
+        format!(
+            "{}/hooks/{}/{}",
+            public_url.trim_end_matches('/'),
+            config.source,
+            config.name
+        )
+    })
 }
 
 /// Every hook connector by name.

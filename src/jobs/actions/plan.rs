@@ -5,7 +5,7 @@ use jiff::Timestamp;
 
 use super::{Actor, PLAN_BATCH};
 use crate::config::{Contact, Directory};
-use crate::domain::action::{plan, Action, Channel, Planned, Recipient};
+use crate::domain::action::{deadline_suffix, plan, Action, Channel, Planned, Recipient};
 use crate::domain::{Event, Obligation};
 use crate::store::{OutboxItem, StoreError};
 
@@ -144,8 +144,8 @@ fn item(
         planned.step
     );
     // A pause moved the deadline: the steps timed from it are new rows (the old ones were skipped).
-    if let Some(suffix) = deadline_suffix(action, o) {
-        key.push_str(&suffix);
+    if action.follows_deadline() && !o.paused_total.is_zero() {
+        key.push_str(&deadline_suffix(o));
     }
     OutboxItem {
         key,
@@ -173,13 +173,6 @@ fn item(
         due_at: planned.due_at,
         survey: action.survey.clone(),
     }
-}
-
-/// The end of the key of a step timed from a deadline a pause moved (`|d` and the breach time in
-/// nanoseconds): an obligation never paused keeps the keys it always had.
-pub fn deadline_suffix(action: &Action, o: &Obligation) -> Option<String> {
-    (action.follows_deadline() && !o.paused_total.is_zero())
-        .then(|| format!("|d{}", crate::store::nanos(o.breach_at)))
 }
 
 /// An event a connector read as history (`properties.backfill = true`).
