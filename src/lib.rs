@@ -21,3 +21,4 @@ pub mod secrets;
 pub mod service;
 pub mod store;
 pub mod templates;
+pub mod words;

@@ -232,6 +232,94 @@ pub fn verify_survey_link(
     Ok(link)
 }
 
+/// What a customer's status-page link (`/c/{token}`) binds: one customer, the key that signed it, when it
+/// was issued (a revocation covers the links issued at or before it) and when it stops working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusLink {
+    pub customer: String,
+    pub kid: i64,
+    pub issued: Timestamp,
+    pub expires: Timestamp,
+}
+
+/// Why a status link shows nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusLinkError {
+    /// Malformed, tampered with, or signed by an unknown or retired key.
+    Invalid,
+    Expired(Timestamp),
+    /// The business revoked this customer's links after this one was issued.
+    Revoked,
+}
+
+fn status_link_parts<'a>(customer: &'a str, numbers: &'a str) -> [&'a [u8]; 4] {
+    [b"status\n", customer.as_bytes(), b"\n", numbers.as_bytes()]
+}
+
+/// `HEX(customer).KID.ISSUED.EXPIRES.HMAC` (seconds since the epoch), signed with key `kid`'s secret.
+pub fn status_link_token(secret: &str, link: &StatusLink) -> String {
+    let numbers = format!(
+        "{}.{}.{}",
+        link.kid,
+        link.issued.as_second(),
+        link.expires.as_second()
+    );
+    let tag = hmac_sha256(secret, &status_link_parts(&link.customer, &numbers));
+    format!(
+        "{}.{numbers}.{}",
+        hex::encode(&link.customer),
+        hex::encode(&tag[..16])
+    )
+}
+
+/// Checks a status link: its form, its key (`secret_of(kid)`: the secret of a live key, `None` for an unknown
+/// or retired one), its signature, then its expiry. Revocation needs the store: the caller checks `issued`.
+pub fn verify_status_link(
+    token: &str,
+    now: Timestamp,
+    secret_of: impl Fn(i64) -> Option<String>,
+) -> Result<StatusLink, StatusLinkError> {
+    let invalid = StatusLinkError::Invalid;
+    let parts: Vec<&str> = token.split('.').collect();
+    let [customer, kid, issued, expires, sig] = parts.as_slice() else {
+        return Err(invalid);
+    };
+    if !lower_hex(customer) || !lower_hex(sig) || customer.is_empty() {
+        return Err(invalid);
+    }
+    // One spelling per number: no sign, no leading zeros.
+    let number = |text: &str| {
+        text.parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0 && n.to_string() == text)
+            .ok_or(StatusLinkError::Invalid)
+    };
+    let (kid, issued_s, expires_s) = (number(kid)?, number(issued)?, number(expires)?);
+    let customer = hex::decode(customer)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or(StatusLinkError::Invalid)?;
+    let given = hex::decode(sig).map_err(|_| StatusLinkError::Invalid)?;
+    let secret = secret_of(kid).ok_or(StatusLinkError::Invalid)?;
+    let numbers = format!("{kid}.{issued_s}.{expires_s}");
+    if given.len() != 16
+        || !verify_hmac_sha256(&secret, &status_link_parts(&customer, &numbers), &given)
+    {
+        return Err(StatusLinkError::Invalid);
+    }
+    let time = |s| Timestamp::from_second(s).map_err(|_| StatusLinkError::Invalid);
+    let link = StatusLink {
+        customer,
+        kid,
+        issued: time(issued_s)?,
+        expires: time(expires_s)?,
+    };
+    if now > link.expires {
+        return Err(StatusLinkError::Expired(link.expires));
+    }
+    Ok(link)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,5 +470,61 @@ mod tests {
                 "{other}"
             );
         }
+    }
+
+    #[test]
+    fn status_links_bind_customer_key_and_times() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let link = StatusLink {
+            customer: "cust-1".into(),
+            kid: 2,
+            issued: now,
+            expires: Timestamp::from_second(1_800_086_400).unwrap(),
+        };
+        let keys = |kid: i64| match kid {
+            1 => Some("old".to_string()),
+            2 => Some("new".to_string()),
+            _ => None,
+        };
+        let token = status_link_token("new", &link);
+        assert_eq!(verify_status_link(&token, now, keys), Ok(link.clone()));
+        // Each part changed, the key unknown, the wrong key's secret: nothing verifies.
+        let parts: Vec<&str> = token.split('.').collect();
+        for i in 0..parts.len() {
+            let mut changed = parts.clone();
+            let other = if i == 0 {
+                hex::encode("cust-2")
+            } else if i == 4 {
+                "0".repeat(32)
+            } else {
+                "3".into()
+            };
+            changed[i] = &other;
+            assert_eq!(
+                verify_status_link(&changed.join("."), now, keys),
+                Err(StatusLinkError::Invalid),
+                "part {i} changed"
+            );
+        }
+        assert_eq!(
+            verify_status_link(&token, now, |_| None),
+            Err(StatusLinkError::Invalid)
+        );
+        assert_eq!(
+            verify_status_link(&token, now, |_| Some("old".into())),
+            Err(StatusLinkError::Invalid)
+        );
+        assert_eq!(
+            verify_status_link(&token.to_uppercase(), now, keys),
+            Err(StatusLinkError::Invalid)
+        );
+        let later = Timestamp::from_second(1_800_086_401).unwrap();
+        assert_eq!(
+            verify_status_link(&token, later, keys),
+            Err(StatusLinkError::Expired(link.expires))
+        );
+        // Signed with the old key, it still verifies while that key is live.
+        let old = StatusLink { kid: 1, ..link };
+        assert!(verify_status_link(&status_link_token("old", &old), now, keys).is_ok());
     }
 }

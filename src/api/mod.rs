@@ -9,6 +9,7 @@ pub mod metrics;
 mod outbox;
 mod queries;
 pub mod schema;
+pub mod status;
 mod surveys;
 
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub struct ApiState {
     pub surveys: Arc<std::collections::BTreeMap<String, crate::domain::survey::Survey>>,
     /// Each connector's state on this node, for `/healthz`.
     pub connectors: crate::connectors::Health,
+    /// What the customer's status page needs (`status::PageSettings`).
+    pub pages: Arc<status::PageSettings>,
 }
 
 #[derive(OpenApi)]
@@ -98,6 +101,13 @@ pub fn router(state: ApiState) -> Router {
             "/s/{token}/{score}",
             get(surveys::confirm).post(surveys::answer),
         )
+        .route("/c/status.css", get(status::stylesheet))
+        .route("/c/{token}", get(status::page))
+        .route(
+            "/c/{token}/ignored",
+            get(status::confirm_ignored).post(status::record_ignored),
+        )
+        .route("/c/{token}/comment", post(status::comment))
         .route("/openapi.json", get(openapi))
         .with_state(state)
 }

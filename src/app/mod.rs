@@ -121,6 +121,11 @@ impl App {
             link_secret: actor.as_ref().map(|a| Arc::<str>::from(a.secret.as_str())),
             surveys: config.surveys.clone(),
             connectors: connectors.clone(),
+            pages: Arc::new(api::status::PageSettings {
+                business: config.action_settings.business_name.clone(),
+                zone: crate::words::zone_name(&config.action_settings.timezone),
+                customer_page: config.customer_page.clone(),
+            }),
         };
         let pages = DashboardState {
             service: service.clone(),

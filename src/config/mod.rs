@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 pub mod actions;
 pub mod connectors;
+pub mod customer_page;
 
 pub use actions::{ActionSettings, Contact, Directory};
 
@@ -72,6 +73,8 @@ pub struct ConfigFile {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub connectors: connectors::ConnectorsConfig,
+    #[serde(default)]
+    pub customer_page: customer_page::CustomerPageConfig,
 }
 
 /// `[metrics]`: `GET /metrics` in the Prometheus text format. Off by default; when on, it is served on its
@@ -265,6 +268,10 @@ pub struct PolicyConfig {
     /// to your message" (messages such as the apology use it). Default: "for us to get back to you".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<String>,
+    /// What the promise says on the customer's status page, per state (`open`, `late`, `waiting`, `kept`);
+    /// without it the customer never sees this policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_text: Option<customer_page::CustomerTextConfig>,
     /// Actions: send at once when the obligation opens (e.g. the booking confirmation).
     #[serde(
         default,
@@ -328,6 +335,7 @@ impl PolicyConfig {
     fn semantic(&self) -> PolicyConfig {
         PolicyConfig {
             waiting_for: None,
+            customer_text: None,
             on_open: vec![],
             on_due: vec![],
             warn_before: vec![],
@@ -466,6 +474,8 @@ pub struct Config {
     pub directory: Arc<Directory>,
     /// The questions Seen can ask, by name.
     pub surveys: Arc<BTreeMap<String, Survey>>,
+    /// What the customer's status page says.
+    pub customer_page: Arc<customer_page::CustomerPage>,
     /// Where it came from: a path, or "built-in defaults".
     pub origin: String,
 }
@@ -511,6 +521,9 @@ impl Config {
         for (name, survey) in defaults.surveys {
             file.surveys.entry(name).or_insert(survey);
         }
+        if file.customer_page.timeline.is_empty() {
+            file.customer_page.timeline = defaults.customer_page.timeline;
+        }
         if file.policies.is_empty() {
             file.policies = defaults.policies;
         }
@@ -527,6 +540,7 @@ impl Config {
         let action_settings = file.actions.settings().map_err(invalid)?;
         file.metrics.settings().map_err(invalid)?;
         file.connectors.validate().map_err(invalid)?;
+        let customer_page = customer_page::CustomerPage::build(&file).map_err(invalid)?;
         let mut surveys = BTreeMap::new();
         for (name, survey) in &file.surveys {
             let kind = SurveyKind::parse(&survey.kind).ok_or_else(|| {
@@ -554,6 +568,7 @@ impl Config {
             action_settings,
             directory: Arc::new(directory),
             surveys: Arc::new(surveys),
+            customer_page: Arc::new(customer_page),
             file,
             origin: origin.to_string(),
         })
@@ -720,6 +735,7 @@ mod tests {
                 "survey-after-visit",
                 "told-us",
                 "follow-up",
+                "heard",
                 "gone-quiet"
             ]
         );

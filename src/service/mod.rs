@@ -10,6 +10,7 @@ pub mod insights;
 mod mailboxes;
 mod queue;
 mod records;
+pub mod status;
 
 pub use accounts::NewSession;
 pub use queue::{Queue, QueueFilter, QueueRow};

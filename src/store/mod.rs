@@ -46,7 +46,7 @@ pub use obligations::{ObligationFilter, Obligations};
 pub use outbox::{
     Outbox, OutboxFilter, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, Suppression,
 };
-pub use secrets::{ApiKey, Secrets};
+pub use secrets::{ApiKey, LinkKey, Secrets};
 
 /// 256 random bits as hex: a secret for signing links.
 pub fn random_secret() -> String {

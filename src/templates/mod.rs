@@ -51,6 +51,12 @@ const DEFAULT_TIME_FORMAT: &str = "%A %-d %B %Y, %H:%M %Z";
 /// The messages built into the binary: (name, subject, text body, html body).
 const DEFAULTS: &[(&str, &str, &str, Option<&str>)] = &[
     (
+        "acknowledgement",
+        include_str!("defaults/acknowledgement/subject.txt"),
+        include_str!("defaults/acknowledgement/body.txt"),
+        Some(include_str!("defaults/acknowledgement/body.html")),
+    ),
+    (
         "apology",
         include_str!("defaults/apology/subject.txt"),
         include_str!("defaults/apology/body.txt"),
@@ -78,6 +84,12 @@ const DEFAULTS: &[(&str, &str, &str, Option<&str>)] = &[
         "escalation",
         include_str!("defaults/escalation/subject.txt"),
         include_str!("defaults/escalation/body.txt"),
+        None,
+    ),
+    (
+        "feels-ignored",
+        include_str!("defaults/feels-ignored/subject.txt"),
+        include_str!("defaults/feels-ignored/body.txt"),
         None,
     ),
     (
@@ -193,6 +205,15 @@ pub struct MessageContext {
     pub now: String,
     /// Present on non-transactional customer emails.
     pub unsubscribe_url: Option<String>,
+    /// The customer's own status page (`/c/{token}`, signed, no login): on every message to a customer.
+    #[serde(default)]
+    pub status_url: Option<String>,
+    /// "Nobody got back to me" (a one-tap confirmation page): on every message to a customer.
+    #[serde(default)]
+    pub ignored_url: Option<String>,
+    /// The promise this message is about, in the customer's words and zone (absent without an obligation).
+    #[serde(default)]
+    pub promise: Option<PromiseView>,
     /// Free-form extra links, e.g. `{"customer": "https://…/customers/c1"}`; may be null.
     pub links: serde_json::Value,
 }
@@ -247,6 +268,22 @@ pub struct ObligationView {
 
 fn waiting_for_anything() -> String {
     WAITING_FOR_ANYTHING.to_string()
+}
+
+/// A promise as the customer reads it: `{{ promise.when }}` → "today at 13:14", `{{ promise.text }}` → the
+/// policy's `customer_text` for its state ("We will resolve it by …"; empty when the policy has none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromiseView {
+    pub policy: String,
+    /// "open", "late", "waiting" or "kept".
+    pub state: String,
+    /// RFC 3339; absent while the clock is stopped.
+    pub due_at: Option<String>,
+    /// "Tue 14 Jan at 13:14", in the customer's zone.
+    pub due: Option<String>,
+    /// "today at 13:14", "tomorrow at 09:00", else as `due`.
+    pub when: Option<String>,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -799,6 +836,18 @@ pub fn sample_context() -> MessageContext {
         timezone: "Europe/Lisbon".to_string(),
         now: "2026-11-27T09:20:00Z".to_string(),
         unsubscribe_url: Some("https://riversiderooms.example.com/unsubscribe/c-2231".to_string()),
+        status_url: Some("https://seen.riversiderooms.example.com/c/TOKEN".to_string()),
+        ignored_url: Some("https://seen.riversiderooms.example.com/c/TOKEN/ignored".to_string()),
+        promise: Some(PromiseView {
+            policy: "confirm-booking".to_string(),
+            state: "open".to_string(),
+            due_at: Some("2026-11-27T10:12:00Z".to_string()),
+            due: Some("Fri 27 Nov at 10:12".to_string()),
+            when: Some("today at 10:12".to_string()),
+            text:
+                "We got your booking B-1042 today at 09:12. We will confirm it by today at 10:12."
+                    .to_string(),
+        }),
         links: serde_json::json!({
             "customer": "https://seen.riversiderooms.example.com/customers/c-2231",
             // Present on survey messages: the question and one signed link per answer.
@@ -862,11 +911,13 @@ mod tests {
         assert_eq!(
             templates.names(),
             [
+                "acknowledgement",
                 "apology",
                 "booking-confirmation",
                 "booking-reminder",
                 "breach-alert",
                 "escalation",
+                "feels-ignored",
                 "order-confirmation",
                 "survey",
                 "survey-reminder",
@@ -1038,6 +1089,8 @@ mod tests {
         ctx.event.properties = serde_json::Value::Null;
         ctx.business.url = None;
         ctx.unsubscribe_url = None;
+        ctx.status_url = None;
+        ctx.ignored_url = None;
         let rendered = defaults().render("booking-confirmation", &ctx).unwrap();
         assert_eq!(
             rendered.subject,
@@ -1269,7 +1322,7 @@ mod tests {
         let templates = Templates::load(Some(dir.path())).unwrap();
         assert!(templates.has("thank-you"));
         assert!(templates.has("warn"), "defaults stay");
-        assert_eq!(templates.names().len(), 12);
+        assert_eq!(templates.names().len(), 14);
 
         let ctx = sample_context();
         let overridden = templates.render("booking-confirmation", &ctx).unwrap();
@@ -1463,7 +1516,7 @@ mod tests {
             "<main class=\"{{ business.name }}\">\n{% block content %}{% endblock %}\n<footer>{% block unsubscribe_what %}{% endblock %}</footer>\n</main>\n",
         );
         let templates = Templates::load(Some(dir.path())).unwrap();
-        assert_eq!(templates.names().len(), 11, "the layout is not a message");
+        assert_eq!(templates.names().len(), 13, "the layout is not a message");
         let html = templates
             .render("booking-reminder", &sample_context())
             .unwrap()

@@ -15,8 +15,8 @@ use crate::domain::survey::{Survey, SurveyLink};
 use crate::domain::{Event, Obligation, ProfileUpdate};
 use crate::store::{short_hash, CustomerRecord, OutboxItem};
 use crate::templates::{
-    BusinessView, CustomerView, EventView, MessageContext, ObligationView, RecipientView, Rendered,
-    Templates,
+    BusinessView, CustomerView, EventView, MessageContext, ObligationView, PromiseView,
+    RecipientView, Rendered, Templates,
 };
 
 /// What composing needs from the actor: its settings, link secret, policies' words, routing, surveys
@@ -28,6 +28,10 @@ pub(super) struct Composer<'a> {
     pub directory: &'a Directory,
     pub surveys: &'a BTreeMap<String, Survey>,
     pub templates: &'a Templates,
+    /// Signs the customer's status-page links.
+    pub status_key: crate::store::LinkKey,
+    /// How long those links work, and what promises say to the customer.
+    pub customer_page: &'a crate::config::customer_page::CustomerPage,
 }
 
 /// One claimed message that passed the gate, with what the sender loaded for it.
@@ -60,6 +64,8 @@ impl Actor {
             directory: &self.directory,
             surveys: &self.surveys,
             templates: &self.templates,
+            status_key: self.status_key(),
+            customer_page: &self.customer_page,
         }
     }
 }
@@ -89,6 +95,16 @@ impl Composer<'_> {
             let token = unsubscribe_token(self.secret, &item.customer);
             format!("{public_url}/u/{token}")
         });
+        let (status_url, ignored_url) = match item.to_customer() {
+            true => {
+                let token = self.status_token(&item.customer, now);
+                (
+                    Some(format!("{public_url}/c/{token}")),
+                    Some(format!("{public_url}/c/{token}/ignored")),
+                )
+            }
+            false => (None, None),
+        };
         MessageContext {
             business: BusinessView {
                 name: self.settings.business_name.clone(),
@@ -103,10 +119,54 @@ impl Composer<'_> {
             timezone: draft.zone.to_string(),
             now: now.to_string(),
             unsubscribe_url,
+            status_url,
+            ignored_url,
+            promise: self.promise_view(draft),
             links: serde_json::json!({
                 "customer": format!("{public_url}/v1/customers/{}", item.customer),
             }),
         }
+    }
+
+    /// A signed link to `customer`'s status page, working for `[customer_page] expires` from `now`.
+    fn status_token(&self, customer: &str, now: Timestamp) -> String {
+        let link = crate::secrets::StatusLink {
+            customer: customer.to_string(),
+            kid: self.status_key.kid,
+            issued: now,
+            expires: now
+                .saturating_add(self.customer_page.expires)
+                .unwrap_or(Timestamp::MAX),
+        };
+        crate::secrets::status_link_token(&self.status_key.secret, &link)
+    }
+
+    /// The message's promise as the customer's page words it, in the zone the message shows times in.
+    fn promise_view(&self, draft: &Draft) -> Option<PromiseView> {
+        let obligation = draft.obligation?;
+        let zone = crate::words::zone(Some(draft.zone), "UTC");
+        let now = draft.now;
+        let state = crate::words::PromiseState::of(obligation, now)
+            .unwrap_or(crate::words::PromiseState::Open);
+        let due = (obligation.due_at < crate::domain::policy::NEVER).then_some(obligation.due_at);
+        let text = self
+            .customer_page
+            .texts(&obligation.policy)
+            .map(|texts| {
+                crate::words::promise_sentence(texts, state, obligation, draft.trigger, now, &zone)
+            })
+            .unwrap_or_default();
+        Some(PromiseView {
+            policy: obligation.policy.to_string(),
+            state: serde_json::to_value(state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            due_at: due.map(|at| at.to_string()),
+            due: due.map(|at| crate::words::day_and_time(at, now, &zone)),
+            when: due.map(|at| crate::words::when(at, now, &zone)),
+            text,
+        })
     }
 
     fn obligation_view(
@@ -365,6 +425,13 @@ mod tests {
             directory: &config.directory,
             surveys: &config.surveys,
             templates: &templates,
+            status_key: crate::store::LinkKey {
+                kid: 1,
+                secret: "k1".into(),
+                created_at: t("2026-01-01T00:00:00Z"),
+                retired_at: None,
+            },
+            customer_page: &config.customer_page,
         };
         let actions = config.actions.for_policy(policy);
         let index = actions.iter().position(|a| a.template == template).unwrap();

@@ -57,7 +57,14 @@ pub struct Actor {
     pub surveys: Arc<std::collections::BTreeMap<String, Survey>>,
     /// The policies (their calendars time staff alerts).
     pub engine: Arc<crate::domain::Engine>,
+    /// The status-link key messages are signed with, and when it was read (re-read every minute: another
+    /// node may have rotated it).
+    status_key: std::sync::RwLock<(crate::store::LinkKey, std::time::Instant)>,
+    pub customer_page: Arc<crate::config::customer_page::CustomerPage>,
 }
+
+/// How often the sender re-reads the status-link key.
+const STATUS_KEY_REFRESH: Duration = Duration::from_secs(60);
 
 impl Actor {
     pub async fn new(store: Arc<dyn Store>, config: &Config) -> anyhow::Result<Actor> {
@@ -92,7 +99,12 @@ impl Actor {
                 .await
                 .context("reading the link secret")?,
         };
+        let status_key = crate::service::status::signing_link_key(store.as_ref())
+            .await
+            .context("reading the status-link key")?;
         Ok(Actor {
+            status_key: std::sync::RwLock::new((status_key, std::time::Instant::now())),
+            customer_page: config.customer_page.clone(),
             store,
             book: config.actions.clone(),
             settings: config.action_settings.clone(),
@@ -130,8 +142,34 @@ impl Actor {
         }
     }
 
+    /// The key status links are signed with now.
+    fn status_key(&self) -> crate::store::LinkKey {
+        match self.status_key.read() {
+            Ok(guard) => guard.0.clone(),
+            Err(poisoned) => poisoned.into_inner().0.clone(),
+        }
+    }
+
+    /// Re-reads the signing key once it is a minute old (a rotation on any node reaches every sender).
+    async fn refresh_status_key(&self) -> Result<(), StoreError> {
+        let stale = match self.status_key.read() {
+            Ok(guard) => guard.1.elapsed() >= STATUS_KEY_REFRESH,
+            Err(_) => true,
+        };
+        if stale {
+            let key = crate::service::status::signing_link_key(self.store.as_ref()).await?;
+            let mut guard = match self.status_key.write() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            *guard = (key, std::time::Instant::now());
+        }
+        Ok(())
+    }
+
     /// Plans new obligations, sends what is due; returns when the next row falls due.
     pub async fn turn(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.refresh_status_key().await?;
         loop {
             self.plan_pending(Timestamp::now()).await?;
             let recorded = self.send_due().await?;

@@ -1,0 +1,13 @@
+-- Seen's SQLite schema, version 9: the customer's status page (/c/{token}). Its links are signed with a key
+-- named in the link (kid), so keys can be rotated: the newest live key signs, every live key verifies, a
+-- retired key verifies nothing. A customer's links issued at or before their link_revocations.revoked_at verify nothing.
+CREATE TABLE link_keys (
+    kid INTEGER PRIMARY KEY,
+    secret TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    retired_at INTEGER
+);
+CREATE TABLE link_revocations (
+    customer TEXT PRIMARY KEY,
+    revoked_at INTEGER NOT NULL
+);
