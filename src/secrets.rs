@@ -256,12 +256,13 @@ fn status_link_parts<'a>(customer: &'a str, numbers: &'a str) -> [&'a [u8]; 4] {
     [b"status\n", customer.as_bytes(), b"\n", numbers.as_bytes()]
 }
 
-/// `HEX(customer).KID.ISSUED.EXPIRES.HMAC` (seconds since the epoch), signed with key `kid`'s secret.
+/// `HEX(customer).KID.ISSUED.EXPIRES.HMAC` (issued in milliseconds, so a revocation tells links minted just
+/// before it from those just after; expires in seconds since the epoch), signed with key `kid`'s secret.
 pub fn status_link_token(secret: &str, link: &StatusLink) -> String {
     let numbers = format!(
         "{}.{}.{}",
         link.kid,
-        link.issued.as_second(),
+        link.issued.as_millisecond(),
         link.expires.as_second()
     );
     let tag = hmac_sha256(secret, &status_link_parts(&link.customer, &numbers));
@@ -307,12 +308,11 @@ pub fn verify_status_link(
     {
         return Err(StatusLinkError::Invalid);
     }
-    let time = |s| Timestamp::from_second(s).map_err(|_| StatusLinkError::Invalid);
     let link = StatusLink {
         customer,
         kid,
-        issued: time(issued_s)?,
-        expires: time(expires_s)?,
+        issued: Timestamp::from_millisecond(issued_s).map_err(|_| StatusLinkError::Invalid)?,
+        expires: Timestamp::from_second(expires_s).map_err(|_| StatusLinkError::Invalid)?,
     };
     if now > link.expires {
         return Err(StatusLinkError::Expired(link.expires));

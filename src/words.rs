@@ -42,6 +42,17 @@ pub fn when(at: Timestamp, now: Timestamp, zone: &TimeZone) -> String {
     }
 }
 
+/// A moment in a sentence ("We got your message {opened}"): "today at 09:14", "yesterday at 17:02", else
+/// "on Tue 14 Jan at 09:14".
+pub fn on_when(at: Timestamp, now: Timestamp, zone: &TimeZone) -> String {
+    let text = when(at, now, zone);
+    match text.starts_with("today") || text.starts_with("tomorrow") || text.starts_with("yesterday")
+    {
+        true => text,
+        false => format!("on {text}"),
+    }
+}
+
 /// The zone's name as shown under times ("Europe/Lisbon").
 pub fn zone_name(zone: &TimeZone) -> String {
     zone.iana_name().unwrap_or("UTC").to_string()
@@ -90,9 +101,9 @@ pub fn promise_sentence(
     let due = (obligation.due_at < crate::domain::policy::NEVER).then_some(obligation.due_at);
     let sentence = fill(text, |name| match name {
         "ref" => Some(obligation.reference.clone().unwrap_or_default()),
-        "opened" => Some(when(obligation.opened_at, now, zone)),
+        "opened" => Some(on_when(obligation.opened_at, now, zone)),
         "due" => due.map(|at| when(at, now, zone)),
-        "kept" => obligation.closed_at.map(|at| when(at, now, zone)),
+        "kept" => obligation.closed_at.map(|at| on_when(at, now, zone)),
         "since" => obligation.paused_since.map(|at| when(at, now, zone)),
         "starts_at" => trigger
             .and_then(|e| {

@@ -81,6 +81,18 @@ pub async fn run(cli: &Cli, args: &ExplainArgs) -> Result<ExitCode> {
             when(args.as_of)
         );
     }
+    for told in view
+        .events
+        .iter()
+        .filter(|e| e.kind == crate::service::status::FEELS_IGNORED)
+    {
+        let via = told.properties["via"].as_str().unwrap_or("a link");
+        println!(
+            "  URGENT: told us nobody got back to them on {} (via {}).",
+            when(told.at),
+            via.replace('_', " ")
+        );
+    }
 
     println!("\nTimeline");
     for event in &view.events {

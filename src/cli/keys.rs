@@ -1,4 +1,5 @@
-//! `seen keys`: API keys (created, listed, revoked; each change is in the audit log).
+//! `seen keys`: API keys (created, listed, revoked) and the keys of customers' status links (listed,
+//! rotated, retired; a customer's links revoked; one printed). Each change is in the audit log.
 
 use std::process::ExitCode;
 
@@ -14,6 +15,23 @@ pub enum KeysCommand {
     List,
     /// Revoke an API key.
     Revoke { name: String },
+    /// The keys that sign customers' status links (/c/{token}), and the links themselves.
+    #[command(subcommand)]
+    Links(LinksCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum LinksCommand {
+    /// List the signing keys (ids and dates, never the secrets).
+    List,
+    /// Start signing with a new key; links signed by older live keys keep working.
+    Rotate,
+    /// Retire a key: every link it signed stops working (not the only live key).
+    Retire { kid: i64 },
+    /// Stop every status link of one customer issued until now (new messages carry new ones).
+    Revoke { customer: String },
+    /// Print a fresh status link for one customer (under `[actions] public_url`).
+    Url { customer: String },
 }
 
 pub async fn run(cli: &Cli, command: &KeysCommand) -> Result<ExitCode> {
@@ -44,6 +62,72 @@ pub async fn run(cli: &Cli, command: &KeysCommand) -> Result<ExitCode> {
             }
             audit(&service, "key.revoked", name).await?;
             println!("revoked {name:?}");
+        }
+        KeysCommand::Links(command) => return links(cli, &service, command).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn links(
+    cli: &Cli,
+    service: &crate::service::Service,
+    command: &LinksCommand,
+) -> Result<ExitCode> {
+    match command {
+        LinksCommand::List => {
+            for key in service.link_keys().await.context("listing link keys")? {
+                let state = match key.retired_at {
+                    Some(at) => format!("retired {at}"),
+                    None => "live".to_string(),
+                };
+                println!("{}\tcreated {}\t{state}", key.kid, key.created_at);
+            }
+        }
+        LinksCommand::Rotate => {
+            let key = service.rotate_link_key().await.context("rotating")?;
+            audit(service, "link_key.rotated", &key.kid.to_string()).await?;
+            println!("signing status links with key {} from now on", key.kid);
+        }
+        LinksCommand::Retire { kid } => {
+            if !service
+                .retire_link_key(*kid)
+                .await
+                .context("retiring the key")?
+            {
+                eprintln!("no live link key {kid}");
+                return Ok(ExitCode::from(1));
+            }
+            audit(service, "link_key.retired", &kid.to_string()).await?;
+            println!("retired key {kid}: the links it signed no longer work");
+        }
+        LinksCommand::Revoke { customer } => {
+            service
+                .revoke_status_links(customer, jiff::Timestamp::now())
+                .await
+                .context("revoking")?;
+            audit(service, "links.revoked", customer).await?;
+            println!("revoked every status link of {customer:?} issued until now");
+        }
+        LinksCommand::Url { customer } => {
+            let config = super::load_config(cli)?;
+            let key = service
+                .signing_link_key()
+                .await
+                .context("reading the signing key")?;
+            let now = jiff::Timestamp::now();
+            let link = crate::secrets::StatusLink {
+                customer: customer.clone(),
+                kid: key.kid,
+                issued: now,
+                expires: now
+                    .saturating_add(config.customer_page.expires)
+                    .unwrap_or(jiff::Timestamp::MAX),
+            };
+            println!(
+                "{}/c/{}",
+                config.action_settings.public_url,
+                crate::secrets::status_link_token(&key.secret, &link)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -42,7 +42,8 @@ impl Default for CustomerPageConfig {
 pub struct CustomerTextConfig {
     #[serde(default = "shown", skip_serializing_if = "is_shown")]
     pub show: bool,
-    /// Open and not yet due: "We got your message on {opened}. You will hear from us by {due}."
+    /// Open and not yet due: "We got your message {opened}. You will hear from us by {due}." ({opened} and
+    /// {kept} read "today at 09:14" or "on Tue 14 Jan at 09:14"; {due}, {since}, {starts_at} without "on").
     pub open: Option<String>,
     /// Open and past its due time.
     pub late: Option<String>,
@@ -143,7 +144,7 @@ impl CustomerPage {
                         &text.waiting,
                         "We are waiting for your reply since {since}.",
                     )?,
-                    kept: field("kept", &text.kept, "Done on {kept}.")?,
+                    kept: field("kept", &text.kept, "Done {kept}.")?,
                 },
             );
         }

@@ -331,6 +331,7 @@ struct QueueRow {
     waiting: String,
     nudges: u32,
     escalated: bool,
+    urgent: bool,
     acknowledged: bool,
     assignee: Option<String>,
     work: Vec<WorkView>,
@@ -352,6 +353,7 @@ impl From<service::QueueRow> for QueueRow {
             team: r.team,
             nudges: r.nudges,
             escalated: r.escalated,
+            urgent: r.urgent,
             acknowledged: r.acknowledged,
             assignee: r.assignee,
         }
@@ -618,6 +620,23 @@ pub async fn customer(
             }
         })
         .collect();
+    // "Nobody got back to me": the latest tap, and the words the customer added after it.
+    let feels_ignored = view
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.kind == crate::service::status::FEELS_IGNORED)
+        .map(|e| {
+            let comment = view
+                .events
+                .iter()
+                .rev()
+                .find(|c| c.kind == "customer.comment" && c.at >= e.at)
+                .and_then(|c| c.properties["comment"].as_str().map(str::to_string));
+            context! {
+                at => when(e.at), via => e.properties["via"].as_str().map(|v| v.replace('_', " ")), comment => comment,
+            }
+        });
     let obligations: Vec<minijinja::Value> = view
         .obligations
         .iter()
@@ -650,6 +669,7 @@ pub async fn customer(
             user => user.0.user.clone(), csrf => user.0.csrf.clone(),
             profile => minijinja::Value::from_serialize(&view.profile), invisible => view.invisible,
             events => events, obligations => obligations, messages => messages, work => work,
+            feels_ignored => feels_ignored,
             back => format!("/customers/{}", super::auth::url_escape(&id)),
         },
     ))

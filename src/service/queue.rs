@@ -58,6 +58,9 @@ pub struct QueueRow {
     pub nudges: u32,
     /// A manager was already alerted about it.
     pub escalated: bool,
+    /// The customer told us nobody got back to them (its policy is opened by `customer.feels_ignored`):
+    /// listed before every other row.
+    pub urgent: bool,
     pub acknowledged: bool,
     /// The latest assignee, if any.
     pub assignee: Option<String>,
@@ -106,7 +109,17 @@ impl Service {
                 .collect();
             triggers = self.events_by_id(ids).await?;
         }
-        let mut queue = select(invisible, filter, directory, &work, &triggers, page);
+        // Customers who told us nobody got back to them come first, then the longest wait.
+        let urgent: HashSet<&str> = self
+            .engine
+            .policies()
+            .iter()
+            .filter(|p| p.trigger.iter().any(|t| t == super::status::FEELS_IGNORED))
+            .map(|p| &*p.name)
+            .collect();
+        let mut order: Vec<&Invisible> = invisible.iter().collect();
+        order.sort_by_key(|v| !v.reasons.iter().any(|r| urgent.contains(r.policy.as_str())));
+        let mut queue = select(&order, filter, directory, &work, &triggers, page, &urgent);
         if !filter.needs_triggers() {
             let ids = queue.rows.iter().map(|r| r.trigger_event.clone()).collect();
             triggers = self.events_by_id(ids).await?;
@@ -169,12 +182,13 @@ impl Service {
 /// The rows `filter` keeps, in the order of `invisible`, and the counts and choices around them. Channel
 /// and team are filled for the rows shown afterwards (`Service::complete`).
 fn select(
-    invisible: &[Invisible],
+    invisible: &[&Invisible],
     filter: &QueueFilter,
     directory: &Directory,
     work: &[WorkEntry],
     triggers: &HashMap<String, Event>,
     page: usize,
+    urgent: &HashSet<&str>,
 ) -> Queue {
     let mut by_obligation: HashMap<ObligationKey, Vec<&WorkEntry>> = HashMap::new();
     for w in work {
@@ -234,6 +248,7 @@ fn select(
                     waiting: reason.waiting,
                     nudges: reason.nudges,
                     escalated: false,
+                    urgent: urgent.contains(reason.policy.as_str()),
                     acknowledged,
                     assignee: entries.iter().rev().find_map(|w| w.assignee.clone()),
                     work: entries.into_iter().cloned().collect(),
@@ -298,12 +313,13 @@ mod tests {
             invisible("b", vec![reason("reply", "e3", 60)]),
         ];
         select(
-            &list,
+            &list.iter().collect::<Vec<_>>(),
             filter,
             &Directory::default(),
             work_log,
             &HashMap::new(),
             page,
+            &HashSet::new(),
         )
     }
 

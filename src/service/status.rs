@@ -75,10 +75,16 @@ impl Service {
             Ok(link) => link,
             Err(err) => return Ok(Err(err)),
         };
-        match self.store.links_revoked_at(&link.customer).await? {
-            Some(revoked) if link.issued <= revoked => Ok(Err(StatusLinkError::Revoked)),
-            _ => Ok(Ok(link)),
+        if let Some(revoked) = self.store.links_revoked_at(&link.customer).await? {
+            if link.issued <= revoked {
+                return Ok(Err(StatusLinkError::Revoked));
+            }
         }
+        // A genuine link of a customer Seen no longer knows (erased): nothing to show, nothing to record.
+        if self.store.customer(&link.customer).await?.is_none() {
+            return Ok(Err(StatusLinkError::Invalid));
+        }
+        Ok(Ok(link))
     }
 
     /// What `link`'s customer's page shows now; `None` when the customer is not (or no longer) known.

@@ -25,5 +25,6 @@ mod pg_restart;
 mod promises;
 mod query_plans;
 mod silence;
+mod status_page;
 mod store;
 mod surveys;

@@ -92,7 +92,7 @@ fn path(url: &str) -> String {
 }
 
 /// The `action` of a page's POST form.
-fn form_action(html: &str) -> Option<String> {
+pub(crate) fn form_action(html: &str) -> Option<String> {
     let start = html.find("<form method=\"post\" action=\"")? + 28;
     let rest = &html[start..];
     Some(rest[..rest.find('"')?].replace("&amp;", "&"))
@@ -453,7 +453,7 @@ async fn one_survey_per_customer_per_period_and_one_reminder() {
 
 /// Every URL in a raw message: headers (unfolded) and each MIME part's body (quoted-printable or base64
 /// decoded).
-fn message_urls(message: &Value) -> Vec<String> {
+pub(crate) fn message_urls(message: &Value) -> Vec<String> {
     let data = message["data"].as_str().unwrap().replace("\r\n", "\n");
     let (headers, body) = data.split_once("\n\n").unwrap_or((&data, ""));
     let mut texts = vec![headers.replace("\n ", " ").replace("\n\t", " ")];
@@ -527,6 +527,7 @@ fn base64_decode(text: &str) -> Vec<u8> {
 }
 
 /// Mail scanners and link previews open every link of every message (GET and HEAD): nothing is answered,
+/// nobody says "nobody got back to me",
 /// nobody is unsubscribed, no promise changes. The person's tap on the confirmation's button answers, once;
 /// the RFC 8058 one-click `POST` of `List-Unsubscribe` still unsubscribes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -582,15 +583,23 @@ async fn a_crawler_following_every_link_records_nothing() {
     }
     let survey_links = fetched.iter().filter(|p| p.starts_with("/s/")).count();
     let unsubscribe_links = fetched.iter().filter(|p| p.starts_with("/u/")).count();
+    let status_links = fetched.iter().filter(|p| p.starts_with("/c/")).count();
+    let ignored_links = fetched
+        .iter()
+        .filter(|p| p.starts_with("/c/") && p.ends_with("/ignored"))
+        .count();
     assert!(
-        survey_links >= 5 && unsubscribe_links >= 1,
-        "every answer and the unsubscribe link: {fetched:#?}"
+        survey_links >= 5 && unsubscribe_links >= 1 && status_links >= 2 && ignored_links >= 1,
+        "every answer, the unsubscribe link, the status page and \"nobody got back to me\": {fetched:#?}"
     );
 
     // Nothing recorded, nobody unsubscribed, no promise moved, no alert sent.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(events(&app, "eve", "survey.answered").await.is_empty());
     assert!(events(&app, "eve", "survey.unhappy").await.is_empty());
+    assert!(events(&app, "eve", "customer.feels_ignored")
+        .await
+        .is_empty());
     assert!(app.service.store().suppressions().await.unwrap().is_empty());
     let (_, after) = app.get_json("/v1/customers/eve").await;
     assert_eq!(after["obligations"], before["obligations"]);
@@ -598,6 +607,14 @@ async fn a_crawler_following_every_link_records_nothing() {
     let (_, outbox_after) = app.get_json("/v1/outbox").await;
     assert_eq!(outbox_after, outbox_before);
     assert!(smtp.to("alice@venue.example").is_empty());
+    // The status page showed Eve's page; "nobody got back to me" a confirmation with a button.
+    for (path, status, html) in pages.iter().filter(|(p, _, _)| p.starts_with("/c/")) {
+        assert_eq!(*status, 200, "{path}: {html}");
+        if path.ends_with("/ignored") {
+            assert!(html.contains("Nothing is recorded"), "{html}");
+            assert_eq!(form_action(html).as_deref(), Some(path.as_str()), "{html}");
+        }
+    }
     // What they saw: a confirmation with a button.
     for (path, status, html) in pages.iter().filter(|(p, _, _)| p.starts_with("/s/")) {
         assert_eq!(*status, 200, "{path}");
