@@ -5,8 +5,12 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use crate::common::prerequisites;
+use crate::common::dashboard::add_user;
+use crate::common::sinks::SmtpSink;
+use crate::common::{prerequisites, spawn_app_acting, Backend};
+use crate::status_page;
 
 #[test]
 fn the_dashboard_works_in_a_real_browser() {
@@ -48,5 +52,77 @@ fn the_dashboard_works_in_a_real_browser() {
         let shot = screenshots.join(format!("{page}.png"));
         let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
         assert!(size > 5_000, "{} missing or empty", shot.display());
+    }
+}
+
+/// The customer's side (`tests/browser/customer.mjs`): a real email caught by the test SMTP server carries
+/// the status link; the customer opens it on a 390 px phone (and a 1280 px screen), sees the open request
+/// and its promised time in their zone, axe-core finds no violation, they tap "Nobody got back to me"; the
+/// manager's alert arrives by email and the dashboard lists the customer first, urgent. Screenshots in
+/// `target/screenshots/status-*.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_customer_page_works_in_a_real_browser() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("tests/browser");
+    let chromium = prerequisites::chromium();
+    let node = prerequisites::node();
+    prerequisites::browser_modules(&dir);
+    let screenshots = root.join("target/screenshots");
+    let smtp = SmtpSink::start(&[]);
+    let app = spawn_app_acting(Backend::Sqlite, status_page::config(smtp.port)).await;
+    add_user(&app, "rui@venue.example", seen::store::Role::Manager).await;
+    let at = jiff::Timestamp::now() - Duration::from_secs(60);
+    assert_eq!(
+        app.post_events(&status_page::customer_events(at)).await.0,
+        200
+    );
+    smtp.wait_for(15, "the order confirmation", |_| {
+        !smtp.to("ana@example.com").is_empty()
+    })
+    .await;
+    let url = format!(
+        "{}{}",
+        app.address,
+        status_page::status_path(&smtp, "ana@example.com")
+    );
+    let zone = jiff::tz::TimeZone::get("Europe/Lisbon").expect("zone");
+    let due = seen::words::when(
+        at + Duration::from_secs(4 * 3600),
+        jiff::Timestamp::now(),
+        &zone,
+    );
+    let (address, shots) = (app.address.clone(), screenshots.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(node)
+            .arg("customer.mjs")
+            .current_dir(&dir)
+            .env("STATUS_URL", url)
+            .env("BASE", address)
+            .env("EMAIL", "rui@venue.example")
+            .env("PASSWORD", "a long password")
+            .env("DUE", due)
+            .env("SCREENSHOTS", shots)
+            .env("CHROMIUM", chromium)
+            .output()
+            .expect("running node")
+    })
+    .await
+    .expect("the browser run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("all customer page checks passed"),
+        "browser test failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    smtp.wait_for(15, "the manager's alert", |_| {
+        smtp.to("rui@venue.example")
+            .iter()
+            .any(|m| m["data"].as_str().unwrap_or("").contains("nobody got back to them"))
+    })
+    .await;
+    for shot in ["status-390", "status-1280", "status-told-390", "invisible-urgent"] {
+        let path = screenshots.join(format!("{shot}.png"));
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 5_000, "{} missing or empty", path.display());
     }
 }

@@ -14,9 +14,9 @@ use crate::common::sinks::SmtpSink;
 use crate::common::{spawn_app_stepped, Backend, TestApp};
 use crate::surveys::{form_action, message_urls};
 
-const PUBLIC: &str = "https://seen.example";
+pub(crate) const PUBLIC: &str = "https://seen.example";
 
-fn config(smtp_port: u16) -> Config {
+pub(crate) fn config(smtp_port: u16) -> Config {
     let text = format!(
         r#"
 [actions]
@@ -86,7 +86,7 @@ customer_text.open = "You told us {{opened}} that nobody got back to you. A mana
     Config::from_toml(&text, "test").expect("test config")
 }
 
-fn customer_events(at: Timestamp) -> Value {
+pub(crate) fn customer_events(at: Timestamp) -> Value {
     json!([
         { "id": "m1", "type": "message.received", "customer": "ana", "customer_email": "ana@example.com",
           "customer_name": "Ana Pereira", "customer_timezone": "Europe/Lisbon", "channel": "email",
@@ -132,7 +132,7 @@ async fn post(app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String)
 }
 
 /// The status-page link in a message to `address`.
-fn status_path(smtp: &SmtpSink, address: &str) -> String {
+pub(crate) fn status_path(smtp: &SmtpSink, address: &str) -> String {
     let message = smtp.to(address).into_iter().next().expect("a message");
     let url = message_urls(&message)
         .into_iter()
