@@ -8,8 +8,10 @@ mod accounts;
 mod deliveries;
 pub mod insights;
 mod mailboxes;
+pub mod public;
 mod queue;
 mod records;
+mod search;
 
 pub use accounts::NewSession;
 pub use queue::{Queue, QueueFilter, QueueRow};

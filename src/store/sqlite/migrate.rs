@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::store::migrations::Migration;
 
 /// Each brings the schema to its version from the one before.
-pub(crate) const MIGRATIONS: [Migration; 8] = [
+pub(crate) const MIGRATIONS: [Migration; 9] = [
     Migration::new(1, "init", include_str!("migrations/0001_init.sql")),
     Migration::new(2, "outbox", include_str!("migrations/0002_outbox.sql")),
     Migration::new(
@@ -27,6 +27,11 @@ pub(crate) const MIGRATIONS: [Migration; 8] = [
         include_str!("migrations/0007_deliveries.sql"),
     ),
     Migration::new(8, "pauses", include_str!("migrations/0008_pauses.sql")),
+    Migration::new(
+        9,
+        "customer_search",
+        include_str!("migrations/0009_customer_search.sql"),
+    ),
 ];
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
