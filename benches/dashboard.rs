@@ -329,7 +329,11 @@ fn main() {
         // page -> (p50, p95, max) per binary
         let mut results: Vec<(String, Vec<Figures>)> = Vec::new();
         for seen in &bins {
-            let config = if seen == SEEN { &config_public } else { &config };
+            let config = if seen == SEEN {
+                &config_public
+            } else {
+                &config
+            };
             let pages = measure(seen, &db, config, &client, requests, pause_ms);
             for (page, figures) in pages {
                 eprintln!(
