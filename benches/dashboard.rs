@@ -2,6 +2,9 @@
 //! about 5 000 000 events (the demo generator, 7 months of history), on the real release binary over
 //! loopback. Each page is requested `SEEN_BENCH_REQUESTS` times (default 40) after one warm-up, with the
 //! figure cache on (the default, 30 s) and off (`figures_cache_secs = 0`: every request recomputes).
+//! Also the customer search (an id prefix, and one letter: 50 of very many) and, with `[public] enabled`,
+//! the public promise figures (`/promises/public`, no login; baselines that lack a page skip it), and one
+//! queue customer's own status page (`/c/{token}`, minted with `seen keys links url`).
 //! Writes `target/bench-dashboard.md`.
 //!
 //! Sizes: `SEEN_BENCH_CUSTOMERS` (default 200 000), `SEEN_BENCH_MONTHS` (default 7),
@@ -197,8 +200,29 @@ fn measure(
         "/surveys".into(),
         "/admin/users".into(),
         "/admin/policies".into(),
+        "/search?q=a".into(),
+        "/promises/public".into(),
     ];
+    if let Some(c) = &customer {
+        // That customer's own status page (no session needed), with a link minted by this build's CLI.
+        if seen == SEEN {
+            let minted = Command::new(seen)
+                .arg("--db")
+                .arg(db)
+                .arg("--config")
+                .arg(config)
+                .args(["keys", "links", "url", c])
+                .output()
+                .expect("seen keys links url");
+            let url = String::from_utf8_lossy(&minted.stdout).trim().to_string();
+            if let Some(at) = url.find("/c/") {
+                pages.push(url[at..].to_string());
+            }
+        }
+    }
     if let Some(c) = customer {
+        let prefix: String = c.chars().take(4).collect();
+        pages.push(format!("/search?q={prefix}"));
         pages.insert(3, format!("/customers/{c}"));
     }
     let mut out = Vec::new();
@@ -215,11 +239,18 @@ fn measure(
             let status = response.status();
             let body = response.bytes().expect("body");
             let ms = started.elapsed().as_secs_f64() * 1_000.0;
+            if status == reqwest::StatusCode::NOT_FOUND && seen != SEEN {
+                // A baseline from before this page.
+                break;
+            }
             assert!(status.is_success(), "{page}: {status}");
             assert!(!body.is_empty());
             if i > 0 {
                 times.push(ms);
             }
+        }
+        if times.is_empty() {
+            continue;
         }
         times.sort_by(f64::total_cmp);
         let figures = (
@@ -303,10 +334,25 @@ fn main() {
             ),
         )
         .expect("config");
+        // This build also publishes its promise figures (older binaries refuse the unknown section).
+        let config_public = dir.path().join(format!("seen-{figures_secs}-public.toml"));
+        std::fs::write(
+            &config_public,
+            format!(
+                "{}\n[public]\nenabled = true\n",
+                std::fs::read_to_string(&config).expect("config")
+            ),
+        )
+        .expect("config");
         // page -> (p50, p95, max) per binary
         let mut results: Vec<(String, Vec<Figures>)> = Vec::new();
         for seen in &bins {
-            let pages = measure(seen, &db, &config, &client, requests, pause_ms);
+            let config = if seen == SEEN {
+                &config_public
+            } else {
+                &config
+            };
+            let pages = measure(seen, &db, config, &client, requests, pause_ms);
             for (page, figures) in pages {
                 eprintln!(
                     "{page} {label} ({}): p50 {:.1} p95 {:.1} max {:.1}",

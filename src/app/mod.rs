@@ -111,6 +111,10 @@ impl App {
             .map_err(anyhow::Error::msg)?;
         let dashboard = Arc::new(Dashboard::new(
             config.directory.clone(),
+            config
+                .file
+                .dashboard_settings(&config.engine)
+                .map_err(anyhow::Error::msg)?,
             Duration::from_secs(config.file.server.figures_cache_secs),
             Duration::from_secs(config.file.server.queue_cache_secs),
         ));

@@ -75,6 +75,139 @@ pub struct ConfigFile {
     pub connectors: connectors::ConnectorsConfig,
     #[serde(default)]
     pub customer_page: customer_page::CustomerPageConfig,
+    #[serde(default)]
+    pub public: PublicConfig,
+}
+
+/// `[public]`: the promise figures anyone may see without logging in (`/promises/public` and a badge per
+/// policy), off by default. Only figures: rates and times, never a customer.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublicConfig {
+    pub enabled: bool,
+    /// The promises published, in this order. Omitted: the built-in list (`[[public.promises]]` in the
+    /// defaults), keeping those whose policy exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promises: Option<Vec<PublicPromiseConfig>>,
+}
+
+/// `[[public.promises]]`: one published promise.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicPromiseConfig {
+    /// A promise policy's name.
+    pub policy: String,
+    /// What is promised, as the public reads it: "messages answered".
+    pub label: String,
+    /// How the deadline reads ("within one business day"); omitted: from the policy's own `within`
+    /// (and calendar).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<String>,
+}
+
+/// One published promise, validated: its policy exists and is a promise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedPromise {
+    pub policy: String,
+    pub label: String,
+    /// The deadline as the public page words it.
+    pub within: String,
+}
+
+/// `[public]` and `[server] timezone`, validated: what the dashboard needs beyond the service.
+#[derive(Debug, Clone)]
+pub struct DashboardSettings {
+    /// The business's time zone: every time the dashboard shows is in it.
+    pub timezone: jiff::tz::TimeZone,
+    /// `None`: the public figures are off (their routes answer 404).
+    pub public: Option<Vec<PublishedPromise>>,
+}
+
+/// Longest public label or deadline phrase.
+const MAX_PUBLIC_TEXT: usize = 100;
+
+impl ConfigFile {
+    /// `[server] timezone`, else the zone of the `office` calendar (the built-in calendar, which every
+    /// configuration has unless it replaces it), else UTC. An unknown zone is an error naming the field.
+    pub fn business_timezone(&self) -> Result<jiff::tz::TimeZone, String> {
+        let name = match &self.server.timezone {
+            Some(name) => name.clone(),
+            None => match self.calendars.get("office") {
+                Some(office) => office.timezone.clone(),
+                None => return Ok(jiff::tz::TimeZone::UTC),
+            },
+        };
+        jiff::tz::TimeZone::get(&name).map_err(|_| {
+            format!("[server] timezone = {name:?}: unknown IANA time zone (e.g. \"Europe/Lisbon\")")
+        })
+    }
+
+    /// `[public]`, checked against the policies (`None`: not enabled, and then not checked). Promises listed
+    /// explicitly must name promise policies; the built-in list keeps only the policies that exist.
+    pub fn published_promises(
+        &self,
+        engine: &Engine,
+    ) -> Result<Option<Vec<PublishedPromise>>, String> {
+        if !self.public.enabled {
+            return Ok(None);
+        }
+        let listed = self.public.promises.clone();
+        let explicit = listed.is_some();
+        let list = match listed {
+            Some(list) => list,
+            None => default_public_promises()?,
+        };
+        let mut out: Vec<PublishedPromise> = Vec::new();
+        for p in list {
+            let at = |what: &str| format!("[[public.promises]] policy = {:?}: {what}", p.policy);
+            let Some(policy) = engine.policies().iter().find(|q| *q.name == *p.policy) else {
+                if explicit {
+                    return Err(at("no such policy"));
+                }
+                continue;
+            };
+            if !policy.promise {
+                return Err(at("not a promise (promise = false)"));
+            }
+            if out.iter().any(|q| q.policy == p.policy) {
+                return Err(at("listed twice"));
+            }
+            let within = p
+                .within
+                .clone()
+                .unwrap_or_else(|| crate::service::public::deadline_phrase(policy));
+            for (field, text) in [("label", &p.label), ("within", &within)] {
+                if text.trim().is_empty()
+                    || text.chars().count() > MAX_PUBLIC_TEXT
+                    || text.chars().any(char::is_control)
+                {
+                    return Err(at(&format!(
+                        "{field} must be 1 to {MAX_PUBLIC_TEXT} characters without control characters"
+                    )));
+                }
+            }
+            out.push(PublishedPromise {
+                policy: p.policy.clone(),
+                label: p.label.clone(),
+                within,
+            });
+        }
+        Ok(Some(out))
+    }
+
+    /// The dashboard's validated settings.
+    pub fn dashboard_settings(&self, engine: &Engine) -> Result<DashboardSettings, String> {
+        Ok(DashboardSettings {
+            timezone: self.business_timezone()?,
+            public: self.published_promises(engine)?,
+        })
+    }
+}
+
+/// The built-in `[[public.promises]]` (from `default-config.toml`).
+fn default_public_promises() -> Result<Vec<PublicPromiseConfig>, String> {
+    let defaults: ConfigFile = toml::from_str(DEFAULT_CONFIG).map_err(|e| e.to_string())?;
+    Ok(defaults.public.promises.unwrap_or_default())
 }
 
 /// `[metrics]`: `GET /metrics` in the Prometheus text format. Off by default; when on, it is served on its
@@ -369,6 +502,10 @@ pub struct ServerConfig {
     pub login_backoff_secs: u64,
     /// The longest wait, in seconds.
     pub login_backoff_max_secs: u64,
+    /// The business's IANA time zone: the dashboard shows every time in it. Omitted: the `office`
+    /// calendar's zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -383,6 +520,7 @@ impl Default for ServerConfig {
             login_failures_per_address: 20,
             login_backoff_secs: 1,
             login_backoff_max_secs: 900,
+            timezone: None,
         }
     }
 }
@@ -541,6 +679,7 @@ impl Config {
         file.metrics.settings().map_err(invalid)?;
         file.connectors.validate().map_err(invalid)?;
         let customer_page = customer_page::CustomerPage::build(&file).map_err(invalid)?;
+        file.dashboard_settings(&engine).map_err(invalid)?;
         let mut surveys = BTreeMap::new();
         for (name, survey) in &file.surveys {
             let kind = SurveyKind::parse(&survey.kind).ok_or_else(|| {
@@ -743,6 +882,45 @@ mod tests {
     }
 
     #[test]
+    fn the_business_zone_and_the_published_promises() {
+        let config = Config::defaults().unwrap();
+        let settings = config.file.dashboard_settings(&config.engine).unwrap();
+        assert_eq!(
+            settings.timezone,
+            jiff::tz::TimeZone::UTC,
+            "the office calendar's"
+        );
+        assert!(settings.public.is_none(), "off by default");
+        let config = Config::from_toml(
+            "[calendars.office]\ntimezone = 'Europe/Lisbon'\nhours = { mon = ['09:00-17:00'] }\n[public]\nenabled = true",
+            "t",
+        )
+        .unwrap();
+        let settings = config.file.dashboard_settings(&config.engine).unwrap();
+        assert_eq!(settings.timezone.iana_name(), Some("Europe/Lisbon"));
+        let published = settings.public.unwrap();
+        assert_eq!(published.len(), 6);
+        assert_eq!(published[0].policy, "reply");
+        assert_eq!(published[0].label, "messages answered");
+        assert_eq!(published[0].within, "within 8 h 30 min of business hours");
+        let config = Config::from_toml(
+            "[server]\ntimezone = 'America/New_York'\n[public]\nenabled = true\n[[public.promises]]\npolicy = 'reply'\nlabel = 'replies'\nwithin = 'within one business day'",
+            "t",
+        )
+        .unwrap();
+        let settings = config.file.dashboard_settings(&config.engine).unwrap();
+        assert_eq!(settings.timezone.iana_name(), Some("America/New_York"));
+        assert_eq!(
+            settings.public.unwrap(),
+            vec![PublishedPromise {
+                policy: "reply".into(),
+                label: "replies".into(),
+                within: "within one business day".into()
+            }]
+        );
+    }
+
+    #[test]
     fn user_policies_replace_defaults_and_calendars_merge() {
         let config = Config::from_toml(
             r#"
@@ -845,6 +1023,19 @@ mod tests {
             ("[calendars.x]\ntimezone='UTC'\nhours={}", "no opening hours"),
             ("[calendars.x]\ntimezone='Nowhere/City'\nhours={mon=['09:00-17:00']}", "Nowhere/City"),
             ("bogus = 1", "bogus"),
+            ("[server]\ntimezone = 'Mars/Olympus'", "[server] timezone = \"Mars/Olympus\""),
+            (
+                "[public]\nenabled = true\n[[public.promises]]\npolicy = 'nope'\nlabel = 'x'",
+                "[[public.promises]] policy = \"nope\": no such policy",
+            ),
+            (
+                "[public]\nenabled = true\n[[public.promises]]\npolicy = 'survey-after-visit'\nlabel = 'x'",
+                "not a promise",
+            ),
+            (
+                "[public]\nenabled = true\n[[public.promises]]\npolicy = 'reply'\nlabel = ''",
+                "label must be",
+            ),
         ];
         for (text, expected) in cases {
             let err = Config::from_toml(text, "t.toml").unwrap_err().to_string();

@@ -7,7 +7,8 @@ use minijinja::{context, Value};
 use serde::Deserialize;
 
 use super::auth::CurrentUser;
-use super::pages::{render, when};
+use super::pages::render;
+use super::time::Times;
 use super::DashboardState;
 use super::{PageError, PageResult};
 use crate::domain::policy::Within;
@@ -17,6 +18,7 @@ use crate::secrets::{hash_password, MIN_PASSWORD};
 use crate::store::{Role, StoreError};
 
 fn users_page(
+    times: &Times,
     users: &[crate::store::User],
     user: &CurrentUser,
     status: StatusCode,
@@ -25,7 +27,7 @@ fn users_page(
 ) -> axum::response::Response {
     let users: Vec<Value> = users
         .iter()
-        .map(|u| context! { email => u.email.clone(), name => u.name.clone(), role => u.role.as_str(), created_at => when(u.created_at) })
+        .map(|u| context! { email => u.email.clone(), name => u.name.clone(), role => u.role.as_str(), created_at => times.html(u.created_at) })
         .collect();
     render(
         status,
@@ -40,7 +42,14 @@ fn users_page(
 pub async fn users(State(state): State<DashboardState>, user: CurrentUser) -> PageResult {
     user.require(Role::Admin)?;
     let users = state.service.users().await?;
-    Ok(users_page(&users, &user, StatusCode::OK, None, None))
+    Ok(users_page(
+        &state.dashboard.times,
+        &users,
+        &user,
+        StatusCode::OK,
+        None,
+        None,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +90,7 @@ pub async fn add_user(
     if let Some(problem) = problem {
         let users = state.service.users().await?;
         return Ok(users_page(
+            &state.dashboard.times,
             &users,
             &user,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -108,6 +118,7 @@ pub async fn add_user(
             )
             .await?;
             Ok(users_page(
+                &state.dashboard.times,
                 &users,
                 &user,
                 StatusCode::OK,
@@ -120,6 +131,7 @@ pub async fn add_user(
             ))
         }
         Err(StoreError::Conflict(what)) => Ok(users_page(
+            &state.dashboard.times,
             &users,
             &user,
             StatusCode::CONFLICT,
@@ -131,6 +143,7 @@ pub async fn add_user(
 }
 
 fn keys_page(
+    times: &Times,
     keys: &[crate::store::ApiKey],
     user: &CurrentUser,
     new_key: Option<(String, String)>,
@@ -138,7 +151,7 @@ fn keys_page(
 ) -> axum::response::Response {
     let keys: Vec<Value> = keys
         .iter()
-        .map(|k| context! { name => k.name.clone(), created_at => when(k.created_at) })
+        .map(|k| context! { name => k.name.clone(), created_at => times.html(k.created_at) })
         .collect();
     render(
         if error.is_some() {
@@ -157,7 +170,7 @@ fn keys_page(
 pub async fn keys(State(state): State<DashboardState>, user: CurrentUser) -> PageResult {
     user.require(Role::Admin)?;
     let keys = state.service.api_keys().await?;
-    Ok(keys_page(&keys, &user, None, None))
+    Ok(keys_page(&state.dashboard.times, &keys, &user, None, None))
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,6 +198,7 @@ pub async fn key_action(
     if !valid {
         let keys = state.service.api_keys().await?;
         return Ok(keys_page(
+            &state.dashboard.times,
             &keys,
             &user,
             None,
@@ -214,7 +228,13 @@ pub async fn key_action(
         _ => return Err(PageError::BadRequest("action: create or revoke".into())),
     }
     let keys = state.service.api_keys().await?;
-    Ok(keys_page(&keys, &user, new_key, error))
+    Ok(keys_page(
+        &state.dashboard.times,
+        &keys,
+        &user,
+        new_key,
+        error,
+    ))
 }
 
 pub async fn policies(State(state): State<DashboardState>, user: CurrentUser) -> PageResult {

@@ -8,7 +8,7 @@ use minijinja::{context, Value};
 use serde::Deserialize;
 
 use super::auth::CurrentUser;
-use super::pages::{render, when};
+use super::pages::render;
 use super::DashboardState;
 use super::PageResult;
 use crate::store::admin::{customer_digest, new_tombstone};
@@ -35,7 +35,7 @@ async fn audit_page(
         .into_iter()
         .map(|e| {
             context! {
-                at => when(e.at), actor => e.actor, action => e.action, subject => e.subject, detail => e.detail,
+                at => state.dashboard.times.html(e.at), actor => e.actor, action => e.action, subject => e.subject, detail => e.detail,
             }
         })
         .collect();

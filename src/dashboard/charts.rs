@@ -1,14 +1,36 @@
 //! Server-rendered SVG charts: titled, with axes and units, and readable without colour (the Okabe–Ito
 //! palette, which colour-blind readers can tell apart, plus a distinct dash pattern and marker per line).
+//! "Breached" is always drawn in one colour that reads as bad, vermillion (`BREACHED`), in every chart and
+//! legend, and nothing else is.
 
 use std::fmt::Write;
 
 use crate::service::insights::Series;
 
-/// Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
-const COLOURS: [&str; 8] = [
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
+/// Okabe & Ito (2008): distinguishable with every common colour-vision deficiency. Vermillion is kept
+/// out of the rotation: it is `BREACHED`'s alone.
+const COLOURS: [&str; 7] = [
+    "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
 ];
+
+/// Okabe–Ito vermillion: broken promises, wherever they are drawn.
+pub const BREACHED: &str = "#D55E00";
+
+/// A series or bar part named "breached" (any case, alone or first, as in "breached (p90)") is a broken
+/// promise.
+fn is_breached(name: &str) -> bool {
+    let name = name.trim().to_lowercase();
+    name == "breached" || name.starts_with("breached ")
+}
+
+/// The colour of the `i`-th series: `BREACHED` for breached ones, else the palette in turn.
+fn colour(name: &str, i: usize) -> &'static str {
+    if is_breached(name) {
+        BREACHED
+    } else {
+        COLOURS[i % COLOURS.len()]
+    }
+}
 const DASHES: [&str; 8] = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 4", "3 6"];
 
 const WIDTH: f64 = 640.0;
@@ -19,7 +41,7 @@ const TOP: f64 = 12.0;
 const BOTTOM: f64 = 42.0;
 
 /// Text for SVG/HTML: the chart is inserted unescaped, so every label is escaped here.
-fn esc(text: &str) -> String {
+pub(super) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -194,7 +216,7 @@ fn legend(names: &[(String, usize)]) -> String {
     }
     let mut out = String::from(r#"<ul class="legend">"#);
     for (name, i) in names {
-        let colour = COLOURS[i % COLOURS.len()];
+        let colour = colour(name, *i);
         let dash = DASHES[i % DASHES.len()];
         let mut swatch = format!(
             r#"<svg width="34" height="12" aria-hidden="true"><line x1="1" x2="33" y1="6" y2="6" stroke="{colour}" stroke-width="2.5" stroke-dasharray="{dash}"/>"#
@@ -228,7 +250,7 @@ pub fn line_chart(
     let mut names = Vec::new();
     let mut any = false;
     for (i, s) in series.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
+        let colour = colour(&s.name, i);
         let dash = DASHES[i % DASHES.len()];
         let mut d = String::new();
         let mut pen_down = false;
@@ -318,7 +340,7 @@ pub fn stacked_bars(
                 f.x(k) - bar / 2.0,
                 y1,
                 (y0 - y1).max(0.0),
-                COLOURS[i % COLOURS.len()],
+                colour(name, i),
                 esc(&format!(
                     "{}, {}: {} {}",
                     name,
@@ -336,7 +358,7 @@ pub fn stacked_bars(
         let _ = write!(
             out,
             r#"<li><svg width="12" height="12" aria-hidden="true"><rect width="12" height="12" fill="{}"/></svg> {}</li>"#,
-            COLOURS[i % COLOURS.len()],
+            colour(name, i),
             esc(name)
         );
     }
@@ -415,6 +437,79 @@ mod tests {
             "zero parts draw nothing"
         );
         assert!(bars.contains("kept, d0: 3 promises"));
+    }
+
+    fn names_breached(svg_after: &str) -> bool {
+        // The element's own <title> (bars, markers) or the legend item's text after its swatch.
+        let title = svg_after
+            .split("<title>")
+            .nth(1)
+            .and_then(|t| t.split("</title>").next())
+            .unwrap_or("");
+        title.starts_with("breached")
+    }
+
+    #[test]
+    fn breached_is_vermillion_in_every_chart_and_legend_and_nothing_else_is() {
+        let parts = |order: &[&str]| -> Vec<(String, Vec<f64>)> {
+            order
+                .iter()
+                .map(|n| (n.to_string(), vec![2.0, 1.0]))
+                .collect()
+        };
+        // Wherever breached comes in the list, and whatever else is drawn.
+        for order in [
+            &["kept on time", "kept late", "breached", "open"][..],
+            &["breached", "kept on time"][..],
+            &["a", "b", "c", "d", "e", "f", "g", "h", "Breached"][..],
+        ] {
+            let svg = stacked_bars("t", "promises", &labels(2), &parts(order));
+            let chart = svg.split("</svg>").next().unwrap();
+            let bars: Vec<&str> = chart.split("<rect x=").skip(1).collect();
+            assert!(!bars.is_empty());
+            for bar in bars {
+                let breached = names_breached(&bar.to_lowercase());
+                assert_eq!(bar.contains(BREACHED), breached, "{order:?}: {bar}");
+            }
+            let legend = svg.split(r#"<ul class="legend">"#).nth(1).unwrap();
+            for item in legend.split("<li>").skip(1) {
+                let breached = item.to_lowercase().contains("</svg> breached");
+                assert_eq!(item.contains(BREACHED), breached, "{order:?}: {item}");
+            }
+        }
+        for position in 0..9 {
+            let mut series: Vec<Series> = (0..9)
+                .map(|i| Series {
+                    name: format!("series {i}"),
+                    values: vec![Some(i as f64), Some(1.0)],
+                })
+                .collect();
+            series[position].name = "breached".into();
+            let svg = line_chart("t", "n", &labels(2), &series, None);
+            let chart = svg.split("</svg>").next().unwrap();
+            // Each line, then its markers (each titled with the series' name).
+            let lines: Vec<&str> = chart.split(r#"fill="none" stroke=""#).skip(1).collect();
+            assert_eq!(lines.len(), 9);
+            for line in lines {
+                let breached = names_breached(line);
+                let expected = if breached { 1 + 2 } else { 0 };
+                assert_eq!(
+                    line.matches(BREACHED).count(),
+                    expected,
+                    "position {position}: {line}"
+                );
+                assert_eq!(line.starts_with(BREACHED), breached);
+            }
+            let legend = svg.split(r#"<ul class="legend">"#).nth(1).unwrap();
+            for item in legend.split("<li>").skip(1) {
+                let breached = item.contains("</svg> breached");
+                assert_eq!(
+                    item.contains(BREACHED),
+                    breached,
+                    "position {position}: {item}"
+                );
+            }
+        }
     }
 
     #[test]

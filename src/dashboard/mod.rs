@@ -10,8 +10,11 @@ pub mod auth;
 pub mod charts;
 mod input;
 mod pages;
+mod public;
 mod reports;
+mod search;
 pub mod throttle;
+pub mod time;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +25,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::config::actions::Directory;
-use crate::config::ServerConfig;
+use crate::config::{DashboardSettings, PublishedPromise, ServerConfig};
 use crate::domain::trend::Window;
 use crate::service::Service;
 use crate::store::StoreError;
@@ -50,6 +53,9 @@ pub fn router(state: DashboardState) -> Router {
         .route("/invisible", get(pages::invisible))
         .route("/invisible/work", post(pages::work))
         .route("/customers/{id}", get(pages::customer))
+        .route("/search", get(search::page))
+        .route("/promises/public", get(public::page))
+        .route("/promises/badge/{file}", get(public::badge))
         .route("/promises", get(reports::promises))
         .route("/outbox", get(reports::outbox))
         .route("/surveys", get(reports::surveys))
@@ -122,14 +128,31 @@ pub struct Dashboard {
     queue: FigureCache<(), Vec<crate::domain::report::Invisible>>,
     /// Failed logins per account and per client address (bounded; see `throttle`).
     pub login: throttle::LoginThrottle,
+    /// Every time shown, in the business's time zone.
+    pub times: time::Times,
+    /// The published promises (`[public]`); `None`: the public pages answer 404.
+    pub public: Option<Arc<[PublishedPromise]>>,
+    /// The public figures, per node, for `PUBLIC_TTL`.
+    public_figures: FigureCache<(), crate::service::public::PublicFigures>,
 }
+
+/// How long the public figures are reused (they are computed live from stored obligations).
+pub const PUBLIC_TTL: Duration = Duration::from_secs(60);
 
 impl Dashboard {
     /// `figures_ttl`: how long the overview's, promises' and surveys' figures are reused (they summarise
     /// weeks; a page load need not rescan them). `queue_ttl`: the same for the list of invisible customers.
     /// Zero computes on every request.
-    pub fn new(directory: Arc<Directory>, figures_ttl: Duration, queue_ttl: Duration) -> Dashboard {
+    pub fn new(
+        directory: Arc<Directory>,
+        settings: DashboardSettings,
+        figures_ttl: Duration,
+        queue_ttl: Duration,
+    ) -> Dashboard {
         Dashboard {
+            times: time::Times::new(settings.timezone),
+            public: settings.public.map(Arc::from),
+            public_figures: FigureCache::new(PUBLIC_TTL),
             directory,
             overview: FigureCache::new(figures_ttl),
             promises: FigureCache::new(figures_ttl),
@@ -181,10 +204,28 @@ impl Dashboard {
         days: u32,
         w: Window,
     ) -> Result<Arc<reports::SurveyFigures>, StoreError> {
-        let service = service.clone();
+        let (service, times) = (service.clone(), self.times.clone());
         self.surveys
-            .get(days, move || reports::survey_figures(service, w))
+            .get(days, move || reports::survey_figures(service, times, w))
             .await
+    }
+
+    /// This month's public promise figures (cached for `PUBLIC_TTL`); `None` when not published.
+    async fn public_figures(
+        &self,
+        service: &Service,
+    ) -> Option<Result<Arc<crate::service::public::PublicFigures>, StoreError>> {
+        let published = self.public.clone()?;
+        let (service, zone) = (service.clone(), self.times.zone().clone());
+        Some(
+            self.public_figures
+                .get((), move || async move {
+                    service
+                        .public_figures(&published, &zone, jiff::Timestamp::now())
+                        .await
+                })
+                .await,
+        )
     }
 
     /// Who is invisible now and why (cached for `queue_ttl`).

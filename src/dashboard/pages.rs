@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{cookie, read_cookie, CurrentUser, LOGIN_COOKIE, SESSION_COOKIE, SESSION_HOURS};
 use super::throttle::Limits;
+use super::time::Times;
 use super::{input, DashboardState, PageError, PageResult};
 use crate::app::error::ApiError;
 use crate::domain::span::format_span;
@@ -42,6 +43,8 @@ fn environment() -> &'static Environment<'static> {
             ("policies.html", include_str!("templates/policies.html")),
             ("audit.html", include_str!("templates/audit.html")),
             ("periods.html", include_str!("templates/periods.html")),
+            ("search.html", include_str!("templates/search.html")),
+            ("public.html", include_str!("templates/public.html")),
         ] {
             // The templates are compiled into the binary and covered by tests: a syntax error is a bug.
             if let Err(err) = env.add_template(name, source) {
@@ -73,8 +76,6 @@ pub fn forbidden() -> Response {
         context! { title => "Not for your role" },
     )
 }
-
-pub(super) use crate::domain::span::format_when as when;
 
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
@@ -327,7 +328,7 @@ struct QueueRow {
     trigger_event: String,
     channel: Option<String>,
     team: Option<String>,
-    due_at: String,
+    due_at: minijinja::Value,
     waiting: String,
     nudges: u32,
     escalated: bool,
@@ -337,12 +338,12 @@ struct QueueRow {
     work: Vec<WorkView>,
 }
 
-impl From<service::QueueRow> for QueueRow {
-    fn from(r: service::QueueRow) -> Self {
+impl QueueRow {
+    fn new(r: service::QueueRow, times: &Times) -> Self {
         QueueRow {
-            due_at: when(r.due_at),
+            due_at: times.html(r.due_at),
             waiting: format_span(r.waiting),
-            work: r.work.iter().map(WorkView::from).collect(),
+            work: r.work.iter().map(|w| WorkView::new(w, times)).collect(),
             customer: r.customer,
             name: r.name,
             email: r.email,
@@ -366,17 +367,17 @@ struct WorkView {
     by: String,
     assignee: Option<String>,
     note: Option<String>,
-    at: String,
+    at: minijinja::Value,
 }
 
-impl From<&WorkEntry> for WorkView {
-    fn from(w: &WorkEntry) -> Self {
+impl WorkView {
+    fn new(w: &WorkEntry, times: &Times) -> Self {
         WorkView {
             kind: w.kind.clone(),
             by: w.by.clone(),
             assignee: w.assignee.clone(),
             note: w.note.clone(),
-            at: when(w.at),
+            at: times.html(w.at),
         }
     }
 }
@@ -423,7 +424,11 @@ pub async fn invisible(
         .map(|u| context! { email => u.email.clone(), name => u.name.clone() })
         .collect();
     let more = queue.matching > queue.rows.len();
-    let rows: Vec<QueueRow> = queue.rows.into_iter().map(QueueRow::from).collect();
+    let rows: Vec<QueueRow> = queue
+        .rows
+        .into_iter()
+        .map(|r| QueueRow::new(r, &state.dashboard.times))
+        .collect();
     let shown = |v: &Option<String>| v.clone().unwrap_or_default();
     Ok(render(
         StatusCode::OK,
@@ -585,12 +590,21 @@ fn is_touchpoint(e: &crate::service::EventView) -> bool {
         || e.properties.get("automated").is_some_and(|v| v == true)
 }
 
+/// An obligation's due time as a `<time>`, or why it has none (paused, not a promise).
+pub(super) fn due_html(times: &Times, o: &service::ObligationView) -> minijinja::Value {
+    match o.due_at {
+        Some(due) => times.html(due),
+        None => minijinja::Value::from(o.due_text(crate::domain::span::format_when)),
+    }
+}
+
 pub async fn customer(
     State(state): State<DashboardState>,
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> PageResult {
     input::id("customer", &id)?;
+    let times = &state.dashboard.times;
     let now = Timestamp::now();
     let Some(view) = state.service.customer(&id, now).await? else {
         return Err(PageError::NotFound(format!("no customer {id:?}")));
@@ -613,7 +627,7 @@ pub async fn customer(
             let answer = (e.kind == "survey.answered").then(|| format!("{} → {}", p["survey"].as_str().unwrap_or("survey"), p["score"]));
             let comment = p["comment"].as_str().map(str::to_string);
             context! {
-                at => when(e.at), type => e.kind.clone(), ref => e.reference.clone(), channel => e.channel.clone(),
+                at => times.html(e.at), type => e.kind.clone(), ref => e.reference.clone(), channel => e.channel.clone(),
                 automated => p.get("automated").is_some_and(|v| v == true), agent => p["agent"].as_str().or(p["by"].as_str()).map(str::to_string),
                 touchpoint => is_touchpoint(e), answer => answer, comment => comment,
                 connector => p["connector"].as_str().map(str::to_string),
@@ -634,7 +648,7 @@ pub async fn customer(
                 .find(|c| c.kind == "customer.comment" && c.at >= e.at)
                 .and_then(|c| c.properties["comment"].as_str().map(str::to_string));
             context! {
-                at => when(e.at), via => e.properties["via"].as_str().map(|v| v.replace('_', " ")), comment => comment,
+                at => times.html(e.at), via => e.properties["via"].as_str().map(|v| v.replace('_', " ")), comment => comment,
             }
         });
     let obligations: Vec<minijinja::Value> = view
@@ -644,7 +658,7 @@ pub async fn customer(
             let note = o.pause_note(Timestamp::now(), &state.service.engine);
             context! {
                 policy => o.policy.clone(), ref => o.reference.clone(), status => o.status.as_str(),
-                opened_at => when(o.opened_at), due_at => o.due_text(when), closed_at => o.closed_at.map(when),
+                opened_at => times.html(o.opened_at), due_at => due_html(times, o), closed_at => times.maybe(o.closed_at),
                 closure => o.closure.map(|c| c.as_str()), note => note,
                 trigger_event => o.trigger_event.clone(), invisible => o.status == crate::domain::Status::Breached && o.closed_at.is_none(),
             }
@@ -654,13 +668,13 @@ pub async fn customer(
         .iter()
         .map(|m| {
             context! {
-                due_at => when(m.item.due_at), action => m.item.action.as_str(), policy => m.item.policy.clone(),
+                due_at => times.html(m.item.due_at), action => m.item.action.as_str(), policy => m.item.policy.clone(),
                 template => m.item.template.clone(), role => m.item.role.clone(), channel => m.item.channel.clone(),
-                status => m.status.as_str(), detail => m.detail.clone(), sent_at => m.sent_at.map(when),
+                status => m.status.as_str(), detail => m.detail.clone(), sent_at => times.maybe(m.sent_at),
             }
         })
         .collect();
-    let work: Vec<WorkView> = work.iter().map(WorkView::from).collect();
+    let work: Vec<WorkView> = work.iter().map(|w| WorkView::new(w, times)).collect();
     Ok(render(
         StatusCode::OK,
         "customer.html",

@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use super::auth::CurrentUser;
 use super::charts::{line_chart, stacked_bars};
-use super::pages::{render, when};
+use super::pages::render;
+use super::time::Times;
 use super::DashboardState;
 use super::{PageError, PageResult};
 use crate::domain::trend::Window;
@@ -108,8 +109,8 @@ pub async fn overview(
         .map(|(name, h)| {
             context! {
                 name => name, kind => h.kind, state => h.state, events_today => h.events_today,
-                ignored_today => h.ignored_today, last_event_at => h.last_event_at.map(when),
-                last_error => h.last_error, last_error_at => h.last_error_at.map(when),
+                ignored_today => h.ignored_today, last_event_at => state.dashboard.times.maybe(h.last_event_at),
+                last_error => h.last_error, last_error_at => state.dashboard.times.maybe(h.last_error_at),
             }
         })
         .collect();
@@ -118,7 +119,7 @@ pub async fn overview(
         "overview.html",
         context! {
             title => "Overview", page => "overview", user => user.0.user.clone(), csrf => user.0.csrf.clone(),
-            charts => charts, tiles => tiles, periods => periods(days), days => days, as_of => when(figures.as_of),
+            charts => charts, tiles => tiles, periods => periods(days), days => days, as_of => state.dashboard.times.html(figures.as_of),
             connectors => connectors,
         },
     ))
@@ -169,7 +170,7 @@ pub async fn promises(
         context! {
             title => "Promises", page => "promises", user => user.0.user.clone(), csrf => user.0.csrf.clone(),
             policies => policies, by_team => rows(&figures.by_team), by_agent => rows(&figures.by_agent),
-            periods => periods(days), days => days, as_of => when(figures.as_of),
+            periods => periods(days), days => days, as_of => state.dashboard.times.html(figures.as_of),
         },
     ))
 }
@@ -280,7 +281,7 @@ pub async fn outbox(
                 customer => r.item.customer.clone(), policy => r.item.policy.clone(), action => r.item.action.as_str(),
                 template => r.item.template.clone(), channel => r.item.channel.clone(), to => r.item.role.clone(),
                 status => r.status.as_str(), attempts => r.attempts, detail => r.detail.clone(),
-                due_at => when(r.item.due_at), sent_at => r.sent_at.map(when),
+                due_at => state.dashboard.times.html(r.item.due_at), sent_at => state.dashboard.times.maybe(r.sent_at),
             }
         })
         .collect();
@@ -331,6 +332,7 @@ pub(super) struct SurveyFigures {
 
 pub(super) async fn survey_figures(
     service: crate::service::Service,
+    times: Times,
     w: crate::domain::trend::Window,
 ) -> Result<SurveyFigures, crate::store::StoreError> {
     let since = Some(w.from);
@@ -375,7 +377,7 @@ pub(super) async fn survey_figures(
             let comment = p["comment"].as_str().filter(|c| !c.trim().is_empty())?.to_string();
             let score = p["send"].as_str().and_then(|s| scores.get(s)).copied();
             Some(context! {
-                at => when(e.at), customer => e.customer.clone(), survey => p["survey"].as_str().unwrap_or("").to_string(),
+                at => times.html(e.at), customer => e.customer.clone(), survey => p["survey"].as_str().unwrap_or("").to_string(),
                 score => score, comment => comment,
             })
         })
@@ -397,8 +399,8 @@ pub(super) async fn survey_figures(
             .for_each_obligation(filter, None, Timestamp::now(), |o| {
                 if o.opened_at >= w.from {
                     follow_ups.push(context! {
-                        customer => o.customer.clone(), policy => o.policy.clone(), opened_at => when(o.opened_at),
-                        due_at => o.due_text(when), status => o.status.as_str(),
+                        customer => o.customer.clone(), policy => o.policy.clone(), opened_at => times.html(o.opened_at),
+                        due_at => super::pages::due_html(&times, &o), status => o.status.as_str(),
                     });
                 }
                 follow_ups.len() < 200

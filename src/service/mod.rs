@@ -8,8 +8,10 @@ mod accounts;
 mod deliveries;
 pub mod insights;
 mod mailboxes;
+pub mod public;
 mod queue;
 mod records;
+mod search;
 pub mod status;
 
 pub use accounts::NewSession;

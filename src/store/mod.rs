@@ -35,7 +35,9 @@ use crate::domain::Engine;
 pub use accounts::{Accounts, Role, Session, User, WorkEntry};
 pub use admin::{Admin, AuditEntry, ForgetReport, NewAudit, RetentionCutoffs, RetentionReport};
 pub use churn::{Churn, ChurnScore, StoredChurnModel};
-pub use customers::{CustomerRecord, Customers, HistoryPage};
+pub use customers::{
+    CustomerHit, CustomerRecord, CustomerSearch, CustomerSearchResult, Customers, HistoryPage,
+};
 pub use deliveries::{Deliveries, Delivery, Link};
 pub use events::Events;
 pub use gauges::{GaugeCounts, Gauges, PoolUsage, StoreCounts};

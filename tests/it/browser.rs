@@ -115,12 +115,20 @@ async fn the_customer_page_works_in_a_real_browser() {
         "browser test failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
     smtp.wait_for(15, "the manager's alert", |_| {
-        smtp.to("rui@venue.example")
-            .iter()
-            .any(|m| m["data"].as_str().unwrap_or("").contains("nobody got back to them"))
+        smtp.to("rui@venue.example").iter().any(|m| {
+            m["data"]
+                .as_str()
+                .unwrap_or("")
+                .contains("nobody got back to them")
+        })
     })
     .await;
-    for shot in ["status-390", "status-1280", "status-told-390", "invisible-urgent"] {
+    for shot in [
+        "status-390",
+        "status-1280",
+        "status-told-390",
+        "invisible-urgent",
+    ] {
         let path = screenshots.join(format!("{shot}.png"));
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         assert!(size > 5_000, "{} missing or empty", path.display());

@@ -854,7 +854,125 @@ async fn dashboard_responses_carry_security_headers(backend: Backend) {
     assert!(response.text().await.unwrap().contains("header a.here"));
 }
 
+/// Customers listed on a search page.
+fn found(html: &str) -> Vec<String> {
+    html.split("<td><a href=\"/customers/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+async fn search_finds_customers_by_id_email_phone_and_name(backend: Backend) {
+    let app = app_with_a_breach(backend).await;
+    let now = Timestamp::now().to_string();
+    let mut events = vec![
+        json!({ "id": "a1", "type": "message.received", "customer": "ana-7",
+        "customer_name": "Ana Silva", "customer_email": "Ana.Silva@Example.com",
+        "customer_phone": "+351 (912) 345-678", "at": now }),
+    ];
+    for i in 0..60 {
+        events.push(json!({ "id": format!("b{i}"), "type": "page.viewed", "customer": format!("bulk-{i:02}"), "at": now }));
+    }
+    assert_eq!(
+        app.post_events(&serde_json::Value::Array(events)).await.0,
+        200
+    );
+    let agent = login(&app, "agent@example.com").await;
+
+    // The box is on every page.
+    for path in ["/invisible", "/customers/c2", "/search"] {
+        let (status, html) = page(&app, &agent, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            html.contains(r#"action="/search" role="search""#),
+            "{path}: {html}"
+        );
+    }
+    for (q, expected) in [
+        ("ana", vec!["ana-7"]),                     // name prefix, any case
+        ("ANA.SIL", vec!["ana-7"]),                 // email prefix, any case
+        ("ana.silva%40example.com", vec!["ana-7"]), // the whole email
+        ("351912", vec!["ana-7"]),                  // phone digits
+        ("%2B351%20912%2034", vec!["ana-7"]),       // phone as typed
+        ("c2", vec!["c2"]),                         // id
+        ("Rui", vec!["c2"]),                        // name
+        ("%20rui%20", vec!["c2"]),                  // surrounding spaces ignored
+        ("nobody", vec![]),
+        ("", vec![]),
+    ] {
+        let (status, html) = page(&app, &agent, &format!("/search?q={q}")).await;
+        assert_eq!(status, 200, "{q}");
+        assert_eq!(found(&html), expected, "{q}: {html}");
+    }
+    // Who is invisible shows.
+    let (_, html) = page(&app, &agent, "/search?q=c2").await;
+    assert!(
+        html.contains(r#"<span class="late">invisible</span>"#),
+        "{html}"
+    );
+    let (_, html) = page(&app, &agent, "/search?q=ana").await;
+    assert!(
+        !html.contains(r#"<span class="late">invisible</span>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains("+351 (912) 345-678") && html.contains("<time datetime="),
+        "{html}"
+    );
+    // At most 50, and "more" said.
+    let (_, html) = page(&app, &agent, "/search?q=bulk-").await;
+    let listed = found(&html);
+    assert_eq!(listed.len(), 50);
+    assert_eq!(listed[0], "bulk-00");
+    assert!(html.contains("more match"), "{html}");
+    let (_, html) = page(&app, &agent, "/search?q=bulk-5").await;
+    assert_eq!(found(&html).len(), 10);
+    assert!(!html.contains("more match"));
+    // Escaped, both what was typed and what was found.
+    let (_, html) = page(&app, &agent, "/search?q=%3Cscript%3E").await;
+    assert_eq!(found(&html), vec!["c1"]);
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(1)"), "{html}");
+    // Bounded input.
+    assert_eq!(page(&app, &agent, "/search?q=a%00b").await.0, 400);
+    assert_eq!(
+        page(&app, &agent, &format!("/search?q={}", "a".repeat(201)))
+            .await
+            .0,
+        400
+    );
+    // A session is needed.
+    let response = client()
+        .get(format!("{}/search?q=ana", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+}
+
+async fn times_are_shown_in_the_business_zone_with_utc_on_hover(backend: Backend) {
+    let config = Config::from_toml("[server]\ntimezone = \"Asia/Kolkata\"", "test").unwrap();
+    let app = spawn_app_with(backend, config).await;
+    let events = json!([{ "id": "m1", "type": "message.received", "customer": "c1", "at": "2026-01-14T09:14:00Z" }]);
+    assert_eq!(app.post_events(&events).await.0, 200);
+    add_user(&app, "agent@example.com", Role::Agent).await;
+    let agent = login(&app, "agent@example.com").await;
+    let (status, html) = page(&app, &agent, "/customers/c1").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(r#"<time datetime="2026-01-14T09:14:00Z" title="2026-01-14 09:14:00 UTC">Wed 14 Jan 2026 14:44</time>"#),
+        "{html}"
+    );
+    assert!(
+        !html.contains(" UTC</td>"),
+        "no bare UTC times left: {html}"
+    );
+}
+
 on_both_backends!(
+    search_finds_customers_by_id_email_phone_and_name,
+    times_are_shown_in_the_business_zone_with_utc_on_hover,
     dashboard_responses_carry_security_headers,
     csv_exports_neutralise_formulas,
     control_characters_and_absurd_lengths_are_refused_at_the_edge,

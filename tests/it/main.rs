@@ -23,6 +23,7 @@ mod nats;
 mod ops;
 mod pg_restart;
 mod promises;
+mod public;
 mod query_plans;
 mod silence;
 mod status_page;

@@ -5,10 +5,14 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use sqlx::Row;
 
+use super::hot::{SEARCH_BY_EMAIL, SEARCH_BY_ID, SEARCH_BY_NAME, SEARCH_BY_PHONE};
 use super::rows::{customer_at, event_from_row, CUSTOMER_COLUMNS, EVENT_COLUMNS};
 use super::PostgresStore;
 use crate::domain::Event;
-use crate::store::{CustomerRecord, Customers, HistoryPage, StoreError};
+use crate::store::{
+    nanos, CustomerHit, CustomerRecord, CustomerSearch, CustomerSearchResult, Customers,
+    HistoryPage, StoreError,
+};
 
 #[async_trait]
 impl Customers for PostgresStore {
@@ -71,5 +75,42 @@ impl Customers for PostgresStore {
             })
             .collect();
         Ok(HistoryPage { histories, next })
+    }
+
+    async fn search_customers(
+        &self,
+        search: &CustomerSearch,
+        now: jiff::Timestamp,
+        limit: usize,
+    ) -> Result<CustomerSearchResult, StoreError> {
+        let mut ranges = vec![
+            (SEARCH_BY_ID.as_str(), search.text.as_str()),
+            (SEARCH_BY_EMAIL.as_str(), search.lower.as_str()),
+            (SEARCH_BY_NAME.as_str(), search.lower.as_str()),
+        ];
+        if let Some(digits) = &search.digits {
+            ranges.push((SEARCH_BY_PHONE.as_str(), digits.as_str()));
+        }
+        let mut lists = Vec::with_capacity(ranges.len());
+        for (sql, prefix) in ranges {
+            let rows = sqlx::query(sql)
+                .bind(prefix)
+                .bind(CustomerSearch::upper(prefix))
+                .bind(nanos(now))
+                .bind(limit as i64 + 1)
+                .fetch_all(&self.pool)
+                .await?;
+            let hits = rows
+                .iter()
+                .map(|r| {
+                    Ok(CustomerHit {
+                        customer: customer_at(r, 0)?,
+                        invisible: r.try_get(8)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            lists.push(hits);
+        }
+        Ok(search.merge(lists, limit))
     }
 }

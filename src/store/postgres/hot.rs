@@ -3,7 +3,7 @@
 use std::sync::LazyLock;
 
 use super::outbox::OUTBOX_COLUMNS;
-use super::rows::{EVENT_COLUMNS, OBLIGATION_COLUMNS};
+use super::rows::{CUSTOMER_COLUMNS, EVENT_COLUMNS, OBLIGATION_COLUMNS};
 use crate::store::hot::HotQuery;
 
 /// Ingestion: lock the batch's customers in id order.
@@ -108,6 +108,30 @@ pub(super) static UNCLOSED_BREACHED: LazyLock<String> = LazyLock::new(|| {
 pub(super) const LINKS_BY_KEYS: &str =
     "SELECT key, customer, ref FROM connector_links WHERE connector = $1 AND key = ANY($2)";
 
+/// The dashboard's search: customers whose `key` is in [$1, $2) byte-wise, in the key's order, at most $4,
+/// each with whether an unclosed promise to them is past its breach time at $3. `key` is the expression
+/// of its index (migration 10; the primary key for ids), or PostgreSQL would not use it.
+fn search_by(key: &str) -> String {
+    format!(
+        "SELECT {CUSTOMER_COLUMNS}, EXISTS (SELECT 1 FROM obligations o
+             WHERE o.customer = c.id AND o.closed_at IS NULL AND o.breach_at < $3)
+         FROM customers c
+         WHERE {key} >= $1 AND {key} < $2 AND c.forgotten_at IS NULL ORDER BY {key} LIMIT $4"
+    )
+}
+
+/// Search: ids starting with the text.
+pub(super) static SEARCH_BY_ID: LazyLock<String> = LazyLock::new(|| search_by("c.id"));
+/// Search: lower-cased emails starting with the text.
+pub(super) static SEARCH_BY_EMAIL: LazyLock<String> =
+    LazyLock::new(|| search_by("(lower(c.email) COLLATE \"C\")"));
+/// Search: lower-cased names starting with the text.
+pub(super) static SEARCH_BY_NAME: LazyLock<String> =
+    LazyLock::new(|| search_by("(lower(c.name) COLLATE \"C\")"));
+/// Search: phones whose digits start with the text's.
+pub(super) static SEARCH_BY_PHONE: LazyLock<String> =
+    LazyLock::new(|| search_by("(regexp_replace(c.phone, '[^0-9]', '', 'g') COLLATE \"C\")"));
+
 /// Every hot statement with the index that must serve it.
 pub fn hot_queries() -> Vec<HotQuery> {
     vec![
@@ -160,6 +184,25 @@ pub fn hot_queries() -> Vec<HotQuery> {
             &UNCLOSED_BREACHED,
             "obligations_unclosed",
         ),
+        HotQuery::new("search: customers by id", &SEARCH_BY_ID, "customers_pkey").ordered(),
+        HotQuery::new(
+            "search: customers by email",
+            &SEARCH_BY_EMAIL,
+            "customers_by_email",
+        )
+        .ordered(),
+        HotQuery::new(
+            "search: customers by name",
+            &SEARCH_BY_NAME,
+            "customers_by_name",
+        )
+        .ordered(),
+        HotQuery::new(
+            "search: customers by phone",
+            &SEARCH_BY_PHONE,
+            "customers_by_phone",
+        )
+        .ordered(),
         HotQuery::new(
             "hooks: connector links by keys",
             LINKS_BY_KEYS,

@@ -34,7 +34,7 @@ mod rows;
 mod secrets;
 
 /// Each brings the schema to its version from the one before (the layout of `store::migrations`).
-pub(crate) const MIGRATIONS: [Migration; 9] = [
+pub(crate) const MIGRATIONS: [Migration; 10] = [
     Migration::new(1, "init", include_str!("migrations/0001_init.sql")),
     Migration::new(2, "outbox", include_str!("migrations/0002_outbox.sql")),
     Migration::new(
@@ -59,6 +59,11 @@ pub(crate) const MIGRATIONS: [Migration; 9] = [
         9,
         "status_links",
         include_str!("migrations/0009_status_links.sql"),
+    ),
+    Migration::new(
+        10,
+        "customer_search",
+        include_str!("migrations/0010_customer_search.sql"),
     ),
 ];
 

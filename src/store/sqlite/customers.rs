@@ -5,12 +5,17 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
+use super::hot::{SEARCH_BY_EMAIL, SEARCH_BY_ID, SEARCH_BY_NAME, SEARCH_BY_PHONE};
 use super::rows::{
     customer_at, customer_from_row, event_from_row, CUSTOMER_COLUMNS, EVENT_COLUMNS,
 };
 use super::SqliteStore;
 use crate::domain::Event;
-use crate::store::{CustomerRecord, Customers, HistoryPage, StoreError};
+use crate::store::nanos;
+use crate::store::{
+    CustomerHit, CustomerRecord, CustomerSearch, CustomerSearchResult, Customers, HistoryPage,
+    StoreError,
+};
 
 #[async_trait]
 impl Customers for SqliteStore {
@@ -81,6 +86,43 @@ impl Customers for SqliteStore {
                     .map(|(seq, c)| (c, by_seq.remove(&seq).unwrap_or_default()))
                     .collect();
                 Ok(HistoryPage { histories, next })
+            })
+        })
+        .await
+    }
+
+    async fn search_customers(
+        &self,
+        search: &CustomerSearch,
+        now: jiff::Timestamp,
+        limit: usize,
+    ) -> Result<CustomerSearchResult, StoreError> {
+        let search = search.clone();
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let mut ranges = vec![
+                    (SEARCH_BY_ID.as_str(), search.text.clone()),
+                    (SEARCH_BY_EMAIL.as_str(), search.lower.clone()),
+                    (SEARCH_BY_NAME.as_str(), search.lower.clone()),
+                ];
+                if let Some(digits) = &search.digits {
+                    ranges.push((SEARCH_BY_PHONE.as_str(), digits.clone()));
+                }
+                let mut lists = Vec::with_capacity(ranges.len());
+                for (sql, prefix) in ranges {
+                    let mut stmt = conn.prepare_cached(sql)?;
+                    let upper = CustomerSearch::upper(&prefix);
+                    let hits = stmt
+                        .query_map(params![prefix, upper, nanos(now), limit as i64 + 1], |r| {
+                            Ok(CustomerHit {
+                                customer: customer_from_row(r)?,
+                                invisible: r.get(8)?,
+                            })
+                        })?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    lists.push(hits);
+                }
+                Ok(search.merge(lists, limit))
             })
         })
         .await

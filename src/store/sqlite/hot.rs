@@ -3,7 +3,7 @@
 use std::sync::LazyLock;
 
 use super::outbox::OUTBOX_COLUMNS;
-use super::rows::{EVENT_COLUMNS, OBLIGATION_COLUMNS};
+use super::rows::{CUSTOMER_COLUMNS, EVENT_COLUMNS, OBLIGATION_COLUMNS};
 use crate::store::hot::HotQuery;
 
 /// Ingestion: the customer's row, once per customer of a batch.
@@ -100,6 +100,34 @@ pub(super) const UNCLOSED_BREACHED: &str =
 pub(super) const LINK_BY_KEY: &str =
     "SELECT key, customer, ref FROM connector_links WHERE connector = ?1 AND key = ?2";
 
+/// The phone's digits, as `customers_by_phone` (migration 10) holds them: the same expression, or SQLite
+/// would not use the index.
+const PHONE_DIGITS: &str = "replace(replace(replace(replace(replace(replace(phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '')";
+
+/// The dashboard's search: customers whose `key` is in [?1, ?2), in the key's order, at most ?4, each with
+/// whether an unclosed promise to them is past its breach time at ?3.
+fn search_by(key: &str, index: &str) -> String {
+    format!(
+        "SELECT {CUSTOMER_COLUMNS}, EXISTS (SELECT 1 FROM obligations o
+             WHERE o.customer_seq = c.seq AND o.closed_at IS NULL AND o.breach_at < ?3)
+         FROM customers c INDEXED BY {index}
+         WHERE {key} >= ?1 AND {key} < ?2 AND c.forgotten_at IS NULL ORDER BY {key} LIMIT ?4"
+    )
+}
+
+/// Search: ids starting with the text.
+pub(super) static SEARCH_BY_ID: LazyLock<String> =
+    LazyLock::new(|| search_by("id", "sqlite_autoindex_customers_1"));
+/// Search: lower-cased emails starting with the text.
+pub(super) static SEARCH_BY_EMAIL: LazyLock<String> =
+    LazyLock::new(|| search_by("lower(email)", "customers_by_email"));
+/// Search: lower-cased names starting with the text.
+pub(super) static SEARCH_BY_NAME: LazyLock<String> =
+    LazyLock::new(|| search_by("lower(name)", "customers_by_name"));
+/// Search: phones whose digits start with the text's.
+pub(super) static SEARCH_BY_PHONE: LazyLock<String> =
+    LazyLock::new(|| search_by(PHONE_DIGITS, "customers_by_phone"));
+
 /// Every hot statement with the index that must serve it.
 pub fn hot_queries() -> Vec<HotQuery> {
     vec![
@@ -153,6 +181,30 @@ pub fn hot_queries() -> Vec<HotQuery> {
             UNCLOSED_BREACHED,
             "obligations_unclosed",
         ),
+        HotQuery::new(
+            "search: customers by id",
+            &SEARCH_BY_ID,
+            "sqlite_autoindex_customers_1",
+        )
+        .ordered(),
+        HotQuery::new(
+            "search: customers by email",
+            &SEARCH_BY_EMAIL,
+            "customers_by_email",
+        )
+        .ordered(),
+        HotQuery::new(
+            "search: customers by name",
+            &SEARCH_BY_NAME,
+            "customers_by_name",
+        )
+        .ordered(),
+        HotQuery::new(
+            "search: customers by phone",
+            &SEARCH_BY_PHONE,
+            "customers_by_phone",
+        )
+        .ordered(),
         HotQuery::new(
             "hooks: connector link by key",
             LINK_BY_KEY,

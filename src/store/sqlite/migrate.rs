@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::store::migrations::Migration;
 
 /// Each brings the schema to its version from the one before.
-pub(crate) const MIGRATIONS: [Migration; 9] = [
+pub(crate) const MIGRATIONS: [Migration; 10] = [
     Migration::new(1, "init", include_str!("migrations/0001_init.sql")),
     Migration::new(2, "outbox", include_str!("migrations/0002_outbox.sql")),
     Migration::new(
@@ -31,6 +31,11 @@ pub(crate) const MIGRATIONS: [Migration; 9] = [
         9,
         "status_links",
         include_str!("migrations/0009_status_links.sql"),
+    ),
+    Migration::new(
+        10,
+        "customer_search",
+        include_str!("migrations/0010_customer_search.sql"),
     ),
 ];
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
