@@ -139,10 +139,25 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
     super::report::print_table(&invisible, end, summary.customers, 15);
     if args.serve {
         let logins = demo_logins(&service).await?;
+        // What one invisible customer sees: their own page, as the link in every message opens it.
+        let status = match invisible.first() {
+            Some(first) => {
+                let customer = first.invisible.customer.clone();
+                let token = service
+                    .mint_status_token(&customer, config.customer_page.expires, Timestamp::now())
+                    .await
+                    .context("signing a demo customer's status link")?;
+                Some((customer, token))
+            }
+            None => None,
+        };
         return super::serve::serve(&config, store, args.listen, move |address| {
             println!("\nDashboard: http://{address}/login  (Ctrl-C stops it)");
             for (role, email, password) in &logins {
                 println!("  {role:<8} {email:<22} password {password}");
+            }
+            if let Some((customer, token)) = &status {
+                println!("Customer {customer}'s own page (the link in every message): http://{address}/c/{token}");
             }
         })
         .await;

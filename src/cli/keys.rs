@@ -110,24 +110,15 @@ async fn links(
         }
         LinksCommand::Url { customer } => {
             let config = super::load_config(cli)?;
-            let key = service
-                .signing_link_key()
+            let token = service
+                .mint_status_token(
+                    customer,
+                    config.customer_page.expires,
+                    jiff::Timestamp::now(),
+                )
                 .await
-                .context("reading the signing key")?;
-            let now = jiff::Timestamp::now();
-            let link = crate::secrets::StatusLink {
-                customer: customer.clone(),
-                kid: key.kid,
-                issued: now,
-                expires: now
-                    .saturating_add(config.customer_page.expires)
-                    .unwrap_or(jiff::Timestamp::MAX),
-            };
-            println!(
-                "{}/c/{}",
-                config.action_settings.public_url,
-                crate::secrets::status_link_token(&key.secret, &link)
-            );
+                .context("signing the link")?;
+            println!("{}/c/{token}", config.action_settings.public_url);
         }
     }
     Ok(ExitCode::SUCCESS)

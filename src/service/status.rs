@@ -115,6 +115,23 @@ impl Service {
         signing_link_key(self.store.as_ref()).await
     }
 
+    /// A fresh status-link token for `customer`, signed with the current key, working for `expires`.
+    pub async fn mint_status_token(
+        &self,
+        customer: &str,
+        expires: SignedDuration,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
+        let key = self.signing_link_key().await?;
+        let link = StatusLink {
+            customer: customer.to_string(),
+            kid: key.kid,
+            issued: now,
+            expires: now.saturating_add(expires).unwrap_or(Timestamp::MAX),
+        };
+        Ok(crate::secrets::status_link_token(&key.secret, &link))
+    }
+
     pub async fn link_keys(&self) -> Result<Vec<LinkKey>, StoreError> {
         self.store.link_keys().await
     }

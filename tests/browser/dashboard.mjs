@@ -30,9 +30,10 @@ const started = new Promise((resolve, reject) => {
     out += chunk;
     const address = out.match(/Dashboard: (http:\/\/[^/\s]+)\/login/);
     const logins = [...out.matchAll(/^\s+(admin|manager|agent)\s+(\S+)\s+password (\S+)$/gm)];
-    if (address && logins.length === 3) {
+    const status = out.match(/own page \(the link in every message\): (http:\/\/\S+)/);
+    if (address && logins.length === 3 && status) {
       clearTimeout(timer);
-      resolve({ base: address[1], logins: Object.fromEntries(logins.map((m) => [m[1], { email: m[2], password: m[3] }])) });
+      resolve({ base: address[1], status: status[1], logins: Object.fromEntries(logins.map((m) => [m[1], { email: m[2], password: m[3] }])) });
     }
   });
   server.on('exit', (code) => reject(new Error(`the demo exited (${code}):\n${out}`)));
@@ -40,7 +41,7 @@ const started = new Promise((resolve, reject) => {
 
 let browser;
 try {
-  const { base, logins } = await started;
+  const { base, status, logins } = await started;
   browser = await chromium.launch({
     executablePath: browserPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -118,6 +119,11 @@ try {
   await admin.fill('form[action="/admin/keys"] input[name=name]', 'browser-test');
   await Promise.all([admin.waitForNavigation(), admin.click('button[value=create]')]);
   check((await admin.locator('#new-key').count()) === 1, 'a new API key is shown once');
+  // The demo prints one customer's own page: it opens without a login.
+  const visitor = await (await browser.newContext({ viewport: { width: 390, height: 900 } })).newPage();
+  const opened = await visitor.goto(status);
+  check(opened.status() === 200 && (await visitor.locator('h1').innerText()).includes('what we promised you'), 'the demo customer\'s printed link opens their page');
+  await visitor.screenshot({ path: join(shots, 'demo-status.png'), fullPage: true });
   check(blocked.length === 0, `the Content-Security-Policy blocked nothing${blocked.length ? `: ${blocked.join('; ')}` : ''}`);
   console.log('all browser checks passed');
 } finally {

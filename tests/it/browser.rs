@@ -48,6 +48,7 @@ fn the_dashboard_works_in_a_real_browser() {
         "users",
         "keys",
         "policies",
+        "demo-status",
     ] {
         let shot = screenshots.join(format!("{page}.png"));
         let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
