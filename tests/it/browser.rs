@@ -35,25 +35,24 @@ fn the_dashboard_works_in_a_real_browser() {
         "browser test failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
     assert!(stdout.contains("all browser checks passed"), "{stdout}");
-    for page in [
-        "login",
-        "invisible",
-        "forbidden",
-        "customer",
-        "invisible-manager",
-        "overview",
-        "promises",
-        "outbox",
-        "surveys",
-        "users",
-        "keys",
-        "policies",
-        "demo-status",
-    ] {
-        let shot = screenshots.join(format!("{page}.png"));
-        let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
-        assert!(size > 5_000, "{} missing or empty", shot.display());
-    }
+    screenshots_taken(
+        &screenshots,
+        &[
+            "login",
+            "invisible",
+            "forbidden",
+            "customer",
+            "invisible-manager",
+            "overview",
+            "promises",
+            "outbox",
+            "surveys",
+            "users",
+            "keys",
+            "policies",
+            "demo-status",
+        ],
+    );
 }
 
 /// The customer's side (`tests/browser/customer.mjs`): a real email caught by the test SMTP server carries
@@ -124,13 +123,21 @@ async fn the_customer_page_works_in_a_real_browser() {
         })
     })
     .await;
-    for shot in [
-        "status-390",
-        "status-1280",
-        "status-told-390",
-        "invisible-urgent",
-    ] {
-        let path = screenshots.join(format!("{shot}.png"));
+    screenshots_taken(
+        &screenshots,
+        &[
+            "status-390",
+            "status-1280",
+            "status-told-390",
+            "invisible-urgent",
+        ],
+    );
+}
+
+/// Each named screenshot exists and holds a picture.
+fn screenshots_taken(dir: &Path, names: &[&str]) {
+    for name in names {
+        let path = dir.join(format!("{name}.png"));
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         assert!(size > 5_000, "{} missing or empty", path.display());
     }
