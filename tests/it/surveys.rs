@@ -775,3 +775,41 @@ async fn a_feels_ignored_tap_counts_as_felt_invisible(backend: Backend) {
 }
 
 on_both_backends!(a_feels_ignored_tap_counts_as_felt_invisible);
+
+/// The demo's customers answer the default surveys: the overview's CSAT, NPS and felt-invisible charts have
+/// figures on its data, and its totals are plausible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_fills_the_overview_survey_charts() {
+    use seen::domain::trend::Window;
+    let app = crate::common::spawn_app(Backend::Sqlite).await;
+    let end = Timestamp::now()
+        .round(jiff::Unit::Hour)
+        .unwrap()
+        .checked_sub(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    let mut events = Vec::new();
+    seen::demo::generate(&seen::demo::DemoOptions::new(42, 500, end), |block| {
+        events.extend(block.iter().map(|e| seen::demo::validate(e, end).unwrap()));
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    for chunk in events.chunks(5_000) {
+        app.service.ingest(chunk.to_vec()).await.unwrap();
+    }
+    let window =
+        Window::ending_at(Timestamp::now(), jiff::SignedDuration::from_hours(24), 90).unwrap();
+    let overview = app.service.overview(window).await.unwrap();
+    for series in [&overview.csat, &overview.nps, &overview.felt_invisible] {
+        let days = series.values.iter().flatten().count();
+        assert!(days > 20, "{}: {days} days with figures", series.name);
+    }
+    let totals = &overview.totals;
+    println!(
+        "90 days: {} answers, CSAT {:?}, NPS {:?}, felt invisible {:?}",
+        totals.survey_answers, totals.csat, totals.nps, totals.felt_invisible
+    );
+    assert!(totals.survey_answers > 50, "{}", totals.survey_answers);
+    assert!((40.0..95.0).contains(&totals.csat.unwrap()));
+    assert!((-60.0..80.0).contains(&totals.nps.unwrap()));
+    assert!((5.0..60.0).contains(&totals.felt_invisible.unwrap()));
+}
