@@ -5,6 +5,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
+use super::survey::{Ask, LetDown};
 use super::time::{Hours, Window};
 
 /// Running numbers, shared by all customers in customer order.
@@ -16,6 +17,8 @@ pub(super) struct Counters {
     pub(super) thread: u64,
     pub(super) visit: u64,
     pub(super) ticket: u64,
+    /// Survey sends.
+    pub(super) send: u64,
 }
 
 /// One line of a customer's history, before it becomes an event.
@@ -38,7 +41,13 @@ pub(super) struct Customer<'a> {
     /// Local offset from UTC, in seconds.
     pub(super) offset: i64,
     pub(super) platform: &'static str,
+    /// Starts every event id and survey send id: `demo-SEED-`.
+    pub(super) id_prefix: &'a str,
     pub(super) out: Vec<Raw>,
+    /// Surveys the policies ask, sent (or not) at the end: [`Customer::surveys`].
+    pub(super) asks: Vec<Ask>,
+    /// When promises to the customer were broken.
+    pub(super) let_downs: Vec<LetDown>,
 }
 
 impl Customer<'_> {
@@ -99,6 +108,13 @@ impl Customer<'_> {
         let counter = kind(self.counters);
         *counter += 1;
         format!("{prefix}{}", 10_000 + *counter)
+    }
+
+    /// The next survey send id, e.g. `survey-demo-42-000001` (the answer links and the reminder of one
+    /// survey message share it).
+    pub(super) fn next_send(&mut self) -> String {
+        self.counters.send += 1;
+        format!("survey-{}{:06}", self.id_prefix, self.counters.send)
     }
 
     /// The properties of something staff did: which of them did it.

@@ -72,13 +72,24 @@ impl Customer<'_> {
                 Some(&r),
                 agent,
             );
+            // `serve-queue` promises service within 15 minutes.
+            if wait > 15 * MINUTE {
+                self.let_down(queued + 15 * MINUTE, &r);
+            }
+            // `survey-after-visit` asks whether they ever felt invisible two hours later.
+            self.ask(
+                queued + wait + 2 * HOUR,
+                &r,
+                "felt-invisible",
+                "survey-after-visit",
+                Some("in_person"),
+            );
         } else {
             let left = queued + self.rng.gen_range(8 * MINUTE..40 * MINUTE);
             self.emit(left, "visit.left", Some("in_person"), Some(&r), Map::new());
-        }
-        if self.rng.gen_bool(0.08) {
-            let sent = self.soon_after(arrived, 2 * HOUR, DAY);
-            self.survey(sent, &r, "visit");
+            if left - queued > 15 * MINUTE {
+                self.let_down(queued + 15 * MINUTE, &r);
+            }
         }
     }
 }

@@ -25,7 +25,13 @@ impl Customer<'_> {
         self.emit(t0, "message.received", Some(channel), Some(&r), opening);
         let mut t = t0;
         for k in 0..exchanges {
-            let Some(reply) = self.staff_reply(t, chat) else {
+            let reply = self.staff_reply(t, chat);
+            // `reply` promises an answer within a business day.
+            let promised = self.hours.add_business(t, BUSINESS_DAY);
+            if reply.is_none_or(|at| at > promised) {
+                self.let_down(promised, &r);
+            }
+            let Some(reply) = reply else {
                 self.unanswered(t, channel, &r);
                 break;
             };

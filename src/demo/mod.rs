@@ -101,7 +101,10 @@ pub fn generate<E>(
                 counters: &mut counters,
                 offset: 0,
                 platform: "ios",
+                id_prefix: &id_prefix,
                 out: std::mem::take(&mut scratch),
+                asks: Vec::new(),
+                let_downs: Vec::new(),
             };
             scratch = live(customer, index, &id_prefix, &mut block);
         }
@@ -154,6 +157,7 @@ fn live(mut c: Customer<'_>, index: usize, id_prefix: &str, block: &mut Vec<Even
     if app_user {
         c.app(born);
     }
+    c.surveys();
     c.finish(&profile, id_prefix, block)
 }
 

@@ -105,6 +105,10 @@ impl Customer<'_> {
             .rng
             .gen_bool(0.05)
             .then(|| self.soon_after(tp, 10 * MINUTE, 20 * HOUR));
+        // `confirm-order` promises confirmation within the hour.
+        if confirmed.is_none_or(|c| c > tp + HOUR) && cancelled.is_none_or(|x| x > tp + HOUR) {
+            self.let_down(tp + HOUR, &r);
+        }
         if let Some(c) = confirmed.filter(|c| cancelled.is_none_or(|x| *c < x)) {
             self.emit(c, "order.confirmed", Some("email"), Some(&r), Map::new());
         }
@@ -139,15 +143,22 @@ impl Customer<'_> {
             self.rng
                 .gen_range(2 * BUSINESS_DAY + HOUR..6 * BUSINESS_DAY)
         } else {
+            self.let_down(base + 2 * DAY, r);
             return; // never dispatched
         };
         let dispatched = self.hours.add_business(base, delay);
+        // `dispatch-order` promises dispatch within two days of the order.
+        if dispatched > base + 2 * DAY {
+            self.let_down(base + 2 * DAY, r);
+        }
         let carrier = props([("carrier", pick(&mut self.rng, &CARRIERS).into())]);
         self.emit(dispatched, "order.dispatched", None, Some(r), carrier);
         if self.rng.gen_bool(0.98) {
             let day = day_start(dispatched) + self.rng.gen_range(1..=3) * DAY;
             let delivered = day + 8 * HOUR + self.rng.gen_range(0..11 * HOUR);
             self.emit(delivered, "order.delivered", None, Some(r), Map::new());
+            // `survey-after-delivery` asks CSAT a day later.
+            self.ask(delivered + DAY, r, "csat", "survey-after-delivery", None);
         }
     }
 }

@@ -276,7 +276,14 @@ impl<'a> Causality<'a> {
             }
             "message.received" | "message.sent" => {
                 let r = r.unwrap();
-                assert!(r.starts_with("TH-") || r.starts_with("BK-") || r.starts_with("TK-"));
+                // Conversations, bookings and tickets; staff also get back to a customer about an
+                // order or a visit (after an unhappy answer, or a "Nobody got back to me").
+                assert!(
+                    ["TH-", "BK-", "TK-", "ORD-", "VIS-"]
+                        .iter()
+                        .any(|prefix| r.starts_with(prefix)),
+                    "{r}"
+                );
                 if let Some((cust, opened, waiting)) = self.tickets.get(r).copied() {
                     assert_eq!(cust, e.customer);
                     assert!(e.at > opened);
@@ -413,6 +420,94 @@ fn the_mix_is_believable(all: &[&Event], causality: &Causality<'_>, customers: u
     assert!((0.4..0.6).contains(&share(shoppers)));
     assert!((0.18..0.35).contains(&share(desk_customers)));
     every_kind_and_channel_occurs(all, counts, customers);
+    surveys_are_answered_as_the_answer_pages_record(all);
+}
+
+/// Every answer belongs to a send of the same customer and comes after it; unhappy answers repeat their
+/// answer; the default surveys are all asked and answered, kindly more often than not; a few customers
+/// tap "Nobody got back to me", some with a comment.
+fn surveys_are_answered_as_the_answer_pages_record(all: &[&Event]) {
+    use crate::domain::survey::{Answer, SurveyKind, SurveyStats};
+    let mut sends: HashMap<String, (&str, Timestamp, Map<String, Value>)> = HashMap::new();
+    let mut by_survey: BTreeMap<String, SurveyStats> = BTreeMap::new();
+    let mut last_sent: HashMap<&str, Timestamp> = HashMap::new();
+    let (mut unhappy, mut taps, mut tap_comments) = (0, 0, 0);
+    for e in all {
+        let p = props(e);
+        match e.kind.as_str() {
+            "survey.sent" => {
+                let send = p["send"].as_str().unwrap().to_string();
+                assert!(send.starts_with("survey-demo-42-"), "{send}");
+                assert_eq!(p["automated"], true);
+                // At most one survey per customer in 30 days.
+                if let Some(before) = last_sent.insert(e.customer.as_str(), e.at) {
+                    assert!(e.at.as_second() - before.as_second() >= 30 * DAY);
+                }
+                by_survey
+                    .entry(p["survey"].as_str().unwrap().to_string())
+                    .or_default()
+                    .add_sent();
+                assert!(sends.insert(send, (&e.customer, e.at, p)).is_none());
+            }
+            "survey.reminded" | "survey.answered" | "survey.unhappy" | "survey.comment" => {
+                let (customer, sent, asked) = &sends[p["send"].as_str().unwrap()];
+                assert_eq!(*customer, e.customer);
+                assert!(e.at > *sent);
+                for key in ["survey", "kind", "policy"] {
+                    assert_eq!(p[key], asked[key], "{key}");
+                }
+                let kind = SurveyKind::parse(p["kind"].as_str().unwrap()).unwrap();
+                if e.kind == "survey.answered" {
+                    let score = u8::try_from(p["score"].as_u64().unwrap()).unwrap();
+                    assert!(kind.accepts(score));
+                    assert!(p["answer"].is_string() && p["question"].is_string());
+                    let answer = Answer { kind, score };
+                    let survey = p["survey"].as_str().unwrap().to_string();
+                    by_survey.entry(survey).or_default().add_answer(&answer);
+                }
+                if e.kind == "survey.unhappy" {
+                    let score = u8::try_from(p["score"].as_u64().unwrap()).unwrap();
+                    assert!(kind.is_unhappy(score));
+                    unhappy += 1;
+                }
+            }
+            "customer.feels_ignored" => {
+                assert!(["status_page", "message_link"].contains(&p["via"].as_str().unwrap()));
+                assert_eq!(e.channel.as_deref(), Some("web"));
+                taps += 1;
+            }
+            "customer.comment" => {
+                assert_eq!(p["about"], "feels_ignored");
+                tap_comments += 1;
+            }
+            _ => {}
+        }
+    }
+    for (survey, s) in &by_survey {
+        println!(
+            "survey {survey}: sent {} answered {} ({:.0}%) csat {:?} nps {:?} felt invisible {:?}",
+            s.sent,
+            s.answered,
+            s.response_rate.unwrap_or(0.0),
+            s.csat,
+            s.nps,
+            s.felt_invisible_rate
+        );
+    }
+    println!("unhappy answers {unhappy}; feels_ignored taps {taps}, with a comment {tap_comments}");
+    let rate = |survey: &str, f: fn(&SurveyStats) -> Option<f64>| f(&by_survey[survey]).unwrap();
+    // Many never answer.
+    for survey in ["csat", "nps", "felt-invisible"] {
+        let response = rate(survey, |s| s.response_rate);
+        assert!((20.0..60.0).contains(&response), "{survey}: {response}");
+    }
+    assert!((55.0..95.0).contains(&rate("csat", |s| s.csat)));
+    assert!((0.0..80.0).contains(&rate("nps", |s| s.nps)));
+    let felt = rate("felt-invisible", |s| s.felt_invisible_rate);
+    assert!((3.0..40.0).contains(&felt), "{felt}");
+    assert!(unhappy > 10, "{unhappy}");
+    assert!((5..200).contains(&taps), "{taps}");
+    assert!(tap_comments > 0 && tap_comments < taps);
 }
 
 fn every_kind_and_channel_occurs(all: &[&Event], counts: &BTreeMap<&str, usize>, customers: usize) {
@@ -429,6 +524,11 @@ fn every_kind_and_channel_occurs(all: &[&Event], counts: &BTreeMap<&str, usize>,
         "order.cancelled",
         "survey.sent",
         "survey.answered",
+        "survey.reminded",
+        "survey.unhappy",
+        "survey.comment",
+        "customer.feels_ignored",
+        "customer.comment",
     ] {
         assert!(counts.get(kind).copied().unwrap_or(0) > 0, "{kind}");
     }

@@ -67,6 +67,10 @@ impl Customer<'_> {
         } else {
             None // forgotten: an invisible customer
         };
+        // `resolve` promises resolution within the priority's business time.
+        if resolved.is_none_or(|at| at > hours.add_business(t, target)) {
+            self.let_down(hours.add_business(t, target), &r);
+        }
         if let Some(at) = resolved {
             let agent = self.agent();
             self.emit(at, "ticket.resolved", Some("email"), Some(&r), agent);

@@ -91,6 +91,11 @@ impl Customer<'_> {
         };
         let confirm_at = confirm_at.filter(|c| cancel_at.is_none_or(|x| *c < x));
         let r = booking.reference.as_str();
+        // `confirm-booking` promises confirmation within an office hour.
+        let promised = hours.add_business(tc, HOUR);
+        if confirm_at.is_none_or(|c| c > promised) && cancel_at.is_none_or(|x| x > promised) {
+            self.let_down(promised, r);
+        }
         if let Some(c) = confirm_at {
             // A confirmation repeats what it confirms: the reminder is scheduled from its `starts_at`.
             let confirmed = props([
@@ -164,6 +169,10 @@ impl Customer<'_> {
         };
         let reminder = reminder.filter(|at| *at > confirmed && cancel_at.is_none_or(|x| *at < x));
         let r = booking.reference.as_str();
+        // `booking-reminder` promises it within the hour after the day before.
+        if cancel_at.is_none() && reminder.is_none_or(|at| at > due + HOUR) {
+            self.let_down(due + HOUR, r);
+        }
         // Now and then the customer moves the booking to another day, before or after the reminder.
         let moved = if cancel_at.is_none() && self.rng.gen_bool(0.07) {
             let at = self.soon_after(
@@ -203,9 +212,10 @@ impl Customer<'_> {
                 self.emit(at, "message.sent", Some("email"), Some(r), template);
             }
         }
-        if cancel_at.is_none() && self.rng.gen_bool(0.35) {
-            let sent = booking.starts + self.rng.gen_range(3 * HOUR..26 * HOUR);
-            self.survey(sent, r, "post-event");
+        // The venue's own `survey-after-event` policy asks NPS the day after the event.
+        if cancel_at.is_none() {
+            let starts = moved.map_or(booking.starts, |(_, starts)| starts);
+            self.ask(starts + DAY, r, "nps", "survey-after-event", Some("email"));
         }
     }
 

@@ -231,12 +231,19 @@ impl Service {
             name: "felt invisible (% yes)".into(),
             values: survey_series(&|s| s.felt_invisible_rate),
         };
-        if let Some(all) = surveys.get("all") {
-            totals.survey_answers = all.answered;
-            totals.csat = all.csat;
-            totals.nps = all.nps;
-            totals.felt_invisible = all.felt_invisible_rate;
+        // The period's totals are its buckets' together (events outside every bucket have the key "").
+        let mut all = crate::domain::survey::SurveyStats::default();
+        for stats in surveys
+            .iter()
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(_, s)| s)
+        {
+            all.merge(stats);
         }
+        totals.survey_answers = all.answered;
+        totals.csat = all.csat;
+        totals.nps = all.nps;
+        totals.felt_invisible = all.felt_invisible_rate;
         // Buckets that have not begun have no figures, not zeros.
         let cut = |mut s: Series| {
             for v in s.values.iter_mut().skip(begun) {

@@ -496,7 +496,9 @@ impl SurveyGroup {
 
 impl Service {
     /// Survey figures (sent, answered, CSAT, NPS, felt-invisible rate, response rate) per group. Each send
-    /// counts its latest answer only: changing an answer never counts twice.
+    /// counts its latest answer only: changing an answer never counts twice. A `customer.feels_ignored` tap
+    /// is a "yes, I felt invisible" no survey asked for (`domain::survey::FEELS_IGNORED` has the rule): in
+    /// the felt-invisible rate, not in the response rate, under the survey "feels-ignored".
     pub async fn survey_summary(
         &self,
         by: SurveyGroup,
@@ -507,14 +509,16 @@ impl Service {
             .await
     }
 
-    /// Survey figures per key of each `survey.sent` / `survey.answered` event (latest answer per send).
+    /// Survey figures per key of each `survey.sent` / `survey.answered` event (latest answer per send) and
+    /// each `customer.feels_ignored` tap (the first per customer and UTC day; its key is asked of the
+    /// properties `{"survey": "feels-ignored", "kind": "invisible"}`: no policy, channel or team).
     pub async fn survey_stats_by(
         &self,
         key: impl Fn(&Event, &serde_json::Value) -> String,
         since: Option<Timestamp>,
     ) -> Result<std::collections::BTreeMap<String, crate::domain::survey::SurveyStats>, StoreError>
     {
-        use crate::domain::survey::{group_stats, Answer, SurveyKind};
+        use crate::domain::survey::{group_stats, Answer, SurveyKind, FEELS_IGNORED_SURVEY};
         let events = self
             .store
             .events_of_types(vec!["survey.sent".into(), "survey.answered".into()], since)
@@ -542,9 +546,24 @@ impl Service {
         }
         let mut answers: Vec<(String, Answer)> = latest.into_values().collect();
         answers.sort_by(|a, b| a.0.cmp(&b.0));
+        let taps = self.store.feels_ignored(since).await?;
+        let grouping = serde_json::json!({
+            "survey": FEELS_IGNORED_SURVEY,
+            "kind": SurveyKind::Invisible.as_str(),
+        });
+        let mut tapped = std::collections::HashSet::new();
+        let feels_ignored: Vec<String> = taps
+            .iter()
+            .filter(|tap| {
+                let day = tap.at.to_zoned(jiff::tz::TimeZone::UTC).date();
+                tapped.insert((tap.customer.as_str(), day))
+            })
+            .map(|tap| key(tap, &grouping))
+            .collect();
         Ok(group_stats(
             sent.iter().map(String::as_str),
             answers.iter().map(|(k, a)| (k.as_str(), a.clone())),
+            feels_ignored.iter().map(String::as_str),
         ))
     }
 }

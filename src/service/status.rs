@@ -14,8 +14,8 @@ use crate::secrets::{StatusLink, StatusLinkError};
 use crate::store::{CustomerRecord, LinkKey, StoreError};
 use crate::words::{self, PromiseState};
 
-/// The event a customer records by tapping "Nobody got back to me".
-pub const FEELS_IGNORED: &str = "customer.feels_ignored";
+/// The event a customer records by tapping "Nobody got back to me" (survey figures count it too).
+pub use crate::domain::survey::FEELS_IGNORED;
 /// Most promises listed on one page (open ones first).
 const MAX_ITEMS: usize = 50;
 /// Most timeline entries per request (the latest).

@@ -94,7 +94,8 @@ pub(crate) const FINISHED_OUTBOX: &str =
     "status IN ('sent', 'skipped', 'suppressed', 'capped', 'failed', 'dead')";
 
 /// Event types kept (anonymised) when a customer is forgotten: the survey figures count them.
-pub(crate) const KEPT_SURVEY_TYPES: [&str; 2] = ["survey.sent", "survey.answered"];
+pub(crate) const KEPT_SURVEY_TYPES: [&str; 3] =
+    ["survey.sent", "survey.answered", "customer.feels_ignored"];
 
 /// A reference (event id, outbox key, send id) of a forgotten customer, replaced by an opaque one. The same
 /// input maps to the same output within one erasure (so the rows still join up), and the random tombstone

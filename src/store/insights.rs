@@ -83,6 +83,14 @@ pub trait Insights: Send + Sync {
         window: Window,
         policies: Vec<String>,
     ) -> Result<Vec<Attribution>, StoreError>;
+    /// The `customer.feels_ignored` events at or after `since`, in (at, id) order: the survey figures count
+    /// each as a "yes, I felt invisible" (`domain::survey::FEELS_IGNORED`). Its own query, apart from the
+    /// survey events' (which `events_surveys` serves), with the type as a literal so that a partial index
+    /// on it would serve it.
+    async fn feels_ignored(
+        &self,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<crate::domain::Event>, StoreError>;
     /// The latest outbox rows of one status (by due time, newest first).
     async fn recent_outbox(
         &self,

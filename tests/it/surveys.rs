@@ -656,3 +656,177 @@ async fn a_crawler_following_every_link_records_nothing() {
     assert_eq!(suppressed.len(), 1);
     assert_eq!(suppressed[0].target, "eve");
 }
+
+/// `customer.feels_ignored` ("Nobody got back to me") is a "yes, I felt invisible" no survey asked for: in
+/// the felt-invisible rate (and `unhappy`), not in `answered` or the response rate; one per customer and UTC
+/// day; grouped under the survey "feels-ignored" and "-" by policy; in the overview's series and totals.
+async fn a_feels_ignored_tap_counts_as_felt_invisible(backend: Backend) {
+    use seen::domain::trend::Window;
+    use seen::service::SurveyGroup;
+    let app = crate::common::spawn_app(backend).await;
+    // Two days ago at 10:00 UTC, and the day after.
+    let today = Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .timestamp();
+    let day1 = today - jiff::SignedDuration::from_hours(48 - 10);
+    let at = |hours: i64| (day1 + jiff::SignedDuration::from_hours(hours)).to_string();
+    let survey = |survey: &str, kind: &str, policy: &str, send: &str| json!({ "survey": survey, "kind": kind, "send": send, "policy": policy });
+    let answered = |mut p: Value, score: u8| {
+        p["score"] = json!(score);
+        p
+    };
+    let csat = survey("csat", "csat", "survey-after-delivery", "send-a");
+    let bob = survey(
+        "felt-invisible",
+        "invisible",
+        "survey-after-visit",
+        "send-b",
+    );
+    let cid = survey(
+        "felt-invisible",
+        "invisible",
+        "survey-after-visit",
+        "send-c",
+    );
+    let tap = |id: &str, customer: &str, hours: i64| {
+        json!({ "id": id, "type": "customer.feels_ignored", "customer": customer, "at": at(hours),
+                "channel": "web", "properties": { "via": "status_page" } })
+    };
+    let events = json!([
+        { "id": "s-a", "type": "survey.sent", "customer": "ann", "at": at(0), "properties": csat },
+        { "id": "a-a", "type": "survey.answered", "customer": "ann", "at": at(1), "properties": answered(csat.clone(), 5) },
+        { "id": "s-b", "type": "survey.sent", "customer": "bob", "at": at(0), "properties": bob },
+        { "id": "a-b", "type": "survey.answered", "customer": "bob", "at": at(1), "properties": answered(bob.clone(), 0) },
+        { "id": "s-c", "type": "survey.sent", "customer": "cid", "at": at(0), "properties": cid },
+        // cid taps twice on day 1 (one answer) and once on day 2; bob once on day 1.
+        tap("t1", "cid", 2),
+        tap("t2", "cid", 3),
+        tap("t3", "cid", 25),
+        tap("t4", "bob", 4),
+        { "id": "k1", "type": "customer.comment", "customer": "cid", "at": at(3),
+          "properties": { "about": "feels_ignored", "comment": "Still nothing" } },
+    ]);
+    assert_eq!(app.post_events(&events).await.0, 200);
+
+    // All: 3 sent, 2 answered (66.7 %); invisible answers: bob's "no" and 3 taps → 3 yes of 4 = 75 %.
+    let (status, all) = app.get_json("/v1/surveys/summary").await;
+    assert_eq!(status, 200, "{all}");
+    let all = &all["groups"]["all"];
+    assert_eq!(all["sent"], 3);
+    assert_eq!(all["answered"], 2);
+    assert!((all["response_rate"].as_f64().unwrap() - 200.0 / 3.0).abs() < 1e-9);
+    assert_eq!(all["csat"], 100.0);
+    assert_eq!(all["invisible_answers"], 4);
+    assert_eq!(all["feels_ignored"], 3);
+    assert_eq!(all["felt_invisible_rate"], 75.0);
+    assert_eq!(all["unhappy"], 3);
+
+    // By survey: the taps are their own group, with nothing sent (no response rate).
+    let by_survey = app
+        .service
+        .survey_summary(SurveyGroup::Survey, None)
+        .await
+        .unwrap();
+    let tapped = &by_survey["feels-ignored"];
+    assert_eq!(
+        (tapped.sent, tapped.answered, tapped.feels_ignored),
+        (0, 0, 3)
+    );
+    assert_eq!(tapped.response_rate, None);
+    assert_eq!(tapped.felt_invisible_rate, Some(100.0));
+    let asked = &by_survey["felt-invisible"];
+    assert_eq!((asked.sent, asked.answered, asked.feels_ignored), (2, 1, 0));
+    assert_eq!(asked.felt_invisible_rate, Some(0.0));
+    let by_policy = app
+        .service
+        .survey_summary(SurveyGroup::Policy, None)
+        .await
+        .unwrap();
+    assert_eq!(by_policy["-"].feels_ignored, 3);
+    assert_eq!(by_policy["survey-after-visit"].feels_ignored, 0);
+    // By day: two answers on day 1 (cid, bob), one on day 2.
+    let by_day = app
+        .service
+        .survey_summary(SurveyGroup::Day, None)
+        .await
+        .unwrap();
+    let day = |t: Timestamp| t.strftime("%Y-%m-%d").to_string();
+    let second = day1 + jiff::SignedDuration::from_hours(24);
+    assert_eq!(by_day[&day(day1)].feels_ignored, 2);
+    assert_eq!(by_day[&day(second)].feels_ignored, 1);
+    assert_eq!(by_day[&day(second)].felt_invisible_rate, Some(100.0));
+    // Since day 2: only the third tap.
+    let since = app
+        .service
+        .survey_summary(
+            SurveyGroup::All,
+            Some(day1 + jiff::SignedDuration::from_hours(14)),
+        )
+        .await
+        .unwrap();
+    assert_eq!((since["all"].sent, since["all"].feels_ignored), (0, 1));
+
+    // The overview's felt-invisible series and totals count them too (CSAT 100 %, 75 % felt invisible).
+    let window =
+        Window::ending_at(Timestamp::now(), jiff::SignedDuration::from_hours(24), 7).unwrap();
+    let overview = app.service.overview(window).await.unwrap();
+    let felt: Vec<f64> = overview
+        .felt_invisible
+        .values
+        .iter()
+        .flatten()
+        .copied()
+        .collect();
+    assert_eq!(
+        felt,
+        vec![100.0 * 2.0 / 3.0, 100.0],
+        "{:?}",
+        overview.felt_invisible
+    );
+    assert_eq!(overview.totals.felt_invisible, Some(75.0));
+    assert_eq!(overview.totals.csat, Some(100.0));
+    assert_eq!(overview.totals.survey_answers, 2);
+}
+
+on_both_backends!(a_feels_ignored_tap_counts_as_felt_invisible);
+
+/// The demo's customers answer the default surveys: the overview's CSAT, NPS and felt-invisible charts have
+/// figures on its data, and its totals are plausible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_fills_the_overview_survey_charts() {
+    use seen::domain::trend::Window;
+    let app = crate::common::spawn_app(Backend::Sqlite).await;
+    let end = Timestamp::now()
+        .round(jiff::Unit::Hour)
+        .unwrap()
+        .checked_sub(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    let mut events = Vec::new();
+    seen::demo::generate(&seen::demo::DemoOptions::new(42, 500, end), |block| {
+        events.extend(block.iter().map(|e| seen::demo::validate(e, end).unwrap()));
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    for chunk in events.chunks(5_000) {
+        app.service.ingest(chunk.to_vec()).await.unwrap();
+    }
+    let window =
+        Window::ending_at(Timestamp::now(), jiff::SignedDuration::from_hours(24), 90).unwrap();
+    let overview = app.service.overview(window).await.unwrap();
+    for series in [&overview.csat, &overview.nps, &overview.felt_invisible] {
+        let days = series.values.iter().flatten().count();
+        assert!(days > 20, "{}: {days} days with figures", series.name);
+    }
+    let totals = &overview.totals;
+    println!(
+        "90 days: {} answers, CSAT {:?}, NPS {:?}, felt invisible {:?}",
+        totals.survey_answers, totals.csat, totals.nps, totals.felt_invisible
+    );
+    assert!(totals.survey_answers > 50, "{}", totals.survey_answers);
+    assert!((40.0..95.0).contains(&totals.csat.unwrap()));
+    assert!((-60.0..80.0).contains(&totals.nps.unwrap()));
+    assert!((5.0..60.0).contains(&totals.felt_invisible.unwrap()));
+}

@@ -1,6 +1,6 @@
 //! Surveys: the questions, which answers are unhappy, what a one-click answer link stands for (signed and
-//! checked by `secrets`), and the metrics (CSAT, NPS, felt-invisible rate, response rate). Pure: "now"
-//! is an argument.
+//! checked by `secrets`), and the metrics (CSAT, NPS, felt-invisible rate, response rate; a
+//! `customer.feels_ignored` tap counts as a "yes, I felt invisible"). Pure: "now" is an argument.
 
 use std::collections::BTreeMap;
 
@@ -101,6 +101,21 @@ pub enum LinkError {
     Expired(Timestamp),
 }
 
+/// The event a customer records by tapping "Nobody got back to me" (on their status page, or in a message's
+/// footer).
+///
+/// The survey figures count it as an unprompted answer to "have you ever felt invisible with us?": one
+/// "yes" of kind [`SurveyKind::Invisible`] at the tap's moment, in the felt-invisible rate's numerator and
+/// denominator and among the `unhappy` answers (it opens a follow-up like an unhappy answer does). It is
+/// not an answer to a sent survey, so it is counted in [`SurveyStats::feels_ignored`], not in `answered`,
+/// and the response rate does not change. It has no send, policy, channel or team: it is grouped under the
+/// survey [`FEELS_IGNORED_SURVEY`] and under "-" by policy, channel and team. Taps by one customer on one
+/// UTC day count once (the first): tapping again is the same complaint, not another answer.
+pub const FEELS_IGNORED: &str = "customer.feels_ignored";
+
+/// The survey name `customer.feels_ignored` taps are grouped under (`by=survey`).
+pub const FEELS_IGNORED_SURVEY: &str = "feels-ignored";
+
 /// One answer (the latest for its send) as the metrics see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
@@ -125,8 +140,11 @@ pub struct SurveyStats {
     pub invisible_answers: u64,
     /// % of "felt invisible" answers that are yes.
     pub felt_invisible_rate: Option<f64>,
-    /// Answers that opened a follow-up (CSAT ≤ 2, NPS ≤ 6, felt invisible).
+    /// Answers that opened a follow-up (CSAT ≤ 2, NPS ≤ 6, felt invisible), taps included.
     pub unhappy: u64,
+    /// "Nobody got back to me" taps ([`FEELS_IGNORED`]): each a "yes" among the `invisible_answers`, not an
+    /// answer to a sent survey (not in `answered`, so not in the response rate).
+    pub feels_ignored: u64,
     #[serde(skip)]
     csat_good: u64,
     #[serde(skip)]
@@ -177,6 +195,32 @@ impl SurveyStats {
         self.finish();
     }
 
+    /// A customer tapped "Nobody got back to me" ([`FEELS_IGNORED`]): a "yes, I felt invisible" that no
+    /// survey asked for.
+    pub fn add_feels_ignored(&mut self) {
+        self.feels_ignored += 1;
+        self.invisible_answers += 1;
+        self.invisible_yes += 1;
+        self.unhappy += 1;
+        self.finish();
+    }
+
+    /// Adds another group's figures to these (e.g. every period of a chart into its total).
+    pub fn merge(&mut self, other: &SurveyStats) {
+        self.sent += other.sent;
+        self.answered += other.answered;
+        self.csat_answers += other.csat_answers;
+        self.nps_answers += other.nps_answers;
+        self.invisible_answers += other.invisible_answers;
+        self.unhappy += other.unhappy;
+        self.feels_ignored += other.feels_ignored;
+        self.csat_good += other.csat_good;
+        self.promoters += other.promoters;
+        self.detractors += other.detractors;
+        self.invisible_yes += other.invisible_yes;
+        self.finish();
+    }
+
     fn finish(&mut self) {
         self.response_rate = percent(self.answered, self.sent);
         self.csat = percent(self.csat_good, self.csat_answers);
@@ -187,10 +231,12 @@ impl SurveyStats {
     }
 }
 
-/// Stats per group key (e.g. per policy), plus the total under "all".
+/// Stats per group key (e.g. per policy): sends, answers (the latest per send) and
+/// [`FEELS_IGNORED`] taps (already one per customer and UTC day), each under its key.
 pub fn group_stats<'a>(
     sent: impl IntoIterator<Item = &'a str>,
     answers: impl IntoIterator<Item = (&'a str, Answer)>,
+    feels_ignored: impl IntoIterator<Item = &'a str>,
 ) -> BTreeMap<String, SurveyStats> {
     let mut out: BTreeMap<String, SurveyStats> = BTreeMap::new();
     for key in sent {
@@ -198,6 +244,9 @@ pub fn group_stats<'a>(
     }
     for (key, answer) in answers {
         out.entry(key.to_string()).or_default().add_answer(&answer);
+    }
+    for key in feels_ignored {
+        out.entry(key.to_string()).or_default().add_feels_ignored();
     }
     out
 }
@@ -281,10 +330,65 @@ mod tests {
                     },
                 ),
             ],
+            [],
         );
         assert_eq!(groups["a"].response_rate, Some(50.0));
+        assert_eq!(groups["a"].feels_ignored, 0);
         assert_eq!(groups["a"].csat, Some(0.0));
         assert_eq!(groups["b"].csat, Some(100.0));
+    }
+
+    #[test]
+    fn a_feels_ignored_tap_is_a_yes_that_no_survey_asked_for() {
+        // One survey sent and answered "no", three sent unanswered; then two taps: 2 yes of 3 invisible
+        // answers (66.7 %), and the response rate stays 1 of 4.
+        let groups = group_stats(
+            ["a", "a", "a", "a"],
+            [(
+                "a",
+                Answer {
+                    kind: SurveyKind::Invisible,
+                    score: 0,
+                },
+            )],
+            ["a", "a"],
+        );
+        let a = &groups["a"];
+        assert_eq!((a.sent, a.answered, a.response_rate), (4, 1, Some(25.0)));
+        assert_eq!((a.invisible_answers, a.feels_ignored, a.unhappy), (3, 2, 2));
+        assert_eq!(a.felt_invisible_rate, Some(200.0 / 3.0));
+        assert_eq!((a.csat, a.nps), (None, None));
+        // Taps alone: nothing sent, so no response rate; every answer is a yes.
+        let taps = group_stats([], [], ["b"]);
+        assert_eq!(taps["b"].response_rate, None);
+        assert_eq!(taps["b"].felt_invisible_rate, Some(100.0));
+        assert_eq!(taps["b"].answered, 0);
+    }
+
+    #[test]
+    fn merged_groups_equal_one_group_of_everything() {
+        let answer = |kind, score| Answer { kind, score };
+        let everything = [
+            ("x", answer(SurveyKind::Csat, 5)),
+            ("y", answer(SurveyKind::Csat, 2)),
+            ("x", answer(SurveyKind::Nps, 10)),
+            ("y", answer(SurveyKind::Nps, 3)),
+            ("y", answer(SurveyKind::Invisible, 0)),
+        ];
+        let split = group_stats(["x", "y", "y"], everything.clone(), ["y"]);
+        let one = group_stats(
+            ["all", "all", "all"],
+            everything.map(|(_, a)| ("all", a)),
+            ["all"],
+        );
+        let mut merged = SurveyStats::default();
+        for stats in split.values() {
+            merged.merge(stats);
+        }
+        assert_eq!(merged, one["all"]);
+        assert_eq!(merged.csat, Some(50.0));
+        assert_eq!(merged.nps, Some(0.0));
+        assert_eq!(merged.felt_invisible_rate, Some(50.0));
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! Dashboard aggregates on PostgreSQL (see `store::insights`).
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 use sqlx::Row;
 
 use super::outbox::{outbox_from_row, OUTBOX_COLUMNS};
+use super::rows::{event_from_row, EVENT_COLUMNS};
 use super::PostgresStore;
+use crate::domain::survey::FEELS_IGNORED;
 use crate::domain::trend::Window;
+use crate::domain::Event;
 use crate::store::insights::{
     status_columns, Attribution, BucketCustomers, Insights, PromiseCounts, UnseenSpan, UNSEEN,
 };
@@ -172,6 +176,22 @@ impl Insights for PostgresStore {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
+    }
+
+    async fn feels_ignored(&self, since: Option<Timestamp>) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS}, customer FROM events
+             WHERE type = '{FEELS_IGNORED}' AND at >= $1 ORDER BY at, id"
+        ))
+        .bind(since.map(nanos).unwrap_or(i64::MIN))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let customer: String = r.try_get(7)?;
+            out.push(event_from_row(r, &customer)?);
+        }
+        Ok(out)
     }
 
     async fn recent_outbox(

@@ -220,8 +220,13 @@ fn forget_events_and_obligations(
     report: &mut ForgetReport,
 ) -> Result<(), StoreError> {
     report.events_deleted = tx.execute(
-        "DELETE FROM events WHERE customer_seq = ?1 AND type NOT IN (?2, ?3)",
-        params![seq, KEPT_SURVEY_TYPES[0], KEPT_SURVEY_TYPES[1]],
+        "DELETE FROM events WHERE customer_seq = ?1 AND type NOT IN (?2, ?3, ?4)",
+        params![
+            seq,
+            KEPT_SURVEY_TYPES[0],
+            KEPT_SURVEY_TYPES[1],
+            KEPT_SURVEY_TYPES[2]
+        ],
     )? as u64;
     let kept: Vec<(i64, String, Option<String>)> = {
         let mut stmt =

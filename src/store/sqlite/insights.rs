@@ -1,11 +1,15 @@
 //! Dashboard aggregates on SQLite (see `store::insights`).
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 use rusqlite::params;
 
 use super::outbox::{outbox_from_row, OUTBOX_COLUMNS};
+use super::rows::{event_from_row, EVENT_COLUMNS};
 use super::SqliteStore;
+use crate::domain::survey::FEELS_IGNORED;
 use crate::domain::trend::Window;
+use crate::domain::Event;
 use crate::store::insights::{
     status_columns, Attribution, BucketCustomers, Insights, PromiseCounts, UnseenSpan, UNSEEN,
 };
@@ -203,6 +207,28 @@ impl Insights for SqliteStore {
                     }
                 }
                 Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn feels_ignored(&self, since: Option<Timestamp>) -> Result<Vec<Event>, StoreError> {
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let columns = EVENT_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("e.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {columns}, c.id FROM events e JOIN customers c ON c.seq = e.customer_seq
+                     WHERE e.type = '{FEELS_IGNORED}' AND e.at >= ?1 ORDER BY e.at, e.id"
+                ))?;
+                let rows = stmt.query_map(params![since.map(nanos).unwrap_or(i64::MIN)], |r| {
+                    let customer: String = r.get(7)?;
+                    event_from_row(r, &customer)
+                })?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
             })
         })
         .await

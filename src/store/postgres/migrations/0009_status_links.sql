@@ -11,3 +11,6 @@ CREATE TABLE link_revocations (
     customer TEXT PRIMARY KEY,
     revoked_at BIGINT NOT NULL
 );
+-- "Nobody got back to me" taps, counted in every survey figure (as a "yes, I felt invisible"): read by time
+-- without scanning the events.
+CREATE INDEX events_feels_ignored ON events (at) WHERE type = 'customer.feels_ignored';
