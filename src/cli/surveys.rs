@@ -43,12 +43,20 @@ pub async fn run(cli: &Cli, args: &SurveysArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<24} {:>6} {:>8} {:>9} {:>7} {:>7} {:>14} {:>8}",
-        "GROUP", "SENT", "ANSWERED", "RESPONSE", "CSAT", "NPS", "FELT INVISIBLE", "UNHAPPY"
+        "{:<24} {:>6} {:>8} {:>9} {:>7} {:>7} {:>14} {:>8} {:>8}",
+        "GROUP",
+        "SENT",
+        "ANSWERED",
+        "RESPONSE",
+        "CSAT",
+        "NPS",
+        "FELT INVISIBLE",
+        "UNHAPPY",
+        "IGNORED"
     );
     for (group, s) in &groups {
         println!(
-            "{:<24} {:>6} {:>8} {:>9} {:>7} {:>7} {:>14} {:>8}",
+            "{:<24} {:>6} {:>8} {:>9} {:>7} {:>7} {:>14} {:>8} {:>8}",
             group,
             s.sent,
             s.answered,
@@ -58,7 +66,8 @@ pub async fn run(cli: &Cli, args: &SurveysArgs) -> Result<ExitCode> {
                 .map(|v| format!("{v:+.0}"))
                 .unwrap_or_else(|| "-".into()),
             percent(s.felt_invisible_rate),
-            s.unhappy
+            s.unhappy,
+            s.feels_ignored
         );
     }
     Ok(ExitCode::SUCCESS)
