@@ -247,6 +247,12 @@ fn measure(
             assert!(!body.is_empty());
             if i > 0 {
                 times.push(ms);
+            } else {
+                // The warm-up computes what a cache then holds (the public figures' own 60 s cache, say).
+                eprintln!(
+                    "{page} ({}): first request {ms:.1} ms",
+                    seen.rsplit('/').next().unwrap_or(seen)
+                );
             }
         }
         if times.is_empty() {
@@ -345,8 +351,9 @@ fn main() {
         )
         .expect("config");
         // page -> (p50, p95, max) per binary
-        let mut results: Vec<(String, Vec<Figures>)> = Vec::new();
-        for seen in &bins {
+        // A page a baseline lacks shows "–" in its column.
+        let mut results: Vec<(String, Vec<Option<Figures>>)> = Vec::new();
+        for (b, seen) in bins.iter().enumerate() {
             let config = if seen == SEEN {
                 &config_public
             } else {
@@ -362,26 +369,41 @@ fn main() {
                     figures.2
                 );
                 // The customer page names a different customer per binary only if their queues differ.
+                // A status link is minted per run.
                 let page = if page.starts_with("/customers/") {
                     "/customers/…".to_string()
+                } else if page.starts_with("/c/") {
+                    "/c/{token}".to_string()
                 } else {
                     page
                 };
-                match results.iter_mut().find(|(p, _)| *p == page) {
-                    Some((_, row)) => row.push(figures),
-                    None => results.push((page, vec![figures])),
-                }
+                let row = match results.iter_mut().position(|(p, _)| *p == page) {
+                    Some(i) => &mut results[i].1,
+                    None => {
+                        results.push((page, vec![None; bins.len()]));
+                        &mut results.last_mut().expect("just pushed").1
+                    }
+                };
+                row[b] = Some(figures);
             }
         }
         for (page, row) in results {
             let mut line = format!("| `{page}` | {label} |");
-            for (p50, p95, max) in &row {
-                line.push_str(&format!(" {p50:.1} / {p95:.1} / {max:.1} |"));
+            for figures in &row {
+                match figures {
+                    Some((p50, p95, max)) => {
+                        line.push_str(&format!(" {p50:.1} / {p95:.1} / {max:.1} |"))
+                    }
+                    None => line.push_str(" – |"),
+                }
             }
-            if row.len() == bins.len() {
-                let this = row[row.len() - 1].0;
-                for (p50, _, _) in &row[..row.len() - 1] {
-                    line.push_str(&format!(" {:.2}× |", this / p50));
+            let this = row[row.len() - 1].map(|f| f.0);
+            for before in &row[..row.len() - 1] {
+                match (this, before) {
+                    (Some(this), Some((p50, _, _))) => {
+                        line.push_str(&format!(" {:.2}× |", this / p50))
+                    }
+                    _ => line.push_str(" – |"),
                 }
             }
             line.push('\n');

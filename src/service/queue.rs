@@ -117,8 +117,11 @@ impl Service {
             .filter(|p| p.trigger.iter().any(|t| t == super::status::FEELS_IGNORED))
             .map(|p| &*p.name)
             .collect();
-        let mut order: Vec<&Invisible> = invisible.iter().collect();
-        order.sort_by_key(|v| !v.reasons.iter().any(|r| urgent.contains(r.policy.as_str())));
+        // A stable partition, one look at each customer (a sort would hash their reasons at every comparison).
+        let (mut order, rest): (Vec<&Invisible>, Vec<&Invisible>) = invisible
+            .iter()
+            .partition(|v| v.reasons.iter().any(|r| urgent.contains(r.policy.as_str())));
+        order.extend(rest);
         let mut queue = select(&order, filter, directory, &work, &triggers, page, &urgent);
         if !filter.needs_triggers() {
             let ids = queue.rows.iter().map(|r| r.trigger_event.clone()).collect();
