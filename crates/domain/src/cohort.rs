@@ -12,6 +12,44 @@ use serde::Serialize;
 /// [`ActiveMonths`]): more than ten years.
 pub const MAX_MONTHS: usize = 128;
 
+/// By default a customer is active in a month when they did anything in it: every event counts except
+/// these, which the business (or Seen for it) does to the customer — messages and surveys sent, Seen's own
+/// gone-quiet verdict, and the business's own steps on an order, booking, ticket or visit. `--active`
+/// replaces the rule with a list of types.
+pub const NOT_ACTIVITY: &[&str] = &[
+    "message.sent",
+    "message.acknowledged",
+    "message.bounced",
+    "survey.sent",
+    "survey.reminded",
+    "customer.gone_quiet",
+    "order.confirmed",
+    "order.dispatched",
+    "order.delivered",
+    "booking.confirmed",
+    "ticket.resolved",
+    "ticket.waiting_on_customer",
+    "visit.served",
+];
+
+/// The most types a type list (`--active`) may name.
+pub const MAX_TYPES: usize = 32;
+
+/// A comma-separated list of event types ("purchase,visit.arrived"), each checked like an event's type.
+pub fn parse_types(field: &'static str, text: &str) -> Result<Vec<String>, CohortError> {
+    let mut types = Vec::new();
+    for part in text.split(',') {
+        let kind = crate::event::event_type(part.trim()).map_err(|e| invalid(field, e.reason))?;
+        if !types.contains(&kind) {
+            types.push(kind);
+        }
+    }
+    if types.len() > MAX_TYPES {
+        return Err(invalid(field, format!("at most {MAX_TYPES} types")));
+    }
+    Ok(types)
+}
+
 /// An input a report cannot be built from, naming the parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
@@ -44,7 +82,11 @@ fn month_start(day: Date, zone: &TimeZone) -> Result<Zoned, CohortError> {
 
 impl Months {
     /// The months from the one containing `from` through the one containing `now`, in `zone`.
-    pub fn through(from: Timestamp, now: Timestamp, zone: &TimeZone) -> Result<Months, CohortError> {
+    pub fn through(
+        from: Timestamp,
+        now: Timestamp,
+        zone: &TimeZone,
+    ) -> Result<Months, CohortError> {
         if from > now {
             return Err(invalid("from", "is after now"));
         }
@@ -113,7 +155,11 @@ pub fn month_index<T: Ord + Copy>(boundaries: &[T], at: T) -> Option<usize> {
 
 /// `--from` / `--to` / `?from=`: a month ("2026-05"), a day ("2026-05-14"), both in `zone`, or an RFC 3339
 /// instant. A month or day means its first instant.
-pub fn parse_bound(field: &'static str, text: &str, zone: &TimeZone) -> Result<Timestamp, CohortError> {
+pub fn parse_bound(
+    field: &'static str,
+    text: &str,
+    zone: &TimeZone,
+) -> Result<Timestamp, CohortError> {
     let text = text.trim();
     if let Ok(at) = text.parse::<Timestamp>() {
         return Ok(at);
@@ -139,6 +185,11 @@ pub fn parse_bound(field: &'static str, text: &str, zone: &TimeZone) -> Result<T
 pub struct ActiveMonths(u128);
 
 impl ActiveMonths {
+    /// Bit `i` set: active in month `i`.
+    pub fn from_bits(bits: u128) -> ActiveMonths {
+        ActiveMonths(bits)
+    }
+
     pub fn insert(&mut self, month: usize) {
         if month < MAX_MONTHS {
             self.0 |= 1 << month;
@@ -314,11 +365,23 @@ mod tests {
     fn months_are_cut_in_the_zone_given() {
         let lisbon = TimeZone::get("Europe/Lisbon").expect("zone");
         // Summer time: Lisbon's July starts at 23:00 UTC on 30 June.
-        let m = Months::through(t("2026-07-10T00:00:00Z"), t("2026-08-10T00:00:00Z"), &lisbon)
-            .expect("months");
+        let m = Months::through(
+            t("2026-07-10T00:00:00Z"),
+            t("2026-08-10T00:00:00Z"),
+            &lisbon,
+        )
+        .expect("months");
         assert_eq!(m.start(0), t("2026-06-30T23:00:00Z"));
-        assert_eq!(m.index_of(t("2026-07-31T23:30:00Z")), Some(1), "already August in Lisbon");
-        assert_eq!(m.index_of(t("2026-06-30T23:30:00Z")), Some(0), "already July in Lisbon");
+        assert_eq!(
+            m.index_of(t("2026-07-31T23:30:00Z")),
+            Some(1),
+            "already August in Lisbon"
+        );
+        assert_eq!(
+            m.index_of(t("2026-06-30T23:30:00Z")),
+            Some(0),
+            "already July in Lisbon"
+        );
     }
 
     #[test]
@@ -432,6 +495,27 @@ mod tests {
             c[0].months.iter().map(|m| m.active).collect::<Vec<_>>(),
             [1, 0, 1]
         );
+    }
+
+    #[test]
+    fn type_lists_are_checked_like_event_types() {
+        assert_eq!(
+            parse_types("active", "purchase, visit.arrived,purchase").expect("types"),
+            ["purchase", "visit.arrived"]
+        );
+        let err = parse_types("active", "purchase,,x").unwrap_err();
+        assert_eq!(err.field, "active");
+        assert!(parse_types("by", "bad type").is_err());
+        assert!(parse_types(
+            "by",
+            &vec!["a"; 40]
+                .iter()
+                .enumerate()
+                .map(|(i, _)| format!("t{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+        .is_err());
     }
 
     #[test]
