@@ -55,7 +55,7 @@ impl Cohorts for PostgresStore {
             let (low, high): (i64, i64) = (r.try_get(1)?, r.try_get(2)?);
             out.push(Member {
                 joined: from_nanos(r.try_get(0)?),
-                active: ActiveMonths::from_bits((high as u64 as u128) << 64 | low as u64 as u128),
+                active: ActiveMonths::from_bits(((high as u64 as u128) << 64) | low as u64 as u128),
                 p_alive: r.try_get(3)?,
             });
         }
