@@ -427,7 +427,10 @@ async fn the_cli_shows_cohorts_and_still_runs_retention() {
     // `run` is as it was: it applies [retention] (the defaults, then a setting) and says what it cleared.
     let (ok, out, err) = text(&seen(&db, &["retention", "run"], None));
     assert!(ok, "{err}");
-    assert!(out.starts_with("cleared the properties of 0 events"), "{out}");
+    assert!(
+        out.starts_with("cleared the properties of 0 events"),
+        "{out}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("seen.toml");
     std::fs::write(&config, "[retention]\nevents_properties = \"400d\"\n").unwrap();
