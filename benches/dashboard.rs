@@ -198,6 +198,7 @@ fn measure(
         "/promises?format=csv".into(),
         "/outbox".into(),
         "/surveys".into(),
+        "/retention".into(),
         "/admin/users".into(),
         "/admin/policies".into(),
         "/search?q=a".into(),

@@ -8,6 +8,7 @@ pub mod events;
 pub mod metrics;
 mod outbox;
 mod queries;
+mod retention;
 pub mod schema;
 pub mod status;
 mod surveys;
@@ -39,6 +40,8 @@ pub struct ApiState {
     pub connectors: crate::connectors::Health,
     /// What the customer's status page needs (`status::PageSettings`).
     pub pages: Arc<status::PageSettings>,
+    /// The time zone and purchase types retention cohorts are cut by.
+    pub cohorts: Arc<crate::service::cohorts::CohortSettings>,
 }
 
 #[derive(OpenApi)]
@@ -54,6 +57,7 @@ pub struct ApiState {
         surveys::summary,
         churn::at_risk,
         churn::model,
+        retention::retention,
         healthz
     ),
     modifiers(&BearerAuth)
@@ -85,6 +89,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/surveys/summary", get(surveys::summary))
         .route("/v1/churn/at-risk", get(churn::at_risk))
         .route("/v1/churn/model", get(churn::model))
+        .route("/v1/retention", get(retention::retention))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_key,

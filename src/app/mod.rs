@@ -109,15 +109,25 @@ impl App {
             .map(crate::connectors::imap::Mailbox::from_config)
             .collect::<Result<Vec<_>, String>>()
             .map_err(anyhow::Error::msg)?;
-        let dashboard = Arc::new(Dashboard::new(
-            config.directory.clone(),
-            config
+        let cohorts = Arc::new(crate::service::cohorts::CohortSettings {
+            zone: config
                 .file
-                .dashboard_settings(&config.engine)
+                .business_timezone()
                 .map_err(anyhow::Error::msg)?,
-            Duration::from_secs(config.file.server.figures_cache_secs),
-            Duration::from_secs(config.file.server.queue_cache_secs),
-        ));
+            purchase_types: config.file.churn.purchase_types.clone(),
+        });
+        let dashboard = Arc::new(
+            Dashboard::new(
+                config.directory.clone(),
+                config
+                    .file
+                    .dashboard_settings(&config.engine)
+                    .map_err(anyhow::Error::msg)?,
+                Duration::from_secs(config.file.server.figures_cache_secs),
+                Duration::from_secs(config.file.server.queue_cache_secs),
+            )
+            .with_cohorts(cohorts.clone()),
+        );
         let api = ApiState {
             service: service.clone(),
             server: Arc::new(config.file.server.clone()),
@@ -130,6 +140,7 @@ impl App {
                 zone: crate::words::zone_name(&config.action_settings.timezone),
                 customer_page: config.customer_page.clone(),
             }),
+            cohorts: cohorts.clone(),
         };
         let pages = DashboardState {
             service: service.clone(),

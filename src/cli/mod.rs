@@ -89,9 +89,10 @@ pub enum Command {
     Restore(backup::RestoreArgs),
     /// Erase one customer (an erasure request); anonymous counts stay.
     Forget(forget::ForgetArgs),
-    /// Apply `[retention]` now.
-    #[command(subcommand)]
-    Retention(retention::RetentionCommand),
+    /// Customers by the month they joined, and the share still active each month since (cohorts), beside
+    /// the churn model's P(alive); `seen retention run` applies `[retention]` now.
+    #[command(args_conflicts_with_subcommands = true)]
+    Retention(retention::RetentionArgs),
     /// The log of admin actions, newest first.
     Audit(audit::AuditArgs),
     /// Recompute every obligation from the stored events (after changing policies this happens by itself).

@@ -12,6 +12,7 @@ mod input;
 mod pages;
 mod public;
 mod reports;
+mod retention;
 mod search;
 pub mod throttle;
 pub mod time;
@@ -59,6 +60,7 @@ pub fn router(state: DashboardState) -> Router {
         .route("/promises", get(reports::promises))
         .route("/outbox", get(reports::outbox))
         .route("/surveys", get(reports::surveys))
+        .route("/retention", get(retention::page))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/keys", get(admin::keys).post(admin::key_action))
         .route("/admin/policies", get(admin::policies))
@@ -124,6 +126,11 @@ pub struct Dashboard {
     overview: FigureCache<u32, crate::service::insights::Overview>,
     promises: FigureCache<u32, crate::service::insights::Promises>,
     surveys: FigureCache<u32, reports::SurveyFigures>,
+    /// How retention cohorts are cut.
+    pub cohorts: Arc<crate::service::cohorts::CohortSettings>,
+    /// Retention cohorts, per question.
+    retention:
+        FigureCache<crate::service::cohorts::RetentionQuery, crate::service::cohorts::Retention>,
     /// Who is invisible now and why (the queue applies its filters and the work log on top, fresh).
     queue: FigureCache<(), Vec<crate::domain::report::Invisible>>,
     /// Failed logins per account and per client address (bounded; see `throttle`).
@@ -157,6 +164,8 @@ impl Dashboard {
             overview: FigureCache::new(figures_ttl),
             promises: FigureCache::new(figures_ttl),
             surveys: FigureCache::new(figures_ttl),
+            retention: FigureCache::new(figures_ttl),
+            cohorts: Arc::default(),
             queue: FigureCache::new(queue_ttl),
             login: throttle::LoginThrottle::default(),
         }
@@ -165,8 +174,39 @@ impl Dashboard {
     /// Fills the caches for the default period (`App::build` runs it in the background at start).
     pub async fn warm(self: Arc<Self>, service: Service) {
         if !self.overview.ttl.is_zero() || !self.queue.ttl.is_zero() {
-            reports::warm(self, service).await;
+            reports::warm(self.clone(), service.clone()).await;
         }
+        if !self.retention.ttl.is_zero() {
+            retention::warm(self, service).await;
+        }
+    }
+
+    /// How retention cohorts are cut (the business's zone, `[churn] purchase_types`).
+    pub fn with_cohorts(mut self, cohorts: Arc<crate::service::cohorts::CohortSettings>) -> Self {
+        self.cohorts = cohorts;
+        self
+    }
+
+    /// Retention cohorts for a question (cached).
+    async fn retention_figures(
+        &self,
+        service: &Service,
+        settings: Arc<crate::service::cohorts::CohortSettings>,
+        query: crate::service::cohorts::RetentionQuery,
+    ) -> Result<Arc<crate::service::cohorts::Retention>, PageError> {
+        use crate::service::cohorts::RetentionError;
+        let service = service.clone();
+        self.retention
+            .get(query.clone(), move || async move {
+                service
+                    .retention(&settings, &query, jiff::Timestamp::now())
+                    .await
+            })
+            .await
+            .map_err(|e| match e {
+                RetentionError::Invalid(e) => PageError::BadRequest(e.to_string()),
+                RetentionError::Store(e) => PageError::Store(e),
+            })
     }
 
     /// The overview's figures for a period (cached).

@@ -39,6 +39,7 @@ fn environment() -> &'static Environment<'static> {
             ("promises.html", include_str!("templates/promises.html")),
             ("outbox.html", include_str!("templates/outbox.html")),
             ("surveys.html", include_str!("templates/surveys.html")),
+            ("retention.html", include_str!("templates/retention.html")),
             ("keys.html", include_str!("templates/keys.html")),
             ("policies.html", include_str!("templates/policies.html")),
             ("audit.html", include_str!("templates/audit.html")),

@@ -5,6 +5,7 @@
 //! sessions and the audit and work logs, `records` stored rows shown as they are.
 
 mod accounts;
+pub mod cohorts;
 mod deliveries;
 pub mod insights;
 mod mailboxes;

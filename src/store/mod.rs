@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod churn;
+pub mod cohorts;
 pub mod customers;
 pub mod deliveries;
 pub mod events;
@@ -35,6 +36,7 @@ use crate::domain::Engine;
 pub use accounts::{Accounts, Role, Session, User, WorkEntry};
 pub use admin::{Admin, AuditEntry, ForgetReport, NewAudit, RetentionCutoffs, RetentionReport};
 pub use churn::{Churn, ChurnScore, StoredChurnModel};
+pub use cohorts::{Activity, CohortScan, Cohorts};
 pub use customers::{
     CustomerHit, CustomerRecord, CustomerSearch, CustomerSearchResult, Customers, HistoryPage,
 };
@@ -163,6 +165,7 @@ pub trait Store:
     + Secrets
     + Insights
     + Churn
+    + Cohorts
     + Admin
     + Gauges
     + Mailboxes
@@ -183,6 +186,7 @@ impl<T> Store for T where
         + Secrets
         + Insights
         + Churn
+        + Cohorts
         + Admin
         + Gauges
         + Mailboxes

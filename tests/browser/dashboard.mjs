@@ -2,7 +2,8 @@
 // playwright-core. Run by `cargo test --test it browser` (tests/it/browser.rs), which passes SEEN_BIN and
 // SCREENSHOTS. Exits non-zero on the first failed check.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -104,6 +105,24 @@ try {
     const n = await manager.locator('svg.chart').count();
     check(n >= charts, `${path} shows ${n} charts (at least ${charts})`);
     await manager.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  }
+  // Retention cohorts: a heatmap whose every cell shows its number; axe-core (WCAG 2 A/AA) finds no
+  // violation there (injecting axe needs CSP bypassed, in a context of its own with the manager's session).
+  check((await manager.goto(`${base}/retention`)).status() === 200, 'the manager opens /retention');
+  const cells = await manager.locator('table.retention td.heat').allInnerTexts();
+  const unnumbered = cells.filter((t) => !/^(\d+%\*?|—\*?)$/.test(t.trim()));
+  check(cells.length > 0 && unnumbered.length === 0, `/retention shows ${cells.length} heatmap cells, each with its number${unnumbered.length ? `: not ${JSON.stringify(unnumbered.slice(0, 5))}` : ''}`);
+  await manager.screenshot({ path: join(shots, 'retention.png'), fullPage: true });
+  {
+    const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true, storageState: await manager.context().storageState() });
+    const page = await context.newPage();
+    await page.goto(`${base}/retention`);
+    await page.addScriptTag({ content: axe });
+    const result = await page.evaluate(async () => await globalThis.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice'] } }));
+    const problems = result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    check(problems.length === 0, `axe-core finds no violation on /retention${problems.length ? `: ${problems.join('; ')}` : ''}`);
+    await context.close();
   }
   const csv = await manager.request.get(`${base}/promises?format=csv`);
   check(csv.status() === 200 && (await csv.text()).startsWith('period_start,policy,'), 'the promises CSV downloads');

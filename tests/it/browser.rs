@@ -47,6 +47,7 @@ fn the_dashboard_works_in_a_real_browser() {
             "promises",
             "outbox",
             "surveys",
+            "retention",
             "users",
             "keys",
             "policies",

@@ -25,6 +25,7 @@ mod pg_restart;
 mod promises;
 mod public;
 mod query_plans;
+mod retention_cohorts;
 mod silence;
 mod status_page;
 mod store;

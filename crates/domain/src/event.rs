@@ -279,7 +279,8 @@ fn token(field: &str, value: &str, max: usize) -> Result<String, EventError> {
     text(field, value, max)
 }
 
-fn event_type(value: &str) -> Result<String, EventError> {
+/// An event type: letters, digits and `. _ - : /`, bounded (also what a report's type filter accepts).
+pub fn event_type(value: &str) -> Result<String, EventError> {
     let value = token("type", value, MAX_TYPE)?;
     let ok = value
         .chars()

@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod calendar;
+pub mod cohort;
 pub mod engine;
 pub mod event;
 pub mod obligation;

@@ -20,6 +20,7 @@ use crate::domain::Engine;
 mod accounts;
 mod admin;
 mod churn;
+mod cohorts;
 mod customers;
 mod deliveries;
 mod events;

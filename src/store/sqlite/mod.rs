@@ -17,6 +17,7 @@ mod accounts;
 mod admin;
 pub mod backup;
 mod churn;
+mod cohorts;
 mod customers;
 mod deliveries;
 mod events;
