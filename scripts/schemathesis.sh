@@ -53,15 +53,14 @@ run() {
     [ -n "$address" ] || { echo "schemathesis.sh: seen serve did not start on $name:" >&2; cat "$WORK/$name.err" >&2; return 1; }
     echo "== schemathesis on $name ($address, $EXAMPLES examples, seed $SEED)"
     local status=0
-    "$ST" run "$address/openapi.json" \
-        --header "Authorization: Bearer $key" \
-        --checks all \
-        --max-examples "$EXAMPLES" \
-        --seed "$SEED" \
-        --generation-database none \
-        --workers 2 \
-        --request-timeout 30 \
-        --no-color || status=$?
+    local common=(--header "Authorization: Bearer $key" --max-examples "$EXAMPLES" --seed "$SEED"
+        --generation-database none --workers 2 --request-timeout 30 --no-color)
+    "$ST" run "$address/openapi.json" "${common[@]}" --checks all \
+        --exclude-path /v1/retention || status=$?
+    # GET /v1/retention has rules across its parameters (to after from, at most 128 months back) that a
+    # schema cannot say, so "schema-valid data is accepted" cannot hold for it; every other check does.
+    "$ST" run "$address/openapi.json" "${common[@]}" --checks all \
+        --exclude-checks positive_data_acceptance --include-path /v1/retention || status=$?
     kill "$SERVER" 2>/dev/null || true
     wait "$SERVER" 2>/dev/null || true
     SERVER=""
