@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod cohort;
 pub mod engine;
 pub mod event;
+pub mod journey;
 pub mod obligation;
 pub mod policy;
 pub mod report;
