@@ -164,6 +164,49 @@ fn build(dir: &Path, customers: usize, months: usize) -> PathBuf {
     db
 }
 
+/// `seen journeys report NAME --format json` for each built-in journey, the whole process (start, open,
+/// migrate check, load, compute, print), 5 runs after one warm-up: a table of median (min–max) seconds.
+fn journeys(db: &Path) -> String {
+    let mut table = String::from(
+        "| `seen journeys report NAME --format json`, whole process | median (min–max) s | entered | stuck |\n|---|---|---|---|\n",
+    );
+    for name in ["booking", "order", "visit"] {
+        let run = || {
+            let started = Instant::now();
+            let output = Command::new(SEEN)
+                .arg("--db")
+                .arg(db)
+                .args([
+                    "journeys", "report", name, "--as-of", END, "--format", "json",
+                ])
+                .output()
+                .expect("seen journeys report");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let report: serde_json::Value =
+                serde_json::from_slice(&output.stdout).expect("report json");
+            (started.elapsed().as_secs_f64(), report)
+        };
+        let (_, report) = run();
+        let mut times: Vec<f64> = (0..5).map(|_| run().0).collect();
+        times.sort_by(f64::total_cmp);
+        let line = format!(
+            "| {name} | {:.3} ({:.3}–{:.3}) | {} | {} |\n",
+            percentile(&times, 50.0),
+            times[0],
+            times[times.len() - 1],
+            report["entered"],
+            report["stuck"].as_array().map_or(0, Vec::len)
+        );
+        eprint!("journeys: {line}");
+        table.push_str(&line);
+    }
+    table
+}
+
 /// A page's p50, p95 and max, in ms.
 type Figures = (f64, f64, f64);
 
@@ -296,6 +339,11 @@ fn main() {
         })
         .unwrap_or_default();
     eprintln!("database: {counts}");
+    let journeys = journeys(&db);
+    if std::env::var("SEEN_BENCH_JOURNEYS_ONLY").is_ok() {
+        println!("Database: {counts} (SQLite).\n\n{journeys}");
+        return;
+    }
 
     let client = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -411,6 +459,7 @@ fn main() {
             table.push_str(&line);
         }
     }
+    table.push_str(&format!("\n{journeys}"));
     println!("{table}");
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-dashboard.md");
     std::fs::write(&out, &table).expect("write results");

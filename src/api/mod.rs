@@ -5,6 +5,7 @@
 pub mod auth;
 mod churn;
 pub mod events;
+mod journeys;
 pub mod metrics;
 mod outbox;
 mod queries;
@@ -58,6 +59,8 @@ pub struct ApiState {
         churn::at_risk,
         churn::model,
         retention::retention,
+        journeys::list,
+        journeys::report,
         healthz
     ),
     modifiers(&BearerAuth)
@@ -90,6 +93,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/churn/at-risk", get(churn::at_risk))
         .route("/v1/churn/model", get(churn::model))
         .route("/v1/retention", get(retention::retention))
+        .route("/v1/journeys", get(journeys::list))
+        .route("/v1/journeys/{name}", get(journeys::report))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_key,

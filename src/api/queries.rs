@@ -41,7 +41,7 @@ impl Params {
         Ok(Params(map))
     }
 
-    fn as_of(&self) -> Result<Timestamp, ApiError> {
+    pub(super) fn as_of(&self) -> Result<Timestamp, ApiError> {
         match self.0.get("as_of") {
             None => Ok(Timestamp::now()),
             Some(text) => parse_timestamp("as_of", text)

@@ -69,7 +69,8 @@ impl App {
         listen: SocketAddr,
         jobs: Jobs,
     ) -> Result<App> {
-        let service = Service::new(store.clone(), config.engine.clone());
+        let service = Service::new(store.clone(), config.engine.clone())
+            .with_journeys(config.journeys.clone());
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;

@@ -76,7 +76,8 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
         config.file.actions.enabled = false;
     }
     let store = super::open_store(&db, &config).await?;
-    let service = crate::service::Service::new(store.clone(), config.engine.clone());
+    let service = crate::service::Service::new(store.clone(), config.engine.clone())
+        .with_journeys(config.journeys.clone());
     eprintln!(
         "Building a demo business: {} customers, {} months up to {} (seed {}) …",
         args.customers,

@@ -9,6 +9,7 @@ mod demo;
 mod explain;
 mod forget;
 mod import;
+mod journeys;
 mod keys;
 mod obligations;
 mod outbox;
@@ -66,6 +67,9 @@ pub enum Command {
     Outbox(outbox::OutboxArgs),
     /// Survey metrics: CSAT, NPS, felt-invisible rate, response rate.
     Surveys(surveys::SurveysArgs),
+    /// Journeys: the steps customers go through, where time goes, where they drop off or get stuck.
+    #[command(subcommand)]
+    Journeys(journeys::JourneysCommand),
     /// Customers who quietly stopped buying: fit the churn model, list who is at risk.
     #[command(subcommand)]
     Churn(churn::ChurnCommand),
@@ -119,6 +123,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Outbox(args) => outbox::run(&cli, args).await,
         Command::Surveys(args) => surveys::run(&cli, args).await,
         Command::Churn(args) => churn::run(&cli, args).await,
+        Command::Journeys(args) => journeys::run(&cli, args).await,
         Command::Templates(args) => templates::run(&cli, args),
         Command::Keys(args) => keys::run(&cli, args).await,
         Command::Connectors(args) => connectors::run(&cli, args).await,
@@ -158,7 +163,7 @@ pub async fn open(cli: &Cli, default_db: &str) -> Result<Service> {
 
 pub async fn open_with(db: &str, config: &Config) -> Result<Service> {
     let store = open_store(db, config).await?;
-    Ok(Service::new(store, Arc::clone(&config.engine)))
+    Ok(Service::new(store, Arc::clone(&config.engine)).with_journeys(config.journeys.clone()))
 }
 
 /// Opens the store (creating or upgrading its schema) with `[storage]`'s options.

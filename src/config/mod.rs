@@ -16,6 +16,7 @@ pub use actions::{ActionSettings, Contact, Directory};
 
 use crate::domain::action::ActionBook;
 use crate::domain::calendar::Calendar;
+use crate::domain::journey::{Journey, Per, Step as JourneyStep};
 use crate::domain::policy::{Policy, PolicyKind, ScheduleAt, Within};
 use crate::domain::span::parse_span;
 use crate::domain::survey::{Survey, SurveyKind};
@@ -77,6 +78,77 @@ pub struct ConfigFile {
     pub customer_page: customer_page::CustomerPageConfig,
     #[serde(default)]
     pub public: PublicConfig,
+    /// `[[journeys]]`: the steps customers go through, each one or more event types.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journeys: Vec<JourneyConfig>,
+}
+
+/// `[[journeys]]`: one journey map (see `domain::journey` and the README's "Journeys").
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JourneyConfig {
+    pub name: String,
+    /// "ref": one journey per (customer, ref); "customer": one per customer.
+    #[serde(default = "per_ref")]
+    pub per: String,
+    /// Later steps count only within this span after the entry, e.g. "60d".
+    pub window: String,
+    pub steps: Vec<JourneyStepConfig>,
+}
+
+/// One step of a journey: reached by the earliest event of one of `events` after the previous step.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JourneyStepConfig {
+    pub name: String,
+    pub events: Vec<String>,
+    /// `false`: backstage work the customer does not see.
+    #[serde(default = "yes")]
+    pub customer_sees: bool,
+    /// Backstage steps: tell the customer "still working on it" when this span passed after the previous
+    /// step without this one (parsed and checked; the stage update itself is not sent yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tell_customer_after: Option<String>,
+}
+
+fn per_ref() -> String {
+    "ref".into()
+}
+
+/// `[[journeys]]` validated; errors name the journey and the field.
+pub fn build_journeys(configs: &[JourneyConfig]) -> Result<Vec<Journey>, String> {
+    let mut out: Vec<Journey> = Vec::new();
+    for (n, j) in configs.iter().enumerate() {
+        let at = |field: &str| format!("journeys[{n}] {:?}: {field}", j.name);
+        if out.iter().any(|o| o.name == j.name) {
+            return Err(at("`name` is used by another journey"));
+        }
+        let per = Per::parse(&j.per).ok_or_else(|| {
+            at(&format!(
+                "`per` = {:?}: expected \"ref\" or \"customer\"",
+                j.per
+            ))
+        })?;
+        let window =
+            parse_span(&j.window).map_err(|e| at(&format!("`window` = {:?}: {e}", j.window)))?;
+        let mut steps = Vec::new();
+        for (k, s) in j.steps.iter().enumerate() {
+            let tell = match &s.tell_customer_after {
+                None => None,
+                Some(text) => Some(parse_span(text).map_err(|e| {
+                    at(&format!("steps[{k}] `tell_customer_after` = {text:?}: {e}"))
+                })?),
+            };
+            steps.push(JourneyStep {
+                name: s.name.clone(),
+                events: s.events.clone(),
+                customer_sees: s.customer_sees,
+                tell_customer_after: tell,
+            });
+        }
+        out.push(Journey::new(&j.name, per, window, steps).map_err(|e| e.to_string())?);
+    }
+    Ok(out)
 }
 
 /// `[public]`: the promise figures anyone may see without logging in (`/promises/public` and a badge per
@@ -614,6 +686,8 @@ pub struct Config {
     pub surveys: Arc<BTreeMap<String, Survey>>,
     /// What the customer's status page says.
     pub customer_page: Arc<customer_page::CustomerPage>,
+    /// `[[journeys]]`, validated (the built-in ones unless the file defines its own).
+    pub journeys: Arc<Vec<Journey>>,
     /// Where it came from: a path, or "built-in defaults".
     pub origin: String,
 }
@@ -665,6 +739,9 @@ impl Config {
         if file.policies.is_empty() {
             file.policies = defaults.policies;
         }
+        if file.journeys.is_empty() {
+            file.journeys = defaults.journeys;
+        }
         let engine = build_engine(&file).map_err(|message| ConfigError::Invalid {
             origin: origin.to_string(),
             message,
@@ -680,6 +757,7 @@ impl Config {
         file.connectors.validate().map_err(invalid)?;
         let customer_page = customer_page::CustomerPage::build(&file).map_err(invalid)?;
         file.dashboard_settings(&engine).map_err(invalid)?;
+        let journeys = build_journeys(&file.journeys).map_err(invalid)?;
         let mut surveys = BTreeMap::new();
         for (name, survey) in &file.surveys {
             let kind = SurveyKind::parse(&survey.kind).ok_or_else(|| {
@@ -708,6 +786,7 @@ impl Config {
             directory: Arc::new(directory),
             surveys: Arc::new(surveys),
             customer_page: Arc::new(customer_page),
+            journeys: Arc::new(journeys),
             file,
             origin: origin.to_string(),
         })
@@ -855,6 +934,43 @@ fn within_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn journeys_default_and_errors_name_the_field() {
+        let defaults = Config::defaults().unwrap();
+        let names: Vec<&str> = defaults.journeys.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(names, ["booking", "order", "visit"]);
+        for j in defaults.journeys.iter() {
+            assert!(
+                j.steps.iter().any(|s| !s.customer_sees),
+                "{}: a backstage step",
+                j.name
+            );
+        }
+        let journey = |per: &str, window: &str, steps: &str| {
+            format!("[[journeys]]\nname = \"j\"\nper = \"{per}\"\nwindow = \"{window}\"\nsteps = [{steps}]\n")
+        };
+        let one = r#"{ name = "a", events = ["x.y"] }"#;
+        let error = |text: &str| match Config::from_toml(text, "t") {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(e) => e.to_string(),
+        };
+        let own = Config::from_toml(&journey("customer", "7d", one), "t").unwrap();
+        assert_eq!(
+            own.journeys.len(),
+            1,
+            "journeys given replace the built-in ones"
+        );
+        assert!(error(&journey("order", "7d", one)).contains("`per`"));
+        assert!(error(&journey("ref", "soon", one)).contains("`window`"));
+        assert!(error(&journey("ref", "7d", "")).contains("`steps`"));
+        let twice = format!("{one}, {one}");
+        assert!(error(&journey("ref", "7d", &twice)).contains("used twice"));
+        let bad_tell = r#"{ name = "a", events = ["x"] }, { name = "b", events = ["y"], customer_sees = false, tell_customer_after = "later" }"#;
+        assert!(error(&journey("ref", "7d", bad_tell)).contains("tell_customer_after"));
+        let both = format!("{}{}", journey("ref", "7d", one), journey("ref", "7d", one));
+        assert!(error(&both).contains("`name`"));
+    }
 
     #[test]
     fn defaults_load_and_cover_the_promises() {

@@ -151,6 +151,12 @@ impl Customer<'_> {
         if dispatched > base + 2 * DAY {
             self.let_down(base + 2 * DAY, r);
         }
+        // Backstage: the warehouse packs the order (`order.packed`, unseen by the customer) somewhere
+        // between the order and its dispatch; a slow dispatch was mostly a slow packing. From the times
+        // alone, with no random draw, so the rest of the story stays as it was.
+        let share = 30 + dispatched.rem_euclid(61); // 30..90 % of the way
+        let packed = base + (dispatched - base) * share / 100;
+        self.emit(packed, "order.packed", None, Some(r), Map::new());
         let carrier = props([("carrier", pick(&mut self.rng, &CARRIERS).into())]);
         self.emit(dispatched, "order.dispatched", None, Some(r), carrier);
         if self.rng.gen_bool(0.98) {

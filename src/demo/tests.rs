@@ -330,7 +330,7 @@ impl<'a> Causality<'a> {
                 assert_eq!((amount * 100.0).round() / 100.0, amount);
                 self.placed.insert(r.unwrap(), (e.customer.as_str(), e.at));
             }
-            "purchase" | "order.confirmed" | "order.cancelled" => {
+            "purchase" | "order.confirmed" | "order.cancelled" | "order.packed" => {
                 let (cust, at) = self.placed[r.unwrap()];
                 assert_eq!(cust, e.customer);
                 assert!(e.at >= at);

@@ -8,6 +8,7 @@ mod accounts;
 pub mod cohorts;
 mod deliveries;
 pub mod insights;
+pub mod journeys;
 mod mailboxes;
 pub mod public;
 mod queue;
@@ -36,6 +37,8 @@ const REPLAY_PAGE: usize = 2_000;
 pub struct Service {
     store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
+    /// `[[journeys]]` (see `journeys.rs`; `with_journeys`).
+    journeys: Arc<Vec<crate::domain::journey::Journey>>,
 }
 
 /// An obligation with its status as of a moment (what `seen obligations` prints).
@@ -214,7 +217,11 @@ pub struct IngestCounts {
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, engine: Arc<Engine>) -> Service {
-        Service { store, engine }
+        Service {
+            store,
+            engine,
+            journeys: Arc::default(),
+        }
     }
 
     /// The store itself, for what is not a question: the CLI's maintenance commands (backup, recompute,

@@ -1,9 +1,11 @@
-//! Reading stored events: one by id, a customer's history, events of some types, and the latest time.
+//! Reading stored events: one by id, a customer's history, events of some types, and the latest time; and
+//! what journeys read (events of a few types, frustrating obligations).
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::StoreError;
+use crate::domain::journey::{Fact, JourneyEvent};
 use crate::domain::Event;
 
 #[async_trait]
@@ -22,4 +24,19 @@ pub trait Events: Send + Sync {
         kinds: Vec<String>,
         since: Option<Timestamp>,
     ) -> Result<Vec<Event>, StoreError>;
+    /// Every event of this type with `at <= until`, as journeys read it (customer, ref, time), in no
+    /// particular order: one index range (`events_by_type`, in each backend's `hot.rs`).
+    async fn journey_events(
+        &self,
+        kind: String,
+        until: Timestamp,
+    ) -> Result<Vec<JourneyEvent>, StoreError>;
+    /// The obligations that frustrated customers between `since` and `until`, as of their stored state:
+    /// a `Breach` at the breach time of each one not kept by then (unclosed, or closed after it), and the
+    /// `Nudges` of each one opened in the span (at its opening).
+    async fn journey_facts(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<Fact>, StoreError>;
 }

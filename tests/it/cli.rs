@@ -481,3 +481,132 @@ fn templates_list_and_render_an_event_in_the_customers_time_zone() {
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("booking-reminder"));
 }
+
+#[test]
+fn journeys_report_the_demo_step_by_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let end = "2026-06-30T17:00:00Z";
+    seen(&dir)
+        .args(["demo", "--customers", "300", "--end", end])
+        .assert()
+        .success();
+    seen(&dir)
+        .args(["journeys", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("booking (per ref, window 60d)"))
+        .stdout(predicate::str::contains("packed"))
+        .stdout(predicate::str::contains("backstage"));
+    let json = |name: &str| -> serde_json::Value {
+        let out = seen(&dir)
+            .args(["--db", "seen-demo.db", "journeys", "report", name])
+            .args(["--as-of", end, "--format", "json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).unwrap()
+    };
+    for (name, steps) in [("booking", 4), ("order", 6), ("visit", 4)] {
+        let r = json(name);
+        let keys: std::collections::BTreeSet<&str> =
+            r.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "as_of",
+                "completed",
+                "entered",
+                "from",
+                "journey",
+                "steps",
+                "stuck",
+                "to"
+            ]
+            .into_iter()
+            .collect(),
+            "{name}"
+        );
+        let list = r["steps"].as_array().unwrap();
+        assert_eq!(list.len(), steps, "{name}");
+        let step_keys: std::collections::BTreeSet<&str> = list[1]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            step_keys,
+            [
+                "name",
+                "customer_sees",
+                "reached",
+                "conversion_from_previous",
+                "conversion_from_entry",
+                "drop_off",
+                "median_seconds_from_previous",
+                "p90_seconds_from_previous",
+                "time_share",
+                "completion_if_slow",
+                "completion_if_fast",
+                "breaches",
+                "nudges",
+                "unhappy",
+            ]
+            .into_iter()
+            .collect()
+        );
+        // A believable map: many enter, every step is reached by some, and fewer finish than enter.
+        let reached: Vec<u64> = list
+            .iter()
+            .map(|s| s["reached"].as_u64().unwrap())
+            .collect();
+        assert!(reached[0] > 20, "{name}: {reached:?}");
+        assert!(reached.iter().all(|n| *n > 0), "{name}: {reached:?}");
+        assert!(
+            reached.windows(2).all(|w| w[0] >= w[1]),
+            "{name}: {reached:?}"
+        );
+        assert!(reached[steps - 1] < reached[0], "{name}: {reached:?}");
+        assert!(
+            list.iter().any(|s| s["customer_sees"] == false),
+            "{name}: a backstage step"
+        );
+    }
+    seen(&dir)
+        .args([
+            "--db",
+            "seen-demo.db",
+            "journeys",
+            "report",
+            "order",
+            "--as-of",
+            end,
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("packed"))
+        .stdout(predicate::str::contains("backstage"));
+    seen(&dir)
+        .args([
+            "--db",
+            "seen-demo.db",
+            "journeys",
+            "paths",
+            "order",
+            "--top",
+            "3",
+        ])
+        .args(["--as-of", end])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "order.placed → order.confirmed → order.packed",
+        ));
+    seen(&dir)
+        .args(["--db", "seen-demo.db", "journeys", "report", "nope"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no journey named \"nope\""));
+}

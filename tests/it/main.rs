@@ -19,6 +19,7 @@ mod durability;
 mod hooks;
 mod http;
 mod imap;
+mod journeys;
 mod nats;
 mod ops;
 mod pg_restart;

@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use super::rows::{event_from_row, EVENT_COLUMNS};
 use super::{hot, PostgresStore};
+use crate::domain::journey::{Fact, FactKind, JourneyEvent};
 use crate::domain::Event;
 use crate::store::{from_nanos, nanos, Events, StoreError};
 
@@ -83,6 +84,66 @@ impl Events for PostgresStore {
         for r in &rows {
             let customer: String = r.try_get(7)?;
             out.push(event_from_row(r, &customer)?);
+        }
+        Ok(out)
+    }
+
+    async fn journey_events(
+        &self,
+        kind: String,
+        until: Timestamp,
+    ) -> Result<Vec<JourneyEvent>, StoreError> {
+        let rows = sqlx::query(hot::JOURNEY_EVENTS)
+            .bind(&kind)
+            .bind(nanos(until))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(JourneyEvent {
+                customer: r.try_get(0)?,
+                reference: r.try_get(1)?,
+                kind: kind.clone(),
+                at: from_nanos(r.try_get(2)?),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn journey_facts(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<Fact>, StoreError> {
+        let mut out = Vec::new();
+        for sql in [hot::JOURNEY_BREACHED_OPEN, hot::JOURNEY_BREACHED_LATE] {
+            for r in sqlx::query(sql)
+                .bind(nanos(since))
+                .bind(nanos(until))
+                .fetch_all(&self.pool)
+                .await?
+            {
+                out.push(Fact {
+                    customer: r.try_get(0)?,
+                    reference: r.try_get(1)?,
+                    at: from_nanos(r.try_get(2)?),
+                    kind: FactKind::Breach,
+                });
+            }
+        }
+        for r in sqlx::query(hot::JOURNEY_NUDGED)
+            .bind(nanos(since))
+            .bind(nanos(until))
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let nudges: i32 = r.try_get(3)?;
+            out.push(Fact {
+                customer: r.try_get(0)?,
+                reference: r.try_get(1)?,
+                at: from_nanos(r.try_get(2)?),
+                kind: FactKind::Nudges(u32::try_from(nudges).unwrap_or(0)),
+            });
         }
         Ok(out)
     }

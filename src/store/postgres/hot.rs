@@ -133,8 +133,44 @@ pub(super) static SEARCH_BY_PHONE: LazyLock<String> =
     LazyLock::new(|| search_by("(regexp_replace(c.phone, '[^0-9]', '', 'g') COLLATE \"C\")"));
 
 /// Every hot statement with the index that must serve it.
+/// Journeys: the events of one type up to a time (customer, ref, time), from the covering index.
+pub(super) const JOURNEY_EVENTS: &str =
+    "SELECT customer, ref, at FROM events WHERE type = $1 AND at <= $2";
+
+/// Journeys: unclosed obligations whose breach time is in a span.
+pub(super) const JOURNEY_BREACHED_OPEN: &str = "SELECT customer, ref, breach_at FROM obligations
+     WHERE closed_at IS NULL AND breach_at >= $1 AND breach_at <= $2";
+
+/// Journeys: obligations closed after their breach time (late), breach time in a span.
+pub(super) const JOURNEY_BREACHED_LATE: &str = "SELECT customer, ref, breach_at FROM obligations
+     WHERE closed_at > breach_at AND breach_at >= $1 AND breach_at <= $2";
+
+/// Journeys: nudged obligations opened in a span.
+pub(super) const JOURNEY_NUDGED: &str = "SELECT customer, ref, opened_at, nudges FROM obligations
+     WHERE nudges > 0 AND opened_at >= $1 AND opened_at <= $2";
+
 pub fn hot_queries() -> Vec<HotQuery> {
     vec![
+        HotQuery::new(
+            "journeys: events of a type",
+            JOURNEY_EVENTS,
+            "events_by_type",
+        ),
+        HotQuery::new(
+            "journeys: unclosed breached obligations",
+            JOURNEY_BREACHED_OPEN,
+            "obligations_unclosed",
+        ),
+        HotQuery::new(
+            "journeys: obligations kept late",
+            JOURNEY_BREACHED_LATE,
+            "obligations_late",
+        ),
+        HotQuery::new(
+            "journeys: nudged obligations",
+            JOURNEY_NUDGED,
+            "obligations_nudged",
+        ),
         HotQuery::new("ingest: lock customers", LOCK_CUSTOMERS, "customers_pkey"),
         // The partial index of unclosed obligations (by customer, then ref) is the smaller one: PostgreSQL
         // takes it for both.

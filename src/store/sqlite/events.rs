@@ -9,6 +9,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::rows::{event_from_row, load_events, EVENT_COLUMNS};
 use super::{hot, SqliteStore, NO_LATEST};
+use crate::domain::journey::{Fact, FactKind, JourneyEvent};
 use crate::domain::Event;
 use crate::store::{from_nanos, nanos, Events, StoreError};
 
@@ -113,6 +114,69 @@ impl Events for SqliteStore {
                     }
                 }
                 out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn journey_events(
+        &self,
+        kind: String,
+        until: Timestamp,
+    ) -> Result<Vec<JourneyEvent>, StoreError> {
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let mut stmt = conn.prepare_cached(hot::JOURNEY_EVENTS)?;
+                let rows = stmt.query_map(params![kind, nanos(until)], |r| {
+                    Ok(JourneyEvent {
+                        customer: r.get(0)?,
+                        reference: r.get(1)?,
+                        kind: kind.clone(),
+                        at: from_nanos(r.get(2)?),
+                    })
+                })?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+        })
+        .await
+    }
+
+    async fn journey_facts(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<Fact>, StoreError> {
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let (since, until) = (nanos(since), nanos(until));
+                let mut out = Vec::new();
+                for sql in [hot::JOURNEY_BREACHED_OPEN, hot::JOURNEY_BREACHED_LATE] {
+                    let mut stmt = conn.prepare_cached(sql)?;
+                    let rows = stmt.query_map(params![since, until], |r| {
+                        Ok(Fact {
+                            customer: r.get(0)?,
+                            reference: r.get(1)?,
+                            at: from_nanos(r.get(2)?),
+                            kind: FactKind::Breach,
+                        })
+                    })?;
+                    for row in rows {
+                        out.push(row?);
+                    }
+                }
+                let mut stmt = conn.prepare_cached(hot::JOURNEY_NUDGED)?;
+                let rows = stmt.query_map(params![since, until], |r| {
+                    Ok(Fact {
+                        customer: r.get(0)?,
+                        reference: r.get(1)?,
+                        at: from_nanos(r.get(2)?),
+                        kind: FactKind::Nudges(r.get(3)?),
+                    })
+                })?;
+                for row in rows {
+                    out.push(row?);
+                }
                 Ok(out)
             })
         })

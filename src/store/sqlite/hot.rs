@@ -129,8 +129,52 @@ pub(super) static SEARCH_BY_PHONE: LazyLock<String> =
     LazyLock::new(|| search_by(PHONE_DIGITS, "customers_by_phone"));
 
 /// Every hot statement with the index that must serve it.
+/// Journeys: the events of one type up to a time (customer, ref, time), from the covering index.
+pub(super) const JOURNEY_EVENTS: &str =
+    "SELECT c.id, e.ref, e.at FROM events e INDEXED BY events_by_type
+       JOIN customers c ON c.seq = e.customer_seq
+     WHERE e.type = ?1 AND e.at <= ?2";
+
+/// Journeys: unclosed obligations whose breach time is in a span.
+pub(super) const JOURNEY_BREACHED_OPEN: &str =
+    "SELECT c.id, o.ref, o.breach_at FROM obligations o INDEXED BY obligations_unclosed
+       JOIN customers c ON c.seq = o.customer_seq
+     WHERE o.closed_at IS NULL AND o.breach_at >= ?1 AND o.breach_at <= ?2";
+
+/// Journeys: obligations closed after their breach time (late), breach time in a span.
+pub(super) const JOURNEY_BREACHED_LATE: &str =
+    "SELECT c.id, o.ref, o.breach_at FROM obligations o INDEXED BY obligations_late
+       JOIN customers c ON c.seq = o.customer_seq
+     WHERE o.closed_at > o.breach_at AND o.breach_at >= ?1 AND o.breach_at <= ?2";
+
+/// Journeys: nudged obligations opened in a span.
+pub(super) const JOURNEY_NUDGED: &str =
+    "SELECT c.id, o.ref, o.opened_at, o.nudges FROM obligations o INDEXED BY obligations_nudged
+       JOIN customers c ON c.seq = o.customer_seq
+     WHERE o.nudges > 0 AND o.opened_at >= ?1 AND o.opened_at <= ?2";
+
 pub fn hot_queries() -> Vec<HotQuery> {
     vec![
+        HotQuery::new(
+            "journeys: events of a type",
+            JOURNEY_EVENTS,
+            "events_by_type",
+        ),
+        HotQuery::new(
+            "journeys: unclosed breached obligations",
+            JOURNEY_BREACHED_OPEN,
+            "obligations_unclosed",
+        ),
+        HotQuery::new(
+            "journeys: obligations kept late",
+            JOURNEY_BREACHED_LATE,
+            "obligations_late",
+        ),
+        HotQuery::new(
+            "journeys: nudged obligations",
+            JOURNEY_NUDGED,
+            "obligations_nudged",
+        ),
         HotQuery::new(
             "ingest: customer by id",
             CUSTOMER_BY_ID,

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::store::migrations::Migration;
 
 /// Each brings the schema to its version from the one before.
-pub(crate) const MIGRATIONS: [Migration; 10] = [
+pub(crate) const MIGRATIONS: [Migration; 11] = [
     Migration::new(1, "init", include_str!("migrations/0001_init.sql")),
     Migration::new(2, "outbox", include_str!("migrations/0002_outbox.sql")),
     Migration::new(
@@ -37,6 +37,7 @@ pub(crate) const MIGRATIONS: [Migration; 10] = [
         "customer_search",
         include_str!("migrations/0010_customer_search.sql"),
     ),
+    Migration::new(11, "journeys", include_str!("migrations/0011_journeys.sql")),
 ];
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 

@@ -1,0 +1,233 @@
+//! Journeys (`[[journeys]]`): the definitions, a journey's report per step over the journeys entered in a
+//! period, its most frequent paths, and where one customer is in each journey. The store loads the events of
+//! the journey's types and the frustrating obligations; `domain::journey` does the rest. Every type here is
+//! serialisable: the CLI prints it as JSON and the API answers with it.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::Service;
+use crate::domain::journey::{self, Fact, FactKind, Instance, Journey, PathCount, Report};
+use crate::store::StoreError;
+
+/// The event type whose events count as `unhappy` on the step a journey was in.
+pub const UNHAPPY: &str = "survey.unhappy";
+
+#[derive(Debug, thiserror::Error)]
+pub enum JourneyError {
+    #[error("no journey named {0:?} (see `seen journeys list`)")]
+    Unknown(String),
+    #[error("`from` ({from}) must be before `to` ({to})")]
+    EmptyPeriod { from: Timestamp, to: Timestamp },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The period a report covers: journeys entered in `[from, to)`, events seen up to `as_of`.
+/// `to` defaults to `as_of`; `from` to the first entry (all journeys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub as_of: Timestamp,
+}
+
+/// `seen journeys paths`: the most frequent sequences of event types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PathsReport {
+    pub journey: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub from: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub to: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub as_of: Timestamp,
+    /// Journeys entered in the period.
+    pub entered: u64,
+    /// Most journeys first.
+    #[schema(value_type = Vec<Object>)]
+    pub paths: Vec<PathCount>,
+}
+
+/// Where one customer is in one journey (one row per ref with `per = "ref"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CustomerJourney {
+    pub journey: String,
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub entered: Timestamp,
+    /// The last step reached, and since when.
+    pub step: String,
+    pub customer_sees: bool,
+    #[schema(value_type = String, format = DateTime)]
+    pub since: Timestamp,
+    /// The step it waits for (`null` when finished).
+    pub next_step: Option<String>,
+    pub completed: bool,
+    /// Inside its window and waiting longer than the next step's p90 over every journey entered so far.
+    pub stuck: bool,
+    /// The window ended before the journey finished.
+    pub expired: bool,
+}
+
+impl Service {
+    /// Replaces the journey definitions (`Config::journeys`); a new service has none.
+    pub fn with_journeys(mut self, journeys: std::sync::Arc<Vec<Journey>>) -> Service {
+        self.journeys = journeys;
+        self
+    }
+
+    /// The journey definitions, in configuration order.
+    pub fn journeys(&self) -> &[Journey] {
+        &self.journeys
+    }
+
+    fn journey(&self, name: &str) -> Result<&Journey, JourneyError> {
+        self.journeys
+            .iter()
+            .find(|j| j.name == name)
+            .ok_or_else(|| JourneyError::Unknown(name.to_string()))
+    }
+
+    /// Every instance of `journey` entered by `as_of`, seeing its events up to `until` (≤ `as_of`).
+    async fn journey_instances(
+        &self,
+        journey: &Journey,
+        as_of: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<Instance>, StoreError> {
+        let mut events = Vec::new();
+        for kind in journey.event_types() {
+            events.extend(self.store.journey_events(kind, until).await?);
+        }
+        Ok(journey::instances(journey, &events, as_of.min(until)))
+    }
+
+    /// The instances and the resolved `[from, to)` of a period.
+    async fn period_instances(
+        &self,
+        journey: &Journey,
+        period: Period,
+    ) -> Result<(Vec<Instance>, Timestamp, Timestamp), JourneyError> {
+        let to = period.to.unwrap_or(period.as_of);
+        if let Some(from) = period.from {
+            if from >= to {
+                return Err(JourneyError::EmptyPeriod { from, to });
+            }
+        }
+        // Nothing after the last window of the period can count.
+        let until = period.as_of.min(end_of_window(to, journey.window));
+        let instances = self.journey_instances(journey, period.as_of, until).await?;
+        let from = period
+            .from
+            .or_else(|| instances.first().map(Instance::entered))
+            .unwrap_or(to)
+            .min(to);
+        Ok((instances, from, to))
+    }
+
+    /// The report of journey `name` over the journeys entered in the period (see `domain::journey::report`).
+    pub async fn journey_report(&self, name: &str, period: Period) -> Result<Report, JourneyError> {
+        let journey = self.journey(name)?;
+        let (instances, from, to) = self.period_instances(journey, period).await?;
+        let until = period.as_of.min(end_of_window(to, journey.window));
+        let mut facts = self.store.journey_facts(from, until).await?;
+        facts.extend(
+            self.store
+                .journey_events(UNHAPPY.to_string(), until)
+                .await?
+                .into_iter()
+                .filter(|e| e.at >= from)
+                .map(|e| Fact {
+                    customer: e.customer,
+                    reference: e.reference,
+                    at: e.at,
+                    kind: FactKind::Unhappy,
+                }),
+        );
+        Ok(journey::report(
+            journey,
+            &instances,
+            &facts,
+            from,
+            to,
+            period.as_of,
+        ))
+    }
+
+    /// The `top` most frequent paths of journey `name` entered in the period.
+    pub async fn journey_paths(
+        &self,
+        name: &str,
+        period: Period,
+        top: usize,
+    ) -> Result<PathsReport, JourneyError> {
+        let journey = self.journey(name)?;
+        let (instances, from, to) = self.period_instances(journey, period).await?;
+        Ok(PathsReport {
+            journey: journey.name.clone(),
+            from,
+            to,
+            as_of: period.as_of,
+            entered: journey::entered_in(&instances, from, to).len() as u64,
+            paths: journey::paths(&instances, from, to, top),
+        })
+    }
+
+    /// Where `customer` is in each journey as of `as_of`, journeys in configuration order, then by entry.
+    /// Whether one is stuck is judged against the p90 of every journey of its kind entered by `as_of`.
+    pub async fn customer_journeys(
+        &self,
+        customer: &str,
+        as_of: Timestamp,
+    ) -> Result<Vec<CustomerJourney>, JourneyError> {
+        let events: Vec<journey::JourneyEvent> = self
+            .store
+            .customer_events(customer)
+            .await?
+            .into_iter()
+            .map(|e| journey::JourneyEvent {
+                customer: e.customer,
+                reference: e.reference,
+                kind: e.kind,
+                at: e.at,
+            })
+            .collect();
+        let mut out = Vec::new();
+        for j in self.journeys.iter() {
+            let mine = journey::instances(j, &events, as_of);
+            if mine.is_empty() {
+                continue;
+            }
+            let all = self.journey_instances(j, as_of, as_of).await?;
+            let first = all.first().map_or(as_of, Instance::entered);
+            let p90s: Vec<Option<i64>> = journey::report(j, &all, &[], first, as_of, as_of)
+                .steps
+                .iter()
+                .map(|s| s.p90_seconds_from_previous)
+                .collect();
+            for i in &mine {
+                let last = i.last_step();
+                out.push(CustomerJourney {
+                    journey: j.name.clone(),
+                    reference: i.key.reference.clone(),
+                    entered: i.entered(),
+                    step: j.steps[last].name.clone(),
+                    customer_sees: j.steps[last].customer_sees,
+                    since: i.reached[last].unwrap_or(i.entered()),
+                    next_step: j.steps.get(last + 1).map(|s| s.name.clone()),
+                    completed: i.completed(),
+                    stuck: journey::is_stuck(j, i, &p90s, as_of),
+                    expired: !i.completed() && as_of > end_of_window(i.entered(), j.window),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn end_of_window(t: Timestamp, window: SignedDuration) -> Timestamp {
+    t.checked_add(window).unwrap_or(Timestamp::MAX)
+}
