@@ -170,7 +170,7 @@ impl ActionsConfig {
 }
 
 /// One action in a policy, e.g. `on_open = { template = "booking-confirmation" }`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionConfig {
     /// The message template (a folder name). Staff actions default to `warn`, `breach-alert`, `escalation`.

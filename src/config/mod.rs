@@ -1,7 +1,7 @@
 //! Configuration: `seen.toml` (or the built-in defaults) parsed into one typed struct, and the policies
 //! and calendars in it validated into an `Engine`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -94,6 +94,10 @@ pub struct JourneyConfig {
     /// Later steps count only within this span after the entry, e.g. "60d".
     pub window: String,
     pub steps: Vec<JourneyStepConfig>,
+    /// Events that end a journey early (a cancelled order): no stage update is sent after one. The report
+    /// does not use them (a cancelled journey is one that stopped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cancel: Vec<String>,
 }
 
 /// One step of a journey: reached by the earliest event of one of `events` after the previous step.
@@ -105,8 +109,8 @@ pub struct JourneyStepConfig {
     /// `false`: backstage work the customer does not see.
     #[serde(default = "yes")]
     pub customer_sees: bool,
-    /// Backstage steps: tell the customer "still working on it" when this span passed after the previous
-    /// step without this one (parsed and checked; the stage update itself is not sent yet).
+    /// Backstage steps: tell the customer "still working on it" (template `still-working`) when this span
+    /// passed after the previous step without this one; see [`stage_policies`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tell_customer_after: Option<String>,
 }
@@ -149,6 +153,95 @@ pub fn build_journeys(configs: &[JourneyConfig]) -> Result<Vec<Journey>, String>
         out.push(Journey::new(&j.name, per, window, steps).map_err(|e| e.to_string())?);
     }
     Ok(out)
+}
+
+/// The event a stage update records when it is sent (it keeps the stage update's obligation).
+pub const STAGE_UPDATE: &str = "journey.stage_update";
+
+/// The name of the policy that sends the stage update of `step` in `journey`.
+pub fn stage_policy_name(journey: &str, step: &str) -> String {
+    format!("still-working:{journey}:{step}")
+}
+
+/// One policy per backstage step with `tell_customer_after` (call after `build_journeys` accepted them): it
+/// opens on the previous step's events (per ref, as policies do), is due `tell_customer_after` later and
+/// sends the customer the `still-working` template then, once (the outbox's key), respecting quiet hours,
+/// the daily cap and unsubscribes; the message records `journey.stage_update`, which keeps it. The events
+/// of the step or of any later one, and the journey's `cancel` events, cancel it (a schedule is kept only
+/// from its due time on; a cancel counts at any time). Not a promise (never breached, never shown to the
+/// customer as one).
+pub fn stage_policies(configs: &[JourneyConfig]) -> Vec<PolicyConfig> {
+    let mut out = Vec::new();
+    for j in configs {
+        for (k, s) in j.steps.iter().enumerate() {
+            let (Some(after), Some(previous)) = (&s.tell_customer_after, k.checked_sub(1)) else {
+                continue;
+            };
+            out.push(PolicyConfig {
+                name: stage_policy_name(&j.name, &s.name),
+                kind: "schedule".into(),
+                description: Some(format!(
+                    "journey {:?}: tell the customer we are still working on it when {:?} has not \
+                     followed {:?} within {after}",
+                    j.name, s.name, j.steps[previous].name
+                )),
+                trigger: j.steps[previous].events.clone(),
+                expect: vec![STAGE_UPDATE.to_string()],
+                // This step, any later one (it may be skipped) or the journey's end cancels it.
+                cancel: {
+                    let mut cancel: Vec<String> = j.steps[k..]
+                        .iter()
+                        .flat_map(|s| s.events.iter().cloned())
+                        .chain(j.cancel.iter().cloned())
+                        .collect();
+                    cancel.sort();
+                    cancel.dedup();
+                    cancel
+                },
+                pause: vec![],
+                resume: vec![],
+                reschedule: vec![],
+                alert_out_of_hours: false,
+                within: None,
+                calendar: None,
+                at: Some(format!("at + {after}")),
+                grace: None,
+                promise: false,
+                waiting_for: None,
+                customer_text: None,
+                on_open: vec![],
+                on_due: vec![actions::ActionConfig {
+                    template: Some("still-working".into()),
+                    records: Some(STAGE_UPDATE.into()),
+                    ..Default::default()
+                }],
+                warn_before: vec![],
+                on_breach: vec![],
+                escalate_after: vec![],
+            });
+        }
+    }
+    out
+}
+
+/// The journey and step of each stage update's policy, for the `still-working` template.
+fn stage_words(configs: &[JourneyConfig]) -> HashMap<Arc<str>, crate::domain::action::Stage> {
+    let mut out = HashMap::new();
+    for j in configs {
+        for (k, s) in j.steps.iter().enumerate() {
+            if s.tell_customer_after.is_some() && k > 0 {
+                out.insert(
+                    Arc::from(stage_policy_name(&j.name, &s.name).as_str()),
+                    crate::domain::action::Stage {
+                        journey: j.name.clone(),
+                        step: s.name.clone(),
+                        previous: j.steps[k - 1].name.clone(),
+                    },
+                );
+            }
+        }
+    }
+    out
 }
 
 /// `[public]`: the promise figures anyone may see without logging in (`/promises/public` and a badge per
@@ -742,22 +835,25 @@ impl Config {
         if file.journeys.is_empty() {
             file.journeys = defaults.journeys;
         }
-        let engine = build_engine(&file).map_err(|message| ConfigError::Invalid {
-            origin: origin.to_string(),
-            message,
-        })?;
         let invalid = |message: String| ConfigError::Invalid {
             origin: origin.to_string(),
             message,
         };
+        let journeys = build_journeys(&file.journeys).map_err(invalid)?;
+        // The stage updates are policies like any other for the engine and the actions, but not the
+        // business's own: `seen config` prints the file as written.
+        let mut effective = file.clone();
+        effective.policies.extend(stage_policies(&file.journeys));
+        let engine = build_engine(&effective).map_err(invalid)?;
         let directory = Directory::new(&file).map_err(invalid)?;
-        let action_book = actions::build_action_book(&file, &directory).map_err(invalid)?;
+        let action_book = actions::build_action_book(&effective, &directory)
+            .map_err(invalid)?
+            .with_stages(stage_words(&file.journeys));
         let action_settings = file.actions.settings().map_err(invalid)?;
         file.metrics.settings().map_err(invalid)?;
         file.connectors.validate().map_err(invalid)?;
         let customer_page = customer_page::CustomerPage::build(&file).map_err(invalid)?;
         file.dashboard_settings(&engine).map_err(invalid)?;
-        let journeys = build_journeys(&file.journeys).map_err(invalid)?;
         let mut surveys = BTreeMap::new();
         for (name, survey) in &file.surveys {
             let kind = SurveyKind::parse(&survey.kind).ok_or_else(|| {
@@ -991,10 +1087,43 @@ mod tests {
                 "told-us",
                 "follow-up",
                 "heard",
-                "gone-quiet"
+                "gone-quiet",
+                // The order journey's stage update (a backstage step with `tell_customer_after`).
+                "still-working:order:packed",
             ]
         );
         assert_eq!(config.file.server.max_body_bytes, 10 * 1024 * 1024);
+        // The stage update: not a promise, cancelled by its step, any later one or the journey's cancel,
+        // kept by the message it sends (once, at `tell_customer_after`), not in the file `seen config` prints.
+        let stage = config
+            .engine
+            .policies()
+            .iter()
+            .find(|p| &*p.name == "still-working:order:packed")
+            .unwrap();
+        assert!(!stage.promise);
+        assert_eq!(stage.trigger, ["order.confirmed"]);
+        assert_eq!(stage.expect, [STAGE_UPDATE]);
+        assert_eq!(
+            stage.cancel,
+            [
+                "order.cancelled",
+                "order.delivered",
+                "order.dispatched",
+                "order.packed",
+                "survey.answered"
+            ]
+        );
+        let actions = config.actions.for_policy("still-working:order:packed");
+        assert_eq!(actions.len(), 1);
+        assert_eq!(actions[0].template, "still-working");
+        let words = config.actions.stage("still-working:order:packed").unwrap();
+        assert_eq!((&*words.journey, &*words.step), ("order", "packed"));
+        assert!(!config
+            .file
+            .policies
+            .iter()
+            .any(|p| p.name.starts_with("still-working")));
     }
 
     #[test]
@@ -1054,7 +1183,8 @@ mod tests {
             "test.toml",
         )
         .unwrap();
-        assert_eq!(config.engine.policies().len(), 1);
+        let names: Vec<&str> = config.engine.policies().iter().map(|p| &*p.name).collect();
+        assert_eq!(names, ["reply", "still-working:order:packed"]);
         assert!(config.file.calendars.contains_key("office"));
         assert!(config.file.calendars.contains_key("shop"));
     }

@@ -111,6 +111,12 @@ const DEFAULTS: &[(&str, &str, &str, Option<&str>)] = &[
         Some(include_str!("defaults/survey-reminder/body.html")),
     ),
     (
+        "still-working",
+        include_str!("defaults/still-working/subject.txt"),
+        include_str!("defaults/still-working/body.txt"),
+        Some(include_str!("defaults/still-working/body.html")),
+    ),
+    (
         "told-us",
         include_str!("defaults/told-us/subject.txt"),
         include_str!("defaults/told-us/body.txt"),
@@ -214,6 +220,9 @@ pub struct MessageContext {
     /// The promise this message is about, in the customer's words and zone (absent without an obligation).
     #[serde(default)]
     pub promise: Option<PromiseView>,
+    /// A journey's stage update (`still-working`): the journey and the backstage step it waits for.
+    #[serde(default)]
+    pub journey: Option<JourneyView>,
     /// Free-form extra links, e.g. `{"customer": "https://…/customers/c1"}`; may be null.
     pub links: serde_json::Value,
 }
@@ -284,6 +293,17 @@ pub struct PromiseView {
     /// "today at 13:14", "tomorrow at 09:00", else as `due`.
     pub when: Option<String>,
     pub text: String,
+}
+
+/// The journey a stage update is about (`[[journeys]]`, a step with `tell_customer_after`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JourneyView {
+    /// The journey's name ("booking").
+    pub name: String,
+    /// The backstage step not reached yet ("prepared").
+    pub step: String,
+    /// The step reached before it ("confirmed").
+    pub previous: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -848,6 +868,7 @@ pub fn sample_context() -> MessageContext {
                 "We got your booking B-1042 today at 09:12. We will confirm it by today at 10:12."
                     .to_string(),
         }),
+        journey: None,
         links: serde_json::json!({
             "customer": "https://seen.riversiderooms.example.com/customers/c-2231",
             // Present on survey messages: the question and one signed link per answer.
@@ -919,6 +940,7 @@ mod tests {
                 "escalation",
                 "feels-ignored",
                 "order-confirmation",
+                "still-working",
                 "survey",
                 "survey-reminder",
                 "told-us",
@@ -951,6 +973,7 @@ mod tests {
             "booking-confirmation",
             "booking-reminder",
             "order-confirmation",
+            "still-working",
             "win-back",
         ] {
             assert!(
@@ -964,6 +987,25 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn still_working_names_the_journey_and_its_backstage_step() {
+        let mut ctx = sample_context();
+        ctx.action = "due".to_string();
+        ctx.obligation.policy = "still-working:booking:prepared".to_string();
+        ctx.journey = Some(JourneyView {
+            name: "booking".to_string(),
+            step: "prepared".to_string(),
+            previous: "confirmed".to_string(),
+        });
+        let rendered = defaults().render("still-working", &ctx).unwrap();
+        assert!(rendered
+            .text
+            .contains("still working on your booking (reference B-1042)"));
+        assert!(rendered.text.contains("The next step (prepared)"));
+        assert!(rendered.html.as_deref().unwrap().contains("(prepared)"));
+        snapshot("still-working-booking", &rendered);
     }
 
     #[test]
@@ -1322,7 +1364,7 @@ mod tests {
         let templates = Templates::load(Some(dir.path())).unwrap();
         assert!(templates.has("thank-you"));
         assert!(templates.has("warn"), "defaults stay");
-        assert_eq!(templates.names().len(), 14);
+        assert_eq!(templates.names().len(), 15);
 
         let ctx = sample_context();
         let overridden = templates.render("booking-confirmation", &ctx).unwrap();
@@ -1516,7 +1558,7 @@ mod tests {
             "<main class=\"{{ business.name }}\">\n{% block content %}{% endblock %}\n<footer>{% block unsubscribe_what %}{% endblock %}</footer>\n</main>\n",
         );
         let templates = Templates::load(Some(dir.path())).unwrap();
-        assert_eq!(templates.names().len(), 13, "the layout is not a message");
+        assert_eq!(templates.names().len(), 14, "the layout is not a message");
         let html = templates
             .render("booking-reminder", &sample_context())
             .unwrap()

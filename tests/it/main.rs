@@ -28,6 +28,7 @@ mod public;
 mod query_plans;
 mod retention_cohorts;
 mod silence;
+mod stage_updates;
 mod status_page;
 mod store;
 mod surveys;

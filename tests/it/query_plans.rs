@@ -65,7 +65,7 @@ async fn sqlite_plans(db: &TestDb) -> Vec<(HotQuery, Vec<String>)> {
 }
 
 /// PostgreSQL plans by statistics: fill the tables the way a busy business does (most obligations closed,
-/// most outbox rows sent, a large pending backlog), ANALYZE, then explain each statement's generic plan —
+/// most outbox rows sent, a large pending backlog, events of many types, half of them messages), ANALYZE, then explain each statement's generic plan —
 /// the plan a prepared statement (sqlx) runs whatever its parameters.
 async fn postgres_plans(db: &TestDb) -> Vec<(HotQuery, Vec<String>)> {
     use sqlx::{Connection, Row};
@@ -76,7 +76,9 @@ async fn postgres_plans(db: &TestDb) -> Vec<(HotQuery, Vec<String>)> {
         "INSERT INTO customers (id, first_at, last_at, events)
          SELECT 'c' || g, g, g, 5 FROM generate_series(1, 20000) g",
         "INSERT INTO events (id, customer, type, at, received_at)
-         SELECT 'e' || g, 'c' || (g % 20000 + 1), 'message.received', g, g FROM generate_series(1, 100000) g",
+         SELECT 'e' || g, 'c' || (g % 20000 + 1),
+                CASE WHEN g % 2 = 0 THEN 'message.received' ELSE 'type.' || (g % 40) END, g, g
+         FROM generate_series(1, 100000) g",
         "INSERT INTO obligations (customer, policy, opened_at, due_at, breach_at, closed_at, trigger_event,
                                   planned, noticed_at)
          SELECT 'c' || (g % 20000 + 1), 'reply', g, g + 10, g + 10,

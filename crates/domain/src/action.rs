@@ -214,6 +214,18 @@ pub const WAITING_FOR_ANYTHING: &str = "for us to get back to you";
 pub struct ActionBook {
     by_policy: HashMap<Arc<str>, Vec<Action>>,
     waiting_for: HashMap<Arc<str>, String>,
+    stages: HashMap<Arc<str>, Stage>,
+}
+
+/// What a journey's stage update (a policy the configuration makes for a backstage step with
+/// `tell_customer_after`) is about: the `still-working` message names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    pub journey: String,
+    /// The backstage step the customer waits for.
+    pub step: String,
+    /// The step reached before it.
+    pub previous: String,
 }
 
 impl ActionBook {
@@ -221,7 +233,17 @@ impl ActionBook {
         ActionBook {
             by_policy,
             waiting_for: HashMap::new(),
+            stages: HashMap::new(),
         }
+    }
+    /// Adds the journey stage each stage update's policy is about, by policy name.
+    pub fn with_stages(mut self, stages: HashMap<Arc<str>, Stage>) -> ActionBook {
+        self.stages = stages;
+        self
+    }
+    /// The journey stage `policy` tells the customer about, if it is a stage update.
+    pub fn stage(&self, policy: &str) -> Option<&Stage> {
+        self.stages.get(policy)
     }
     /// Adds what the customers of each policy wait for (a policy's `waiting_for`), by policy name.
     pub fn with_waiting_for(mut self, waiting_for: HashMap<Arc<str>, String>) -> ActionBook {

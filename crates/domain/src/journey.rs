@@ -121,6 +121,13 @@ impl Journey {
                         step.name
                     )));
                 }
+                if after >= window {
+                    return Err(invalid(format!(
+                        "steps[{k}] {:?}: `tell_customer_after` must be shorter than the journey's \
+                         `window` (the step cannot count after it)",
+                        step.name
+                    )));
+                }
             }
         }
         Ok(Journey {

@@ -297,6 +297,8 @@ fn definitions_are_checked() {
     tell.tell_customer_after = Some(w);
     assert!(bad(vec![step("a", &["x"], true), tell.clone()]).contains("tell_customer_after"));
     tell.customer_sees = false;
+    assert!(bad(vec![step("a", &["x"], true), tell.clone()]).contains("shorter than"));
+    tell.tell_customer_after = Some(SignedDuration::from_mins(59));
     assert!(Journey::new("j", Per::Ref, w, vec![step("a", &["x"], true), tell]).is_ok());
     let zero = Journey::new(
         "j",

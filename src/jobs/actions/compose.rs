@@ -122,6 +122,14 @@ impl Composer<'_> {
             status_url,
             ignored_url,
             promise: self.promise_view(draft),
+            journey: self
+                .book
+                .stage(&item.policy)
+                .map(|stage| crate::templates::JourneyView {
+                    name: stage.journey.clone(),
+                    step: stage.step.clone(),
+                    previous: stage.previous.clone(),
+                }),
             links: serde_json::json!({
                 "customer": format!("{public_url}/v1/customers/{}", item.customer),
             }),
