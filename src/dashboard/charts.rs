@@ -367,12 +367,238 @@ pub fn stacked_bars(
     svg
 }
 
+/// One step of a journey map, as `journey_map` draws it.
+pub struct MapStep {
+    pub name: String,
+    pub customer_sees: bool,
+    pub reached: u64,
+    /// From the previous step (none for the first).
+    pub conversion: Option<f64>,
+    pub p50: Option<String>,
+    pub p90: Option<String>,
+    pub breaches: u64,
+    pub nudges: u64,
+    pub unhappy: u64,
+}
+
+const MAP_COL: f64 = 232.0;
+const MAP_BOX: f64 = 132.0;
+const MAP_LANE: f64 = 160.0;
+const MAP_TOP: f64 = 30.0;
+const MAP_LEFT: f64 = 120.0;
+const MAP_BAND: f64 = 52.0;
+
+/// A journey map: two lanes (what the customer sees above, what happens behind the scenes below), each
+/// step a box in its lane, as tall as the share of entered journeys that reached it; edges as thick as the
+/// conversion, each labelled with the conversion and the p50 / p90 time from the previous step in the band
+/// between the lanes; frustration (breaches in vermillion, nudges, unhappy answers) under each box. Every
+/// figure is also text, so the map reads without colour.
+pub fn journey_map(title: &str, entered: u64, steps: &[MapStep]) -> String {
+    let n = steps.len().max(1);
+    let width = MAP_LEFT + MAP_COL * n as f64;
+    let height = MAP_TOP + 2.0 * MAP_LANE + MAP_BAND + 24.0;
+    let lane_top = |sees: bool| {
+        if sees {
+            MAP_TOP
+        } else {
+            MAP_TOP + MAP_LANE + MAP_BAND
+        }
+    };
+    let mut svg = format!(
+        r#"<svg class="journey-map" viewBox="0 0 {width:.0} {height:.0}" width="100%" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif"><title>{}</title>"#,
+        esc(title),
+        esc(title)
+    );
+    for (sees, label) in [
+        (true, "What the customer sees"),
+        (false, "Behind the scenes"),
+    ] {
+        let top = lane_top(sees);
+        let _ = write!(
+            svg,
+            r##"<rect x="4" y="{top:.1}" width="{:.1}" height="{MAP_LANE:.1}" fill="{}" stroke="#d0d4d1"/><text x="12" y="{:.1}" font-size="12" font-weight="600" fill="#333">{}</text>"##,
+            width - 8.0,
+            if sees { "#f6f8f7" } else { "#eef0f5" },
+            top + 18.0,
+            esc(label)
+        );
+    }
+    // Boxes: centre of column k, vertically centred in the lane; height by the share that reached.
+    let geometry: Vec<(f64, f64, f64)> = steps
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let share = if entered > 0 {
+                s.reached as f64 / entered as f64
+            } else {
+                0.0
+            };
+            let h = 22.0 + 70.0 * share.clamp(0.0, 1.0);
+            let x = MAP_LEFT + MAP_COL * k as f64;
+            let y = lane_top(s.customer_sees) + 26.0 + (92.0 - h) / 2.0;
+            (x, y, h)
+        })
+        .collect();
+    let band_y = MAP_TOP + MAP_LANE + MAP_BAND / 2.0;
+    for k in 1..steps.len() {
+        let (x0, y0, h0) = geometry[k - 1];
+        let (x1, y1, h1) = geometry[k];
+        let s = &steps[k];
+        let (sx, sy) = (x0 + MAP_BOX, y0 + h0 / 2.0);
+        let (ex, ey) = (x1, y1 + h1 / 2.0);
+        let mid = (sx + ex) / 2.0;
+        let thick = 1.5 + 6.0 * s.conversion.unwrap_or(0.0).clamp(0.0, 1.0);
+        let _ = write!(
+            svg,
+            r##"<path d="M{sx:.1} {sy:.1} C{mid:.1} {sy:.1} {mid:.1} {ey:.1} {ex:.1} {ey:.1}" fill="none" stroke="#5b6b63" stroke-width="{thick:.1}" stroke-opacity="0.55"/>"##
+        );
+        let conversion = s
+            .conversion
+            .map(|c| format!("{:.0}%", c * 100.0))
+            .unwrap_or_else(|| "—".into());
+        let times = format!(
+            "p50 {} · p90 {}",
+            s.p50.as_deref().unwrap_or("—"),
+            s.p90.as_deref().unwrap_or("—")
+        );
+        let tip = format!(
+            "{} → {}: {conversion} continue; {times}",
+            steps[k - 1].name,
+            s.name
+        );
+        let _ = write!(
+            svg,
+            r##"<g><title>{}</title><rect x="{:.1}" y="{:.1}" width="150" height="34" rx="4" fill="#ffffff" stroke="#9aa59f"/><text x="{mid:.1}" y="{:.1}" text-anchor="middle" font-size="12" font-weight="600" fill="#1f2421">→ {}</text><text x="{mid:.1}" y="{:.1}" text-anchor="middle" font-size="10" fill="#333">{}</text></g>"##,
+            esc(&tip),
+            mid - 75.0,
+            band_y - 17.0,
+            band_y - 3.0,
+            esc(&conversion),
+            band_y + 11.0,
+            esc(&times)
+        );
+    }
+    for (s, (x, y, h)) in steps.iter().zip(&geometry) {
+        let share = if entered > 0 {
+            format!(" ({:.0}%)", s.reached as f64 * 100.0 / entered as f64)
+        } else {
+            String::new()
+        };
+        let (fill, stroke) = if s.customer_sees {
+            ("#cfe3f1", "#0072B2")
+        } else {
+            ("#d9d4ea", "#56509a")
+        };
+        let _ = write!(
+            svg,
+            r##"<g><title>{}: {} reached{}</title><rect x="{x:.1}" y="{y:.1}" width="{MAP_BOX:.1}" height="{h:.1}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="13" font-weight="600" fill="#1f2421">{}</text><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="11" fill="#1f2421">{} reached{}</text></g>"##,
+            esc(&s.name),
+            s.reached,
+            esc(&share),
+            x + MAP_BOX / 2.0,
+            y + h / 2.0 - 2.0,
+            esc(&s.name),
+            x + MAP_BOX / 2.0,
+            y + h / 2.0 + 12.0,
+            s.reached,
+            esc(&share)
+        );
+        // Frustration under the box: breaches in vermillion (and marked), the rest in grey.
+        let mut fy = y + h + 13.0;
+        let fx = *x;
+        if s.breaches > 0 {
+            let text = format!(
+                "▲ {} breach{}",
+                s.breaches,
+                if s.breaches == 1 { "" } else { "es" }
+            );
+            let _ = write!(
+                svg,
+                r#"<text x="{fx:.1}" y="{fy:.1}" font-size="11" font-weight="600" fill="{BREACHED}">{}</text>"#,
+                esc(&text)
+            );
+            fy += 13.0;
+        }
+        let mut rest = Vec::new();
+        if s.nudges > 0 {
+            rest.push(format!(
+                "{} nudge{}",
+                s.nudges,
+                if s.nudges == 1 { "" } else { "s" }
+            ));
+        }
+        if s.unhappy > 0 {
+            rest.push(format!("{} unhappy", s.unhappy));
+        }
+        if !rest.is_empty() {
+            let _ = write!(
+                svg,
+                r##"<text x="{fx:.1}" y="{fy:.1}" font-size="11" fill="#4d5450">{}</text>"##,
+                esc(&rest.join(" · "))
+            );
+        }
+    }
+    if steps.is_empty() || entered == 0 {
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="13" fill="#555">No journey entered in this period</text>"##,
+            width / 2.0,
+            band_y + 4.0
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn labels(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("d{i}")).collect()
+    }
+
+    fn map_step(name: &str, sees: bool, reached: u64, breaches: u64) -> MapStep {
+        MapStep {
+            name: name.into(),
+            customer_sees: sees,
+            reached,
+            conversion: Some(0.5),
+            p50: Some("1 h".into()),
+            p90: Some("3 h".into()),
+            breaches,
+            nudges: 2,
+            unhappy: 0,
+        }
+    }
+
+    #[test]
+    fn a_journey_map_has_two_lanes_sized_boxes_labelled_edges_and_vermillion_breaches_only() {
+        let steps = vec![
+            map_step("<booked>", true, 10, 0),
+            map_step("packed", false, 5, 3),
+            map_step("sent", true, 5, 0),
+        ];
+        let svg = journey_map("Order & more", 10, &steps);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(svg.contains("What the customer sees") && svg.contains("Behind the scenes"));
+        assert!(svg.contains("&lt;booked&gt;") && !svg.contains("<booked>"));
+        assert!(svg.contains("<title>Order &amp; more</title>"));
+        // Two edges, each with its conversion and times.
+        assert_eq!(svg.matches("→ 50%").count(), 2, "{svg}");
+        assert_eq!(
+            svg.matches("p50 1 h · p90 3 h").count(),
+            4,
+            "label and tooltip"
+        );
+        // The full box is taller than the half one; the backstage box is in the lower lane.
+        assert!(svg.contains(r#"height="92.0" rx="6""#) && svg.contains(r#"height="57.0" rx="6""#));
+        // Vermillion marks the breaches and nothing else.
+        assert_eq!(svg.matches(BREACHED).count(), 1, "{svg}");
+        assert!(svg.contains("▲ 3 breaches"));
+        assert!(svg.contains("2 nudges"));
+        let empty = journey_map("Nothing", 0, &steps);
+        assert!(empty.contains("No journey entered in this period"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod audit;
 pub mod auth;
 pub mod charts;
 mod input;
+mod journeys;
 mod pages;
 mod public;
 mod reports;
@@ -61,6 +62,8 @@ pub fn router(state: DashboardState) -> Router {
         .route("/outbox", get(reports::outbox))
         .route("/surveys", get(reports::surveys))
         .route("/retention", get(retention::page))
+        .route("/journeys", get(journeys::list))
+        .route("/journeys/{name}", get(journeys::page))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/keys", get(admin::keys).post(admin::key_action))
         .route("/admin/policies", get(admin::policies))
@@ -131,6 +134,8 @@ pub struct Dashboard {
     /// Retention cohorts, per question.
     retention:
         FigureCache<crate::service::cohorts::RetentionQuery, crate::service::cohorts::Retention>,
+    /// Journey overviews, per journey and period.
+    journeys: FigureCache<journeys::Key, crate::service::journeys::JourneyOverview>,
     /// Who is invisible now and why (the queue applies its filters and the work log on top, fresh).
     queue: FigureCache<(), Vec<crate::domain::report::Invisible>>,
     /// Failed logins per account and per client address (bounded; see `throttle`).
@@ -165,6 +170,7 @@ impl Dashboard {
             promises: FigureCache::new(figures_ttl),
             surveys: FigureCache::new(figures_ttl),
             retention: FigureCache::new(figures_ttl),
+            journeys: FigureCache::new(figures_ttl),
             cohorts: Arc::default(),
             queue: FigureCache::new(queue_ttl),
             login: throttle::LoginThrottle::default(),
@@ -177,7 +183,10 @@ impl Dashboard {
             reports::warm(self.clone(), service.clone()).await;
         }
         if !self.retention.ttl.is_zero() {
-            retention::warm(self, service).await;
+            retention::warm(self.clone(), service.clone()).await;
+        }
+        if !self.journeys.ttl.is_zero() {
+            journeys::warm(self, service).await;
         }
     }
 
@@ -207,6 +216,22 @@ impl Dashboard {
                 RetentionError::Invalid(e) => PageError::BadRequest(e.to_string()),
                 RetentionError::Store(e) => PageError::Store(e),
             })
+    }
+
+    /// One journey's report, weekly times and paths for a period (cached).
+    async fn journey_figures(
+        &self,
+        service: &Service,
+        name: &str,
+        days: journeys::Days,
+    ) -> Result<Arc<crate::service::journeys::JourneyOverview>, PageError> {
+        let (service, zone) = (service.clone(), self.times.zone().clone());
+        let key = (name.to_string(), days.clone());
+        let name = name.to_string();
+        self.journeys
+            .get(key, move || journeys::compute(service, zone, name, days))
+            .await
+            .map_err(PageError::from)
     }
 
     /// The overview's figures for a period (cached).

@@ -40,6 +40,8 @@ fn environment() -> &'static Environment<'static> {
             ("outbox.html", include_str!("templates/outbox.html")),
             ("surveys.html", include_str!("templates/surveys.html")),
             ("retention.html", include_str!("templates/retention.html")),
+            ("journeys.html", include_str!("templates/journeys.html")),
+            ("journey.html", include_str!("templates/journey.html")),
             ("keys.html", include_str!("templates/keys.html")),
             ("policies.html", include_str!("templates/policies.html")),
             ("audit.html", include_str!("templates/audit.html")),
@@ -676,6 +678,32 @@ pub async fn customer(
         })
         .collect();
     let work: Vec<WorkView> = work.iter().map(|w| WorkView::new(w, times)).collect();
+    // Where the customer is in each journey; "stuck" against the journey pages' (cached) p90s.
+    let p90s = super::journeys::default_p90s(&state).await?;
+    let journey_events: Vec<crate::domain::journey::JourneyEvent> = view
+        .events
+        .iter()
+        .map(|e| crate::domain::journey::JourneyEvent {
+            customer: view.profile.id.clone(),
+            reference: e.reference.clone(),
+            kind: e.kind.clone(),
+            at: e.at,
+        })
+        .collect();
+    let journeys: Vec<minijinja::Value> = state
+        .service
+        .journeys_of(&journey_events, now, &p90s)
+        .iter()
+        .rev()
+        .map(|j| {
+            context! {
+                journey => j.journey.clone(), url => format!("/journeys/{}", super::auth::url_escape(&j.journey)),
+                ref => j.reference.clone(), entered => times.html(j.entered), step => j.step.clone(),
+                customer_sees => j.customer_sees, since => times.html(j.since), next => j.next_step.clone(),
+                completed => j.completed, stuck => j.stuck, expired => j.expired,
+            }
+        })
+        .collect();
     Ok(render(
         StatusCode::OK,
         "customer.html",
@@ -684,7 +712,7 @@ pub async fn customer(
             user => user.0.user.clone(), csrf => user.0.csrf.clone(),
             profile => minijinja::Value::from_serialize(&view.profile), invisible => view.invisible,
             events => events, obligations => obligations, messages => messages, work => work,
-            feels_ignored => feels_ignored,
+            feels_ignored => feels_ignored, journeys => journeys,
             back => format!("/customers/{}", super::auth::url_escape(&id)),
         },
     ))

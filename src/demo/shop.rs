@@ -116,7 +116,29 @@ impl Customer<'_> {
             self.emit(x, "order.cancelled", Some(channel), Some(&r), Map::new());
             return;
         }
-        self.dispatch(confirmed.unwrap_or(tp), &r);
+        self.dispatch(confirmed.unwrap_or(tp), confirmed, &r);
+    }
+
+    /// Seen's stage update: the order journey tells the customer "still working on it" a day after the
+    /// confirmation when the order is not packed by then (`tell_customer_after = "1d"`), and records it as
+    /// the actions job does. A fixed two minutes after it fell due, with no random draw.
+    fn tell_still_working(&mut self, confirmed: Option<i64>, packed: Option<i64>, r: &str) {
+        let Some(due) = confirmed.map(|c| c + DAY) else {
+            return;
+        };
+        if packed.is_none_or(|p| p > due) {
+            let sent = props([
+                ("automated", true.into()),
+                ("template", "still-working".into()),
+            ]);
+            self.emit(
+                due + 2 * MINUTE,
+                "journey.stage_update",
+                Some("email"),
+                Some(r),
+                sent,
+            );
+        }
     }
 
     /// A shop price in pence: log-uniform, mostly rounded the way shops round.
@@ -135,7 +157,7 @@ impl Customer<'_> {
 
     /// Dispatch in office hours after `base` (mostly within a business day, sometimes days late,
     /// now and then never), then delivery by the carrier.
-    fn dispatch(&mut self, base: i64, r: &str) {
+    fn dispatch(&mut self, base: i64, confirmed: Option<i64>, r: &str) {
         let u: f64 = self.rng.r#gen();
         let delay = if u < 0.86 {
             self.rng.gen_range(30 * MINUTE..BUSINESS_DAY + 4 * HOUR)
@@ -144,6 +166,7 @@ impl Customer<'_> {
                 .gen_range(2 * BUSINESS_DAY + HOUR..6 * BUSINESS_DAY)
         } else {
             self.let_down(base + 2 * DAY, r);
+            self.tell_still_working(confirmed, None, r);
             return; // never dispatched
         };
         let dispatched = self.hours.add_business(base, delay);
@@ -156,6 +179,7 @@ impl Customer<'_> {
         // alone, with no random draw, so the rest of the story stays as it was.
         let share = 30 + dispatched.rem_euclid(61); // 30..90 % of the way
         let packed = base + (dispatched - base) * share / 100;
+        self.tell_still_working(confirmed, Some(packed), r);
         self.emit(packed, "order.packed", None, Some(r), Map::new());
         let carrier = props([("carrier", pick(&mut self.rng, &CARRIERS).into())]);
         self.emit(dispatched, "order.dispatched", None, Some(r), carrier);

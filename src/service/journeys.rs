@@ -8,7 +8,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::Service;
-use crate::domain::journey::{self, Fact, FactKind, Instance, Journey, PathCount, Report};
+use crate::domain::journey::{
+    self, BucketTimes, Fact, FactKind, Instance, Journey, PathCount, Report,
+};
 use crate::store::StoreError;
 
 /// The event type whose events count as `unhappy` on the step a journey was in.
@@ -72,6 +74,18 @@ pub struct CustomerJourney {
     pub expired: bool,
 }
 
+/// What the dashboard's journey page shows, from one load of the journey's events: the report, the
+/// time per step week by week (by week of entry) and the most frequent paths.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JourneyOverview {
+    pub report: Report,
+    pub weekly: Vec<BucketTimes>,
+    pub paths: Vec<PathCount>,
+}
+
+/// Each journey's p90 time per step, by journey name: what "stuck" is judged against on a customer's page.
+pub type StepP90s = std::collections::HashMap<String, Vec<Option<i64>>>;
+
 impl Service {
     /// Replaces the journey definitions (`Config::journeys`); a new service has none.
     pub fn with_journeys(mut self, journeys: std::sync::Arc<Vec<Journey>>) -> Service {
@@ -132,7 +146,26 @@ impl Service {
     pub async fn journey_report(&self, name: &str, period: Period) -> Result<Report, JourneyError> {
         let journey = self.journey(name)?;
         let (instances, from, to) = self.period_instances(journey, period).await?;
-        let until = period.as_of.min(end_of_window(to, journey.window));
+        let facts = self.journey_facts(journey, period.as_of, from, to).await?;
+        Ok(journey::report(
+            journey,
+            &instances,
+            &facts,
+            from,
+            to,
+            period.as_of,
+        ))
+    }
+
+    /// The frustrating facts (breaches, nudges, unhappy answers) a report over `[from, to)` can attribute.
+    async fn journey_facts(
+        &self,
+        journey: &Journey,
+        as_of: Timestamp,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Fact>, StoreError> {
+        let until = as_of.min(end_of_window(to, journey.window));
         let mut facts = self.store.journey_facts(from, until).await?;
         facts.extend(
             self.store
@@ -147,14 +180,31 @@ impl Service {
                     kind: FactKind::Unhappy,
                 }),
         );
-        Ok(journey::report(
-            journey,
-            &instances,
-            &facts,
-            from,
-            to,
-            period.as_of,
-        ))
+        Ok(facts)
+    }
+
+    /// The report, the weekly times per step and the `top` paths of journey `name` over the period, from
+    /// one load of its events and facts (the dashboard's journey page).
+    pub async fn journey_overview(
+        &self,
+        name: &str,
+        period: Period,
+        top: usize,
+    ) -> Result<JourneyOverview, JourneyError> {
+        let journey = self.journey(name)?;
+        let (instances, from, to) = self.period_instances(journey, period).await?;
+        let facts = self.journey_facts(journey, period.as_of, from, to).await?;
+        Ok(JourneyOverview {
+            report: journey::report(journey, &instances, &facts, from, to, period.as_of),
+            weekly: journey::times_by_bucket(
+                journey,
+                &instances,
+                from,
+                to,
+                SignedDuration::from_hours(24 * 7),
+            ),
+            paths: journey::paths(&instances, from, to, top),
+        })
     }
 
     /// The `top` most frequent paths of journey `name` entered in the period.
@@ -183,6 +233,17 @@ impl Service {
         customer: &str,
         as_of: Timestamp,
     ) -> Result<Vec<CustomerJourney>, JourneyError> {
+        self.customer_journeys_judged(customer, as_of, None).await
+    }
+
+    /// As `customer_journeys`, judging "stuck" against the given p90s (the dashboard's cached figures)
+    /// instead of loading every journey of each kind.
+    pub async fn customer_journeys_judged(
+        &self,
+        customer: &str,
+        as_of: Timestamp,
+        p90s: Option<&StepP90s>,
+    ) -> Result<Vec<CustomerJourney>, JourneyError> {
         let events: Vec<journey::JourneyEvent> = self
             .store
             .customer_events(customer)
@@ -195,20 +256,40 @@ impl Service {
                 at: e.at,
             })
             .collect();
+        let computed: StepP90s;
+        let p90s = match p90s {
+            Some(given) => given,
+            None => {
+                let mut all = StepP90s::new();
+                for j in self.journeys.iter() {
+                    if journey::instances(j, &events, as_of).is_empty() {
+                        continue;
+                    }
+                    let instances = self.journey_instances(j, as_of, as_of).await?;
+                    let first = instances.first().map_or(as_of, Instance::entered);
+                    let report = journey::report(j, &instances, &[], first, as_of, as_of);
+                    all.insert(j.name.clone(), step_p90s(&report));
+                }
+                computed = all;
+                &computed
+            }
+        };
+        Ok(self.journeys_of(&events, as_of, p90s))
+    }
+
+    /// Where the customer whose `events` these are is in each journey (no I/O); "stuck" against `p90s`
+    /// (a journey missing from them is never stuck).
+    pub fn journeys_of(
+        &self,
+        events: &[journey::JourneyEvent],
+        as_of: Timestamp,
+        p90s: &StepP90s,
+    ) -> Vec<CustomerJourney> {
         let mut out = Vec::new();
         for j in self.journeys.iter() {
-            let mine = journey::instances(j, &events, as_of);
-            if mine.is_empty() {
-                continue;
-            }
-            let all = self.journey_instances(j, as_of, as_of).await?;
-            let first = all.first().map_or(as_of, Instance::entered);
-            let p90s: Vec<Option<i64>> = journey::report(j, &all, &[], first, as_of, as_of)
-                .steps
-                .iter()
-                .map(|s| s.p90_seconds_from_previous)
-                .collect();
-            for i in &mine {
+            let none = Vec::new();
+            let p90s = p90s.get(&j.name).unwrap_or(&none);
+            for i in &journey::instances(j, events, as_of) {
                 let last = i.last_step();
                 out.push(CustomerJourney {
                     journey: j.name.clone(),
@@ -219,13 +300,22 @@ impl Service {
                     since: i.reached[last].unwrap_or(i.entered()),
                     next_step: j.steps.get(last + 1).map(|s| s.name.clone()),
                     completed: i.completed(),
-                    stuck: journey::is_stuck(j, i, &p90s, as_of),
+                    stuck: journey::is_stuck(j, i, p90s, as_of),
                     expired: !i.completed() && as_of > end_of_window(i.entered(), j.window),
                 });
             }
         }
-        Ok(out)
+        out
     }
+}
+
+/// A report's p90 per step, as "stuck" is judged.
+pub fn step_p90s(report: &Report) -> Vec<Option<i64>> {
+    report
+        .steps
+        .iter()
+        .map(|s| s.p90_seconds_from_previous)
+        .collect()
 }
 
 fn end_of_window(t: Timestamp, window: SignedDuration) -> Timestamp {

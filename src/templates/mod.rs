@@ -693,7 +693,7 @@ fn duration(value: &Value, other: Option<&Value>) -> Result<String, minijinja::E
 }
 
 /// The two largest units, rounded down: "3 d 4 h", "2 h 15 min", "45 min", "30 s".
-fn human_duration(seconds: u64) -> String {
+pub fn human_duration(seconds: u64) -> String {
     let (days, hours, minutes) = (seconds / 86_400, seconds / 3_600 % 24, seconds / 60 % 60);
     let mut out = String::new();
     let mut push = |n: u64, unit: &str| {

@@ -124,6 +124,48 @@ try {
     check(problems.length === 0, `axe-core finds no violation on /retention${problems.length ? `: ${problems.join('; ')}` : ''}`);
     await context.close();
   }
+  // Journey maps: every journey of the demo draws a map with both lanes, its steps' figures, the weekly
+  // times and the stuck list; axe-core finds no violation on the order journey's page.
+  check((await manager.goto(`${base}/journeys`)).status() === 200, 'the manager opens /journeys');
+  const journeyLinks = await manager.locator('table a[href^="/journeys/"]').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  check(journeyLinks.length === 3, `/journeys lists the demo's 3 journeys (${journeyLinks.join(', ')})`);
+  await manager.screenshot({ path: join(shots, 'journeys.png'), fullPage: true });
+  for (const href of journeyLinks) {
+    const name = decodeURIComponent(href.split('/').pop());
+    check((await manager.goto(`${base}${href}`)).status() === 200, `the manager opens ${href}`);
+    const map = manager.locator('svg.journey-map');
+    check((await map.count()) === 1, `${name}: a journey map`);
+    const mapText = await map.textContent();
+    check(mapText.includes('What the customer sees') && mapText.includes('Behind the scenes'), `${name}: the map has both lanes`);
+    const reached = await manager.locator('table.steps tbody tr td:nth-child(3)').allInnerTexts();
+    const counts = reached.map((t) => Number(t.replace(/\D/g, '')));
+    check(counts.length >= 3 && counts[0] > 100 && counts.every((c, i) => i === 0 || c <= counts[i - 1]), `${name}: steps reached ${counts.join(' ≥ ')} (each at most the one before)`);
+    check(/%/.test(mapText) && /p50 \d/.test(mapText), `${name}: edges labelled with conversion and p50/p90 times`);
+    check((await manager.locator('table.weekly tbody tr').count()) >= 12, `${name}: a weekly row per week of the period`);
+    await manager.screenshot({ path: join(shots, `journey-${name}.png`), fullPage: true });
+  }
+  {
+    const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true, storageState: await manager.context().storageState() });
+    const page = await context.newPage();
+    await page.goto(`${base}/journeys/order`);
+    await page.addScriptTag({ content: axe });
+    const result = await page.evaluate(async () => await globalThis.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice'] } }));
+    const problems = result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    check(problems.length === 0, `axe-core finds no violation on /journeys/order${problems.length ? `: ${problems.join('; ')}` : ''}`);
+    await context.close();
+  }
+  // A stuck customer's own page says where they are in the journey.
+  await manager.goto(`${base}/journeys/order`);
+  const stuckLink = manager.locator('table.stuck a').first();
+  if ((await stuckLink.count()) === 1) {
+    await stuckLink.click();
+    const row = await manager.locator('table.customer-journeys').innerText();
+    check(/stuck/.test(row), 'a stuck customer\'s page shows the journey they are stuck in');
+    await manager.screenshot({ path: join(shots, 'customer-journeys.png'), fullPage: true });
+  } else {
+    check(false, 'the demo has someone stuck in the order journey');
+  }
   const csv = await manager.request.get(`${base}/promises?format=csv`);
   check(csv.status() === 200 && (await csv.text()).startsWith('period_start,policy,'), 'the promises CSV downloads');
 

@@ -579,6 +579,69 @@ fn stuck(
     out
 }
 
+/// The time taken per step by the journeys entered in one bucket of a period (a week on the dashboard).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BucketTimes {
+    /// The bucket's first instant.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub start: Timestamp,
+    /// Journeys entered in it.
+    pub entered: u64,
+    /// Per step, as in the report: nearest-rank median and p90 of the seconds from the previous step.
+    pub median_seconds: Vec<Option<i64>>,
+    pub p90_seconds: Vec<Option<i64>>,
+}
+
+/// Per bucket of `bucket` from `from` (the last one cut at `to`): the median and p90 time of each step
+/// over the journeys entered in that bucket — the same figures the report gives for its whole period.
+pub fn times_by_bucket(
+    journey: &Journey,
+    instances: &[Instance],
+    from: Timestamp,
+    to: Timestamp,
+    bucket: SignedDuration,
+) -> Vec<BucketTimes> {
+    let n = journey.steps.len();
+    let width = bucket.as_secs().max(1);
+    let span = to.duration_since(from).as_secs();
+    if span <= 0 {
+        return Vec::new();
+    }
+    let buckets = ((span + width - 1) / width) as usize;
+    let mut times: Vec<Vec<Vec<i64>>> = vec![vec![Vec::new(); n]; buckets];
+    let mut entered = vec![0u64; buckets];
+    for i in entered_in(instances, from, to) {
+        let b = (i.entered().duration_since(from).as_secs() / width) as usize;
+        let Some(slot) = times.get_mut(b) else {
+            continue;
+        };
+        entered[b] += 1;
+        for (k, list) in slot.iter_mut().enumerate() {
+            if let Some(secs) = seconds_to(i, k) {
+                list.push(secs);
+            }
+        }
+    }
+    times
+        .into_iter()
+        .enumerate()
+        .map(|(b, mut steps)| {
+            for list in &mut steps {
+                list.sort_unstable();
+            }
+            BucketTimes {
+                start: from
+                    .checked_add(SignedDuration::from_secs(width * b as i64))
+                    .unwrap_or(to),
+                entered: entered[b],
+                median_seconds: steps.iter().map(|t| percentile(t, 50)).collect(),
+                p90_seconds: steps.iter().map(|t| percentile(t, 90)).collect(),
+            }
+        })
+        .collect()
+}
+
 /// One path (sequence of event types) and how many journeys took it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

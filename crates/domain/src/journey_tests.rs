@@ -283,6 +283,50 @@ fn paths_count_the_most_frequent_sequences() {
 }
 
 #[test]
+fn times_by_bucket_are_the_report_of_each_bucket() {
+    let j = booking(Per::Ref);
+    let events = vec![
+        // Bucket 0 (hours 0..24): confirmed after 1 h and 3 h.
+        ev("a", Some("1"), "booking.created", 0, "1"),
+        ev("a", Some("1"), "booking.confirmed", 1, "2"),
+        ev("b", Some("2"), "booking.created", 5, "3"),
+        ev("b", Some("2"), "booking.confirmed", 8, "4"),
+        // Bucket 2 (hours 48..72): confirmed after 10 h, prepared 2 h later.
+        ev("c", Some("3"), "booking.created", 50, "5"),
+        ev("c", Some("3"), "booking.confirmed", 60, "6"),
+        ev("c", Some("3"), "room.prepared", 62, "7"),
+        // After `to`: in no bucket.
+        ev("d", Some("4"), "booking.created", 80, "8"),
+    ];
+    let all = instances(&j, &events, t(200));
+    let b = times_by_bucket(&j, &all, t(0), t(70), SignedDuration::from_hours(24));
+    assert_eq!(b.len(), 3, "the last bucket is cut at `to`");
+    assert_eq!(b[0].start, t(0));
+    assert_eq!(b[2].start, t(48));
+    assert_eq!(
+        b.iter().map(|b| b.entered).collect::<Vec<_>>(),
+        vec![2, 0, 1]
+    );
+    assert_eq!(b[0].median_seconds[1], Some(3_600));
+    assert_eq!(b[0].p90_seconds[1], Some(3 * 3_600));
+    assert_eq!(b[1].median_seconds, vec![None; 4]);
+    assert_eq!(b[2].median_seconds[2], Some(2 * 3_600));
+    // Each bucket agrees with the report over that bucket alone.
+    for bucket in &b {
+        let end = bucket.start + SignedDuration::from_hours(24);
+        let r = report(&j, &all, &[], bucket.start, end.min(t(70)), t(200));
+        let medians: Vec<Option<i64>> = r
+            .steps
+            .iter()
+            .map(|s| s.median_seconds_from_previous)
+            .collect();
+        assert_eq!(bucket.median_seconds, medians);
+        assert_eq!(bucket.entered, r.entered);
+    }
+    assert!(times_by_bucket(&j, &all, t(5), t(5), SignedDuration::from_hours(24)).is_empty());
+}
+
+#[test]
 fn definitions_are_checked() {
     let w = SignedDuration::from_hours(1);
     let bad = |steps: Vec<Step>| {
