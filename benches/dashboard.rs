@@ -242,6 +242,8 @@ fn measure(
         "/outbox".into(),
         "/surveys".into(),
         "/retention".into(),
+        "/journeys/order".into(),
+        "/journeys/booking".into(),
         "/admin/users".into(),
         "/admin/policies".into(),
         "/search?q=a".into(),

@@ -92,7 +92,12 @@ fn event_schema() -> Value {
 fn parameter_schema(path: &str, name: &str) -> Option<Value> {
     let id = |max: usize| json!({"type": "string", "pattern": optional_identifier_pattern(), "maxLength": max});
     Some(match (path, name) {
-        (_, "as_of") | (_, "since") => json!({"type": "string", "pattern": TIMESTAMP_PATTERN}),
+        (_, "as_of") | (_, "since") | ("/v1/journeys/{name}", "from" | "to") => {
+            json!({"type": "string", "pattern": TIMESTAMP_PATTERN})
+        }
+        ("/v1/journeys/{name}", "name") => {
+            json!({"type": "string", "pattern": identifier_pattern(), "maxLength": MAX_ID})
+        }
         (_, "limit") => json!({"type": "integer", "minimum": 1, "maximum": 100_000}),
         (_, "top") => json!({"type": "integer", "minimum": 1, "maximum": 10_000}),
         (_, "all") => json!({"type": "boolean"}),
