@@ -382,7 +382,14 @@ fn main() {
         ("1 s, 150 ms apart", 1, 1, 150),
         ("off", 0, 0, 0),
     ];
+    // SEEN_BENCH_CACHE=default,1,off (the default: all three) chooses the setups by their first word.
+    let chosen = std::env::var("SEEN_BENCH_CACHE").unwrap_or_else(|_| "default,1,off".into());
+    let chosen: Vec<&str> = chosen.split(',').map(str::trim).collect();
     for (label, figures_secs, queue_secs, pause_ms) in setups {
+        let word = label.split_whitespace().next().unwrap_or("");
+        if !chosen.contains(&word) {
+            continue;
+        }
         let config = dir.path().join(format!("seen-{figures_secs}.toml"));
         std::fs::write(
             &config,

@@ -269,9 +269,11 @@ pub async fn page(
         .map(|s| duration(s.p90_seconds_from_previous))
         .collect();
     let step_index = |name: &str| report.steps.iter().position(|s| s.name == name);
+    // The longest waiting first few only: a page never renders tens of thousands of rows.
     let stuck: Vec<Value> = report
         .stuck
         .iter()
+        .take(STUCK_SHOWN)
         .map(|s| {
             let k = step_index(&s.step).unwrap_or(0);
             context! {
@@ -302,7 +304,7 @@ pub async fn page(
             completion => percent((report.entered > 0).then(|| report.completed as f64 / report.entered as f64)),
             map => map, rows => rows, p50_chart => p50_chart, p90_chart => p90_chart, weekly => weekly,
             steps_after_first => report.steps.iter().skip(1).map(|s| s.name.clone()).collect::<Vec<_>>(),
-            paths => paths, stuck => stuck, stuck_total => report.stuck.len(),
+            paths => paths, stuck => stuck, stuck_total => report.stuck.len(), stuck_shown => STUCK_SHOWN,
             as_of => times.html(report.as_of),
             form_from => days.from.to_string(), form_to => days.to.to_string(),
             timezone => times.zone().iana_name().unwrap_or("UTC").to_string(),
@@ -320,22 +322,25 @@ impl From<JourneyError> for PageError {
     }
 }
 
-/// Each journey's p90 per step over the default period, from the cache (computed when missing): what a
-/// customer's page judges "stuck" against.
-pub(super) async fn default_p90s(state: &DashboardState) -> Result<StepP90s, PageError> {
+/// Each journey's p90 per step over the default period, from the cache only: what a customer's page judges
+/// "stuck" against. A customer's page never waits for a journey's figures: missing or expired ones are
+/// computed in the background (a journey missing here judges nobody stuck until they are in).
+pub(super) fn default_p90s(state: &DashboardState) -> StepP90s {
     let days = Days::default_for(state.dashboard.times.zone(), Timestamp::now());
     let mut out = StepP90s::new();
     for j in state.service.journeys() {
-        let overview = state
-            .dashboard
-            .journey_figures(&state.service, &j.name, days.clone())
-            .await?;
-        out.insert(
-            j.name.clone(),
-            crate::service::journeys::step_p90s(&overview.report),
-        );
+        if let Some(overview) =
+            state
+                .dashboard
+                .cached_journey_figures(&state.service, &j.name, days.clone())
+        {
+            out.insert(
+                j.name.clone(),
+                crate::service::journeys::step_p90s(&overview.report),
+            );
+        }
     }
-    Ok(out)
+    out
 }
 
 /// Fills the cache with every journey's default period, at start.
@@ -353,6 +358,9 @@ pub(super) async fn warm(
         }
     }
 }
+
+/// How many stuck journeys the page lists (the longest waiting).
+pub const STUCK_SHOWN: usize = 200;
 
 /// How many paths the page lists.
 pub const TOP_PATHS: usize = 10;

@@ -234,6 +234,21 @@ impl Dashboard {
             .map_err(PageError::from)
     }
 
+    /// One journey's figures for a period if the cache holds them (of any age); when they are missing or
+    /// expired, one background task computes them. Never waits.
+    fn cached_journey_figures(
+        &self,
+        service: &Service,
+        name: &str,
+        days: journeys::Days,
+    ) -> Option<Arc<crate::service::journeys::JourneyOverview>> {
+        let (service, zone) = (service.clone(), self.times.zone().clone());
+        let key = (name.to_string(), days.clone());
+        let name = name.to_string();
+        self.journeys
+            .peek(key, move || journeys::compute(service, zone, name, days))
+    }
+
     /// The overview's figures for a period (cached).
     async fn overview_figures(
         &self,
@@ -321,6 +336,8 @@ struct FigureCache<K, T> {
     entries: Arc<Mutex<HashMap<K, Entry<T>>>>,
     /// Bumped by `clear`: figures computed before it are not kept.
     generation: Arc<AtomicU64>,
+    /// Keys `peek` is computing in the background for the first time (so a burst starts one task).
+    computing: Arc<Mutex<std::collections::HashSet<K>>>,
 }
 
 struct Entry<T> {
@@ -341,6 +358,7 @@ where
             ttl,
             entries: Arc::new(Mutex::new(HashMap::new())),
             generation: Arc::new(AtomicU64::new(0)),
+            computing: Arc::new(Mutex::new(std::collections::HashSet::new())),
         }
     }
 
@@ -351,6 +369,75 @@ where
         self.generation.fetch_add(1, Ordering::SeqCst);
         entries.clear();
         drop(entries);
+    }
+
+    /// The figures for `key` if any are held (of any age), without waiting: when they are missing or
+    /// expired and nobody is computing them, `compute` runs in the background and fills the entry. With a
+    /// zero `ttl` (no cache) nothing is held and nothing is computed.
+    fn peek<F, Fut, E>(&self, key: K, compute: F) -> Option<Arc<T>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let held = {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            match entries.get_mut(&key) {
+                Some(entry) if entry.at.elapsed() < self.ttl || entry.refreshing => {
+                    return Some(entry.value.clone())
+                }
+                Some(entry) => {
+                    entry.refreshing = true;
+                    Some(entry.value.clone())
+                }
+                None => {
+                    let mut computing = self.computing.lock().unwrap_or_else(|e| e.into_inner());
+                    if computing.contains(&key) {
+                        return None;
+                    }
+                    computing.insert(key.clone());
+                    None
+                }
+            }
+        };
+        let generation = self.generation.load(Ordering::SeqCst);
+        let future = compute();
+        let (entries, current, computing) = (
+            self.entries.clone(),
+            self.generation.clone(),
+            self.computing.clone(),
+        );
+        tokio::spawn(async move {
+            let outcome = future.await;
+            computing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            let mut entries = entries.lock().unwrap_or_else(|e| e.into_inner());
+            match outcome {
+                Ok(fresh) if current.load(Ordering::SeqCst) == generation => {
+                    entries.insert(
+                        key,
+                        Entry {
+                            at: Instant::now(),
+                            value: Arc::new(fresh),
+                            refreshing: false,
+                        },
+                    );
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!("computing dashboard figures failed: {err}");
+                    if let Some(entry) = entries.get_mut(&key) {
+                        entry.refreshing = false;
+                    }
+                }
+            }
+        });
+        held
     }
 
     /// The figures for `key`: fresh ones, else stale ones while `compute` runs in the background, else
@@ -520,6 +607,37 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(200)).await;
         // The refresh finished (run 101) but belongs to the old generation: a fresh computation runs.
         assert_eq!(value(&cache, &runs).await, 3);
+    }
+
+    #[tokio::test]
+    async fn peek_never_waits_and_computes_missing_or_expired_figures_once_in_the_background() {
+        let cache: FigureCache<(), u32> = FigureCache::new(Duration::from_millis(200));
+        let runs = counter();
+        let peek = |cache: &FigureCache<(), u32>| {
+            let runs = runs.clone();
+            cache.peek((), move || async move {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                Ok::<u32, String>(runs.fetch_add(1, Ordering::SeqCst) + 1)
+            })
+        };
+        // Missing: nothing now, one background computation however many ask.
+        assert_eq!(peek(&cache), None);
+        assert_eq!(peek(&cache), None);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(peek(&cache).as_deref(), Some(&1));
+        // Expired: the old figures now, one refresh behind them.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(peek(&cache).as_deref(), Some(&1));
+        assert_eq!(peek(&cache).as_deref(), Some(&1));
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert_eq!(peek(&cache).as_deref(), Some(&2));
+        // No cache: nothing held, nothing computed.
+        let off: FigureCache<(), u32> = FigureCache::new(Duration::ZERO);
+        assert_eq!(peek(&off), None);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

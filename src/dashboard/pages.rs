@@ -679,7 +679,7 @@ pub async fn customer(
         .collect();
     let work: Vec<WorkView> = work.iter().map(|w| WorkView::new(w, times)).collect();
     // Where the customer is in each journey; "stuck" against the journey pages' (cached) p90s.
-    let p90s = super::journeys::default_p90s(&state).await?;
+    let p90s = super::journeys::default_p90s(&state);
     let journey_events: Vec<crate::domain::journey::JourneyEvent> = view
         .events
         .iter()
