@@ -105,18 +105,28 @@ impl Service {
             .ok_or_else(|| JourneyError::Unknown(name.to_string()))
     }
 
-    /// Every instance of `journey` entered by `as_of`, seeing its events up to `until` (≤ `as_of`).
+    /// Every instance of `journey` entered by `as_of`, seeing its events up to `until` (≤ `as_of`), and the
+    /// `survey.unhappy` events up to `until`: one pass over the events.
     async fn journey_instances(
         &self,
         journey: &Journey,
         as_of: Timestamp,
         until: Timestamp,
-    ) -> Result<Vec<Instance>, StoreError> {
-        let mut events = Vec::new();
-        for kind in journey.event_types() {
-            events.extend(self.store.journey_events(kind, until).await?);
+    ) -> Result<(Vec<Instance>, Vec<journey::JourneyEvent>), StoreError> {
+        let mut kinds = journey.event_types();
+        if !kinds.iter().any(|k| k == UNHAPPY) {
+            kinds.push(UNHAPPY.to_string());
         }
-        Ok(journey::instances(journey, &events, as_of.min(until)))
+        let events = self.store.journey_events(kinds, until).await?;
+        let unhappy = events
+            .iter()
+            .filter(|e| e.kind == UNHAPPY)
+            .cloned()
+            .collect();
+        Ok((
+            journey::instances(journey, &events, as_of.min(until)),
+            unhappy,
+        ))
     }
 
     /// The instances and the resolved `[from, to)` of a period.
@@ -124,7 +134,7 @@ impl Service {
         &self,
         journey: &Journey,
         period: Period,
-    ) -> Result<(Vec<Instance>, Timestamp, Timestamp), JourneyError> {
+    ) -> Result<Loaded, JourneyError> {
         let to = period.to.unwrap_or(period.as_of);
         if let Some(from) = period.from {
             if from >= to {
@@ -133,20 +143,32 @@ impl Service {
         }
         // Nothing after the last window of the period can count.
         let until = period.as_of.min(end_of_window(to, journey.window));
-        let instances = self.journey_instances(journey, period.as_of, until).await?;
+        let (instances, unhappy) = self.journey_instances(journey, period.as_of, until).await?;
         let from = period
             .from
             .or_else(|| instances.first().map(Instance::entered))
             .unwrap_or(to)
             .min(to);
-        Ok((instances, from, to))
+        Ok(Loaded {
+            instances,
+            unhappy,
+            from,
+            to,
+        })
     }
 
     /// The report of journey `name` over the journeys entered in the period (see `domain::journey::report`).
     pub async fn journey_report(&self, name: &str, period: Period) -> Result<Report, JourneyError> {
         let journey = self.journey(name)?;
-        let (instances, from, to) = self.period_instances(journey, period).await?;
-        let facts = self.journey_facts(journey, period.as_of, from, to).await?;
+        let Loaded {
+            instances,
+            unhappy,
+            from,
+            to,
+        } = self.period_instances(journey, period).await?;
+        let facts = self
+            .journey_facts(journey, period.as_of, from, to, unhappy)
+            .await?;
         Ok(journey::report(
             journey,
             &instances,
@@ -164,15 +186,14 @@ impl Service {
         as_of: Timestamp,
         from: Timestamp,
         to: Timestamp,
+        unhappy: Vec<journey::JourneyEvent>,
     ) -> Result<Vec<Fact>, StoreError> {
         let until = as_of.min(end_of_window(to, journey.window));
         let mut facts = self.store.journey_facts(from, until).await?;
         facts.extend(
-            self.store
-                .journey_events(UNHAPPY.to_string(), until)
-                .await?
+            unhappy
                 .into_iter()
-                .filter(|e| e.at >= from)
+                .filter(|e| e.at >= from && e.at <= until)
                 .map(|e| Fact {
                     customer: e.customer,
                     reference: e.reference,
@@ -192,8 +213,15 @@ impl Service {
         top: usize,
     ) -> Result<JourneyOverview, JourneyError> {
         let journey = self.journey(name)?;
-        let (instances, from, to) = self.period_instances(journey, period).await?;
-        let facts = self.journey_facts(journey, period.as_of, from, to).await?;
+        let Loaded {
+            instances,
+            unhappy,
+            from,
+            to,
+        } = self.period_instances(journey, period).await?;
+        let facts = self
+            .journey_facts(journey, period.as_of, from, to, unhappy)
+            .await?;
         Ok(JourneyOverview {
             report: journey::report(journey, &instances, &facts, from, to, period.as_of),
             weekly: journey::times_by_bucket(
@@ -215,7 +243,12 @@ impl Service {
         top: usize,
     ) -> Result<PathsReport, JourneyError> {
         let journey = self.journey(name)?;
-        let (instances, from, to) = self.period_instances(journey, period).await?;
+        let Loaded {
+            instances,
+            from,
+            to,
+            ..
+        } = self.period_instances(journey, period).await?;
         Ok(PathsReport {
             journey: journey.name.clone(),
             from,
@@ -265,7 +298,7 @@ impl Service {
                     if journey::instances(j, &events, as_of).is_empty() {
                         continue;
                     }
-                    let instances = self.journey_instances(j, as_of, as_of).await?;
+                    let (instances, _) = self.journey_instances(j, as_of, as_of).await?;
                     let first = instances.first().map_or(as_of, Instance::entered);
                     let report = journey::report(j, &instances, &[], first, as_of, as_of);
                     all.insert(j.name.clone(), step_p90s(&report));
@@ -316,6 +349,14 @@ pub fn step_p90s(report: &Report) -> Vec<Option<i64>> {
         .iter()
         .map(|s| s.p90_seconds_from_previous)
         .collect()
+}
+
+/// A period's journeys as loaded: the instances, the unhappy answers, and the resolved `[from, to)`.
+struct Loaded {
+    instances: Vec<Instance>,
+    unhappy: Vec<journey::JourneyEvent>,
+    from: Timestamp,
+    to: Timestamp,
 }
 
 fn end_of_window(t: Timestamp, window: SignedDuration) -> Timestamp {

@@ -24,11 +24,11 @@ pub trait Events: Send + Sync {
         kinds: Vec<String>,
         since: Option<Timestamp>,
     ) -> Result<Vec<Event>, StoreError>;
-    /// Every event of this type with `at <= until`, as journeys read it (customer, ref, time), in no
-    /// particular order: one index range (`events_by_type`, in each backend's `hot.rs`).
+    /// Every event of these types with `at <= until`, as journeys read it (customer, ref, type, time), in no
+    /// particular order: one pass over the events (no index by type: it would slow every ingestion).
     async fn journey_events(
         &self,
-        kind: String,
+        kinds: Vec<String>,
         until: Timestamp,
     ) -> Result<Vec<JourneyEvent>, StoreError>;
     /// The obligations that frustrated customers between `since` and `until`, as of their stored state:

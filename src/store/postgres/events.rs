@@ -90,11 +90,11 @@ impl Events for PostgresStore {
 
     async fn journey_events(
         &self,
-        kind: String,
+        kinds: Vec<String>,
         until: Timestamp,
     ) -> Result<Vec<JourneyEvent>, StoreError> {
         let rows = sqlx::query(hot::JOURNEY_EVENTS)
-            .bind(&kind)
+            .bind(&kinds)
             .bind(nanos(until))
             .fetch_all(&self.pool)
             .await?;
@@ -103,8 +103,8 @@ impl Events for PostgresStore {
             out.push(JourneyEvent {
                 customer: r.try_get(0)?,
                 reference: r.try_get(1)?,
-                kind: kind.clone(),
-                at: from_nanos(r.try_get(2)?),
+                kind: r.try_get(2)?,
+                at: from_nanos(r.try_get(3)?),
             });
         }
         Ok(out)

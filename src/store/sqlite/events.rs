@@ -122,18 +122,19 @@ impl Events for SqliteStore {
 
     async fn journey_events(
         &self,
-        kind: String,
+        kinds: Vec<String>,
         until: Timestamp,
     ) -> Result<Vec<JourneyEvent>, StoreError> {
         self.run(move |inner| {
             inner.read(|conn| {
+                let list = serde_json::to_string(&kinds).unwrap_or_else(|_| "[]".into());
                 let mut stmt = conn.prepare_cached(hot::JOURNEY_EVENTS)?;
-                let rows = stmt.query_map(params![kind, nanos(until)], |r| {
+                let rows = stmt.query_map(params![list, nanos(until)], |r| {
                     Ok(JourneyEvent {
                         customer: r.get(0)?,
                         reference: r.get(1)?,
-                        kind: kind.clone(),
-                        at: from_nanos(r.get(2)?),
+                        kind: r.get(2)?,
+                        at: from_nanos(r.get(3)?),
                     })
                 })?;
                 Ok(rows.collect::<Result<Vec<_>, _>>()?)
