@@ -172,76 +172,80 @@ pub fn stage_policy_name(journey: &str, step: &str) -> String {
 /// customer as one).
 pub fn stage_policies(configs: &[JourneyConfig]) -> Vec<PolicyConfig> {
     let mut out = Vec::new();
-    for j in configs {
-        for (k, s) in j.steps.iter().enumerate() {
-            let (Some(after), Some(previous)) = (&s.tell_customer_after, k.checked_sub(1)) else {
-                continue;
-            };
-            out.push(PolicyConfig {
-                name: stage_policy_name(&j.name, &s.name),
-                kind: "schedule".into(),
-                description: Some(format!(
-                    "journey {:?}: tell the customer we are still working on it when {:?} has not \
+    for (j, k, after) in stage_steps(configs) {
+        let (s, previous) = (&j.steps[k], k - 1);
+        out.push(PolicyConfig {
+            name: stage_policy_name(&j.name, &s.name),
+            kind: "schedule".into(),
+            description: Some(format!(
+                "journey {:?}: tell the customer we are still working on it when {:?} has not \
                      followed {:?} within {after}",
-                    j.name, s.name, j.steps[previous].name
-                )),
-                trigger: j.steps[previous].events.clone(),
-                expect: vec![STAGE_UPDATE.to_string()],
-                // This step, any later one (it may be skipped) or the journey's end cancels it.
-                cancel: {
-                    let mut cancel: Vec<String> = j.steps[k..]
-                        .iter()
-                        .flat_map(|s| s.events.iter().cloned())
-                        .chain(j.cancel.iter().cloned())
-                        .collect();
-                    cancel.sort();
-                    cancel.dedup();
-                    cancel
-                },
-                pause: vec![],
-                resume: vec![],
-                reschedule: vec![],
-                alert_out_of_hours: false,
-                within: None,
-                calendar: None,
-                at: Some(format!("at + {after}")),
-                grace: None,
-                promise: false,
-                waiting_for: None,
-                customer_text: None,
-                on_open: vec![],
-                on_due: vec![actions::ActionConfig {
-                    template: Some("still-working".into()),
-                    records: Some(STAGE_UPDATE.into()),
-                    ..Default::default()
-                }],
-                warn_before: vec![],
-                on_breach: vec![],
-                escalate_after: vec![],
-            });
-        }
+                j.name, s.name, j.steps[previous].name
+            )),
+            trigger: j.steps[previous].events.clone(),
+            expect: vec![STAGE_UPDATE.to_string()],
+            // This step, any later one (it may be skipped) or the journey's end cancels it.
+            cancel: {
+                let mut cancel: Vec<String> = j.steps[k..]
+                    .iter()
+                    .flat_map(|s| s.events.iter().cloned())
+                    .chain(j.cancel.iter().cloned())
+                    .collect();
+                cancel.sort();
+                cancel.dedup();
+                cancel
+            },
+            pause: vec![],
+            resume: vec![],
+            reschedule: vec![],
+            alert_out_of_hours: false,
+            within: None,
+            calendar: None,
+            at: Some(format!("at + {after}")),
+            grace: None,
+            promise: false,
+            waiting_for: None,
+            customer_text: None,
+            on_open: vec![],
+            on_due: vec![actions::ActionConfig {
+                template: Some("still-working".into()),
+                records: Some(STAGE_UPDATE.into()),
+                ..Default::default()
+            }],
+            warn_before: vec![],
+            on_breach: vec![],
+            escalate_after: vec![],
+        });
     }
     out
 }
 
 /// The journey and step of each stage update's policy, for the `still-working` template.
 fn stage_words(configs: &[JourneyConfig]) -> HashMap<Arc<str>, crate::domain::action::Stage> {
-    let mut out = HashMap::new();
-    for j in configs {
-        for (k, s) in j.steps.iter().enumerate() {
-            if s.tell_customer_after.is_some() && k > 0 {
-                out.insert(
-                    Arc::from(stage_policy_name(&j.name, &s.name).as_str()),
-                    crate::domain::action::Stage {
-                        journey: j.name.clone(),
-                        step: s.name.clone(),
-                        previous: j.steps[k - 1].name.clone(),
-                    },
-                );
-            }
-        }
-    }
-    out
+    stage_steps(configs)
+        .map(|(j, k, _)| {
+            let step = &j.steps[k];
+            (
+                Arc::from(stage_policy_name(&j.name, &step.name).as_str()),
+                crate::domain::action::Stage {
+                    journey: j.name.clone(),
+                    step: step.name.clone(),
+                    previous: j.steps[k - 1].name.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// The steps with a stage update: (journey, step index ≥ 1, `tell_customer_after` as written).
+fn stage_steps(configs: &[JourneyConfig]) -> impl Iterator<Item = (&JourneyConfig, usize, &str)> {
+    configs.iter().flat_map(|j| {
+        j.steps
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter_map(move |(k, s)| s.tell_customer_after.as_deref().map(|after| (j, k, after)))
+    })
 }
 
 /// `[public]`: the promise figures anyone may see without logging in (`/promises/public` and a badge per

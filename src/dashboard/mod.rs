@@ -371,6 +371,50 @@ where
         drop(entries);
     }
 
+    /// Runs `future` in a background task and keeps its figures under `key`, unless `clear` came in between;
+    /// a failure is logged and lets the next request try again (the entry's `refreshing` is reset).
+    fn compute_in_background<Fut, E>(&self, key: K, future: Fut)
+    where
+        Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let (entries, current, computing) = (
+            self.entries.clone(),
+            self.generation.clone(),
+            self.computing.clone(),
+        );
+        tokio::spawn(async move {
+            let outcome = future.await;
+            computing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            let mut entries = entries.lock().unwrap_or_else(|e| e.into_inner());
+            if current.load(Ordering::SeqCst) != generation {
+                return;
+            }
+            match outcome {
+                Ok(fresh) => {
+                    entries.insert(
+                        key,
+                        Entry {
+                            at: Instant::now(),
+                            value: Arc::new(fresh),
+                            refreshing: false,
+                        },
+                    );
+                }
+                Err(err) => {
+                    tracing::warn!("refreshing dashboard figures failed: {err}");
+                    if let Some(entry) = entries.get_mut(&key) {
+                        entry.refreshing = false;
+                    }
+                }
+            }
+        });
+    }
+
     /// The figures for `key` if any are held (of any age), without waiting: when they are missing or
     /// expired and nobody is computing them, `compute` runs in the background and fills the entry. With a
     /// zero `ttl` (no cache) nothing is held and nothing is computed.
@@ -403,40 +447,7 @@ where
                 }
             }
         };
-        let generation = self.generation.load(Ordering::SeqCst);
-        let future = compute();
-        let (entries, current, computing) = (
-            self.entries.clone(),
-            self.generation.clone(),
-            self.computing.clone(),
-        );
-        tokio::spawn(async move {
-            let outcome = future.await;
-            computing
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key);
-            let mut entries = entries.lock().unwrap_or_else(|e| e.into_inner());
-            match outcome {
-                Ok(fresh) if current.load(Ordering::SeqCst) == generation => {
-                    entries.insert(
-                        key,
-                        Entry {
-                            at: Instant::now(),
-                            value: Arc::new(fresh),
-                            refreshing: false,
-                        },
-                    );
-                }
-                Ok(_) => {}
-                Err(err) => {
-                    tracing::warn!("computing dashboard figures failed: {err}");
-                    if let Some(entry) = entries.get_mut(&key) {
-                        entry.refreshing = false;
-                    }
-                }
-            }
-        });
+        self.compute_in_background(key, compute());
         held
     }
 
@@ -469,33 +480,7 @@ where
         let future = compute();
         match stale {
             Some(value) => {
-                let entries = self.entries.clone();
-                let current = self.generation.clone();
-                tokio::spawn(async move {
-                    let outcome = future.await;
-                    let mut entries = entries.lock().unwrap_or_else(|e| e.into_inner());
-                    if current.load(Ordering::SeqCst) != generation {
-                        return;
-                    }
-                    match outcome {
-                        Ok(fresh) => {
-                            entries.insert(
-                                key,
-                                Entry {
-                                    at: Instant::now(),
-                                    value: Arc::new(fresh),
-                                    refreshing: false,
-                                },
-                            );
-                        }
-                        Err(err) => {
-                            tracing::warn!("refreshing dashboard figures failed: {err}");
-                            if let Some(entry) = entries.get_mut(&key) {
-                                entry.refreshing = false;
-                            }
-                        }
-                    }
-                });
+                self.compute_in_background(key, future);
                 Ok(value)
             }
             None => {

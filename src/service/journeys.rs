@@ -160,6 +160,15 @@ impl Service {
     /// The report of journey `name` over the journeys entered in the period (see `domain::journey::report`).
     pub async fn journey_report(&self, name: &str, period: Period) -> Result<Report, JourneyError> {
         let journey = self.journey(name)?;
+        Ok(self.loaded_report(journey, period).await?.0)
+    }
+
+    /// The report over a period, with the instances and resolved `[from, to)` it was computed from.
+    async fn loaded_report(
+        &self,
+        journey: &Journey,
+        period: Period,
+    ) -> Result<(Report, Vec<Instance>, Timestamp, Timestamp), JourneyError> {
         let Loaded {
             instances,
             unhappy,
@@ -169,14 +178,8 @@ impl Service {
         let facts = self
             .journey_facts(journey, period.as_of, from, to, unhappy)
             .await?;
-        Ok(journey::report(
-            journey,
-            &instances,
-            &facts,
-            from,
-            to,
-            period.as_of,
-        ))
+        let report = journey::report(journey, &instances, &facts, from, to, period.as_of);
+        Ok((report, instances, from, to))
     }
 
     /// The frustrating facts (breaches, nudges, unhappy answers) a report over `[from, to)` can attribute.
@@ -213,17 +216,9 @@ impl Service {
         top: usize,
     ) -> Result<JourneyOverview, JourneyError> {
         let journey = self.journey(name)?;
-        let Loaded {
-            instances,
-            unhappy,
-            from,
-            to,
-        } = self.period_instances(journey, period).await?;
-        let facts = self
-            .journey_facts(journey, period.as_of, from, to, unhappy)
-            .await?;
+        let (report, instances, from, to) = self.loaded_report(journey, period).await?;
         Ok(JourneyOverview {
-            report: journey::report(journey, &instances, &facts, from, to, period.as_of),
+            report,
             weekly: journey::times_by_bucket(
                 journey,
                 &instances,
