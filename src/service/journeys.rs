@@ -13,8 +13,7 @@ use crate::domain::journey::{
 };
 use crate::store::StoreError;
 
-/// The event type whose events count as `unhappy` on the step a journey was in.
-pub const UNHAPPY: &str = "survey.unhappy";
+pub use crate::domain::journey::UNHAPPY;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JourneyError {
@@ -105,14 +104,25 @@ impl Service {
             .ok_or_else(|| JourneyError::Unknown(name.to_string()))
     }
 
-    /// Every instance of `journey` entered by `as_of`, seeing its events up to `until` (≤ `as_of`), and the
-    /// `survey.unhappy` events up to `until`: one pass over the events.
+    /// Every instance of `journey` entered by `until`, seeing its events up to `until`, and what frustrated
+    /// customers up to `until`. Without `paths`, from the progress the store keeps per key where it keeps
+    /// one (instances without paths; the facts of the journey's keys, read there); otherwise one pass over
+    /// the events (the unhappy answers from it, the other facts still to read).
     async fn journey_instances(
         &self,
         journey: &Journey,
-        as_of: Timestamp,
         until: Timestamp,
-    ) -> Result<(Vec<Instance>, Vec<journey::JourneyEvent>), StoreError> {
+        paths: bool,
+    ) -> Result<(Vec<Instance>, Frustration), StoreError> {
+        if !paths {
+            if let Some((instances, facts)) = self
+                .store
+                .kept_journey(journey.clone(), until, until)
+                .await?
+            {
+                return Ok((instances, Frustration::Read(facts)));
+            }
+        }
         let mut kinds = journey.event_types();
         if !kinds.iter().any(|k| k == UNHAPPY) {
             kinds.push(UNHAPPY.to_string());
@@ -124,8 +134,8 @@ impl Service {
             .cloned()
             .collect();
         Ok((
-            journey::instances(journey, &events, as_of.min(until)),
-            unhappy,
+            journey::instances(journey, &events, until),
+            Frustration::Unhappy(unhappy),
         ))
     }
 
@@ -134,6 +144,7 @@ impl Service {
         &self,
         journey: &Journey,
         period: Period,
+        paths: bool,
     ) -> Result<Loaded, JourneyError> {
         let to = period.to.unwrap_or(period.as_of);
         if let Some(from) = period.from {
@@ -143,15 +154,15 @@ impl Service {
         }
         // Nothing after the last window of the period can count.
         let until = period.as_of.min(end_of_window(to, journey.window));
-        let (instances, unhappy) = self.journey_instances(journey, period.as_of, until).await?;
+        let (instances, frustration) = self.journey_instances(journey, until, paths).await?;
         let from = period
             .from
-            .or_else(|| instances.first().map(Instance::entered))
+            .or_else(|| instances.iter().map(Instance::entered).min())
             .unwrap_or(to)
             .min(to);
         Ok(Loaded {
             instances,
-            unhappy,
+            frustration,
             from,
             to,
         })
@@ -160,7 +171,10 @@ impl Service {
     /// The report of journey `name` over the journeys entered in the period (see `domain::journey::report`).
     pub async fn journey_report(&self, name: &str, period: Period) -> Result<Report, JourneyError> {
         let journey = self.journey(name)?;
-        Ok(self.loaded_report(journey, period).await?.0)
+        let (report, instances, ..) = self.loaded_report(journey, period, false).await?;
+        // Freed beside the answer (hundreds of thousands of small allocations), not before it.
+        std::thread::spawn(move || drop(instances));
+        Ok(report)
     }
 
     /// The report over a period, with the instances and resolved `[from, to)` it was computed from.
@@ -168,17 +182,25 @@ impl Service {
         &self,
         journey: &Journey,
         period: Period,
+        paths: bool,
     ) -> Result<(Report, Vec<Instance>, Timestamp, Timestamp), JourneyError> {
         let Loaded {
             instances,
-            unhappy,
+            frustration,
             from,
             to,
-        } = self.period_instances(journey, period).await?;
-        let facts = self
-            .journey_facts(journey, period.as_of, from, to, unhappy)
-            .await?;
+        } = self.period_instances(journey, period, paths).await?;
+        let facts = match frustration {
+            // Facts before `from` are before every chosen journey's entry: they count nowhere.
+            Frustration::Read(facts) => facts,
+            Frustration::Unhappy(unhappy) => {
+                self.journey_facts(journey, period.as_of, from, to, unhappy)
+                    .await?
+            }
+        };
         let report = journey::report(journey, &instances, &facts, from, to, period.as_of);
+        // Hundreds of thousands of small allocations: freed beside the answer, not before it.
+        std::thread::spawn(move || drop(facts));
         Ok((report, instances, from, to))
     }
 
@@ -216,7 +238,7 @@ impl Service {
         top: usize,
     ) -> Result<JourneyOverview, JourneyError> {
         let journey = self.journey(name)?;
-        let (report, instances, from, to) = self.loaded_report(journey, period).await?;
+        let (report, instances, from, to) = self.loaded_report(journey, period, true).await?;
         Ok(JourneyOverview {
             report,
             weekly: journey::times_by_bucket(
@@ -243,7 +265,7 @@ impl Service {
             from,
             to,
             ..
-        } = self.period_instances(journey, period).await?;
+        } = self.period_instances(journey, period, true).await?;
         Ok(PathsReport {
             journey: journey.name.clone(),
             from,
@@ -293,8 +315,12 @@ impl Service {
                     if journey::instances(j, &events, as_of).is_empty() {
                         continue;
                     }
-                    let (instances, _) = self.journey_instances(j, as_of, as_of).await?;
-                    let first = instances.first().map_or(as_of, Instance::entered);
+                    let (instances, _) = self.journey_instances(j, as_of, false).await?;
+                    let first = instances
+                        .iter()
+                        .map(Instance::entered)
+                        .min()
+                        .unwrap_or(as_of);
                     let report = journey::report(j, &instances, &[], first, as_of, as_of);
                     all.insert(j.name.clone(), step_p90s(&report));
                 }
@@ -346,10 +372,18 @@ pub fn step_p90s(report: &Report) -> Vec<Option<i64>> {
         .collect()
 }
 
-/// A period's journeys as loaded: the instances, the unhappy answers, and the resolved `[from, to)`.
+/// What frustrated customers, as loaded with a journey's instances.
+enum Frustration {
+    /// Every fact of the journey's keys (from the progress a store keeps).
+    Read(Vec<Fact>),
+    /// Only the unhappy answers (from the pass over the events); the obligations are still to read.
+    Unhappy(Vec<journey::JourneyEvent>),
+}
+
+/// A period's journeys as loaded: the instances, what frustrated customers, and the resolved `[from, to)`.
 struct Loaded {
     instances: Vec<Instance>,
-    unhappy: Vec<journey::JourneyEvent>,
+    frustration: Frustration,
     from: Timestamp,
     to: Timestamp,
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::StoreError;
-use crate::domain::journey::{Fact, JourneyEvent};
+use crate::domain::journey::{Fact, Instance, Journey, JourneyEvent};
 use crate::domain::Event;
 
 #[async_trait]
@@ -39,4 +39,17 @@ pub trait Events: Send + Sync {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<Fact>, StoreError>;
+    /// What a report of `journey` reads, from the progress the store keeps per key (brought up to date
+    /// with the stored events first): every instance entered by `as_of` (without paths), and the
+    /// frustrating facts of their keys up to `until` (`Breach`, `Nudges` as in `journey_facts`, and an
+    /// `Unhappy` per `survey.unhappy` event). `None` when the store keeps none: the caller computes from
+    /// `journey_events` and `journey_facts`.
+    async fn kept_journey(
+        &self,
+        _journey: Journey,
+        _as_of: Timestamp,
+        _until: Timestamp,
+    ) -> Result<Option<(Vec<Instance>, Vec<Fact>)>, StoreError> {
+        Ok(None)
+    }
 }

@@ -336,9 +336,107 @@ async fn the_api_lists_journeys_and_names_bad_parameters(backend: Backend) {
     assert_eq!((paths.paths[0].journeys, paths.paths[0].completed), (2, 2));
 }
 
+/// Both ways a report is computed, on one app: `journey_report` (from the progress SQLite keeps per key)
+/// and the report of `journey_overview` (always one pass over the events).
+async fn both_ways(service: &seen::service::Service, name: &str) -> (Value, Value) {
+    let period = seen::service::journeys::Period {
+        from: Some("2026-02-01T00:00:00Z".parse().unwrap()),
+        to: Some("2026-03-10T00:00:00Z".parse().unwrap()),
+        as_of: "2026-03-12T00:00:00Z".parse().unwrap(),
+    };
+    let kept = service.journey_report(name, period).await.unwrap();
+    let overview = service.journey_overview(name, period, 5).await.unwrap();
+    (json!(kept), json!(overview.report))
+}
+
+async fn kept_progress_is_the_report_of_the_events_at_every_step(backend: Backend) {
+    let app = spawn_app_with(backend, config()).await;
+    let mut events: Vec<Value> = HISTORY
+        .iter()
+        .map(|(id, kind, customer, at, r)| event(id, kind, customer, at, Some(r)))
+        .collect();
+    // Late arrivals for most keys, several events at one instant, a report after every batch.
+    events.rotate_left(9);
+    events.swap(0, 13);
+    let mut reports = 0;
+    for batch in events.chunks(2) {
+        let (status, body) = app.post_events(&json!(batch)).await;
+        assert_eq!(status, 200, "{body}");
+        for name in ["booking", "life"] {
+            let (kept, computed) = both_ways(&app.service, name).await;
+            assert_eq!(
+                kept,
+                computed,
+                "{name} after {} events",
+                reports / 2 * 2 + 2
+            );
+            reports += 1;
+        }
+    }
+    let (kept, _) = both_ways(&app.service, "booking").await;
+    assert_eq!(kept["entered"], 7, "{kept}");
+    assert_eq!(kept["steps"][3]["unhappy"], 1, "{kept}");
+
+    // A changed definition (same name) is computed anew, not from the old one's progress.
+    let journeys: Vec<seen::domain::journey::Journey> = config()
+        .journeys
+        .iter()
+        .map(|j| {
+            let mut j = j.clone();
+            j.window = jiff::SignedDuration::from_hours(26);
+            j
+        })
+        .collect();
+    let shorter = app
+        .service
+        .clone()
+        .with_journeys(std::sync::Arc::new(journeys));
+    for name in ["booking", "life"] {
+        let (kept, computed) = both_ways(&shorter, name).await;
+        assert_eq!(kept, computed, "{name} with a 26 h window");
+    }
+    let (kept, _) = both_ways(&shorter, "booking").await;
+    assert_eq!(kept["steps"][3]["reached"], 0, "{kept}");
+    let (kept, _) = both_ways(&app.service, "booking").await;
+    assert_eq!(kept["steps"][3]["reached"], 2, "{kept}");
+
+    // An erased customer's journeys go; events arriving after the erasure still count.
+    let audit = seen::store::NewAudit::new("test", "customer.forgotten", None);
+    app.service
+        .forget_customer("a", "forgotten-a", audit)
+        .await
+        .expect("forget");
+    let (status, body) = app
+        .post_events(&json!([
+            event(
+                "g1",
+                "booking.created",
+                "g",
+                "2026-03-06T09:00:00Z",
+                Some("G1")
+            ),
+            event(
+                "g2",
+                "booking.confirmed",
+                "g",
+                "2026-03-06T09:30:00Z",
+                Some("G1")
+            ),
+        ]))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for name in ["booking", "life"] {
+        let (kept, computed) = both_ways(&app.service, name).await;
+        assert_eq!(kept, computed, "{name} after an erasure");
+    }
+    let (kept, _) = both_ways(&app.service, "booking").await;
+    assert_eq!(kept["entered"], 6, "{kept}");
+}
+
 on_both_backends!(
     a_booking_journey_step_by_step,
     who_is_stuck_and_an_empty_period,
     arrival_order_never_changes_a_report,
     the_api_lists_journeys_and_names_bad_parameters,
+    kept_progress_is_the_report_of_the_events_at_every_step,
 );

@@ -8,10 +8,15 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::report::percentile;
+
+/// The event type whose events count as `unhappy` on the step a journey was in.
+pub const UNHAPPY: &str = "survey.unhappy";
 
 /// What makes one journey: a customer's whole life, or each of their refs (a booking, an order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -234,7 +239,7 @@ pub fn instances(journey: &Journey, events: &[JourneyEvent], as_of: Timestamp) -
             steps_of.entry(kind.as_str()).or_default().push(k);
         }
     }
-    let mut by_key: HashMap<KeyRef<'_>, Vec<&JourneyEvent>> = HashMap::new();
+    let mut by_key: FxHashMap<KeyRef<'_>, Vec<&JourneyEvent>> = FxHashMap::default();
     for event in events {
         if event.at > as_of || !steps_of.contains_key(event.kind.as_str()) {
             continue;
@@ -254,7 +259,7 @@ pub fn instances(journey: &Journey, events: &[JourneyEvent], as_of: Timestamp) -
             instance(journey, &steps_of, key, &list, as_of)
         })
         .collect();
-    out.sort_by(|a, b| (a.entered(), &a.key).cmp(&(b.entered(), &b.key)));
+    out.sort_unstable_by(|a, b| (a.entered(), &a.key).cmp(&(b.entered(), &b.key)));
     out
 }
 
@@ -267,28 +272,12 @@ fn instance(
     as_of: Timestamp,
 ) -> Option<Instance> {
     let counts = |kind: &str, k: usize| steps_of.get(kind).is_some_and(|s| s.contains(&k));
-    let entry = sorted.iter().find(|e| counts(&e.kind, 0))?.at;
+    let reached = reach(journey, &counts, sorted, |e| (e.at, e.kind.as_str()), as_of)?;
+    let entry = reached[0]?;
     let end = entry
         .checked_add(journey.window)
         .unwrap_or(Timestamp::MAX)
         .min(as_of);
-    let mut reached = vec![None; journey.steps.len()];
-    reached[0] = Some(entry);
-    let mut previous = entry;
-    for (k, slot) in reached.iter_mut().enumerate().skip(1) {
-        let from = sorted.partition_point(|e| e.at < previous);
-        let found = sorted[from..]
-            .iter()
-            .take_while(|e| e.at <= end)
-            .find(|e| counts(&e.kind, k));
-        match found {
-            Some(e) => {
-                *slot = Some(e.at);
-                previous = e.at;
-            }
-            None => break,
-        }
-    }
     let mut path: Vec<String> = Vec::new();
     let start = sorted.partition_point(|e| e.at < entry);
     for e in sorted[start..].iter().take_while(|e| e.at <= end) {
@@ -304,6 +293,187 @@ fn instance(
         reached,
         path,
     })
+}
+
+/// When each step was reached, from one key's events sorted by time (then step, then type), seeing none
+/// after `as_of`: the entry is the first event of the first step's types; step k is reached by the first
+/// event of its types at or after step k − 1 was reached and within the window. `None`: never entered.
+fn reach<E>(
+    journey: &Journey,
+    counts: &impl Fn(&str, usize) -> bool,
+    sorted: &[E],
+    of: impl Fn(&E) -> (Timestamp, &str),
+    as_of: Timestamp,
+) -> Option<Vec<Option<Timestamp>>> {
+    let entry = sorted
+        .iter()
+        .map(&of)
+        .find(|(at, kind)| *at <= as_of && counts(kind, 0))?
+        .0;
+    let end = entry
+        .checked_add(journey.window)
+        .unwrap_or(Timestamp::MAX)
+        .min(as_of);
+    let mut reached = vec![None; journey.steps.len()];
+    reached[0] = Some(entry);
+    let mut previous = entry;
+    for (k, slot) in reached.iter_mut().enumerate().skip(1) {
+        let from = sorted.partition_point(|e| of(e).0 < previous);
+        let found = sorted[from..]
+            .iter()
+            .map(&of)
+            .take_while(|(at, _)| *at <= end)
+            .find(|(_, kind)| counts(kind, k));
+        match found {
+            Some((at, _)) => {
+                *slot = Some(at);
+                previous = at;
+            }
+            None => break,
+        }
+    }
+    Some(reached)
+}
+
+/// What a store keeps of one key between reports, so that a report reads one row per journey instead of
+/// every event: when each step was reached seeing every event so far (the window applied, no `as_of`), and
+/// the key's latest event of the journey's types. [`reached_as_of`] gives the journey at any moment from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub reached: Vec<Option<Timestamp>>,
+    pub last_at: Option<Timestamp>,
+}
+
+/// Keeps [`Progress`] as events arrive: an event later than every one the key has seen moves it on; any
+/// other (earlier, or at the same instant: the order at one instant is by step) asks for a replay of the
+/// key's events. The result is always what [`instances`] computes from all the events.
+pub struct Stepper<'a> {
+    journey: &'a Journey,
+    steps_of: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> Stepper<'a> {
+    pub fn new(journey: &'a Journey) -> Stepper<'a> {
+        let mut steps_of: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (k, step) in journey.steps.iter().enumerate() {
+            for kind in &step.events {
+                steps_of.entry(kind.as_str()).or_default().push(k);
+            }
+        }
+        Stepper { journey, steps_of }
+    }
+
+    /// Whether events of this type take part in the journey.
+    pub fn follows(&self, kind: &str) -> bool {
+        self.steps_of.contains_key(kind)
+    }
+
+    /// A key that has seen no event.
+    pub fn start(&self) -> Progress {
+        Progress {
+            reached: vec![None; self.journey.steps.len()],
+            last_at: None,
+        }
+    }
+
+    /// Moves `progress` on by one event of the key. `false` (and `progress` unchanged) when the event is
+    /// not later than every event the key has seen: replay the key's events instead.
+    pub fn advance(&self, progress: &mut Progress, kind: &str, at: Timestamp) -> bool {
+        if progress.last_at.is_some_and(|last| at <= last) {
+            return false;
+        }
+        progress.last_at = Some(at);
+        let Some(steps) = self.steps_of.get(kind) else {
+            return true;
+        };
+        let mut k = progress.reached.iter().take_while(|r| r.is_some()).count();
+        match progress.reached.first().copied().flatten() {
+            None => {
+                if !steps.contains(&0) {
+                    return true;
+                }
+                progress.reached[0] = Some(at);
+                k = 1;
+            }
+            Some(entry) => {
+                if at
+                    > entry
+                        .checked_add(self.journey.window)
+                        .unwrap_or(Timestamp::MAX)
+                {
+                    return true;
+                }
+            }
+        }
+        // One event may reach several steps in a row (a type serving each of them).
+        while k < progress.reached.len() && steps.contains(&k) {
+            progress.reached[k] = Some(at);
+            k += 1;
+        }
+        true
+    }
+
+    /// A key's progress from all its events, in any order (types the journey does not follow are skipped).
+    pub fn replay(&self, events: &[(Timestamp, &str)]) -> Progress {
+        let rank = |kind: &str| self.steps_of.get(kind).and_then(|s| s.first().copied());
+        let mut sorted: Vec<(Timestamp, &str)> = events
+            .iter()
+            .copied()
+            .filter(|(_, kind)| self.follows(kind))
+            .collect();
+        sorted.sort_by(|a, b| (a.0, rank(a.1), a.1).cmp(&(b.0, rank(b.1), b.1)));
+        let counts = |kind: &str, k: usize| self.steps_of.get(kind).is_some_and(|s| s.contains(&k));
+        Progress {
+            reached: reach(self.journey, &counts, &sorted, |e| *e, Timestamp::MAX)
+                .unwrap_or_else(|| vec![None; self.journey.steps.len()]),
+            last_at: sorted.last().map(|e| e.0),
+        }
+    }
+}
+
+/// A key's journey as it was at `as_of`, from its [`Progress`]: the steps reached by then, or `None` if it
+/// was not entered by then (the steps are reached in time order and none after the window counts, so this
+/// is what [`instances`] computes with the same `as_of`).
+pub fn reached_as_of(
+    reached: &[Option<Timestamp>],
+    as_of: Timestamp,
+) -> Option<Vec<Option<Timestamp>>> {
+    let mut reached = reached.to_vec();
+    cut_at(&mut reached, as_of).then_some(reached)
+}
+
+/// [`reached_as_of`] in place: `false` if not entered by `as_of`.
+fn cut_at(reached: &mut [Option<Timestamp>], as_of: Timestamp) -> bool {
+    if reached
+        .first()
+        .copied()
+        .flatten()
+        .is_none_or(|entry| entry > as_of)
+    {
+        return false;
+    }
+    for r in reached.iter_mut() {
+        *r = r.filter(|r| *r <= as_of);
+    }
+    true
+}
+
+/// Instances from kept progress (key, reached seeing every event), as [`instances`] with `as_of` gives
+/// them but without paths and in no particular order (a report does not depend on it): those entered by
+/// `as_of`.
+pub fn instances_from_progress(
+    kept: impl IntoIterator<Item = (Key, Vec<Option<Timestamp>>)>,
+    as_of: Timestamp,
+) -> Vec<Instance> {
+    kept.into_iter()
+        .filter_map(|(key, mut reached)| {
+            cut_at(&mut reached, as_of).then(|| Instance {
+                key,
+                reached,
+                path: Vec::new(),
+            })
+        })
+        .collect()
 }
 
 /// Something that frustrated a customer, of one key (with `per = "customer"` the ref is ignored).
@@ -439,6 +609,24 @@ pub fn report(
     let medians: Vec<Option<i64>> = times.iter().map(|t| percentile(t, 50)).collect();
     let p90s: Vec<Option<i64>> = times.iter().map(|t| percentile(t, 90)).collect();
     let sum: i64 = medians.iter().flatten().sum();
+    // Per step, among the journeys that reached it: (slow, of them completed) and (fast, of them completed),
+    // slow meaning more than the step's median. One pass: each instance is read once.
+    let mut split = vec![((0u64, 0u64), (0u64, 0u64)); n];
+    for i in &chosen {
+        let done = u64::from(i.completed());
+        for (k, slot) in split.iter_mut().enumerate() {
+            let (Some(secs), Some(median)) = (seconds_to(i, k), medians[k]) else {
+                continue;
+            };
+            let side = if secs > median {
+                &mut slot.0
+            } else {
+                &mut slot.1
+            };
+            side.0 += 1;
+            side.1 += done;
+        }
+    }
     let frustration = attribute(journey, &chosen, facts, as_of);
     let steps = journey
         .steps
@@ -448,13 +636,9 @@ pub fn report(
             let previous = if k == 0 { entered } else { reached[k - 1] };
             let median = medians[k];
             let completion = |slow: bool| {
-                let median = median?;
-                let group: Vec<&&Instance> = chosen
-                    .iter()
-                    .filter(|i| seconds_to(i, k).is_some_and(|s| (s > median) == slow))
-                    .collect();
-                let done = group.iter().filter(|i| i.completed()).count() as u64;
-                share(done, group.len() as u64)
+                median?;
+                let (group, done) = if slow { split[k].0 } else { split[k].1 };
+                share(done, group)
             };
             StepReport {
                 name: step.name.clone(),
@@ -495,7 +679,8 @@ fn attribute(
     as_of: Timestamp,
 ) -> Vec<(u64, u64, u64)> {
     let mut out = vec![(0u64, 0u64, 0u64); journey.steps.len()];
-    let mut by_key: HashMap<KeyRef<'_>, &Instance> = HashMap::new();
+    let mut by_key: FxHashMap<KeyRef<'_>, &Instance> = FxHashMap::default();
+    by_key.reserve(chosen.len());
     for i in chosen {
         by_key.insert((&i.key.customer, i.key.reference.as_deref()), *i);
     }

@@ -420,3 +420,121 @@ proptest! {
         }
     }
 }
+
+/// What a store keeps: each key's progress, moved on as events arrive in `order`, replayed from the key's
+/// events so far whenever one is not later than all it has seen.
+type Kept = Vec<(Key, Vec<Option<Timestamp>>)>;
+
+fn kept(j: &Journey, events: &[JourneyEvent], order: &[usize]) -> (Kept, usize) {
+    let stepper = Stepper::new(j);
+    let mut by_key: std::collections::BTreeMap<Key, (Progress, Vec<(Timestamp, String)>)> =
+        std::collections::BTreeMap::new();
+    let mut replays = 0;
+    for &n in order {
+        let e = &events[n];
+        if !stepper.follows(&e.kind) {
+            continue;
+        }
+        let key = match j.per {
+            Per::Customer => Key {
+                customer: e.customer.clone(),
+                reference: None,
+            },
+            Per::Ref => match &e.reference {
+                Some(r) => Key {
+                    customer: e.customer.clone(),
+                    reference: Some(r.clone()),
+                },
+                None => continue,
+            },
+        };
+        let (progress, seen) = by_key
+            .entry(key)
+            .or_insert_with(|| (stepper.start(), Vec::new()));
+        seen.push((e.at, e.kind.clone()));
+        if !stepper.advance(progress, &e.kind, e.at) {
+            replays += 1;
+            let all: Vec<(Timestamp, &str)> =
+                seen.iter().map(|(at, k)| (*at, k.as_str())).collect();
+            *progress = stepper.replay(&all);
+        }
+    }
+    (
+        by_key
+            .into_iter()
+            .map(|(k, (p, _))| (k, p.reached))
+            .collect(),
+        replays,
+    )
+}
+
+fn without_paths(mut list: Vec<Instance>) -> Vec<Instance> {
+    for i in &mut list {
+        i.path.clear();
+    }
+    list
+}
+
+/// Kept instances in the order `instances` gives them.
+fn in_entry_order(mut list: Vec<Instance>) -> Vec<Instance> {
+    list.sort_by(|a, b| (a.entered(), &a.key).cmp(&(b.entered(), &b.key)));
+    list
+}
+
+#[test]
+fn kept_progress_moves_on_in_order_and_replays_what_comes_late() {
+    let j = booking(Per::Ref);
+    let events = vec![
+        ev("c", Some("b1"), "booking.created", 1, "e1"),
+        ev("c", Some("b1"), "booking.confirmed", 3, "e2"),
+        ev("c", Some("b1"), "visit.arrived", 4, "e3"),
+        // Late: prepared before the visit, so the visit now counts.
+        ev("c", Some("b1"), "room.prepared", 2, "e4"),
+        ev("c", Some("b1"), "visit.arrived", 6, "e5"),
+    ];
+    let (kept_now, replays) = kept(&j, &events, &[0, 1, 2, 3, 4]);
+    assert_eq!(replays, 1);
+    let expected = without_paths(instances(&j, &events, t(100)));
+    assert_eq!(
+        in_entry_order(instances_from_progress(kept_now.clone(), t(100))),
+        expected
+    );
+    assert_eq!(
+        reached_hours(&expected[0]),
+        vec![Some(1), Some(3), None, None]
+    );
+    // As of hour 2 only the entry; before hour 1 nothing.
+    let early = instances_from_progress(kept_now.clone(), t(2));
+    assert_eq!(reached_hours(&early[0]), vec![Some(1), None, None, None]);
+    assert!(instances_from_progress(kept_now, t(0)).is_empty());
+}
+
+proptest! {
+    #[test]
+    fn kept_progress_is_what_the_events_give(
+        events in arb_events(),
+        seed in any::<u64>(),
+        per_customer in any::<bool>(),
+        as_of in 0i64..320,
+        window in 1i64..400,
+    ) {
+        let mut j = booking(if per_customer { Per::Customer } else { Per::Ref });
+        j.window = SignedDuration::from_hours(window);
+        // A type serving two steps in a row, so one event can reach both.
+        j.steps[2].events.push("visit.arrived".into());
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        let mut s = seed;
+        for i in (1..order.len()).rev() {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            order.swap(i, (s >> 33) as usize % (i + 1));
+        }
+        let expected = without_paths(instances(&j, &events, t(as_of)));
+        let (shuffled, _) = kept(&j, &events, &order);
+        prop_assert_eq!(in_entry_order(instances_from_progress(shuffled, t(as_of))), expected.clone());
+        // In time order (the usual arrival), no replay but for events at one instant.
+        let mut sorted: Vec<usize> = (0..events.len()).collect();
+        sorted.sort_by_key(|&n| events[n].at);
+        let (in_order, _) = kept(&j, &events, &sorted);
+        prop_assert_eq!(in_entry_order(instances_from_progress(in_order, t(as_of))), expected);
+    }
+}

@@ -35,7 +35,7 @@ mod rows;
 mod secrets;
 
 /// Each brings the schema to its version from the one before (the layout of `store::migrations`).
-pub(crate) const MIGRATIONS: [Migration; 11] = [
+pub(crate) const MIGRATIONS: [Migration; 12] = [
     Migration::new(1, "init", include_str!("migrations/0001_init.sql")),
     Migration::new(2, "outbox", include_str!("migrations/0002_outbox.sql")),
     Migration::new(
@@ -67,6 +67,11 @@ pub(crate) const MIGRATIONS: [Migration; 11] = [
         include_str!("migrations/0010_customer_search.sql"),
     ),
     Migration::new(11, "journeys", include_str!("migrations/0011_journeys.sql")),
+    Migration::new(
+        12,
+        "journey_keys",
+        include_str!("migrations/0012_journey_keys.sql"),
+    ),
 ];
 
 /// `MIGRATIONS` as sqlx's migrator reads them (it records each applied one with its checksum).

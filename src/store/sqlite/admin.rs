@@ -228,6 +228,7 @@ fn forget_events_and_obligations(
             KEPT_SURVEY_TYPES[2]
         ],
     )? as u64;
+    super::journeys::events_erased(tx, seq)?;
     let kept: Vec<(i64, String, Option<String>)> = {
         let mut stmt =
             tx.prepare("SELECT seq, id, properties FROM events WHERE customer_seq = ?1")?;

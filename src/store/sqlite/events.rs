@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::rows::{event_from_row, load_events, EVENT_COLUMNS};
 use super::{hot, SqliteStore, NO_LATEST};
-use crate::domain::journey::{Fact, FactKind, JourneyEvent};
+use crate::domain::journey::{Fact, FactKind, Instance, Journey, JourneyEvent};
 use crate::domain::Event;
 use crate::store::{from_nanos, nanos, Events, StoreError};
 
@@ -141,6 +141,16 @@ impl Events for SqliteStore {
             })
         })
         .await
+    }
+
+    async fn kept_journey(
+        &self,
+        journey: Journey,
+        as_of: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<(Vec<Instance>, Vec<Fact>)>, StoreError> {
+        self.run(move |inner| inner.kept_journey(&journey, as_of, until).map(Some))
+            .await
     }
 
     async fn journey_facts(

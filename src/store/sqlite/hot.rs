@@ -135,6 +135,32 @@ pub(super) const JOURNEY_EVENTS: &str = "SELECT c.id, e.ref, e.type, e.at FROM e
        JOIN customers c ON c.seq = e.customer_seq
      WHERE e.type IN (SELECT value FROM json_each(?1)) AND e.at <= ?2";
 
+/// Journeys kept per key: a journey's entered keys with their customer's id.
+pub(super) const KEPT_JOURNEY: &str =
+    "SELECT k.customer_seq, c.id, k.ref, k.reached FROM journey_keys k
+       JOIN customers c ON c.seq = k.customer_seq
+     WHERE k.journey = ?1 AND k.entered_at <= ?2";
+
+/// Journeys kept per key: the unhappy answers up to a time (their partial index covers the query).
+pub(super) const KEPT_UNHAPPY: &str =
+    "SELECT customer_seq, ref, at FROM events INDEXED BY events_unhappy
+     WHERE type = 'survey.unhappy' AND at <= ?1";
+
+/// Journeys kept per key: unclosed obligations breached by a time (covered by their index).
+pub(super) const KEPT_BREACHED_OPEN: &str =
+    "SELECT customer_seq, ref, breach_at FROM obligations INDEXED BY obligations_unclosed
+     WHERE closed_at IS NULL AND breach_at <= ?1";
+
+/// Journeys kept per key: obligations kept late, breached by a time (covered by their index).
+pub(super) const KEPT_BREACHED_LATE: &str =
+    "SELECT customer_seq, ref, breach_at FROM obligations INDEXED BY obligations_late
+     WHERE closed_at > breach_at AND breach_at <= ?1";
+
+/// Journeys kept per key: nudged obligations opened by a time.
+pub(super) const KEPT_NUDGED: &str =
+    "SELECT customer_seq, ref, opened_at, nudges FROM obligations INDEXED BY obligations_nudged
+     WHERE nudges > 0 AND opened_at <= ?1";
+
 /// Journeys: unclosed obligations whose breach time is in a span.
 pub(super) const JOURNEY_BREACHED_OPEN: &str =
     "SELECT c.id, o.ref, o.breach_at FROM obligations o INDEXED BY obligations_unclosed
@@ -155,6 +181,26 @@ pub(super) const JOURNEY_NUDGED: &str =
 
 pub fn hot_queries() -> Vec<HotQuery> {
     vec![
+        HotQuery::new(
+            "journeys kept: unhappy answers",
+            KEPT_UNHAPPY,
+            "events_unhappy",
+        ),
+        HotQuery::new(
+            "journeys kept: unclosed breached obligations",
+            KEPT_BREACHED_OPEN,
+            "obligations_unclosed",
+        ),
+        HotQuery::new(
+            "journeys kept: obligations kept late",
+            KEPT_BREACHED_LATE,
+            "obligations_late",
+        ),
+        HotQuery::new(
+            "journeys kept: nudged obligations",
+            KEPT_NUDGED,
+            "obligations_nudged",
+        ),
         HotQuery::new(
             "journeys: unclosed breached obligations",
             JOURNEY_BREACHED_OPEN,

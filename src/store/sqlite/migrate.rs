@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::store::migrations::Migration;
 
 /// Each brings the schema to its version from the one before.
-pub(crate) const MIGRATIONS: [Migration; 11] = [
+pub(crate) const MIGRATIONS: [Migration; 12] = [
     Migration::new(1, "init", include_str!("migrations/0001_init.sql")),
     Migration::new(2, "outbox", include_str!("migrations/0002_outbox.sql")),
     Migration::new(
@@ -38,6 +38,11 @@ pub(crate) const MIGRATIONS: [Migration; 11] = [
         include_str!("migrations/0010_customer_search.sql"),
     ),
     Migration::new(11, "journeys", include_str!("migrations/0011_journeys.sql")),
+    Migration::new(
+        12,
+        "journey_keys",
+        include_str!("migrations/0012_journey_keys.sql"),
+    ),
 ];
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 

@@ -25,6 +25,7 @@ pub mod gauges;
 pub mod hot;
 mod ingest;
 mod insights;
+mod journeys;
 mod mailboxes;
 pub(crate) mod migrate;
 mod obligations;
