@@ -165,43 +165,86 @@ fn build(dir: &Path, customers: usize, months: usize) -> PathBuf {
 }
 
 /// `seen journeys report NAME --format json` for each built-in journey, the whole process (start, open,
-/// migrate check, load, compute, print), 5 runs after one warm-up: a table of median (min–max) seconds.
-fn journeys(db: &Path) -> String {
+/// migrate check, load, compute, print), 5 runs after one warm-up, by each binary in `bins` (baselines
+/// first, this build last; each must print the same report): a table of median (min–max) seconds and this
+/// build's median over each baseline's. Then this build's first report with no journey progress kept
+/// (a copy of the database without it: what the first report after a large import costs).
+fn journeys(db: &Path, bins: &[String]) -> String {
     let mut table = String::from(
-        "| `seen journeys report NAME --format json`, whole process | median (min–max) s | entered | stuck |\n|---|---|---|---|\n",
+        "| `seen journeys report NAME --format json`, whole process | binary | median (min–max) s | this / it | entered | stuck |\n|---|---|---|---|---|---|\n",
     );
-    for name in ["booking", "order", "visit"] {
-        let run = || {
-            let started = Instant::now();
-            let output = Command::new(SEEN)
-                .arg("--db")
-                .arg(db)
-                .args([
-                    "journeys", "report", name, "--as-of", END, "--format", "json",
-                ])
-                .output()
-                .expect("seen journeys report");
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            let report: serde_json::Value =
-                serde_json::from_slice(&output.stdout).expect("report json");
-            (started.elapsed().as_secs_f64(), report)
-        };
-        let (_, report) = run();
-        let mut times: Vec<f64> = (0..5).map(|_| run().0).collect();
-        times.sort_by(f64::total_cmp);
-        let line = format!(
-            "| {name} | {:.3} ({:.3}–{:.3}) | {} | {} |\n",
-            percentile(&times, 50.0),
-            times[0],
-            times[times.len() - 1],
-            report["entered"],
-            report["stuck"].as_array().map_or(0, Vec::len)
+    let run = |seen: &str, db: &Path, name: &str| {
+        let started = Instant::now();
+        let output = Command::new(seen)
+            .arg("--db")
+            .arg(db)
+            .args([
+                "journeys", "report", name, "--as-of", END, "--format", "json",
+            ])
+            .output()
+            .expect("seen journeys report");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
         );
-        eprint!("journeys: {line}");
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("report json");
+        (started.elapsed().as_secs_f64(), report)
+    };
+    for name in ["booking", "order", "visit"] {
+        let mut medians = Vec::new();
+        let mut first_report: Option<serde_json::Value> = None;
+        for seen in bins {
+            let (_, report) = run(seen, db, name);
+            match &first_report {
+                Some(expected) => {
+                    assert_eq!(&report, expected, "{seen} reports {name} differently")
+                }
+                None => first_report = Some(report.clone()),
+            }
+            let mut times: Vec<f64> = (0..5).map(|_| run(seen, db, name).0).collect();
+            times.sort_by(f64::total_cmp);
+            let median = percentile(&times, 50.0);
+            medians.push(median);
+            let this = medians.len() == bins.len();
+            let ratio = if this {
+                medians[..medians.len() - 1]
+                    .iter()
+                    .map(|m| format!("{:.2}×", median / m))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else {
+                "–".into()
+            };
+            let line = format!(
+                "| {name} | `{}` | {:.3} ({:.3}–{:.3}) | {ratio} | {} | {} |\n",
+                seen.rsplit('/').next().unwrap_or(seen),
+                median,
+                times[0],
+                times[times.len() - 1],
+                report["entered"],
+                report["stuck"].as_array().map_or(0, Vec::len)
+            );
+            eprint!("journeys: {line}");
+            table.push_str(&line);
+        }
+    }
+    // The first report after an import: nothing kept yet, every event of the journey's types counted.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let copy = dir.path().join("uncounted.db");
+    std::fs::copy(db, &copy).expect("copy the database");
+    let cleared = Command::new("sqlite3")
+        .arg(&copy)
+        .arg("DELETE FROM journey_keys; DELETE FROM journey_state; DELETE FROM journey_stale;")
+        .status()
+        .expect("sqlite3");
+    assert!(cleared.success());
+    table.push_str("\n| first report with no progress kept (counts every event of its types) | s |\n|---|---|\n");
+    for name in ["booking", "order", "visit"] {
+        let (secs, _) = run(SEEN, &copy, name);
+        let line = format!("| {name} | {secs:.3} |\n");
+        eprint!("journeys, first: {line}");
         table.push_str(&line);
     }
     table
@@ -341,7 +384,13 @@ fn main() {
         })
         .unwrap_or_default();
     eprintln!("database: {counts}");
-    let journeys = journeys(&db);
+    // With SEEN_BENCH_BASELINE=/old/seen[,…] those binaries serve the same database too, one after the
+    // other within each setup: a p50/p95 pair per binary and this build's p50 over each baseline's.
+    let mut bins: Vec<String> = std::env::var("SEEN_BENCH_BASELINE")
+        .map(|list| list.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    bins.push(SEEN.to_string());
+    let journeys = journeys(&db, &bins);
     if std::env::var("SEEN_BENCH_JOURNEYS_ONLY").is_ok() {
         println!("Database: {counts} (SQLite).\n\n{journeys}");
         return;
@@ -355,12 +404,6 @@ fn main() {
     table.push_str(&format!(
         "Database: {counts} (SQLite); {requests} requests per page after one warm-up, one at a time.\n\n"
     ));
-    // With SEEN_BENCH_BASELINE=/old/seen[,…] those binaries serve the same database too, one after the
-    // other within each setup: a p50/p95 pair per binary and this build's p50 over each baseline's.
-    let mut bins: Vec<String> = std::env::var("SEEN_BENCH_BASELINE")
-        .map(|list| list.split(',').map(str::to_string).collect())
-        .unwrap_or_default();
-    bins.push(SEEN.to_string());
     let name = |bin: &str| bin.rsplit('/').next().unwrap_or(bin).to_string();
     table.push_str("| page | cache |");
     for bin in &bins {

@@ -179,6 +179,10 @@ impl Dashboard {
 
     /// Fills the caches for the default period (`App::build` runs it in the background at start).
     pub async fn warm(self: Arc<Self>, service: Service) {
+        // Not a cache: the journeys' kept progress, which every report would otherwise bring up to date.
+        if let Err(e) = service.catch_up_journeys().await {
+            tracing::warn!(error = %e, "bringing the journeys' progress up to date");
+        }
         if !self.overview.ttl.is_zero() || !self.queue.ttl.is_zero() {
             reports::warm(self.clone(), service.clone()).await;
         }

@@ -92,6 +92,15 @@ impl Service {
         self
     }
 
+    /// Brings the progress the store keeps per journey up to date (at start, in the background: the first
+    /// report after a large import then reads only its rows).
+    pub async fn catch_up_journeys(&self) -> Result<(), StoreError> {
+        for journey in self.journeys.iter() {
+            self.store.catch_up_journey(journey.clone()).await?;
+        }
+        Ok(())
+    }
+
     /// The journey definitions, in configuration order.
     pub fn journeys(&self) -> &[Journey] {
         &self.journeys
@@ -120,7 +129,7 @@ impl Service {
                 .kept_journey(journey.clone(), until, until)
                 .await?
             {
-                return Ok((instances, Frustration::Read(facts)));
+                return Ok((instances, Frustration::Matched(facts)));
             }
         }
         let mut kinds = journey.event_types();
@@ -190,17 +199,17 @@ impl Service {
             from,
             to,
         } = self.period_instances(journey, period, paths).await?;
-        let facts = match frustration {
-            // Facts before `from` are before every chosen journey's entry: they count nowhere.
-            Frustration::Read(facts) => facts,
+        let report = match frustration {
+            Frustration::Matched(facts) => {
+                journey::report_matched(journey, &instances, &facts, from, to, period.as_of)
+            }
             Frustration::Unhappy(unhappy) => {
-                self.journey_facts(journey, period.as_of, from, to, unhappy)
-                    .await?
+                let facts = self
+                    .journey_facts(journey, period.as_of, from, to, unhappy)
+                    .await?;
+                journey::report(journey, &instances, &facts, from, to, period.as_of)
             }
         };
-        let report = journey::report(journey, &instances, &facts, from, to, period.as_of);
-        // Hundreds of thousands of small allocations: freed beside the answer, not before it.
-        std::thread::spawn(move || drop(facts));
         Ok((report, instances, from, to))
     }
 
@@ -374,8 +383,8 @@ pub fn step_p90s(report: &Report) -> Vec<Option<i64>> {
 
 /// What frustrated customers, as loaded with a journey's instances.
 enum Frustration {
-    /// Every fact of the journey's keys (from the progress a store keeps).
-    Read(Vec<Fact>),
+    /// Every fact of the journey's keys, matched to the instances (from the progress a store keeps).
+    Matched(Vec<journey::MatchedFact>),
     /// Only the unhappy answers (from the pass over the events); the obligations are still to read.
     Unhappy(Vec<journey::JourneyEvent>),
 }

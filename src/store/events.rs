@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::StoreError;
-use crate::domain::journey::{Fact, Instance, Journey, JourneyEvent};
+use crate::domain::journey::{Fact, Instance, Journey, JourneyEvent, MatchedFact};
 use crate::domain::Event;
 
 #[async_trait]
@@ -42,14 +42,19 @@ pub trait Events: Send + Sync {
     /// What a report of `journey` reads, from the progress the store keeps per key (brought up to date
     /// with the stored events first): every instance entered by `as_of` (without paths), and the
     /// frustrating facts of their keys up to `until` (`Breach`, `Nudges` as in `journey_facts`, and an
-    /// `Unhappy` per `survey.unhappy` event). `None` when the store keeps none: the caller computes from
+    /// `Unhappy` per `survey.unhappy` event), each matched to its instance. `None` when the store keeps none: the caller computes from
     /// `journey_events` and `journey_facts`.
     async fn kept_journey(
         &self,
         _journey: Journey,
         _as_of: Timestamp,
         _until: Timestamp,
-    ) -> Result<Option<(Vec<Instance>, Vec<Fact>)>, StoreError> {
+    ) -> Result<Option<(Vec<Instance>, Vec<MatchedFact>)>, StoreError> {
         Ok(None)
+    }
+    /// Brings the progress the store keeps for `journey` up to date with the stored events (nothing where
+    /// it keeps none): the first report after a large import then need not.
+    async fn catch_up_journey(&self, _journey: Journey) -> Result<(), StoreError> {
+        Ok(())
     }
 }

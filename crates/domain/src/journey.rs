@@ -466,14 +466,24 @@ pub fn instances_from_progress(
     as_of: Timestamp,
 ) -> Vec<Instance> {
     kept.into_iter()
-        .filter_map(|(key, mut reached)| {
-            cut_at(&mut reached, as_of).then(|| Instance {
-                key,
-                reached,
-                path: Vec::new(),
-            })
-        })
+        .filter_map(|(key, reached)| Instance::from_progress(key, reached, as_of))
         .collect()
+}
+
+impl Instance {
+    /// One key's journey as of `as_of` from its kept reach times (seeing every event), without a path;
+    /// `None` if not entered by then.
+    pub fn from_progress(
+        key: Key,
+        mut reached: Vec<Option<Timestamp>>,
+        as_of: Timestamp,
+    ) -> Option<Instance> {
+        cut_at(&mut reached, as_of).then(|| Instance {
+            key,
+            reached,
+            path: Vec::new(),
+        })
+    }
 }
 
 /// Something that frustrated a customer, of one key (with `per = "customer"` the ref is ignored).
@@ -587,6 +597,48 @@ pub fn report(
     to: Timestamp,
     as_of: Timestamp,
 ) -> Report {
+    let matched = match_facts(journey, instances, facts);
+    report_matched(journey, instances, &matched, from, to, as_of)
+}
+
+/// A frustrating fact matched to its journey: the index of its key's instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchedFact {
+    pub instance: usize,
+    pub at: Timestamp,
+    pub kind: FactKind,
+}
+
+/// Each fact of a key with an instance, matched to it (by index into `instances`); the others are dropped.
+pub fn match_facts(journey: &Journey, instances: &[Instance], facts: &[Fact]) -> Vec<MatchedFact> {
+    let mut by_key: FxHashMap<KeyRef<'_>, usize> = FxHashMap::default();
+    by_key.reserve(instances.len());
+    for (n, i) in instances.iter().enumerate() {
+        by_key.insert((&i.key.customer, i.key.reference.as_deref()), n);
+    }
+    facts
+        .iter()
+        .filter_map(|fact| {
+            let key = journey.key_of(&fact.customer, fact.reference.as_deref())?;
+            Some(MatchedFact {
+                instance: *by_key.get(&key)?,
+                at: fact.at,
+                kind: fact.kind,
+            })
+        })
+        .collect()
+}
+
+/// [`report`] with the facts already matched to `instances` (a store that keeps journeys per key matches
+/// them as it reads them, by its own keys).
+pub fn report_matched(
+    journey: &Journey,
+    instances: &[Instance],
+    facts: &[MatchedFact],
+    from: Timestamp,
+    to: Timestamp,
+    as_of: Timestamp,
+) -> Report {
     let chosen = entered_in(instances, from, to);
     let entered = chosen.len() as u64;
     let completed = chosen.iter().filter(|i| i.completed()).count() as u64;
@@ -627,7 +679,7 @@ pub fn report(
             side.1 += done;
         }
     }
-    let frustration = attribute(journey, &chosen, facts, as_of);
+    let frustration = attribute(journey, instances, facts, from, to, as_of);
     let steps = journey
         .steps
         .iter()
@@ -674,26 +726,23 @@ pub fn report(
 /// window (and `as_of`), counted at the step the journey was in at that moment.
 fn attribute(
     journey: &Journey,
-    chosen: &[&Instance],
-    facts: &[Fact],
+    instances: &[Instance],
+    facts: &[MatchedFact],
+    from: Timestamp,
+    to: Timestamp,
     as_of: Timestamp,
 ) -> Vec<(u64, u64, u64)> {
     let mut out = vec![(0u64, 0u64, 0u64); journey.steps.len()];
-    let mut by_key: FxHashMap<KeyRef<'_>, &Instance> = FxHashMap::default();
-    by_key.reserve(chosen.len());
-    for i in chosen {
-        by_key.insert((&i.key.customer, i.key.reference.as_deref()), *i);
-    }
     for fact in facts {
         if fact.at > as_of {
             continue;
         }
-        let Some(key) = journey.key_of(&fact.customer, fact.reference.as_deref()) else {
+        let Some(instance) = instances.get(fact.instance) else {
             continue;
         };
-        let Some(instance) = by_key.get(&key) else {
+        if !(from..to).contains(&instance.entered()) {
             continue;
-        };
+        }
         let end = instance
             .entered()
             .checked_add(journey.window)

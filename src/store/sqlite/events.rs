@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::rows::{event_from_row, load_events, EVENT_COLUMNS};
 use super::{hot, SqliteStore, NO_LATEST};
-use crate::domain::journey::{Fact, FactKind, Instance, Journey, JourneyEvent};
+use crate::domain::journey::{Fact, FactKind, Instance, Journey, JourneyEvent, MatchedFact};
 use crate::domain::Event;
 use crate::store::{from_nanos, nanos, Events, StoreError};
 
@@ -148,8 +148,13 @@ impl Events for SqliteStore {
         journey: Journey,
         as_of: Timestamp,
         until: Timestamp,
-    ) -> Result<Option<(Vec<Instance>, Vec<Fact>)>, StoreError> {
+    ) -> Result<Option<(Vec<Instance>, Vec<MatchedFact>)>, StoreError> {
         self.run(move |inner| inner.kept_journey(&journey, as_of, until).map(Some))
+            .await
+    }
+
+    async fn catch_up_journey(&self, journey: Journey) -> Result<(), StoreError> {
+        self.run(move |inner| inner.catch_up_journey(&journey))
             .await
     }
 

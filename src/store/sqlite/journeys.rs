@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 
 use super::{hot, lock, Inner};
 use crate::domain::journey::{
-    instances_from_progress, Fact, FactKind, Instance, Journey, Key, Per, Progress, Stepper,
+    FactKind, Instance, Journey, Key, MatchedFact, Per, Progress, Stepper,
 };
 use crate::store::{from_nanos, nanos, StoreError};
 
@@ -59,7 +59,7 @@ impl Inner {
         journey: &Journey,
         as_of: Timestamp,
         until: Timestamp,
-    ) -> Result<(Vec<Instance>, Vec<Fact>), StoreError> {
+    ) -> Result<(Vec<Instance>, Vec<MatchedFact>), StoreError> {
         self.catch_up_journey(journey)?;
         let steps = journey.steps.len();
         let per_ref = journey.per == Per::Ref;
@@ -84,44 +84,43 @@ impl Inner {
             (kept, facts)
         });
         let (kept, raw) = (kept?, raw?);
-        // Each key's place in `kept`, so a fact finds its key and its customer's id in one lookup.
-        let mut keys: FxHashMap<(i64, &str), usize> = FxHashMap::default();
-        keys.reserve(kept.len());
-        for (n, (seq, _, reference, _)) in kept.iter().enumerate() {
-            keys.insert((*seq, reference.as_str()), n);
+        // The instances entered by `as_of`, each key's place among them, then the facts matched to them.
+        let mut seqs = Vec::with_capacity(kept.len());
+        let mut instances = Vec::with_capacity(kept.len());
+        for (seq, customer, reference, reached) in kept {
+            let key = Key {
+                customer,
+                reference: per_ref.then_some(reference),
+            };
+            if let Some(instance) = Instance::from_progress(key, reached, as_of) {
+                seqs.push(seq);
+                instances.push(instance);
+            }
         }
-        // Only the facts of the journey's keys.
+        let mut place: FxHashMap<(i64, &str), usize> = FxHashMap::default();
+        place.reserve(instances.len());
+        for (n, (seq, instance)) in seqs.iter().zip(&instances).enumerate() {
+            place.insert((*seq, instance.key.reference.as_deref().unwrap_or("")), n);
+        }
         let facts = raw
-            .into_iter()
+            .iter()
             .filter_map(|f| {
                 let key_ref = if per_ref { f.reference.as_deref()? } else { "" };
-                let n = *keys.get(&(f.customer_seq, key_ref))?;
-                Some(Fact {
-                    customer: kept[n].1.clone(),
-                    reference: f.reference,
+                Some(MatchedFact {
+                    instance: *place.get(&(f.customer_seq, key_ref))?,
                     at: from_nanos(f.at),
                     kind: f.kind,
                 })
             })
             .collect();
-        drop(keys);
-        let instances = instances_from_progress(
-            kept.into_iter().map(|(_, customer, reference, reached)| {
-                (
-                    Key {
-                        customer,
-                        reference: per_ref.then_some(reference),
-                    },
-                    reached,
-                )
-            }),
-            as_of,
-        );
+        drop(place);
+        // Hundreds of thousands of small allocations: freed beside the answer, not before it.
+        std::thread::spawn(move || drop(raw));
         Ok((instances, facts))
     }
 
     /// Counts every event stored since the journey's last read into its rows, a chunk per transaction.
-    fn catch_up_journey(&self, journey: &Journey) -> Result<(), StoreError> {
+    pub(super) fn catch_up_journey(&self, journey: &Journey) -> Result<(), StoreError> {
         let stepper = Stepper::new(journey);
         let kinds = serde_json::to_string(&journey.event_types()).unwrap_or_else(|_| "[]".into());
         let fingerprint = fingerprint(journey);
