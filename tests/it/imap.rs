@@ -569,6 +569,11 @@ async fn backfill_fires_no_actions() {
         "{outbox}"
     );
 
+    // Live mail is dated now: the fixed date of the others would put its deadlines in the past once the
+    // test runs a day later, and nothing is planned for a deadline already gone.
+    let now = jiff::Timestamp::now()
+        .strftime("%a, %d %b %Y %H:%M:%S +0000")
+        .to_string();
     dovecot
         .append(
             "INBOX",
@@ -579,7 +584,8 @@ async fn backfill_fires_no_actions() {
                 "new1@example.com",
                 &[],
                 "Anyone?",
-            ),
+            )
+            .replace("Mon, 30 Nov 2026 09:00:00 +0000", &now),
             None,
         )
         .await;
