@@ -124,6 +124,7 @@ impl Inner {
         let stepper = Stepper::new(journey);
         let kinds = serde_json::to_string(&journey.event_types()).unwrap_or_else(|_| "[]".into());
         let fingerprint = fingerprint(journey);
+        let mut target: Option<i64> = None;
         loop {
             let mut conn = lock(&self.writer);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -148,8 +149,11 @@ impl Inner {
                 }
             };
             recount_stale(&tx, journey, &stepper)?;
-            let last: i64 =
+            let stored: i64 =
                 tx.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
+            // Up to the events stored when the report asked (so a steady stream of new ones cannot keep it
+            // counting), and never past those stored now (an erasure may have freed the last seqs).
+            let last = (*target.get_or_insert(stored)).min(stored);
             let done = through >= last;
             if !done {
                 let upto = last.min(through.saturating_add(CHUNK));
