@@ -124,10 +124,8 @@ impl Service {
         paths: bool,
     ) -> Result<(Vec<Instance>, Frustration), StoreError> {
         if !paths {
-            if let Some((instances, facts)) = self
-                .store
-                .kept_journey(journey.clone(), until, until)
-                .await?
+            if let Some((instances, facts)) =
+                self.store.kept_journey(journey.clone(), until).await?
             {
                 return Ok((instances, Frustration::Matched(facts)));
             }

@@ -40,14 +40,13 @@ pub trait Events: Send + Sync {
         until: Timestamp,
     ) -> Result<Vec<Fact>, StoreError>;
     /// What a report of `journey` reads, from the progress the store keeps per key (brought up to date
-    /// with the stored events first): every instance entered by `as_of` (without paths), and the
-    /// frustrating facts of their keys up to `until` (`Breach`, `Nudges` as in `journey_facts`, and an
-    /// `Unhappy` per `survey.unhappy` event), each matched to its instance. `None` when the store keeps none: the caller computes from
-    /// `journey_events` and `journey_facts`.
+    /// with the stored events first): every instance entered by `until`, as of `until` (without paths), and
+    /// the frustrating facts of their keys up to `until` (`Breach`, `Nudges` as in `journey_facts`, and an
+    /// `Unhappy` per `survey.unhappy` event), each matched to its instance. `None` when the store keeps
+    /// none: the caller computes from `journey_events` and `journey_facts`.
     async fn kept_journey(
         &self,
         _journey: Journey,
-        _as_of: Timestamp,
         _until: Timestamp,
     ) -> Result<Option<(Vec<Instance>, Vec<MatchedFact>)>, StoreError> {
         Ok(None)

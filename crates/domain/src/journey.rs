@@ -232,16 +232,10 @@ impl Instance {
 /// Every journey entered by `as_of`, from events in any order (those after `as_of` are not seen), sorted
 /// by (entry, key).
 pub fn instances(journey: &Journey, events: &[JourneyEvent], as_of: Timestamp) -> Vec<Instance> {
-    // Which steps each event type reaches (a type may serve several steps).
-    let mut steps_of: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (k, step) in journey.steps.iter().enumerate() {
-        for kind in &step.events {
-            steps_of.entry(kind.as_str()).or_default().push(k);
-        }
-    }
+    let stepper = Stepper::new(journey);
     let mut by_key: FxHashMap<KeyRef<'_>, Vec<&JourneyEvent>> = FxHashMap::default();
     for event in events {
-        if event.at > as_of || !steps_of.contains_key(event.kind.as_str()) {
+        if event.at > as_of || !stepper.follows(&event.kind) {
             continue;
         }
         if let Some(key) = journey.key_of(&event.customer, event.reference.as_deref()) {
@@ -251,12 +245,8 @@ pub fn instances(journey: &Journey, events: &[JourneyEvent], as_of: Timestamp) -
     let mut out: Vec<Instance> = by_key
         .into_iter()
         .filter_map(|(key, mut list)| {
-            // At one instant, the earlier step's type first: three steps at one moment read in order.
-            let rank = |kind: &str| steps_of.get(kind).and_then(|s| s.first().copied());
-            list.sort_by(|a, b| {
-                (a.at, rank(&a.kind), &a.kind).cmp(&(b.at, rank(&b.kind), &b.kind))
-            });
-            instance(journey, &steps_of, key, &list, as_of)
+            list.sort_by(|a, b| stepper.order((a.at, &a.kind), (b.at, &b.kind)));
+            instance(&stepper, key, &list, as_of)
         })
         .collect();
     out.sort_unstable_by(|a, b| (a.entered(), &a.key).cmp(&(b.entered(), &b.key)));
@@ -265,13 +255,13 @@ pub fn instances(journey: &Journey, events: &[JourneyEvent], as_of: Timestamp) -
 
 /// One key's journey from its events sorted by time (then step, then type); `None` if it never entered.
 fn instance(
-    journey: &Journey,
-    steps_of: &HashMap<&str, Vec<usize>>,
+    stepper: &Stepper<'_>,
     key: KeyRef<'_>,
     sorted: &[&JourneyEvent],
     as_of: Timestamp,
 ) -> Option<Instance> {
-    let counts = |kind: &str, k: usize| steps_of.get(kind).is_some_and(|s| s.contains(&k));
+    let journey = stepper.journey;
+    let counts = |kind: &str, k: usize| stepper.counts(kind, k);
     let reached = reach(journey, &counts, sorted, |e| (e.at, e.kind.as_str()), as_of)?;
     let entry = reached[0]?;
     let end = entry
@@ -337,7 +327,8 @@ fn reach<E>(
 
 /// What a store keeps of one key between reports, so that a report reads one row per journey instead of
 /// every event: when each step was reached seeing every event so far (the window applied, no `as_of`), and
-/// the key's latest event of the journey's types. [`reached_as_of`] gives the journey at any moment from it.
+/// the key's latest event of the journey's types. [`Instance::from_progress`] gives the journey at any moment
+/// from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
     pub reached: Vec<Option<Timestamp>>,
@@ -366,6 +357,23 @@ impl<'a> Stepper<'a> {
     /// Whether events of this type take part in the journey.
     pub fn follows(&self, kind: &str) -> bool {
         self.steps_of.contains_key(kind)
+    }
+
+    /// The journey's own text for a type it follows (so a caller keeps no copy of each event's type).
+    pub fn kind(&self, text: &str) -> Option<&'a str> {
+        self.steps_of.get_key_value(text).map(|(kind, _)| *kind)
+    }
+
+    /// Whether an event of this type reaches step `k`.
+    fn counts(&self, kind: &str, k: usize) -> bool {
+        self.steps_of.get(kind).is_some_and(|s| s.contains(&k))
+    }
+
+    /// The order a key's events are read in: by time; at one instant the earlier step's type first (three
+    /// steps at one moment read in order), then by type.
+    pub fn order(&self, a: (Timestamp, &str), b: (Timestamp, &str)) -> std::cmp::Ordering {
+        let rank = |kind: &str| self.steps_of.get(kind).and_then(|s| s.first().copied());
+        (a.0, rank(a.1), a.1).cmp(&(b.0, rank(b.1), b.1))
     }
 
     /// A key that has seen no event.
@@ -415,14 +423,13 @@ impl<'a> Stepper<'a> {
 
     /// A key's progress from all its events, in any order (types the journey does not follow are skipped).
     pub fn replay(&self, events: &[(Timestamp, &str)]) -> Progress {
-        let rank = |kind: &str| self.steps_of.get(kind).and_then(|s| s.first().copied());
         let mut sorted: Vec<(Timestamp, &str)> = events
             .iter()
             .copied()
             .filter(|(_, kind)| self.follows(kind))
             .collect();
-        sorted.sort_by(|a, b| (a.0, rank(a.1), a.1).cmp(&(b.0, rank(b.1), b.1)));
-        let counts = |kind: &str, k: usize| self.steps_of.get(kind).is_some_and(|s| s.contains(&k));
+        sorted.sort_by(|a, b| self.order(*a, *b));
+        let counts = |kind: &str, k: usize| self.counts(kind, k);
         Progress {
             reached: reach(self.journey, &counts, &sorted, |e| *e, Timestamp::MAX)
                 .unwrap_or_else(|| vec![None; self.journey.steps.len()]),
@@ -431,18 +438,7 @@ impl<'a> Stepper<'a> {
     }
 }
 
-/// A key's journey as it was at `as_of`, from its [`Progress`]: the steps reached by then, or `None` if it
-/// was not entered by then (the steps are reached in time order and none after the window counts, so this
-/// is what [`instances`] computes with the same `as_of`).
-pub fn reached_as_of(
-    reached: &[Option<Timestamp>],
-    as_of: Timestamp,
-) -> Option<Vec<Option<Timestamp>>> {
-    let mut reached = reached.to_vec();
-    cut_at(&mut reached, as_of).then_some(reached)
-}
-
-/// [`reached_as_of`] in place: `false` if not entered by `as_of`.
+/// The steps reached by `as_of`, in place: `false` if not entered by then.
 fn cut_at(reached: &mut [Option<Timestamp>], as_of: Timestamp) -> bool {
     if reached
         .first()
@@ -458,21 +454,10 @@ fn cut_at(reached: &mut [Option<Timestamp>], as_of: Timestamp) -> bool {
     true
 }
 
-/// Instances from kept progress (key, reached seeing every event), as [`instances`] with `as_of` gives
-/// them but without paths and in no particular order (a report does not depend on it): those entered by
-/// `as_of`.
-pub fn instances_from_progress(
-    kept: impl IntoIterator<Item = (Key, Vec<Option<Timestamp>>)>,
-    as_of: Timestamp,
-) -> Vec<Instance> {
-    kept.into_iter()
-        .filter_map(|(key, reached)| Instance::from_progress(key, reached, as_of))
-        .collect()
-}
-
 impl Instance {
     /// One key's journey as of `as_of` from its kept reach times (seeing every event), without a path;
-    /// `None` if not entered by then.
+    /// `None` if not entered by then. The steps are reached in time order and none after the window counts,
+    /// so this is what [`instances`] computes with the same `as_of` (but for the path).
     pub fn from_progress(
         key: Key,
         mut reached: Vec<Option<Timestamp>>,

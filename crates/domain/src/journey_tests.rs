@@ -475,8 +475,13 @@ fn without_paths(mut list: Vec<Instance>) -> Vec<Instance> {
     list
 }
 
-/// Kept instances in the order `instances` gives them.
-fn in_entry_order(mut list: Vec<Instance>) -> Vec<Instance> {
+/// The instances of kept progress as of `as_of` (as a store builds them, `Instance::from_progress`), in the
+/// order `instances` gives them.
+fn from_progress(kept: Kept, as_of: Timestamp) -> Vec<Instance> {
+    let mut list: Vec<Instance> = kept
+        .into_iter()
+        .filter_map(|(key, reached)| Instance::from_progress(key, reached, as_of))
+        .collect();
     list.sort_by(|a, b| (a.entered(), &a.key).cmp(&(b.entered(), &b.key)));
     list
 }
@@ -495,18 +500,15 @@ fn kept_progress_moves_on_in_order_and_replays_what_comes_late() {
     let (kept_now, replays) = kept(&j, &events, &[0, 1, 2, 3, 4]);
     assert_eq!(replays, 1);
     let expected = without_paths(instances(&j, &events, t(100)));
-    assert_eq!(
-        in_entry_order(instances_from_progress(kept_now.clone(), t(100))),
-        expected
-    );
+    assert_eq!(from_progress(kept_now.clone(), t(100)), expected);
     assert_eq!(
         reached_hours(&expected[0]),
         vec![Some(1), Some(3), None, None]
     );
     // As of hour 2 only the entry; before hour 1 nothing.
-    let early = instances_from_progress(kept_now.clone(), t(2));
+    let early = from_progress(kept_now.clone(), t(2));
     assert_eq!(reached_hours(&early[0]), vec![Some(1), None, None, None]);
-    assert!(instances_from_progress(kept_now, t(0)).is_empty());
+    assert!(from_progress(kept_now, t(0)).is_empty());
 }
 
 proptest! {
@@ -530,11 +532,11 @@ proptest! {
         }
         let expected = without_paths(instances(&j, &events, t(as_of)));
         let (shuffled, _) = kept(&j, &events, &order);
-        prop_assert_eq!(in_entry_order(instances_from_progress(shuffled, t(as_of))), expected.clone());
+        prop_assert_eq!(from_progress(shuffled, t(as_of)), expected.clone());
         // In time order (the usual arrival), no replay but for events at one instant.
         let mut sorted: Vec<usize> = (0..events.len()).collect();
         sorted.sort_by_key(|&n| events[n].at);
         let (in_order, _) = kept(&j, &events, &sorted);
-        prop_assert_eq!(in_entry_order(instances_from_progress(in_order, t(as_of))), expected);
+        prop_assert_eq!(from_progress(in_order, t(as_of)), expected);
     }
 }

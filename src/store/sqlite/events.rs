@@ -146,10 +146,9 @@ impl Events for SqliteStore {
     async fn kept_journey(
         &self,
         journey: Journey,
-        as_of: Timestamp,
         until: Timestamp,
     ) -> Result<Option<(Vec<Instance>, Vec<MatchedFact>)>, StoreError> {
-        self.run(move |inner| inner.kept_journey(&journey, as_of, until).map(Some))
+        self.run(move |inner| inner.kept_journey(&journey, until).map(Some))
             .await
     }
 

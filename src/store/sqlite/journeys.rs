@@ -23,6 +23,9 @@ const NOT_REACHED: i64 = i64::MIN;
 /// A key as stored: the customer's seq and the ref (`""` for a journey per customer).
 type StoredKey = (i64, String);
 
+/// A key's events of the journey's types: time and type (the journey's own text).
+type KeyEvents<'a> = Vec<(Timestamp, &'a str)>;
+
 fn encode(reached: &[Option<Timestamp>]) -> Vec<u8> {
     reached
         .iter()
@@ -51,13 +54,12 @@ fn fingerprint(journey: &Journey) -> String {
 
 impl Inner {
     /// What a report of `journey` reads, after bringing its rows up to date: every instance entered by
-    /// `as_of` (without paths), and the frustrating facts of their keys up to `until` (breaches at their
-    /// breach time, nudges at the opening, unhappy answers). The facts are read by customer seq, without
-    /// the join to `customers`: a customer's id comes from the journey's own rows.
+    /// `until`, as of `until` (without paths), and the frustrating facts of their keys up to `until`
+    /// (breaches at their breach time, nudges at the opening, unhappy answers). The facts are read by
+    /// customer seq, without the join to `customers`: a customer's id comes from the journey's own rows.
     pub(super) fn kept_journey(
         &self,
         journey: &Journey,
-        as_of: Timestamp,
         until: Timestamp,
     ) -> Result<(Vec<Instance>, Vec<MatchedFact>), StoreError> {
         self.catch_up_journey(journey)?;
@@ -68,7 +70,7 @@ impl Inner {
             let facts = scope.spawn(|| self.read(|conn| read_facts(conn, until)));
             let kept = self.read(|conn| {
                 let mut stmt = conn.prepare_cached(hot::KEPT_JOURNEY)?;
-                let rows = stmt.query_map(params![journey.name, nanos(as_of)], |r| {
+                let rows = stmt.query_map(params![journey.name, nanos(until)], |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
                         r.get::<_, String>(1)?,
@@ -84,7 +86,7 @@ impl Inner {
             (kept, facts)
         });
         let (kept, raw) = (kept?, raw?);
-        // The instances entered by `as_of`, each key's place among them, then the facts matched to them.
+        // The instances entered by `until`, each key's place among them, then the facts matched to them.
         let mut seqs = Vec::with_capacity(kept.len());
         let mut instances = Vec::with_capacity(kept.len());
         for (seq, customer, reference, reached) in kept {
@@ -92,7 +94,7 @@ impl Inner {
                 customer,
                 reference: per_ref.then_some(reference),
             };
-            if let Some(instance) = Instance::from_progress(key, reached, as_of) {
+            if let Some(instance) = Instance::from_progress(key, reached, until) {
                 seqs.push(seq);
                 instances.push(instance);
             }
@@ -220,8 +222,7 @@ fn count_events(
     through: i64,
     upto: i64,
 ) -> Result<(), StoreError> {
-    let types = journey.event_types();
-    let mut by_key: HashMap<StoredKey, Vec<(Timestamp, usize)>> = HashMap::new();
+    let mut by_key: HashMap<StoredKey, KeyEvents<'_>> = HashMap::new();
     {
         let mut stmt = tx.prepare_cached(
             "SELECT customer_seq, ref, type, at FROM events
@@ -235,8 +236,8 @@ fn count_events(
                 (Per::Ref, Some(reference)) => (r.get(0)?, reference),
                 (Per::Ref, None) => continue,
             };
-            let kind = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
-            let Ok(kind) = types.binary_search_by(|t| t.as_str().cmp(kind)) else {
+            let text = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
+            let Some(kind) = stepper.kind(text) else {
                 continue;
             };
             by_key
@@ -245,22 +246,12 @@ fn count_events(
                 .push((from_nanos(r.get(3)?), kind));
         }
     }
-    // At one instant, the earlier step's type first (as `journey::instances` orders them).
-    let rank: Vec<(Option<usize>, &str)> = types
-        .iter()
-        .map(|t| {
-            (
-                journey.steps.iter().position(|s| s.events.contains(t)),
-                t.as_str(),
-            )
-        })
-        .collect();
     for (key, mut events) in by_key {
-        events.sort_by(|a, b| (a.0, rank[a.1]).cmp(&(b.0, rank[b.1])));
+        events.sort_by(|a, b| stepper.order(*a, *b));
         let mut progress = load(tx, journey, &key)?.unwrap_or_else(|| stepper.start());
         let in_order = events
             .iter()
-            .all(|(at, kind)| stepper.advance(&mut progress, &types[*kind], *at));
+            .all(|(at, kind)| stepper.advance(&mut progress, kind, *at));
         if !in_order {
             progress = replay(tx, journey, stepper, &key)?;
         }
@@ -318,20 +309,20 @@ fn store(
 }
 
 /// Every stored event of the customer that the journey follows, by key.
-fn customer_events(
+fn customer_events<'a>(
     tx: &Transaction<'_>,
     journey: &Journey,
-    stepper: &Stepper<'_>,
+    stepper: &Stepper<'a>,
     customer_seq: i64,
-) -> Result<HashMap<String, Vec<(Timestamp, String)>>, StoreError> {
-    let mut out: HashMap<String, Vec<(Timestamp, String)>> = HashMap::new();
+) -> Result<HashMap<String, KeyEvents<'a>>, StoreError> {
+    let mut out: HashMap<String, KeyEvents<'a>> = HashMap::new();
     let mut stmt = tx.prepare_cached("SELECT ref, type, at FROM events WHERE customer_seq = ?1")?;
     let mut rows = stmt.query([customer_seq])?;
     while let Some(r) = rows.next()? {
-        let kind = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
-        if !stepper.follows(kind) {
+        let text = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+        let Some(kind) = stepper.kind(text) else {
             continue;
-        }
+        };
         let key = match (journey.per, r.get::<_, Option<String>>(0)?) {
             (Per::Customer, _) => String::new(),
             (Per::Ref, Some(reference)) => reference,
@@ -339,7 +330,7 @@ fn customer_events(
         };
         out.entry(key)
             .or_default()
-            .push((from_nanos(r.get(2)?), kind.to_string()));
+            .push((from_nanos(r.get(2)?), kind));
     }
     Ok(out)
 }
@@ -354,7 +345,6 @@ fn replay(
     let events = customer_events(tx, journey, stepper, key.0)?
         .remove(&key.1)
         .unwrap_or_default();
-    let events: Vec<(Timestamp, &str)> = events.iter().map(|(at, k)| (*at, k.as_str())).collect();
     Ok(stepper.replay(&events))
 }
 
@@ -376,8 +366,6 @@ fn recount_stale(
             params![journey.name, customer_seq],
         )?;
         for (reference, events) in customer_events(tx, journey, stepper, customer_seq)? {
-            let events: Vec<(Timestamp, &str)> =
-                events.iter().map(|(at, k)| (*at, k.as_str())).collect();
             store(
                 tx,
                 journey,
