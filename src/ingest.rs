@@ -77,6 +77,20 @@ pub fn parse(
     format: Format,
     batch_size: usize,
     now: Timestamp,
+    sink: impl FnMut(Batch) -> bool,
+) -> Result<(), IngestError> {
+    parse_checked(name, source, format, batch_size, now, &|_| Ok(()), sink)
+}
+
+/// `parse`, with each valid event also put to `check` (what the configuration adds, e.g. known visit
+/// types): an event it refuses is rejected on its line like any invalid one.
+pub fn parse_checked(
+    name: &str,
+    source: impl Read,
+    format: Format,
+    batch_size: usize,
+    now: Timestamp,
+    check: &dyn Fn(&Event) -> Result<(), EventError>,
     mut sink: impl FnMut(Batch) -> bool,
 ) -> Result<(), IngestError> {
     let io = |e| IngestError::Io(name.to_string(), e);
@@ -111,7 +125,11 @@ pub fn parse(
                     Ok(text) => parse_event_json(text.trim())
                         .and_then(|input| input.validate(now, &mut new_id)),
                 };
-                push(&mut batch, number, outcome);
+                push(
+                    &mut batch,
+                    number,
+                    outcome.and_then(|e| check(&e).map(|()| e)),
+                );
                 if batch.events.len() + batch.rejections.len() >= batch_size {
                     batch.bytes_read = bytes;
                     if !sink(std::mem::take(&mut batch)) {
@@ -166,7 +184,11 @@ pub fn parse(
                         (line, Err(EventError::new("(csv)", reason)))
                     }
                 };
-                push(&mut batch, line, outcome);
+                push(
+                    &mut batch,
+                    line,
+                    outcome.and_then(|e| check(&e).map(|()| e)),
+                );
                 if batch.events.len() + batch.rejections.len() >= batch_size {
                     batch.bytes_read = records.bytes;
                     if !sink(std::mem::take(&mut batch)) {

@@ -117,7 +117,9 @@ pub async fn post_events(
     let mut events = Vec::with_capacity(items.len());
     let mut positions = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
-        match parse_event_json(item.get()).and_then(|input| input.validate(now, &mut new_event_id))
+        match parse_event_json(item.get())
+            .and_then(|input| input.validate(now, &mut new_event_id))
+            .and_then(|event| state.service.check_event(&event).map(|()| event))
         {
             Ok(event) => {
                 positions.push(index);

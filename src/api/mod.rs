@@ -13,6 +13,7 @@ mod retention;
 pub mod schema;
 pub mod status;
 mod surveys;
+mod visits;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,7 @@ pub struct ApiState {
         retention::retention,
         journeys::list,
         journeys::report,
+        visits::summary,
         healthz
     ),
     modifiers(&BearerAuth)
@@ -95,6 +97,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/retention", get(retention::retention))
         .route("/v1/journeys", get(journeys::list))
         .route("/v1/journeys/{name}", get(journeys::report))
+        .route("/v1/visits/summary", get(visits::summary))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_key,
@@ -118,6 +121,21 @@ pub fn router(state: ApiState) -> Router {
             get(status::confirm_ignored).post(status::record_ignored),
         )
         .route("/c/{token}/comment", post(status::comment))
+        .route("/c/{token}/visit/{reference}", get(visits::visit_page))
+        .route(
+            "/c/{token}/visit/{reference}/events",
+            get(visits::visit_events),
+        )
+        .route("/visit/live.js", get(visits::script))
+        .route(
+            "/visit/{location}",
+            get(visits::kiosk).post(visits::check_in),
+        )
+        .route("/visit/{location}/display", get(visits::display))
+        .route(
+            "/visit/{location}/display/events",
+            get(visits::display_events),
+        )
         .route("/openapi.json", get(openapi))
         .with_state(state)
 }

@@ -47,6 +47,11 @@ fn templates() -> &'static Environment<'static> {
             ("status.html", include_str!("pages/status.html")),
             ("page.html", include_str!("pages/page.html")),
             ("message.html", include_str!("pages/message.html")),
+            ("kiosk.html", include_str!("pages/kiosk.html")),
+            ("visit.html", include_str!("pages/visit.html")),
+            ("visit_now.html", include_str!("pages/visit_now.html")),
+            ("display.html", include_str!("pages/display.html")),
+            ("display_now.html", include_str!("pages/display_now.html")),
         ] {
             if let Err(err) = env.add_template(name, source) {
                 tracing::error!(error = %err, template = name, "customer page template");
@@ -57,17 +62,31 @@ fn templates() -> &'static Environment<'static> {
 }
 
 fn render(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
-    let html = templates()
+    render_with(status, name, ctx, CONTENT_SECURITY_POLICY)
+}
+
+/// A page's (or a live fragment's) HTML.
+pub(super) fn html(name: &str, ctx: minijinja::Value) -> String {
+    templates()
         .get_template(name)
         .and_then(|t| t.render(ctx))
         .unwrap_or_else(|err| {
             tracing::error!(error = %err, template = name, "rendering a customer page");
             "<!doctype html><title>Error</title><p>Something went wrong.</p>".to_string()
-        });
-    let mut response = (status, Html(html)).into_response();
+        })
+}
+
+/// A customer page under `csp` (the live front-desk pages allow this origin's script).
+pub(super) fn render_with(
+    status: StatusCode,
+    name: &str,
+    ctx: minijinja::Value,
+    csp: &'static str,
+) -> Response {
+    let mut response = (status, Html(html(name, ctx))).into_response();
     let headers = response.headers_mut();
     for (name, value) in [
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::CONTENT_SECURITY_POLICY, csp),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::CACHE_CONTROL, "no-store"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
@@ -80,7 +99,7 @@ fn render(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
 }
 
 /// A page of a few paragraphs (errors, thanks), optionally with the confirm or comment form.
-fn message(
+pub(super) fn message(
     state: &ApiState,
     status: StatusCode,
     title: &str,
@@ -106,7 +125,7 @@ fn message(
 
 /// A link that shows nothing: the same answer whether it was tampered with, signed by a retired key, revoked
 /// or names a customer we do not know, so a guess learns nothing.
-fn not_valid(state: &ApiState) -> Response {
+pub(super) fn not_valid(state: &ApiState) -> Response {
     message(
         state,
         StatusCode::NOT_FOUND,
@@ -118,7 +137,7 @@ fn not_valid(state: &ApiState) -> Response {
 }
 
 /// The verified link, or the page to show instead (nothing recorded).
-async fn checked(state: &ApiState, token: &str) -> Result<StatusLink, Response> {
+pub(super) async fn checked(state: &ApiState, token: &str) -> Result<StatusLink, Response> {
     match state.service.check_status_link(token, Timestamp::now()).await {
         Ok(Ok(link)) => Ok(link),
         Ok(Err(StatusLinkError::Expired(at))) => Err(message(

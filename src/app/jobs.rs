@@ -132,12 +132,15 @@ impl Running {
 pub struct JobRunner {
     pub(super) store: Arc<dyn Store>,
     pub(super) actor: Option<Arc<Actor>>,
+    /// For the front desk's "you're next" pass.
+    pub(super) service: crate::service::Service,
 }
 
 impl JobRunner {
     pub async fn run_pending_jobs(&self) -> Result<(), StoreError> {
         crate::jobs::scheduler::tick(self.store.as_ref()).await?;
         if let Some(actor) = &self.actor {
+            self.service.notify_next(jiff::Timestamp::now()).await?;
             actor.turn().await?;
         }
         Ok(())

@@ -8,6 +8,7 @@
 
 pub mod error;
 mod jobs;
+pub mod live;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -69,8 +70,7 @@ impl App {
         listen: SocketAddr,
         jobs: Jobs,
     ) -> Result<App> {
-        let service = Service::new(store.clone(), config.engine.clone())
-            .with_journeys(config.journeys.clone());
+        let service = Service::for_config(store.clone(), config);
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
@@ -127,7 +127,8 @@ impl App {
                 Duration::from_secs(config.file.server.figures_cache_secs),
                 Duration::from_secs(config.file.server.queue_cache_secs),
             )
-            .with_cohorts(cohorts.clone()),
+            .with_cohorts(cohorts.clone())
+            .with_public_url(&config.file.actions.public_url),
         );
         let api = ApiState {
             service: service.clone(),
@@ -154,6 +155,11 @@ impl App {
             .context("starting [[connectors.hooks]]")?;
         let router = compose(api, pages, hooks, config.file.server.max_body_bytes);
         let (router, metrics) = with_metrics(router, exporter).await?;
+        let runner = JobRunner {
+            store,
+            actor,
+            service: service.clone(),
+        };
         Ok(App {
             listener,
             address,
@@ -162,7 +168,7 @@ impl App {
             service,
             wake,
             jobs,
-            runner: JobRunner { store, actor },
+            runner,
             churn,
             retention,
             dashboard,
@@ -244,6 +250,10 @@ impl App {
         if let Some(actor) = self.runner.actor.clone().filter(|_| self.jobs.actions) {
             let wake = self.wake.actions.clone();
             running.spawn("actions", OnStop::Finish, move |stop| actor.run(wake, stop));
+            let (service, wake) = (self.service.clone(), self.wake.actions.clone());
+            running.spawn("front desk", OnStop::Finish, move |stop| {
+                crate::jobs::visits::run(service, wake, stop)
+            });
         }
         if self.jobs.churn {
             let (service, settings, wake) =

@@ -76,8 +76,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
         config.file.actions.enabled = false;
     }
     let store = super::open_store(&db, &config).await?;
-    let service = crate::service::Service::new(store.clone(), config.engine.clone())
-        .with_journeys(config.journeys.clone());
+    let service = crate::service::Service::for_config(store.clone(), &config);
     eprintln!(
         "Building a demo business: {} customers, {} months up to {} (seed {}) …",
         args.customers,

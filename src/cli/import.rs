@@ -104,13 +104,15 @@ pub async fn import_file(
     // Parse in a thread of its own while this task writes: the two overlap.
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Batch>(4);
     let name = file.to_string();
+    let visits = service.desk().visits.clone();
     let parser = std::thread::spawn(move || {
-        ingest::parse(
+        ingest::parse_checked(
             &name,
             source,
             format,
             batch_size,
             Timestamp::now(),
+            &|event| visits.check(event),
             |batch| sender.blocking_send(batch).is_ok(),
         )
     });

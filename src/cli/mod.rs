@@ -20,6 +20,7 @@ mod serve;
 mod surveys;
 mod templates;
 mod users;
+mod visits;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +71,9 @@ pub enum Command {
     /// Journeys: the steps customers go through, where time goes, where they drop off or get stuck.
     #[command(subcommand)]
     Journeys(journeys::JourneysCommand),
+    /// The front desk: waits, service times, walk-outs and estimates per visit type, location, staff or hour.
+    #[command(subcommand)]
+    Visits(visits::VisitsCommand),
     /// Customers who quietly stopped buying: fit the churn model, list who is at risk.
     #[command(subcommand)]
     Churn(churn::ChurnCommand),
@@ -124,6 +128,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Surveys(args) => surveys::run(&cli, args).await,
         Command::Churn(args) => churn::run(&cli, args).await,
         Command::Journeys(args) => journeys::run(&cli, args).await,
+        Command::Visits(args) => visits::run(&cli, args).await,
         Command::Templates(args) => templates::run(&cli, args),
         Command::Keys(args) => keys::run(&cli, args).await,
         Command::Connectors(args) => connectors::run(&cli, args).await,
@@ -163,7 +168,7 @@ pub async fn open(cli: &Cli, default_db: &str) -> Result<Service> {
 
 pub async fn open_with(db: &str, config: &Config) -> Result<Service> {
     let store = open_store(db, config).await?;
-    Ok(Service::new(store, Arc::clone(&config.engine)).with_journeys(config.journeys.clone()))
+    Ok(Service::for_config(store, config))
 }
 
 /// Opens the store (creating or upgrading its schema) with `[storage]`'s options.

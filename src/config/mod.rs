@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 pub mod actions;
 pub mod connectors;
 pub mod customer_page;
+pub mod visits;
 
 pub use actions::{ActionSettings, Contact, Directory};
 
@@ -81,6 +82,12 @@ pub struct ConfigFile {
     /// `[[journeys]]`: the steps customers go through, each one or more event types.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub journeys: Vec<JourneyConfig>,
+    /// `[visits]`: the front desk's locations and settings (see `visits.rs`).
+    #[serde(default)]
+    pub visits: visits::VisitsConfig,
+    /// `[[visit_types]]`: what visitors come for; none: no front desk.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub visit_types: Vec<visits::VisitTypeConfig>,
 }
 
 /// `[[journeys]]`: one journey map (see `domain::journey` and the README's "Journeys").
@@ -542,8 +549,9 @@ pub struct PolicyConfig {
     /// expect: events that start a stopped clock again; the time that was left runs from them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resume: Vec<String>,
-    /// schedule: events that move the scheduled thing (same customer and ref): the open obligation closes as
-    /// `rescheduled` and a new one opens from the event's own properties, as a trigger would.
+    /// Events that move the promised thing (same customer and ref): the open obligation closes as
+    /// `rescheduled` and a new one opens from the event's own properties, as a trigger would (a schedule's
+    /// new date; an expect policy's new clock, e.g. a visit transferred to another visit type).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reschedule: Vec<String>,
     /// Warn and escalation alerts of a policy with a calendar wait for its next opening unless this is true
@@ -785,6 +793,8 @@ pub struct Config {
     pub customer_page: Arc<customer_page::CustomerPage>,
     /// `[[journeys]]`, validated (the built-in ones unless the file defines its own).
     pub journeys: Arc<Vec<Journey>>,
+    /// `[visits]` and `[[visit_types]]`, validated (off without visit types).
+    pub visits: Arc<visits::Visits>,
     /// Where it came from: a path, or "built-in defaults".
     pub origin: String,
 }
@@ -839,6 +849,12 @@ impl Config {
         if file.journeys.is_empty() {
             file.journeys = defaults.journeys;
         }
+        // The built-in visit types come with the built-in serve policy: a file whose own policies leave
+        // it out has no front desk unless it lists visit types itself.
+        if file.visit_types.is_empty() && file.policies.iter().any(|p| p.name == file.visits.policy)
+        {
+            file.visit_types = defaults.visit_types;
+        }
         let invalid = |message: String| ConfigError::Invalid {
             origin: origin.to_string(),
             message,
@@ -848,6 +864,10 @@ impl Config {
         // business's own: `seen config` prints the file as written.
         let mut effective = file.clone();
         effective.policies.extend(stage_policies(&file.journeys));
+        let visits = visits::Visits::build(&file.visits, &file.visit_types).map_err(invalid)?;
+        visits
+            .shape_policy(&mut effective.policies)
+            .map_err(invalid)?;
         let engine = build_engine(&effective).map_err(invalid)?;
         let directory = Directory::new(&file).map_err(invalid)?;
         let action_book = actions::build_action_book(&effective, &directory)
@@ -887,6 +907,7 @@ impl Config {
             surveys: Arc::new(surveys),
             customer_page: Arc::new(customer_page),
             journeys: Arc::new(journeys),
+            visits: Arc::new(visits),
             file,
             origin: origin.to_string(),
         })
@@ -926,9 +947,6 @@ fn build_engine(file: &ConfigFile) -> Result<Engine, String> {
                     .within
                     .as_ref()
                     .ok_or_else(|| at("kind \"expect\" needs `within`"))?;
-                if !p.reschedule.is_empty() {
-                    return Err(at("`reschedule` belongs to kind \"schedule\""));
-                }
                 let calendar = match &p.calendar {
                     None => None,
                     Some(name) => Some(

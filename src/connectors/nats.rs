@@ -421,7 +421,13 @@ impl NatsConnector {
                 &message.payload,
                 info.stream_sequence,
                 timestamp(info.published),
-            ),
+            )
+            .and_then(|event| {
+                self.service
+                    .check_event(&event)
+                    .map(|()| event)
+                    .map_err(Skip::Invalid)
+            }),
             Err(_) if is_own_dead_letter(headers) => Err(Skip::OwnDeadLetter),
             Err(err) => Err(Skip::Invalid(EventError::new(
                 "(message)",

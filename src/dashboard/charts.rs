@@ -550,6 +550,79 @@ pub fn journey_map(title: &str, entered: u64, steps: &[MapStep]) -> String {
     svg
 }
 
+/// A weekday × hour heatmap of waits: `cells[day][hour]` = (visits, median wait in seconds), Monday first.
+/// One sequential blue scale (light = short, dark = long, by the largest median shown); hours nobody visited
+/// stay blank; each cell's tooltip gives the figures, and the median in minutes is written in cells with
+/// visits so the chart reads without colour too.
+pub fn heatmap(cells: &[Vec<(u32, Option<i64>)>], title: &str) -> String {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    // Light to dark (ColorBrewer Blues, 5 classes); text switches to white on the two darkest.
+    const BLUES: [&str; 5] = ["#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"];
+    let (cell, left, top) = (34.0, 40.0, 22.0);
+    let width = left + 24.0 * cell + 4.0;
+    let height = top + 7.0 * cell + 4.0;
+    let max = cells
+        .iter()
+        .flatten()
+        .filter_map(|(_, m)| *m)
+        .max()
+        .unwrap_or(0)
+        .max(60);
+    let mut svg = format!(
+        r#"<svg class="chart heatmap" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" font-size="11"><title>{}</title>"#,
+        esc(title),
+        esc(title)
+    );
+    for hour in 0..24 {
+        let x = left + hour as f64 * cell + cell / 2.0;
+        let _ = write!(
+            svg,
+            r##"<text x="{x}" y="{}" text-anchor="middle" fill="#3d4340">{hour:02}</text>"##,
+            top - 6.0
+        );
+    }
+    for (d, day) in DAYS.iter().enumerate() {
+        let y = top + d as f64 * cell;
+        let _ = write!(
+            svg,
+            r##"<text x="{}" y="{}" text-anchor="end" fill="#3d4340">{day}</text>"##,
+            left - 6.0,
+            y + cell / 2.0 + 4.0
+        );
+        for hour in 0..24 {
+            let (visits, median) = cells
+                .get(d)
+                .and_then(|row| row.get(hour))
+                .copied()
+                .unwrap_or((0, None));
+            let x = left + hour as f64 * cell;
+            let Some(median) = median.filter(|_| visits > 0) else {
+                let _ = write!(
+                    svg,
+                    r##"<rect x="{x}" y="{y}" width="{}" height="{}" fill="#ffffff" stroke="#e3e5e4"><title>{day} {hour:02}:00 – no visits</title></rect>"##,
+                    cell - 1.0,
+                    cell - 1.0
+                );
+                continue;
+            };
+            let class = ((median as f64 / max as f64) * (BLUES.len() as f64 - 0.001)) as usize;
+            let class = class.min(BLUES.len() - 1);
+            let minutes = (median + 30) / 60;
+            let text = if class >= 3 { "#ffffff" } else { "#1f2421" };
+            let _ = write!(
+                svg,
+                r##"<rect x="{x}" y="{y}" width="{w}" height="{w}" fill="{fill}"><title>{day} {hour:02}:00 – {visits} visits, median wait {minutes} min</title></rect><text x="{tx}" y="{ty}" text-anchor="middle" fill="{text}" aria-hidden="true">{minutes}</text>"##,
+                w = cell - 1.0,
+                fill = BLUES[class],
+                tx = x + cell / 2.0,
+                ty = y + cell / 2.0 + 4.0,
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -745,3 +818,4 @@ mod tests {
         assert!((nice_step(0.3, 4.0) - 0.1).abs() < 1e-12);
     }
 }
+

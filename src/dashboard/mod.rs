@@ -17,6 +17,7 @@ mod retention;
 mod search;
 pub mod throttle;
 pub mod time;
+mod visits;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,6 +65,13 @@ pub fn router(state: DashboardState) -> Router {
         .route("/retention", get(retention::page))
         .route("/journeys", get(journeys::list))
         .route("/journeys/{name}", get(journeys::page))
+        .route("/board", get(visits::boards))
+        .route("/board/{location}", get(visits::board))
+        .route("/board/{location}/events", get(visits::board_events))
+        .route("/board/{location}/act", post(visits::act))
+        .route("/board/{location}/check-in", post(visits::check_in))
+        .route("/board/{location}/qr.svg", get(visits::qr))
+        .route("/visits", get(visits::figures))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/keys", get(admin::keys).post(admin::key_action))
         .route("/admin/policies", get(admin::policies))
@@ -85,11 +93,11 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'none'
 async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
     use axum::http::{header, HeaderValue};
     let headers = response.headers_mut();
+    // The front-desk board sets its own policy (it runs this origin's live-update script).
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     for (name, value) in [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ),
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
         (
             header::REFERRER_POLICY,
@@ -146,6 +154,8 @@ pub struct Dashboard {
     pub public: Option<Arc<[PublishedPromise]>>,
     /// The public figures, per node, for `PUBLIC_TTL`.
     public_figures: FigureCache<(), crate::service::public::PublicFigures>,
+    /// Where customers reach this server (`[actions] public_url`): the check-in QR code points there.
+    pub public_url: String,
 }
 
 /// How long the public figures are reused (they are computed live from stored obligations).
@@ -174,7 +184,14 @@ impl Dashboard {
             cohorts: Arc::default(),
             queue: FigureCache::new(queue_ttl),
             login: throttle::LoginThrottle::default(),
+            public_url: "http://127.0.0.1:8080".into(),
         }
+    }
+
+    /// Where customers reach this server (`[actions] public_url`).
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = url.to_string();
+        self
     }
 
     /// Fills the caches for the default period (`App::build` runs it in the background at start).

@@ -23,7 +23,7 @@ use crate::secrets::{hash_password, random_token, verify_password};
 use crate::service::{self, QueueFilter};
 use crate::store::{OutboxFilter, Role, WorkEntry};
 
-fn environment() -> &'static Environment<'static> {
+pub(super) fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
@@ -48,6 +48,10 @@ fn environment() -> &'static Environment<'static> {
             ("periods.html", include_str!("templates/periods.html")),
             ("search.html", include_str!("templates/search.html")),
             ("public.html", include_str!("templates/public.html")),
+            ("board.html", include_str!("templates/board.html")),
+            ("board_now.html", include_str!("templates/board_now.html")),
+            ("boards.html", include_str!("templates/boards.html")),
+            ("visits.html", include_str!("templates/visits.html")),
         ] {
             // The templates are compiled into the binary and covered by tests: a syntax error is a bug.
             if let Err(err) = env.add_template(name, source) {

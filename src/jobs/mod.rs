@@ -4,6 +4,7 @@ pub mod actions;
 pub mod churn;
 pub mod retention;
 pub mod scheduler;
+pub mod visits;
 
 use std::sync::Arc;
 

@@ -15,6 +15,7 @@ mod queue;
 mod records;
 mod search;
 pub mod status;
+pub mod visits;
 
 pub use accounts::NewSession;
 pub use queue::{Queue, QueueFilter, QueueRow};
@@ -39,6 +40,8 @@ pub struct Service {
     pub engine: Arc<Engine>,
     /// `[[journeys]]` (see `journeys.rs`; `with_journeys`).
     journeys: Arc<Vec<crate::domain::journey::Journey>>,
+    /// The front desk (see `visits.rs`; `with_visits`).
+    desk: Arc<visits::Desk>,
 }
 
 /// An obligation with its status as of a moment (what `seen obligations` prints).
@@ -221,7 +224,20 @@ impl Service {
             store,
             engine,
             journeys: Arc::default(),
+            desk: Arc::default(),
         }
+    }
+
+    /// The service as the configuration sets it up: its engine, journeys and front desk.
+    pub fn for_config(store: Arc<dyn Store>, config: &crate::config::Config) -> Service {
+        // The zone was checked when the configuration loaded (`dashboard_settings`).
+        let zone = config
+            .file
+            .business_timezone()
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        Service::new(store, config.engine.clone())
+            .with_journeys(config.journeys.clone())
+            .with_visits(config.visits.clone(), zone)
     }
 
     /// The store itself, for what is not a question: the CLI's maintenance commands (backup, recompute,
@@ -237,12 +253,28 @@ impl Service {
     }
 
     pub async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
-        self.store.ingest(events).await
+        let visits = self.desk.visits.is_on()
+            && events
+                .iter()
+                .any(|e| crate::domain::visit::is_visit_kind(&e.kind));
+        let results = self.store.ingest(events).await?;
+        if visits {
+            self.desk.touch();
+        }
+        Ok(results)
     }
 
     /// Bulk import of one lane's batch (see `Store::ingest_bulk`).
     pub async fn ingest_bulk(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
-        self.store.ingest_bulk(events).await
+        let visits = self.desk.visits.is_on()
+            && events
+                .iter()
+                .any(|e| crate::domain::visit::is_visit_kind(&e.kind));
+        let results = self.store.ingest_bulk(events).await?;
+        if visits {
+            self.desk.touch();
+        }
+        Ok(results)
     }
 
     /// Stored obligations are complete and final for any moment at or after the latest event.

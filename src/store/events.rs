@@ -24,6 +24,13 @@ pub trait Events: Send + Sync {
         kinds: Vec<String>,
         since: Option<Timestamp>,
     ) -> Result<Vec<Event>, StoreError>;
+    /// Every `visit.*` event with `since <= at < until`, sorted by (at, id): the front desk's board,
+    /// estimates and figures (through a partial index of visit events).
+    async fn visit_events(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<Event>, StoreError>;
     /// Every event of these types with `at <= until`, as journeys read it (customer, ref, type, time), in no
     /// particular order: one pass over the events (no index by type: it would slow every ingestion).
     async fn journey_events(

@@ -123,6 +123,12 @@ const DEFAULTS: &[(&str, &str, &str, Option<&str>)] = &[
         None,
     ),
     (
+        "visit-next",
+        include_str!("defaults/visit-next/subject.txt"),
+        include_str!("defaults/visit-next/body.txt"),
+        Some(include_str!("defaults/visit-next/body.html")),
+    ),
+    (
         "warn",
         include_str!("defaults/warn/subject.txt"),
         include_str!("defaults/warn/body.txt"),
@@ -944,6 +950,7 @@ mod tests {
                 "survey",
                 "survey-reminder",
                 "told-us",
+                "visit-next",
                 "warn",
                 "win-back",
             ]
@@ -1364,7 +1371,7 @@ mod tests {
         let templates = Templates::load(Some(dir.path())).unwrap();
         assert!(templates.has("thank-you"));
         assert!(templates.has("warn"), "defaults stay");
-        assert_eq!(templates.names().len(), 15);
+        assert_eq!(templates.names().len(), 16);
 
         let ctx = sample_context();
         let overridden = templates.render("booking-confirmation", &ctx).unwrap();
@@ -1558,7 +1565,7 @@ mod tests {
             "<main class=\"{{ business.name }}\">\n{% block content %}{% endblock %}\n<footer>{% block unsubscribe_what %}{% endblock %}</footer>\n</main>\n",
         );
         let templates = Templates::load(Some(dir.path())).unwrap();
-        assert_eq!(templates.names().len(), 14, "the layout is not a message");
+        assert_eq!(templates.names().len(), 15, "the layout is not a message");
         let html = templates
             .render("booking-reminder", &sample_context())
             .unwrap()

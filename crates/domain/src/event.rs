@@ -294,7 +294,8 @@ pub fn event_type(value: &str) -> Result<String, EventError> {
     Ok(value)
 }
 
-fn email(value: &str) -> Result<String, EventError> {
+/// An email address as events carry it (`customer_email`): trimmed, no control characters, `local@domain`.
+pub fn email(value: &str) -> Result<String, EventError> {
     let value = text("customer_email", value, MAX_EMAIL)?;
     match value.split_once('@') {
         Some((local, domain))

@@ -13,6 +13,7 @@ pub mod report;
 pub mod span;
 pub mod survey;
 pub mod trend;
+pub mod visit;
 
 pub use calendar::Calendar;
 pub use engine::Engine;

@@ -295,6 +295,9 @@ pub async fn process(
             ));
             continue;
         };
+        service
+            .check_event(&event)
+            .map_err(|e| provider_error(&draft, e))?;
         for key in &draft.remember {
             remember.push(Link {
                 key: key.clone(),

@@ -336,7 +336,7 @@ fn webhook(draft: &Draft, rendered: Rendered) -> OutgoingWebhook {
         "key": item.key,
         "action": item.action.as_str(),
         "policy": item.policy,
-        "customer": { "id": customer.id, "name": customer.name, "email": customer.email },
+        "customer": { "id": customer.id, "name": customer.name, "email": customer.email, "phone": customer.phone },
         "ref": item.reference,
         "role": item.role,
         "recipient": item.recipient_name,

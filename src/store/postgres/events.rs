@@ -88,6 +88,25 @@ impl Events for PostgresStore {
         Ok(out)
     }
 
+    async fn visit_events(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(&hot::VISIT_EVENTS)
+            .bind(nanos(since))
+            .bind(nanos(until))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let customer: String = r.try_get(7)?;
+            out.push(event_from_row(r, &customer)?);
+        }
+        out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        Ok(out)
+    }
+
     async fn journey_events(
         &self,
         kinds: Vec<String>,

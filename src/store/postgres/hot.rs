@@ -138,6 +138,14 @@ pub(super) static SEARCH_BY_PHONE: LazyLock<String> =
 pub(super) const JOURNEY_EVENTS: &str =
     "SELECT customer, ref, type, at FROM events WHERE type = ANY($1) AND at <= $2";
 
+/// The front desk: every `visit.*` event in a span, through their partial index.
+pub(super) static VISIT_EVENTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {}, customer FROM events WHERE type LIKE 'visit.%' AND at >= $1 AND at < $2",
+        super::rows::EVENT_COLUMNS
+    )
+});
+
 /// Journeys: unclosed obligations whose breach time is in a span.
 pub(super) const JOURNEY_BREACHED_OPEN: &str = "SELECT customer, ref, breach_at FROM obligations
      WHERE closed_at IS NULL AND breach_at >= $1 AND breach_at <= $2";
@@ -152,6 +160,11 @@ pub(super) const JOURNEY_NUDGED: &str = "SELECT customer, ref, opened_at, nudges
 
 pub fn hot_queries() -> Vec<HotQuery> {
     vec![
+        HotQuery::new(
+            "the front desk: visit events",
+            &VISIT_EVENTS,
+            "events_visits",
+        ),
         HotQuery::new(
             "journeys: unclosed breached obligations",
             JOURNEY_BREACHED_OPEN,

@@ -35,7 +35,7 @@ mod rows;
 mod secrets;
 
 /// Each brings the schema to its version from the one before (the layout of `store::migrations`).
-pub(crate) const MIGRATIONS: [Migration; 12] = [
+pub(crate) const MIGRATIONS: [Migration; 13] = [
     Migration::new(1, "init", include_str!("migrations/0001_init.sql")),
     Migration::new(2, "outbox", include_str!("migrations/0002_outbox.sql")),
     Migration::new(
@@ -72,6 +72,7 @@ pub(crate) const MIGRATIONS: [Migration; 12] = [
         "journey_keys",
         include_str!("migrations/0012_journey_keys.sql"),
     ),
+    Migration::new(13, "visits", include_str!("migrations/0013_visits.sql")),
 ];
 
 /// `MIGRATIONS` as sqlx's migrator reads them (it records each applied one with its checksum).

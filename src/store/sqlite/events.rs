@@ -120,6 +120,26 @@ impl Events for SqliteStore {
         .await
     }
 
+    async fn visit_events(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let mut stmt = conn.prepare_cached(&hot::VISIT_EVENTS)?;
+                let rows = stmt.query_map(params![nanos(since), nanos(until)], |r| {
+                    let customer: String = r.get(7)?;
+                    event_from_row(r, &customer)
+                })?;
+                let mut out = rows.collect::<Result<Vec<_>, _>>()?;
+                out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+                Ok(out)
+            })
+        })
+        .await
+    }
+
     async fn journey_events(
         &self,
         kinds: Vec<String>,

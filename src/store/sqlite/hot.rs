@@ -135,6 +135,20 @@ pub(super) const JOURNEY_EVENTS: &str = "SELECT c.id, e.ref, e.type, e.at FROM e
        JOIN customers c ON c.seq = e.customer_seq
      WHERE e.type IN (SELECT value FROM json_each(?1)) AND e.at <= ?2";
 
+/// The front desk: every `visit.*` event in a span, through their partial index.
+pub(super) static VISIT_EVENTS: LazyLock<String> = LazyLock::new(|| {
+    let columns = EVENT_COLUMNS
+        .split(", ")
+        .map(|c| format!("e.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {columns}, c.id FROM events e INDEXED BY events_visits
+           JOIN customers c ON c.seq = e.customer_seq
+         WHERE e.type GLOB 'visit.*' AND e.at >= ?1 AND e.at < ?2"
+    )
+});
+
 /// Journeys kept per key: a journey's entered keys with their customer's id.
 pub(super) const KEPT_JOURNEY: &str =
     "SELECT k.customer_seq, c.id, k.ref, k.reached FROM journey_keys k
@@ -181,6 +195,11 @@ pub(super) const JOURNEY_NUDGED: &str =
 
 pub fn hot_queries() -> Vec<HotQuery> {
     vec![
+        HotQuery::new(
+            "the front desk: visit events",
+            &VISIT_EVENTS,
+            "events_visits",
+        ),
         HotQuery::new(
             "journeys kept: unhappy answers",
             KEPT_UNHAPPY,

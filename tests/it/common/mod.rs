@@ -67,7 +67,7 @@ pub async fn open_store(url: &str, config: &Config) -> Service {
     )
     .await
     .expect("open store");
-    Service::new(store, config.engine.clone()).with_journeys(config.journeys.clone())
+    Service::for_config(store, config)
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {

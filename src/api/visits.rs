@@ -1,0 +1,348 @@
+//! The front desk's public pages: the check-in kiosk (`/visit/{location}`, also the QR code's target), a
+//! visitor's own place in the queue (`/c/{token}/visit/{ref}`, behind their status link), the waiting-room
+//! display (`/visit/{location}/display`, first names only), each live through Server-Sent Events; and
+//! `GET /v1/visits/summary` (bearer key). No `GET` changes anything: only the kiosk's `POST` checks in.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use jiff::{SignedDuration, Timestamp};
+use minijinja::context;
+use serde::Deserialize;
+
+use super::status::{checked, html, message, not_valid, render_with};
+use super::ApiState;
+use crate::app::error::ApiError;
+use crate::domain::visit::State as VisitState;
+use crate::service::visits::{group_by, range_words, CheckIn, VisitError, VisitsReport};
+
+/// The live pages run this origin's script (`/visit/live.js`) and read its event streams; nothing else.
+const LIVE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
+     connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// How long a visitor's link works after check-in.
+const VISIT_LINK_FOR: SignedDuration = SignedDuration::from_hours(24);
+
+fn page(name: &str, ctx: minijinja::Value) -> Response {
+    render_with(StatusCode::OK, name, ctx, LIVE_CSP)
+}
+
+/// `GET /visit/live.js`.
+pub async fn script() -> Response {
+    let mut response = (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        crate::app::live::SCRIPT,
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+fn unknown_location(state: &ApiState) -> Response {
+    message(
+        state,
+        StatusCode::NOT_FOUND,
+        "This check-in link is not in use",
+        &["Please ask at the desk."],
+        None,
+    )
+}
+
+/// `GET /visit/{location}`: the kiosk's form (also where the printed QR code leads).
+pub async fn kiosk(State(state): State<ApiState>, Path(location): Path<String>) -> Response {
+    kiosk_page(&state, &location, None, StatusCode::OK)
+}
+
+fn kiosk_page(
+    state: &ApiState,
+    location: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let desk = state.service.desk();
+    let Some(l) = desk.visits.location(location) else {
+        return unknown_location(state);
+    };
+    let types: Vec<_> = desk
+        .visits
+        .types
+        .iter()
+        .filter(|t| !desk.visits.counters_for(&l.name, &t.name).is_empty())
+        .map(|t| context! { name => t.name, label => t.label })
+        .collect();
+    render_with(
+        status,
+        "kiosk.html",
+        context! {
+            business => state.pages.business,
+            title => format!("Check in · {}", l.label),
+            zone => state.pages.zone,
+            location => l.name,
+            location_label => l.label,
+            types,
+            error,
+        },
+        LIVE_CSP,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CheckInForm {
+    #[serde(default)]
+    visit_type: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+}
+
+fn optional(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+/// `POST /visit/{location}`: joins the queue, then shows the visitor their own page.
+pub async fn check_in(
+    State(state): State<ApiState>,
+    Path(location): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CheckInForm>,
+) -> Response {
+    // A form posted from another site is not a visitor at our kiosk.
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site")
+    {
+        return message(
+            &state,
+            StatusCode::FORBIDDEN,
+            "Please check in on our own page",
+            &["Scan the code at the desk, or ask a member of staff."],
+            None,
+        );
+    }
+    if state.service.desk().visits.location(&location).is_none() {
+        return unknown_location(&state);
+    }
+    let email = optional(&form.email);
+    let request = CheckIn {
+        location: location.clone(),
+        visit_type: form.visit_type.trim().to_string(),
+        first_name: form.first_name,
+        email,
+        phone: optional(&form.phone),
+        by: None,
+    };
+    let now = Timestamp::now();
+    let checked_in = match state.service.check_in(request, now).await {
+        Ok(c) => c,
+        Err(VisitError::Invalid(e)) => {
+            return kiosk_page(
+                &state,
+                &location,
+                Some(&e.to_string()),
+                StatusCode::BAD_REQUEST,
+            )
+        }
+        Err(VisitError::Store(e)) => return ApiError::from(e).into_response(),
+        Err(e) => {
+            return kiosk_page(
+                &state,
+                &location,
+                Some(&e.to_string()),
+                StatusCode::BAD_REQUEST,
+            )
+        }
+    };
+    let token = match state
+        .service
+        .mint_status_token(&checked_in.customer, VISIT_LINK_FOR, now)
+        .await
+    {
+        Ok(token) => token,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    Redirect::to(&format!("/c/{token}/visit/{}", checked_in.reference)).into_response()
+}
+
+/// The visitor's fragment now; `None` when the visit is not theirs (or gone from the board's window).
+async fn visit_now(state: &ApiState, customer: &str, reference: &str) -> Option<String> {
+    let now = Timestamp::now();
+    let status = state
+        .service
+        .visit_status(customer, reference, now)
+        .await
+        .ok()??;
+    let range = status.estimate.as_ref().map(range_words);
+    Some(html(
+        "visit_now.html",
+        context! {
+            visit => status,
+            state => status.state.as_str(),
+            range,
+            waiting => status.state == VisitState::Waiting,
+        },
+    ))
+}
+
+/// `GET /c/{token}/visit/{ref}`: where they are in the queue, live.
+pub async fn visit_page(
+    State(state): State<ApiState>,
+    Path((token, reference)): Path<(String, String)>,
+) -> Response {
+    let link = match checked(&state, &token).await {
+        Ok(link) => link,
+        Err(page) => return page,
+    };
+    let Some(now_html) = visit_now(&state, &link.customer, &reference).await else {
+        return not_valid(&state);
+    };
+    page(
+        "visit.html",
+        context! {
+            business => state.pages.business,
+            title => "Your place in the queue",
+            zone => state.pages.zone,
+            token,
+            reference,
+            now_html,
+        },
+    )
+}
+
+/// `GET /c/{token}/visit/{ref}/events`: the same fragment, each time it changes.
+pub async fn visit_events(
+    State(state): State<ApiState>,
+    Path((token, reference)): Path<(String, String)>,
+) -> Response {
+    let link = match checked(&state, &token).await {
+        Ok(link) => link,
+        Err(page) => return page,
+    };
+    let changed = state.service.visits_changed();
+    let customer = link.customer;
+    crate::app::live::updates(changed, move || {
+        let (state, customer, reference) = (state.clone(), customer.clone(), reference.clone());
+        async move { visit_now(&state, &customer, &reference).await }
+    })
+    .into_response()
+}
+
+/// The display's fragment now: called visitors with their counter, the next few, each type's wait.
+async fn display_now(state: &ApiState, location: &str) -> Option<String> {
+    let now = Timestamp::now();
+    let boards = state.service.boards(Some(location), now).await.ok()?;
+    let board = boards.into_iter().next()?;
+    let called: Vec<_> = board
+        .serving
+        .iter()
+        .filter(|r| r.state == VisitState::Called)
+        .map(|r| context! { name => r.first_name, counter => r.counter, label => r.type_label })
+        .collect();
+    let next: Vec<_> = board
+        .waiting
+        .iter()
+        .take(8)
+        .map(|r| context! { name => r.first_name, label => r.type_label })
+        .collect();
+    let types: Vec<_> = board
+        .types
+        .iter()
+        .map(|t| context! { label => t.label, waiting => t.waiting, range => range_words(&t.estimate) })
+        .collect();
+    Some(html(
+        "display_now.html",
+        context! { called, next, types, label => board.label },
+    ))
+}
+
+/// `GET /visit/{location}/display`: for a screen in the waiting area.
+pub async fn display(State(state): State<ApiState>, Path(location): Path<String>) -> Response {
+    let Some(l) = state.service.desk().visits.location(&location).cloned() else {
+        return unknown_location(&state);
+    };
+    let Some(now_html) = display_now(&state, &l.name).await else {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the queue could not be read",
+        )
+        .into_response();
+    };
+    page(
+        "display.html",
+        context! {
+            business => state.pages.business,
+            title => format!("Now serving · {}", l.label),
+            zone => state.pages.zone,
+            location => l.name,
+            now_html,
+        },
+    )
+}
+
+/// `GET /visit/{location}/display/events`.
+pub async fn display_events(
+    State(state): State<ApiState>,
+    Path(location): Path<String>,
+) -> Response {
+    if state.service.desk().visits.location(&location).is_none() {
+        return unknown_location(&state);
+    }
+    let changed = state.service.visits_changed();
+    crate::app::live::updates(changed, move || {
+        let (state, location) = (state.clone(), location.clone());
+        async move { display_now(&state, &location).await }
+    })
+    .into_response()
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SummaryQuery {
+    /// Start of the period (RFC 3339); default: 30 days before `to`.
+    from: Option<String>,
+    /// End of the period (RFC 3339, exclusive); default: now.
+    to: Option<String>,
+    /// `type` (default), `location`, `staff` or `hour`.
+    by: Option<String>,
+}
+
+/// The front desk's figures for a period: waits and service times (p50/p90), share over the target,
+/// abandonment, no-shows, transfers, visits per hour, per staff member the visits served and time serving;
+/// the quoted estimates' accuracy; and a weekday × hour heatmap of waits.
+#[utoipa::path(get, path = "/v1/visits/summary", params(SummaryQuery),
+    responses((status = 200, description = "Figures per group", body = serde_json::Value),
+              (status = 400, description = "A bad parameter", body = crate::app::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn summary(
+    State(state): State<ApiState>,
+    Query(query): Query<SummaryQuery>,
+) -> Result<Json<VisitsReport>, ApiError> {
+    let now = Timestamp::now();
+    let time = |field: &str, text: &Option<String>| -> Result<Option<Timestamp>, ApiError> {
+        text.as_deref()
+            .map(|t| crate::domain::event::parse_timestamp(field, t))
+            .transpose()
+            .map_err(|e| ApiError::bad_request("invalid_parameter", e.to_string()))
+    };
+    let to = time("to", &query.to)?.unwrap_or(now);
+    let from =
+        time("from", &query.from)?.unwrap_or_else(|| to - SignedDuration::from_hours(24 * 30));
+    if from >= to {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            "`from` must be before `to`",
+        ));
+    }
+    let by = group_by(query.by.as_deref())
+        .map_err(|e| ApiError::bad_request("invalid_parameter", format!("by: {e}")))?;
+    Ok(Json(state.service.visits_report(by, from, to, now).await?))
+}
