@@ -32,3 +32,4 @@ mod stage_updates;
 mod status_page;
 mod store;
 mod surveys;
+mod visits;
