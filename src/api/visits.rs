@@ -243,8 +243,8 @@ async fn display_now(state: &ApiState, location: &str) -> Option<String> {
     let called: Vec<_> = board
         .serving
         .iter()
-        .filter(|r| r.state == VisitState::Called)
-        .map(|r| context! { name => r.first_name, counter => r.counter, label => r.type_label })
+        .filter(|r| matches!(r.state, VisitState::Called | VisitState::Serving))
+        .map(|r| context! { name => r.first_name, counter => r.counter, label => r.type_label, called => r.state == VisitState::Called })
         .collect();
     let next: Vec<_> = board
         .waiting

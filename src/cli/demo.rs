@@ -31,6 +31,10 @@ pub struct DemoArgs {
     /// Where `--serve` listens (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080", requires = "serve")]
     listen: std::net::SocketAddr,
+    /// With --serve: keep the front desk still (by default visitors keep checking in and staff call, serve
+    /// and finish them, so the board is live).
+    #[arg(long, requires = "serve")]
+    no_live_desk: bool,
 }
 
 pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
@@ -151,7 +155,12 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<ExitCode> {
             }
             None => None,
         };
-        return super::serve::serve(&config, store, args.listen, move |address| {
+        let live_desk = !args.no_live_desk;
+        return super::serve::serve(&config, store, args.listen, move |address, service| {
+            if live_desk {
+                tokio::spawn(crate::demo::live_desk::run(service.clone()));
+                println!("\nThe front desk is live: http://{address}/board (--no-live-desk keeps it still)");
+            }
             println!("\nDashboard: http://{address}/login  (Ctrl-C stops it)");
             for (role, email, password) in &logins {
                 println!("  {role:<8} {email:<22} password {password}");

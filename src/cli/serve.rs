@@ -21,7 +21,7 @@ pub struct ServeArgs {
 pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode> {
     let config = super::load_config(cli)?;
     let store = super::open_store(&cli.db_or("./seen.db"), &config).await?;
-    serve(&config, store, args.listen, |_| ()).await
+    serve(&config, store, args.listen, |_, _| ()).await
 }
 
 /// Serves the API and the dashboard, and runs the jobs, until a shutdown signal. `started` is told the
@@ -30,7 +30,7 @@ pub async fn serve(
     config: &Config,
     store: Arc<dyn Store>,
     listen: SocketAddr,
-    started: impl FnOnce(SocketAddr),
+    started: impl FnOnce(SocketAddr, &crate::service::Service),
 ) -> Result<ExitCode> {
     let app = App::build(config, store, listen, Jobs::ALL).await?;
     let address = app.address();
@@ -40,7 +40,7 @@ pub async fn serve(
     if let Some(metrics_address) = app.metrics_address() {
         println!("seen metrics on http://{metrics_address}/metrics");
     }
-    started(address);
+    started(address, app.service());
     tracing::info!(%address, config = %config.origin, "serving");
     app.run_until_stopped(stop).await?;
     Ok(ExitCode::SUCCESS)

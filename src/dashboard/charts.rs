@@ -818,4 +818,3 @@ mod tests {
         assert!((nice_step(0.3, 4.0) - 0.1).abs() < 1e-12);
     }
 }
-

@@ -19,6 +19,7 @@
 mod app;
 mod customer;
 mod front_desk;
+pub mod live_desk;
 pub mod mailbox;
 mod messages;
 mod output;

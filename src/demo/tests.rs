@@ -657,3 +657,89 @@ fn the_mailbox_is_deterministic_and_every_mail_reads_as_intended() {
         assert!(mails.iter().any(|m| m.raw.contains(needle)), "no {what}");
     }
 }
+
+/// The front desk speaks the visit vocabulary as a real desk would: every check-in names a configured type,
+/// the location, the visitor's first name and a quote; every call and service is by a demo login at a counter
+/// serving the visit's type (after a transfer, the new type); about two quotes in three hold the actual wait.
+#[test]
+fn the_front_desk_is_believable() {
+    use super::front_desk::{visit_type, COUNTERS, LOCATION};
+    use crate::domain::visit::{accuracy, fold, State};
+    let opts = DemoOptions::new(5, 400, end());
+    let events: Vec<Event> = collect(&opts).into_iter().flatten().collect();
+    let mut names: HashMap<&str, &str> = HashMap::new();
+    for e in &events {
+        if let Some(name) = e.profile.name.as_deref() {
+            names.entry(e.customer.as_str()).or_insert(name);
+        }
+    }
+    // Events are in time order within a block, and a customer's are all in one block.
+    let mut types: HashMap<&str, String> = HashMap::new();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in events.iter().filter(|e| e.kind.starts_with("visit.")) {
+        *counts.entry(e.kind.as_str()).or_default() += 1;
+        assert_eq!(e.channel.as_deref(), Some("in_person"));
+        let r = e.reference.as_deref().unwrap();
+        assert!(r.starts_with("VIS-"), "{r}");
+        let p = props(e);
+        let text = |key: &str| p.get(key).and_then(Value::as_str).unwrap_or_default();
+        match e.kind.as_str() {
+            "visit.queued" => {
+                assert!(visit_type(text("visit_type")).is_some(), "{p:?}");
+                assert_eq!(text("location"), LOCATION);
+                let first = names[e.customer.as_str()].split(' ').next().unwrap();
+                assert_eq!(text("first_name"), first);
+                let quote = &p["estimate"];
+                let (low, high) = (quote["low_s"].as_i64(), quote["high_s"].as_i64());
+                assert!(low.unwrap() >= 0 && low < high, "{quote}");
+                assert!(quote["counters"].as_u64().unwrap() >= 1, "{quote}");
+                assert!(quote["ahead"].is_u64() && quote["basis"] == "history");
+                types.insert(r, text("visit_type").to_string());
+            }
+            "visit.called" | "visit.served" => {
+                assert!(text("by").ends_with("@demo.example"), "{p:?}");
+                let t = visit_type(&types[r]).unwrap();
+                let counter = COUNTERS.iter().position(|c| *c == text("counter"));
+                assert!(
+                    counter.is_some_and(|c| t.counters.contains(&c)),
+                    "{} does not serve {}",
+                    text("counter"),
+                    t.name
+                );
+            }
+            "visit.transferred" => {
+                assert_eq!(text("from_type"), types[r]);
+                assert_ne!(text("visit_type"), text("from_type"));
+                assert!(visit_type(text("visit_type")).is_some());
+                assert!(text("by").ends_with("@demo.example"));
+                types.insert(r, text("visit_type").to_string());
+            }
+            "visit.finished" | "visit.no_show" => {
+                assert!(text("by").ends_with("@demo.example"), "{p:?}")
+            }
+            _ => {}
+        }
+    }
+    println!("visit events {counts:?}");
+    for kind in ["finished", "transferred", "no_show", "left"] {
+        assert!(
+            counts.contains_key(format!("visit.{kind}").as_str()),
+            "no {kind}"
+        );
+    }
+    let visits = fold(&events);
+    assert_eq!(visits.len(), counts["visit.queued"]);
+    let finished = visits.iter().filter(|v| v.state == State::Finished).count();
+    let left = visits.iter().filter(|v| v.state == State::Left).count();
+    assert!(
+        finished * 10 > visits.len() * 8,
+        "{finished} of {}",
+        visits.len()
+    );
+    assert!(left * 100 < visits.len() * 10, "{left} of {}", visits.len());
+    let quoted = accuracy(&visits, Timestamp::MIN, Timestamp::MAX);
+    println!("{} visits; {quoted:?}", visits.len());
+    assert!(quoted.quoted > 300, "{quoted:?}");
+    let share = quoted.within_share.unwrap();
+    assert!((50.0..=85.0).contains(&share), "{quoted:?}");
+}

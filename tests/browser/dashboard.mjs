@@ -21,7 +21,7 @@ function check(condition, message) {
 
 // Start the demo and read its address and logins from stdout.
 const dir = mkdtempSync(join(tmpdir(), 'seen-browser-'));
-const server = spawn(bin, ['--db', join(dir, 'demo.db'), 'demo', '--customers', '400', '--serve', '--listen', '127.0.0.1:0'], {
+const server = spawn(bin, ['--db', join(dir, 'demo.db'), 'demo', '--customers', '400', '--serve', '--listen', '127.0.0.1:0', '--no-live-desk'], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const started = new Promise((resolve, reject) => {

@@ -56,6 +56,47 @@ fn the_dashboard_works_in_a_real_browser() {
     );
 }
 
+/// The front desk (`tests/browser/visits.mjs`, against the real `seen demo --serve`): a visitor checks in at
+/// the kiosk on a 390 px phone and lands on their own page with their place in the queue; staff call, serve
+/// and finish them on the board for desk-1; the visitor's page and the waiting-room display follow each step
+/// live, without a reload; a manager's `/visits` shows the figures and the heatmap; axe-core finds no serious
+/// or critical violation on the kiosk, the visitor's page, the display or the board.
+#[test]
+fn the_front_desk_works_in_a_real_browser() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("tests/browser");
+    let chromium = prerequisites::chromium();
+    let node = prerequisites::node();
+    prerequisites::browser_modules(&dir);
+    let screenshots = root.join("target/screenshots");
+    let output = Command::new(node)
+        .arg("visits.mjs")
+        .current_dir(&dir)
+        .env("SEEN_BIN", assert_cmd::cargo::cargo_bin("seen"))
+        .env("SCREENSHOTS", &screenshots)
+        .env("CHROMIUM", chromium)
+        .output()
+        .expect("running node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("all front desk checks passed"),
+        "browser test failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    screenshots_taken(
+        &screenshots,
+        &[
+            "visit-checkin",
+            "visit-waiting",
+            "board",
+            "visit-called",
+            "display",
+            "visit-finished",
+            "visits-figures",
+        ],
+    );
+}
+
 /// The customer's side (`tests/browser/customer.mjs`): a real email caught by the test SMTP server carries
 /// the status link; the customer opens it on a 390 px phone (and a 1280 px screen), sees the open request
 /// and its promised time in their zone, axe-core finds no violation, they tap "Nobody got back to me"; the
