@@ -2,7 +2,8 @@
 //! loopback) with 20 locations (3 counters each, the 5 built-in visit types), 28 days of finished visits
 //! (`SEEN_BENCH_HISTORY` per location and day, default 40: 22 400 visits, ~90 000 events) and 1 000 people
 //! waiting now (50 per location). Measures, after one warm-up each:
-//! - the board (`GET /board/{location}`, logged in, a location at random): `SEEN_BENCH_REQUESTS` (200);
+//! - the board (`GET /board/{location}`, logged in, a location at random): `SEEN_BENCH_REQUESTS` (200), and
+//!   half as many right after a check-in at that location (the board window read again);
 //! - check-in (`POST /visit/{location}`, the kiosk form, which quotes an estimate and stores `visit.queued`);
 //! - SSE fan-out: `SEEN_BENCH_PAGES` (500) display pages of one location connected to
 //!   `/visit/{location}/display/events`; one staff call there; the time until each page received the change
@@ -353,6 +354,26 @@ fn main() {
                 check_in_ms.push(t.elapsed().as_secs_f64() * 1000.0);
             }
         }
+        // The board right after a change (a check-in at that location): the window is read again.
+        let mut fresh_ms = Vec::new();
+        for k in 0..requests / 2 {
+            let l = (rng.next() * LOCATIONS as f64) as usize;
+            let response = client
+                .post(format!("{base}/visit/l{l:02}"))
+                .form(&[
+                    ("visit_type", TYPES[k % TYPES.len()]),
+                    ("first_name", "Fresh"),
+                ])
+                .send()
+                .await
+                .expect("check in");
+            assert_eq!(response.status(), 303);
+            let t = Instant::now();
+            let response = board(l).await.expect("board");
+            assert_eq!(response.status(), 200);
+            response.bytes().await.expect("body");
+            fresh_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
         // Fan-out: `pages` display pages of l00, each waiting for its first update, then one call per round.
         let connect = Instant::now();
         let mut streams = Vec::with_capacity(pages);
@@ -419,11 +440,13 @@ fn main() {
         format!(
             "| what | p50 | p95 | min–max | n |\n|---|---|---|---|---|\n\
              | board `GET /board/{{location}}` (1 000 waiting, 20 locations) | {} |\n\
+             | board right after a check-in there (the window read again) | {} |\n\
              | check-in `POST /visit/{{location}}` | {} |\n\
              | SSE fan-out: a call reaches each of {pages} connected display pages | {} |\n\
              | SSE fan-out: the last of {pages} pages, per call | {} |\n\n\
              {pages} pages connected (first update each) in {connect_s:.2} s.\n",
             summary(board_ms),
+            summary(fresh_ms),
             summary(check_in_ms),
             summary(fan_ms),
             summary(last_ms),

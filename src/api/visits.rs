@@ -238,8 +238,7 @@ pub async fn visit_events(
 /// The display's fragment now: called visitors with their counter, the next few, each type's wait.
 async fn display_now(state: &ApiState, location: &str) -> Option<String> {
     let now = Timestamp::now();
-    let boards = state.service.boards(Some(location), now).await.ok()?;
-    let board = boards.into_iter().next()?;
+    let board = state.service.shared_board(location, now).await.ok()??;
     let called: Vec<_> = board
         .serving
         .iter()

@@ -854,6 +854,12 @@ impl Config {
         if file.visit_types.is_empty() && file.policies.iter().any(|p| p.name == file.visits.policy)
         {
             file.visit_types = defaults.visit_types;
+            // At the file's own locations the built-in counter names mean nothing: every counter serves them.
+            if !file.visits.locations.is_empty() {
+                for t in &mut file.visit_types {
+                    t.counters.clear();
+                }
+            }
         }
         let invalid = |message: String| ConfigError::Invalid {
             origin: origin.to_string(),

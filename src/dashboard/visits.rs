@@ -213,14 +213,13 @@ pub async fn board_events(
             csrf.clone(),
         );
         async move {
-            let boards = state
+            let board = state
                 .service
-                .boards(Some(&location), Timestamp::now())
+                .shared_board(&location, Timestamp::now())
                 .await
-                .ok()?;
-            let board = boards.first()?;
+                .ok()??;
             Some(fragment(board_context(
-                board,
+                &board,
                 counter.as_deref(),
                 &csrf,
                 &state,

@@ -33,6 +33,9 @@ pub struct Desk {
     current: Mutex<Option<Current>>,
     times: Mutex<Option<(Timestamp, Arc<ServiceTimes>)>>,
     changed: watch::Sender<u64>,
+    /// Each location's board as last computed, with the change counter it saw: the live pages of one location
+    /// (hundreds of display screens and boards) share one computation per change and second.
+    boards: Mutex<std::collections::HashMap<String, (u64, std::time::Instant, Arc<Board>)>>,
     /// "You're next" rows this node queued (the outbox key makes them unique anyway; this spares the
     /// store a lookup on every pass).
     notified: Mutex<std::collections::HashSet<String>>,
@@ -59,6 +62,7 @@ impl Desk {
             times: Mutex::new(None),
             changed: watch::channel(0).0,
             notified: Mutex::default(),
+            boards: Mutex::default(),
         }
     }
 
@@ -315,6 +319,32 @@ impl Service {
         let times = self.service_times(now).await?;
         let slot = times.for_slot(visit_type, visit::hour_of_week(now, &desk.zone));
         Ok(visit::estimate(ahead, counters, slot, prior))
+    }
+
+    /// One location's board, shared by every live page of it: computed again when this node stored a visit
+    /// event since, or after a second (waits move on; other nodes write). `None` for an unknown location.
+    pub async fn shared_board(
+        &self,
+        location: &str,
+        now: Timestamp,
+    ) -> Result<Option<Arc<Board>>, StoreError> {
+        let version = *self.desk.changed.borrow();
+        // Held while computing: the pages woken by one change wait for the first one's board.
+        let mut boards = self.desk.boards.lock().await;
+        if let Some((seen, at, board)) = boards.get(location) {
+            if *seen == version && at.elapsed() < Duration::from_secs(1) {
+                return Ok(Some(board.clone()));
+            }
+        }
+        let Some(board) = self.boards(Some(location), now).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        let board = Arc::new(board);
+        boards.insert(
+            location.to_string(),
+            (version, std::time::Instant::now(), board.clone()),
+        );
+        Ok(Some(board))
     }
 
     /// Every location's board (or one), now.
