@@ -35,11 +35,14 @@ pub struct Desk {
     changed: watch::Sender<u64>,
     /// Each location's board as last computed, with the change counter it saw: the live pages of one location
     /// (hundreds of display screens and boards) share one computation per change and second.
-    boards: Mutex<std::collections::HashMap<String, (u64, std::time::Instant, Arc<Board>)>>,
+    boards: Mutex<std::collections::HashMap<String, SharedBoard>>,
     /// "You're next" rows this node queued (the outbox key makes them unique anyway; this spares the
     /// store a lookup on every pass).
     notified: Mutex<std::collections::HashSet<String>>,
 }
+
+/// A location's board, the change counter it saw, and when it was computed.
+type SharedBoard = (u64, std::time::Instant, Arc<Board>);
 
 struct Current {
     version: u64,
