@@ -320,9 +320,134 @@ pub fn verify_status_link(
     Ok(link)
 }
 
+/// What a visitor's own queue link (`/v/{token}`) binds: one visit of one customer, the key that signed it,
+/// when it was issued (a revocation of the customer's links covers it too) and when it stops working. It shows
+/// that visit only: the kiosk hands it to whoever checked in, whose email or phone nobody verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitLink {
+    pub customer: String,
+    pub reference: String,
+    pub kid: i64,
+    pub issued: Timestamp,
+    pub expires: Timestamp,
+}
+
+fn visit_link_parts<'a>(customer: &'a str, reference: &'a str, numbers: &'a str) -> [&'a [u8]; 6] {
+    [
+        b"visit\n",
+        customer.as_bytes(),
+        b"\n",
+        reference.as_bytes(),
+        b"\n",
+        numbers.as_bytes(),
+    ]
+}
+
+/// `HEX(customer).HEX(ref).KID.ISSUED.EXPIRES.HMAC` (issued in milliseconds, expires in seconds), signed with
+/// key `kid`'s secret, under its own domain ("visit"): a visit link is never a status link.
+pub fn visit_link_token(secret: &str, link: &VisitLink) -> String {
+    let numbers = format!(
+        "{}.{}.{}",
+        link.kid,
+        link.issued.as_millisecond(),
+        link.expires.as_second()
+    );
+    let tag = hmac_sha256(
+        secret,
+        &visit_link_parts(&link.customer, &link.reference, &numbers),
+    );
+    format!(
+        "{}.{}.{numbers}.{}",
+        hex::encode(&link.customer),
+        hex::encode(&link.reference),
+        hex::encode(&tag[..16])
+    )
+}
+
+/// Checks a visit link: form, key (`secret_of(kid)`, `None` for an unknown or retired key), signature, expiry.
+/// Revocation needs the store: the caller checks `issued`.
+pub fn verify_visit_link(
+    token: &str,
+    now: Timestamp,
+    secret_of: impl Fn(i64) -> Option<String>,
+) -> Option<VisitLink> {
+    let parts: Vec<&str> = token.split('.').collect();
+    let [customer, reference, kid, issued, expires, sig] = parts.as_slice() else {
+        return None;
+    };
+    if [customer, reference, sig]
+        .iter()
+        .any(|p| p.is_empty() || !lower_hex(p))
+    {
+        return None;
+    }
+    let number = |text: &str| {
+        text.parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0 && n.to_string() == text)
+    };
+    let (kid, issued_ms, expires_s) = (number(kid)?, number(issued)?, number(expires)?);
+    let text = |h: &str| hex::decode(h).ok().and_then(|b| String::from_utf8(b).ok());
+    let (customer, reference) = (text(customer)?, text(reference)?);
+    let given = hex::decode(sig).ok()?;
+    let secret = secret_of(kid)?;
+    let numbers = format!("{kid}.{issued_ms}.{expires_s}");
+    if given.len() != 16
+        || !verify_hmac_sha256(
+            &secret,
+            &visit_link_parts(&customer, &reference, &numbers),
+            &given,
+        )
+    {
+        return None;
+    }
+    let link = VisitLink {
+        customer,
+        reference,
+        kid,
+        issued: Timestamp::from_millisecond(issued_ms).ok()?,
+        expires: Timestamp::from_second(expires_s).ok()?,
+    };
+    (now <= link.expires).then_some(link)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn visit_links_bind_one_visit_and_are_not_status_links() {
+        let now: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        let link = VisitLink {
+            customer: "c1".into(),
+            reference: "V-1".into(),
+            kid: 3,
+            issued: now,
+            expires: now + jiff::SignedDuration::from_hours(24),
+        };
+        let token = visit_link_token("k3", &link);
+        let secret = |kid: i64| (kid == 3).then(|| "k3".to_string());
+        assert_eq!(verify_visit_link(&token, now, secret), Some(link.clone()));
+        // Another visit's ref, a wrong key, a retired key, after expiry: nothing.
+        let other = token.replacen(&hex::encode("V-1"), &hex::encode("V-2"), 1);
+        assert_eq!(verify_visit_link(&other, now, secret), None);
+        assert_eq!(verify_visit_link(&token, now, |_| Some("x".into())), None);
+        assert_eq!(verify_visit_link(&token, now, |_| None), None);
+        let later = now + jiff::SignedDuration::from_hours(25);
+        assert_eq!(verify_visit_link(&token, later, secret), None);
+        // A status link signed with the same key does not open a visit page, nor the other way round.
+        let status = status_link_token(
+            "k3",
+            &StatusLink {
+                customer: "c1".into(),
+                kid: 3,
+                issued: now,
+                expires: link.expires,
+            },
+        );
+        assert_eq!(verify_visit_link(&status, now, secret), None);
+        assert!(verify_status_link(&token, now, secret).is_err());
+    }
 
     #[test]
     fn passwords_hash_with_argon2id_and_verify() {

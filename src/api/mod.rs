@@ -126,6 +126,8 @@ pub fn router(state: ApiState) -> Router {
             "/c/{token}/visit/{reference}/events",
             get(visits::visit_events),
         )
+        .route("/v/{token}", get(visits::own_visit_page))
+        .route("/v/{token}/events", get(visits::own_visit_events))
         .route("/visit/live.js", get(visits::script))
         .route(
             "/visit/{location}",

@@ -161,15 +161,21 @@ pub async fn check_in(
             )
         }
     };
+    // A link to this visit only: whoever stands at the kiosk may have typed someone else's email.
     let token = match state
         .service
-        .mint_status_token(&checked_in.customer, VISIT_LINK_FOR, now)
+        .mint_visit_token(
+            &checked_in.customer,
+            &checked_in.reference,
+            VISIT_LINK_FOR,
+            now,
+        )
         .await
     {
         Ok(token) => token,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    Redirect::to(&format!("/c/{token}/visit/{}", checked_in.reference)).into_response()
+    Redirect::to(&format!("/v/{token}")).into_response()
 }
 
 /// The visitor's fragment now; `None` when the visit is not theirs (or gone from the board's window).
@@ -201,8 +207,35 @@ pub async fn visit_page(
         Ok(link) => link,
         Err(page) => return page,
     };
-    let Some(now_html) = visit_now(&state, &link.customer, &reference).await else {
-        return not_valid(&state);
+    let live = format!("/c/{token}/visit/{reference}/events");
+    visit_page_of(&state, &link.customer, &reference, live, Some(token)).await
+}
+
+/// `GET /v/{token}`: the page a kiosk check-in lands on (this visit only).
+pub async fn own_visit_page(State(state): State<ApiState>, Path(token): Path<String>) -> Response {
+    let link = match state
+        .service
+        .check_visit_link(&token, Timestamp::now())
+        .await
+    {
+        Ok(Some(link)) => link,
+        Ok(None) => return not_valid(&state),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let live = format!("/v/{token}/events");
+    visit_page_of(&state, &link.customer, &link.reference, live, None).await
+}
+
+/// `status`: the customer's status token, when they came through it (their page links back to it).
+async fn visit_page_of(
+    state: &ApiState,
+    customer: &str,
+    reference: &str,
+    live: String,
+    status: Option<String>,
+) -> Response {
+    let Some(now_html) = visit_now(state, customer, reference).await else {
+        return not_valid(state);
     };
     page(
         "visit.html",
@@ -210,11 +243,34 @@ pub async fn visit_page(
             business => state.pages.business,
             title => "Your place in the queue",
             zone => state.pages.zone,
-            token,
-            reference,
+            status,
+            live,
             now_html,
         },
     )
+}
+
+/// `GET /v/{token}/events`.
+pub async fn own_visit_events(
+    State(state): State<ApiState>,
+    Path(token): Path<String>,
+) -> Response {
+    let link = match state
+        .service
+        .check_visit_link(&token, Timestamp::now())
+        .await
+    {
+        Ok(Some(link)) => link,
+        Ok(None) => return not_valid(&state),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let changed = state.service.visits_changed();
+    crate::app::live::updates(changed, move || {
+        let (state, customer, reference) =
+            (state.clone(), link.customer.clone(), link.reference.clone());
+        async move { visit_now(&state, &customer, &reference).await }
+    })
+    .into_response()
 }
 
 /// `GET /c/{token}/visit/{ref}/events`: the same fragment, each time it changes.

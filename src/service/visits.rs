@@ -469,7 +469,7 @@ impl Service {
             .map_err(VisitError::Invalid)?;
         let known = match (&email, &phone) {
             (Some(email), _) => {
-                self.find_customer(email, |r| {
+                self.find_customer(email, now, |r| {
                     r.email
                         .as_deref()
                         .is_some_and(|e| e.eq_ignore_ascii_case(email))
@@ -478,7 +478,7 @@ impl Service {
             }
             (None, Some(phone)) => {
                 let digits = CustomerSearch::phone_digits(phone);
-                self.find_customer(phone, |r| {
+                self.find_customer(phone, now, |r| {
                     r.phone.as_deref().is_some_and(|p| {
                         !digits.is_empty() && CustomerSearch::phone_digits(p) == digits
                     })
@@ -535,15 +535,13 @@ impl Service {
     async fn find_customer(
         &self,
         text: &str,
+        now: Timestamp,
         same: impl Fn(&crate::store::CustomerRecord) -> bool,
     ) -> Result<Option<String>, StoreError> {
         let Some(search) = CustomerSearch::new(text) else {
             return Ok(None);
         };
-        let found = self
-            .store
-            .search_customers(&search, Timestamp::now(), 5)
-            .await?;
+        let found = self.store.search_customers(&search, now, 5).await?;
         Ok(found
             .hits
             .into_iter()
@@ -834,3 +832,51 @@ impl Service {
 
 /// What a sent "you're next" records (it keeps no promise: the visitor is still waiting).
 pub const NOTIFIED: &str = "visit.notified";
+
+impl Service {
+    /// A visit link (`/v/{token}`) for one visit, signed with the current status-link key.
+    pub async fn mint_visit_token(
+        &self,
+        customer: &str,
+        reference: &str,
+        expires: SignedDuration,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
+        let key = self.signing_link_key().await?;
+        let link = crate::secrets::VisitLink {
+            customer: customer.to_string(),
+            reference: reference.to_string(),
+            kid: key.kid,
+            issued: now,
+            expires: now.saturating_add(expires).unwrap_or(Timestamp::MAX),
+        };
+        Ok(crate::secrets::visit_link_token(&key.secret, &link))
+    }
+
+    /// A visit link that verifies now: a live key, not expired, issued after the customer's last revocation,
+    /// for a customer Seen knows. `None` otherwise (the page shows the same for every failure).
+    pub async fn check_visit_link(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<crate::secrets::VisitLink>, StoreError> {
+        let keys = self.store.link_keys().await?;
+        let secret_of = |kid: i64| {
+            keys.iter()
+                .find(|k| k.kid == kid && k.retired_at.is_none())
+                .map(|k| k.secret.clone())
+        };
+        let Some(link) = crate::secrets::verify_visit_link(token, now, secret_of) else {
+            return Ok(None);
+        };
+        if let Some(revoked) = self.store.links_revoked_at(&link.customer).await? {
+            if link.issued <= revoked {
+                return Ok(None);
+            }
+        }
+        if self.store.customer(&link.customer).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(link))
+    }
+}

@@ -110,10 +110,12 @@ try {
   const box = await joinButton.boundingBox();
   check(box && box.height >= 44, `"Join the queue" is a comfortable tap target (${box && box.height} px high)`);
   await phone.screenshot({ path: join(shots, 'visit-checkin.png'), fullPage: true });
-  await Promise.all([phone.waitForURL(/\/c\/[^/]+\/visit\/[^/?#]+$/), joinButton.click()]);
+  await Promise.all([phone.waitForURL(/\/v\/[0-9a-f.]+$/), joinButton.click()]);
   const visitUrl = phone.url();
-  const reference = decodeURIComponent(visitUrl.split('/').pop());
-  check(true, `checked in: the visitor's own page is ${new URL(visitUrl).pathname.replace(/\/c\/[^/]+/, '/c/…')}`);
+  // The visit link binds HEX(customer).HEX(ref).…: the ref is its second part.
+  const reference = Buffer.from(visitUrl.split('/').pop().split('.')[1], 'hex').toString('utf8');
+  check(/^V-/.test(reference), `checked in: the visitor's own page is /v/… for visit ${reference}`);
+  check((await phone.locator('a', { hasText: 'Everything we promised you' }).count()) === 0, 'a kiosk link shows this visit only');
   check((await phone.locator('h1').innerText()).includes(`Hello ${name}, you're in the queue`), 'the page greets the visitor by name');
   const position = await phone.locator('#position').innerText();
   check(/^(You're next|1 person ahead of you|\d+ people ahead of you)$/.test(position.trim()), `#position shows their place: "${position}"`);

@@ -35,11 +35,13 @@ async fn check_in(app: &TestApp, visit_type: &str, name: &str, email: &str) -> (
         .unwrap();
     assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
     let location = response.headers()["location"].to_str().unwrap().to_string();
-    let reference = location.rsplit('/').next().unwrap().to_string();
-    assert!(
-        location.starts_with("/c/") && location.contains("/visit/V-"),
-        "{location}"
-    );
+    // A link to this visit only: /v/HEX(customer).HEX(ref).KID.ISSUED.EXPIRES.MAC
+    let token = location
+        .strip_prefix("/v/")
+        .unwrap_or_else(|| panic!("{location}"));
+    let reference =
+        String::from_utf8(hex::decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert!(reference.starts_with("V-"), "{location}");
     (location, reference)
 }
 
@@ -108,6 +110,23 @@ async fn check_in_quotes_an_estimate_and_keeps_it(backend: Backend) {
     let opened: Timestamp = serve["opened_at"].as_str().unwrap().parse().unwrap();
     let due: Timestamp = serve["due_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(due.duration_since(opened).as_secs(), 600);
+
+    // A kiosk visitor giving a known customer's email joins the queue as that customer, but their link shows
+    // this visit only: it is not that customer's status link (the email was never verified).
+    let (status, body) = app
+        .post_events(&json!([{ "id": "m-known", "type": "message.received", "customer": "cus-known",
+            "customer_email": "known@example.com", "ref": "T-9", "at": Timestamp::now().to_string() }]))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (known_page, known) = check_in(&app, "payment", "Kim", "KNOWN@example.com").await;
+    assert_eq!(visit_events(&app, &known).await[0].customer, "cus-known");
+    let (status, html) = page(&app, &known_page).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("Everything we promised you"), "{html}");
+    let token = known_page.strip_prefix("/v/").unwrap();
+    assert_eq!(page(&app, &format!("/c/{token}")).await.0, 404);
+    let tampered = token.replacen(&hex::encode(&known), &hex::encode(&cy), 1);
+    assert_eq!(page(&app, &format!("/v/{tampered}")).await.0, 404);
 
     // Bad check-ins: named, nothing stored.
     let response = client()
