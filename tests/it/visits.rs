@@ -15,6 +15,7 @@ use crate::common::sinks::{HookReceiver, SmtpSink};
 use crate::common::{spawn_app, spawn_app_stepped, Backend, TestApp};
 
 on_both_backends!(
+    estimates_are_judged_against_a_generated_history,
     check_in_quotes_an_estimate_and_keeps_it,
     staff_work_the_queue_and_every_step_is_an_event,
     youre_next_goes_once_and_never_twice,
@@ -442,6 +443,17 @@ async fn staff_work_the_queue_and_every_step_is_an_event(backend: Backend) {
     .await;
     assert_eq!(response.status(), 403);
     assert_eq!(visit_events(&app, &dan).await.len(), 1);
+    // The printable check-in QR code (SVG), for staff.
+    let qr = client()
+        .get(format!("{}/board/main/qr.svg", app.address))
+        .header("cookie", format!("seen_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(qr.status(), 200);
+    assert_eq!(qr.headers()["content-type"], "image/svg+xml");
+    let svg = qr.text().await.unwrap();
+    assert!(svg.contains("<svg") && svg.contains("<path"), "{svg}");
     // Without a login the board is not shown.
     let response = client()
         .get(format!("{}/board/main", app.address))
@@ -916,4 +928,51 @@ async fn figures_match_a_hand_computed_history(backend: Backend) {
             "{text}"
         );
     }
+}
+
+/// 60 visits with quoted ranges and the waits that followed, drawn from a fixed generator: the reported
+/// accuracy is the one computed here from the same numbers (median |actual − middle of the range|, share of
+/// actual waits inside the range), and 60 quotes mostly inside make the estimate trusted.
+async fn estimates_are_judged_against_a_generated_history(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let start: Timestamp = "2026-11-03T09:00:00Z".parse().unwrap();
+    let mut state = 42u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as i64
+    };
+    let (mut events, mut errors, mut within) = (Vec::new(), Vec::new(), 0u32);
+    for k in 0..60i64 {
+        let queued = start + jiff::SignedDuration::from_secs(k * 300);
+        let low = 60 * (next() % 10);
+        let high = low + 60 * (1 + next() % 6);
+        let wait = next() % 900;
+        errors.push((wait - (low + high) / 2).abs());
+        within += u32::from((low..=high).contains(&wait));
+        let r = format!("G-{k}");
+        events.push(json!({ "id": format!("g{k}q"), "type": "visit.queued", "customer": format!("g{k}"), "ref": r,
+            "at": queued.to_string(), "properties": { "visit_type": "enquiry", "location": "main",
+            "estimate": { "low_s": low, "high_s": high, "ahead": 1, "counters": 3, "basis": "history" } } }));
+        events.push(json!({ "id": format!("g{k}c"), "type": "visit.called", "customer": format!("g{k}"), "ref": r,
+            "at": (queued + jiff::SignedDuration::from_secs(wait)).to_string(), "properties": { "by": "x@venue.example" } }));
+    }
+    let (status, body) = app.post_events(&json!(events)).await;
+    assert_eq!(status, 200, "{body}");
+    errors.sort_unstable();
+    // Nearest rank, as every median in Seen.
+    let median = errors[(errors.len() * 50).div_ceil(100) - 1];
+    let share = 100.0 * f64::from(within) / 60.0;
+    let (_, report) = app
+        .get_json("/v1/visits/summary?from=2026-11-03T00:00:00Z&to=2026-11-04T00:00:00Z")
+        .await;
+    let accuracy = &report["accuracy"];
+    assert_eq!(accuracy["quoted"], json!(60), "{report}");
+    assert_eq!(accuracy["median_abs_error_s"], json!(median), "{report}");
+    assert!(
+        (accuracy["within_share"].as_f64().unwrap() - share).abs() < 1e-9,
+        "{report} vs {share}"
+    );
+    assert_eq!(accuracy["trusted"], json!(share >= 60.0), "{report}");
 }
