@@ -36,6 +36,8 @@ pub struct Desk {
     /// Each location's board as last computed, with the change counter it saw: the live pages of one location
     /// (hundreds of display screens and boards) share one computation per change and second.
     boards: Mutex<std::collections::HashMap<String, SharedBoard>>,
+    /// Service times are being learned again in the background.
+    learning: std::sync::atomic::AtomicBool,
     /// "You're next" rows this node queued (the outbox key makes them unique anyway; this spares the
     /// store a lookup on every pass).
     notified: Mutex<std::collections::HashSet<String>>,
@@ -66,6 +68,7 @@ impl Desk {
             changed: watch::channel(0).0,
             notified: Mutex::default(),
             boards: Mutex::default(),
+            learning: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -288,19 +291,49 @@ impl Service {
         Ok(visits)
     }
 
-    /// Service times learned from the history (`[visits] history`), at most `LEARN_EVERY` old.
+    /// Service times learned from the history (`[visits] history`). Learned once when first needed; after
+    /// `LEARN_EVERY` they are learned again in the background while the last ones keep answering (a
+    /// check-in never waits for weeks of history to be read, but the first).
     async fn service_times(&self, now: Timestamp) -> Result<Arc<ServiceTimes>, StoreError> {
-        let mut times = self.desk.times.lock().await;
-        if let Some((at, t)) = times.as_ref() {
-            if now.duration_since(*at) < LEARN_EVERY && *at <= now {
-                return Ok(t.clone());
+        let stale = {
+            let times = self.desk.times.lock().await;
+            match times.as_ref() {
+                Some((at, t)) if now.duration_since(*at) < LEARN_EVERY && *at <= now => {
+                    return Ok(t.clone())
+                }
+                Some((_, t)) => Some(t.clone()),
+                None => None,
             }
+        };
+        match stale {
+            Some(stale) => {
+                if !self
+                    .desk
+                    .learning
+                    .swap(true, std::sync::atomic::Ordering::SeqCst)
+                {
+                    let this = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = this.learn(now).await {
+                            tracing::warn!(error = %e, "front desk: learning service times");
+                        }
+                        this.desk
+                            .learning
+                            .store(false, std::sync::atomic::Ordering::SeqCst);
+                    });
+                }
+                Ok(stale)
+            }
+            None => self.learn(now).await,
         }
+    }
+
+    async fn learn(&self, now: Timestamp) -> Result<Arc<ServiceTimes>, StoreError> {
         let since = now - self.desk.visits.history;
         let events = self.store.visit_events(since, now).await?;
         let visits = visit::fold(&events);
         let learned = Arc::new(ServiceTimes::learn(&visits, &self.desk.zone, since, now));
-        *times = Some((now, learned.clone()));
+        *self.desk.times.lock().await = Some((now, learned.clone()));
         Ok(learned)
     }
 
