@@ -92,7 +92,9 @@ fn event_schema() -> Value {
 fn parameter_schema(path: &str, name: &str) -> Option<Value> {
     let id = |max: usize| json!({"type": "string", "pattern": optional_identifier_pattern(), "maxLength": max});
     Some(match (path, name) {
-        (_, "as_of") | (_, "since") | ("/v1/journeys/{name}", "from" | "to") => {
+        (_, "as_of")
+        | (_, "since")
+        | ("/v1/journeys/{name}" | "/v1/visits/summary", "from" | "to") => {
             json!({"type": "string", "pattern": TIMESTAMP_PATTERN})
         }
         ("/v1/journeys/{name}", "name") => {
@@ -117,6 +119,9 @@ fn parameter_schema(path: &str, name: &str) -> Option<Value> {
             crate::store::OutboxStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()}),
         ("/v1/outbox", "after") => {
             json!({"type": "string", "pattern": format!("^[^{CONTROL}]*$"), "maxLength": super::outbox::MAX_OUTBOX_KEY})
+        }
+        ("/v1/visits/summary", "by") => {
+            json!({"type": "string", "enum": ["type", "location", "staff", "hour"]})
         }
         ("/v1/surveys/summary", "by") => json!({"type": "string", "enum":
             ["all", "policy", "channel", "team", "survey", "day", "week", "month"]}),

@@ -3,6 +3,9 @@
 //! display (`/visit/{location}/display`, first names only), each live through Server-Sent Events; and
 //! `GET /v1/visits/summary` (bearer key). No `GET` changes anything: only the kiosk's `POST` checks in.
 
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -11,6 +14,7 @@ use jiff::{SignedDuration, Timestamp};
 use minijinja::context;
 use serde::Deserialize;
 
+use super::queries::Params;
 use super::status::{checked, html, message, not_valid, render_with};
 use super::ApiState;
 use crate::app::error::ApiError;
@@ -359,10 +363,13 @@ pub async fn display_events(
     .into_response()
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+/// The parameters of `GET /v1/visits/summary`, for its documentation (the handler reads them by name, so an
+/// unknown or repeated one is a JSON error like on every other route).
+#[derive(Debug, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[allow(dead_code)]
 pub struct SummaryQuery {
-    /// Start of the period (RFC 3339); default: 30 days before `to`.
+    /// Start of the period (RFC 3339); default: 30 days before `to`. At or after `to`: an empty period.
     from: Option<String>,
     /// End of the period (RFC 3339, exclusive); default: now.
     to: Option<String>,
@@ -375,29 +382,27 @@ pub struct SummaryQuery {
 /// the quoted estimates' accuracy; and a weekday × hour heatmap of waits.
 #[utoipa::path(get, path = "/v1/visits/summary", params(SummaryQuery),
     responses((status = 200, description = "Figures per group", body = serde_json::Value),
-              (status = 400, description = "A bad parameter", body = crate::app::error::ErrorBody)),
+              (status = 400, description = "A bad parameter", body = crate::app::error::ErrorBody),
+              (status = 401, description = "No valid API key", body = crate::app::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn summary(
     State(state): State<ApiState>,
-    Query(query): Query<SummaryQuery>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<VisitsReport>, ApiError> {
+    let params = Params::from(query, &["from", "to", "by"])?;
     let now = Timestamp::now();
-    let time = |field: &str, text: &Option<String>| -> Result<Option<Timestamp>, ApiError> {
-        text.as_deref()
+    let time = |field: &str| -> Result<Option<Timestamp>, ApiError> {
+        params
+            .0
+            .get(field)
             .map(|t| crate::domain::event::parse_timestamp(field, t))
             .transpose()
             .map_err(|e| ApiError::bad_request("invalid_parameter", e.to_string()))
     };
-    let to = time("to", &query.to)?.unwrap_or(now);
-    let from =
-        time("from", &query.from)?.unwrap_or_else(|| to - SignedDuration::from_hours(24 * 30));
-    if from >= to {
-        return Err(ApiError::bad_request(
-            "invalid_parameter",
-            "`from` must be before `to`",
-        ));
-    }
-    let by = group_by(query.by.as_deref())
+    let to = time("to")?.unwrap_or(now);
+    let from = time("from")?.unwrap_or_else(|| to - SignedDuration::from_hours(24 * 30));
+    // An empty period (from at or after to) has no visits: its figures are empty, not an error.
+    let by = group_by(params.0.get("by").map(String::as_str))
         .map_err(|e| ApiError::bad_request("invalid_parameter", format!("by: {e}")))?;
     Ok(Json(state.service.visits_report(by, from, to, now).await?))
 }
