@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::Row;
 
-use super::rows::{event_from_row, EVENT_COLUMNS};
+use super::rows::{event_from_row, events_with_customer, EVENT_COLUMNS};
 use super::{hot, PostgresStore};
 use crate::domain::journey::{Fact, FactKind, JourneyEvent};
 use crate::domain::Event;
@@ -41,12 +41,7 @@ impl Events for PostgresStore {
         .bind(&ids)
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let customer: String = r.try_get(7)?;
-            out.push(event_from_row(r, &customer)?);
-        }
-        Ok(out)
+        Ok(events_with_customer(&rows)?)
     }
 
     async fn customer_events(&self, id: &str) -> Result<Vec<Event>, StoreError> {
@@ -80,12 +75,7 @@ impl Events for PostgresStore {
         .bind(since.map(nanos).unwrap_or(i64::MIN))
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let customer: String = r.try_get(7)?;
-            out.push(event_from_row(r, &customer)?);
-        }
-        Ok(out)
+        Ok(events_with_customer(&rows)?)
     }
 
     async fn visit_events(
@@ -98,11 +88,7 @@ impl Events for PostgresStore {
             .bind(nanos(until))
             .fetch_all(&self.pool)
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let customer: String = r.try_get(7)?;
-            out.push(event_from_row(r, &customer)?);
-        }
+        let mut out = events_with_customer(&rows)?;
         out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         Ok(out)
     }

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 
 use super::outbox::{outbox_from_row, OUTBOX_COLUMNS};
-use super::rows::{event_from_row, EVENT_COLUMNS};
+use super::rows::{events_with_customer, EVENT_COLUMNS};
 use super::PostgresStore;
 use crate::domain::survey::FEELS_IGNORED;
 use crate::domain::trend::Window;
@@ -186,12 +186,7 @@ impl Insights for PostgresStore {
         .bind(since.map(nanos).unwrap_or(i64::MIN))
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let customer: String = r.try_get(7)?;
-            out.push(event_from_row(r, &customer)?);
-        }
-        Ok(out)
+        Ok(events_with_customer(&rows)?)
     }
 
     async fn recent_outbox(

@@ -13,6 +13,16 @@ pub(super) const OBLIGATION_COLUMNS: &str =
 pub(super) const CUSTOMER_COLUMNS: &str =
     "id, email, name, phone, timezone, first_at, last_at, events";
 
+/// Rows of `EVENT_COLUMNS` followed by the customer's id (column 7), as events.
+pub(super) fn events_with_customer(rows: &[PgRow]) -> Result<Vec<Event>, sqlx::Error> {
+    rows.iter()
+        .map(|r| {
+            let customer: String = r.try_get(7)?;
+            event_from_row(r, &customer)
+        })
+        .collect()
+}
+
 pub(super) fn event_from_row(row: &PgRow, customer: &str) -> Result<Event, sqlx::Error> {
     Ok(Event {
         id: row.try_get(0)?,

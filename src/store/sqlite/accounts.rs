@@ -132,11 +132,7 @@ impl Accounts for SqliteStore {
         let token_hash = token_hash.to_string();
         self.run(move |inner| {
             inner.read(|conn| {
-                let columns = USER_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("u.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let columns = super::rows::prefixed(USER_COLUMNS, "u");
                 Ok(conn
                     .prepare_cached(&format!(
                         "SELECT s.csrf, s.expires_at, {columns} FROM sessions s JOIN users u ON u.id = s.user_id

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{params, OptionalExtension};
 
-use super::rows::{event_from_row, load_events, EVENT_COLUMNS};
+use super::rows::{event_from_row, load_events, prefixed, EVENT_COLUMNS};
 use super::{hot, SqliteStore, NO_LATEST};
 use crate::domain::journey::{Fact, FactKind, Instance, Journey, JourneyEvent, MatchedFact};
 use crate::domain::Event;
@@ -40,7 +40,7 @@ impl Events for SqliteStore {
     async fn events_by_ids(&self, ids: Vec<String>) -> Result<Vec<Event>, StoreError> {
         self.run(move |inner| {
             inner.read(|conn| {
-                let columns = EVENT_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ");
+                let columns = prefixed(EVENT_COLUMNS, "e");
                 let mut stmt = conn.prepare_cached(&format!(
                     "SELECT {columns}, c.id FROM events e JOIN customers c ON c.seq = e.customer_seq WHERE e.id = ?1"
                 ))?;
@@ -87,11 +87,7 @@ impl Events for SqliteStore {
     ) -> Result<Vec<Event>, StoreError> {
         self.run(move |inner| {
             inner.read(|conn| {
-                let columns = EVENT_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("e.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let columns = prefixed(EVENT_COLUMNS, "e");
                 // Survey events have a partial index of their own; its literal term lets SQLite use it.
                 let surveys = if kinds.iter().all(|k| k.starts_with("survey.")) {
                     " AND e.type GLOB 'survey.*'"

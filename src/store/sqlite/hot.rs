@@ -44,11 +44,7 @@ pub(super) static EVENTS_OF_CUSTOMER: LazyLock<String> = LazyLock::new(|| {
 pub(super) static EVENT_BY_ID: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, c.id FROM events e JOIN customers c ON c.seq = e.customer_seq WHERE e.id = ?1",
-        EVENT_COLUMNS
-            .split(", ")
-            .map(|c| format!("e.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        super::rows::prefixed(EVENT_COLUMNS, "e")
     )
 });
 
@@ -137,11 +133,7 @@ pub(super) const JOURNEY_EVENTS: &str = "SELECT c.id, e.ref, e.type, e.at FROM e
 
 /// The front desk: every `visit.*` event in a span, through their partial index.
 pub(super) static VISIT_EVENTS: LazyLock<String> = LazyLock::new(|| {
-    let columns = EVENT_COLUMNS
-        .split(", ")
-        .map(|c| format!("e.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = super::rows::prefixed(EVENT_COLUMNS, "e");
     format!(
         "SELECT {columns}, c.id FROM events e INDEXED BY events_visits
            JOIN customers c ON c.seq = e.customer_seq

@@ -215,11 +215,7 @@ impl Insights for SqliteStore {
     async fn feels_ignored(&self, since: Option<Timestamp>) -> Result<Vec<Event>, StoreError> {
         self.run(move |inner| {
             inner.read(|conn| {
-                let columns = EVENT_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("e.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let columns = super::rows::prefixed(EVENT_COLUMNS, "e");
                 let mut stmt = conn.prepare_cached(&format!(
                     "SELECT {columns}, c.id FROM events e JOIN customers c ON c.seq = e.customer_seq
                      WHERE e.type = '{FEELS_IGNORED}' AND e.at >= ?1 ORDER BY e.at, e.id"

@@ -9,6 +9,15 @@ use crate::store::{from_nanos, parse_profile, CustomerRecord, StoreError};
 pub(super) const CUSTOMER_COLUMNS: &str =
     "id, email, name, phone, timezone, first_at, last_at, events";
 pub(super) const EVENT_COLUMNS: &str = "id, type, at, channel, ref, properties, profile";
+/// `columns` (a `, `-separated list) each qualified by a table alias: `prefixed("id, at", "e")` = "e.id, e.at".
+pub(super) fn prefixed(columns: &str, alias: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(super) const OBLIGATION_COLUMNS: &str =
     "o.seq, c.id, o.policy, o.ref, o.opened_at, o.due_at, o.breach_at, o.closed_at,
      o.close_kind, o.closed_by, o.trigger_event, o.nudges, o.last_nudge_at,
