@@ -252,6 +252,13 @@ pub enum StatusLinkError {
     Revoked,
 }
 
+/// A number of a status or visit link: one spelling per number (no sign, no leading zeros).
+fn link_number(text: &str) -> Option<i64> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0 && n.to_string() == text)
+}
+
 fn status_link_parts<'a>(customer: &'a str, numbers: &'a str) -> [&'a [u8]; 4] {
     [b"status\n", customer.as_bytes(), b"\n", numbers.as_bytes()]
 }
@@ -288,13 +295,7 @@ pub fn verify_status_link(
     if !lower_hex(customer) || !lower_hex(sig) || customer.is_empty() {
         return Err(invalid);
     }
-    // One spelling per number: no sign, no leading zeros.
-    let number = |text: &str| {
-        text.parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0 && n.to_string() == text)
-            .ok_or(StatusLinkError::Invalid)
-    };
+    let number = |text: &str| link_number(text).ok_or(StatusLinkError::Invalid);
     let (kid, issued_s, expires_s) = (number(kid)?, number(issued)?, number(expires)?);
     let customer = hex::decode(customer)
         .ok()
@@ -381,12 +382,11 @@ pub fn verify_visit_link(
     {
         return None;
     }
-    let number = |text: &str| {
-        text.parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0 && n.to_string() == text)
-    };
-    let (kid, issued_ms, expires_s) = (number(kid)?, number(issued)?, number(expires)?);
+    let (kid, issued_ms, expires_s) = (
+        link_number(kid)?,
+        link_number(issued)?,
+        link_number(expires)?,
+    );
     let text = |h: &str| hex::decode(h).ok().and_then(|b| String::from_utf8(b).ok());
     let (customer, reference) = (text(customer)?, text(reference)?);
     let given = hex::decode(sig).ok()?;

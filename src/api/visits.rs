@@ -19,6 +19,7 @@ use super::status::{checked, html, message, not_valid, render_with};
 use super::ApiState;
 use crate::app::error::ApiError;
 use crate::domain::visit::State as VisitState;
+use crate::secrets::VisitLink;
 use crate::service::visits::{group_by, range_words, CheckIn, VisitError, VisitsReport};
 
 /// The live pages run this origin's script (`/visit/live.js`) and read its event streams; nothing else.
@@ -147,15 +148,8 @@ pub async fn check_in(
     let now = Timestamp::now();
     let checked_in = match state.service.check_in(request, now).await {
         Ok(c) => c,
-        Err(VisitError::Invalid(e)) => {
-            return kiosk_page(
-                &state,
-                &location,
-                Some(&e.to_string()),
-                StatusCode::BAD_REQUEST,
-            )
-        }
         Err(VisitError::Store(e)) => return ApiError::from(e).into_response(),
+        // The field at fault, an unknown location or type, or the desk turned off: said on the form.
         Err(e) => {
             return kiosk_page(
                 &state,
@@ -215,16 +209,24 @@ pub async fn visit_page(
     visit_page_of(&state, &link.customer, &reference, live, Some(token)).await
 }
 
-/// `GET /v/{token}`: the page a kiosk check-in lands on (this visit only).
-pub async fn own_visit_page(State(state): State<ApiState>, Path(token): Path<String>) -> Response {
-    let link = match state
+/// The verified visit link, or the page to show instead (as `status::checked` for status links).
+async fn visit_link(state: &ApiState, token: &str) -> Result<VisitLink, Response> {
+    match state
         .service
-        .check_visit_link(&token, Timestamp::now())
+        .check_visit_link(token, Timestamp::now())
         .await
     {
-        Ok(Some(link)) => link,
-        Ok(None) => return not_valid(&state),
-        Err(e) => return ApiError::from(e).into_response(),
+        Ok(Some(link)) => Ok(link),
+        Ok(None) => Err(not_valid(state)),
+        Err(e) => Err(ApiError::from(e).into_response()),
+    }
+}
+
+/// `GET /v/{token}`: the page a kiosk check-in lands on (this visit only).
+pub async fn own_visit_page(State(state): State<ApiState>, Path(token): Path<String>) -> Response {
+    let link = match visit_link(&state, &token).await {
+        Ok(link) => link,
+        Err(page) => return page,
     };
     let live = format!("/v/{token}/events");
     visit_page_of(&state, &link.customer, &link.reference, live, None).await
@@ -259,14 +261,9 @@ pub async fn own_visit_events(
     State(state): State<ApiState>,
     Path(token): Path<String>,
 ) -> Response {
-    let link = match state
-        .service
-        .check_visit_link(&token, Timestamp::now())
-        .await
-    {
-        Ok(Some(link)) => link,
-        Ok(None) => return not_valid(&state),
-        Err(e) => return ApiError::from(e).into_response(),
+    let link = match visit_link(&state, &token).await {
+        Ok(link) => link,
+        Err(page) => return page,
     };
     let changed = state.service.visits_changed();
     crate::app::live::updates(changed, move || {
@@ -363,24 +360,15 @@ pub async fn display_events(
     .into_response()
 }
 
-/// The parameters of `GET /v1/visits/summary`, for its documentation (the handler reads them by name, so an
-/// unknown or repeated one is a JSON error like on every other route).
-#[derive(Debug, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct SummaryQuery {
-    /// Start of the period (RFC 3339); default: 30 days before `to`. At or after `to`: an empty period.
-    from: Option<String>,
-    /// End of the period (RFC 3339, exclusive); default: now.
-    to: Option<String>,
-    /// `type` (default), `location`, `staff` or `hour`.
-    by: Option<String>,
-}
-
 /// The front desk's figures for a period: waits and service times (p50/p90), share over the target,
 /// abandonment, no-shows, transfers, visits per hour, per staff member the visits served and time serving;
 /// the quoted estimates' accuracy; and a weekday × hour heatmap of waits.
-#[utoipa::path(get, path = "/v1/visits/summary", params(SummaryQuery),
+#[utoipa::path(get, path = "/v1/visits/summary",
+    params(
+        ("from" = Option<String>, Query, description = "RFC 3339: visits queued at or after; default 30 days before `to` (at or after `to`: an empty period)"),
+        ("to" = Option<String>, Query, description = "RFC 3339: visits queued before; default now"),
+        ("by" = Option<String>, Query, description = "type (default), location, staff or hour"),
+    ),
     responses((status = 200, description = "Figures per group", body = serde_json::Value),
               (status = 400, description = "A bad parameter", body = crate::app::error::ErrorBody),
               (status = 401, description = "No valid API key", body = crate::app::error::ErrorBody)),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use jiff::Timestamp;
 
-use super::output::{print_json, when};
+use super::output::{print_json, seconds, when, ReportFormat};
 use super::Cli;
 use crate::domain::journey::{Per, Report};
 use crate::domain::span::format_span;
@@ -53,12 +53,6 @@ fn parse_time_from(text: &str) -> Result<Timestamp, String> {
 
 fn parse_time_to(text: &str) -> Result<Timestamp, String> {
     crate::domain::event::parse_timestamp("--to", text).map_err(|e| e.reason)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    Table,
-    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -131,12 +125,6 @@ pub async fn run(cli: &Cli, command: &JourneysCommand) -> Result<ExitCode> {
 fn share(value: Option<f64>) -> String {
     value
         .map(|v| format!("{:.1}%", 100.0 * v))
-        .unwrap_or_else(|| "-".into())
-}
-
-fn seconds(value: Option<i64>) -> String {
-    value
-        .map(|s| format_span(jiff::SignedDuration::from_secs(s)))
         .unwrap_or_else(|| "-".into())
 }
 

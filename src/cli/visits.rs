@@ -8,21 +8,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use jiff::{SignedDuration, Timestamp};
 
-use super::output::print_json;
+use super::output::{print_json, seconds, ReportFormat};
 use super::Cli;
-use crate::domain::span::format_span;
 use crate::service::visits::{group_by, VisitsReport};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum VisitsCommand {
     /// Figures of the visits queued in [--from, --to), by type, location, staff or hour.
     Report(ReportArgs),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    Table,
-    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -70,12 +63,6 @@ pub async fn run(cli: &Cli, command: &VisitsCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn secs(value: Option<i64>) -> String {
-    value
-        .map(|s| format_span(SignedDuration::from_secs(s)))
-        .unwrap_or_else(|| "-".into())
-}
-
 fn pct(value: Option<f64>) -> String {
     value
         .map(|v| format!("{v:.1}%"))
@@ -108,10 +95,10 @@ fn print_table(report: &VisitsReport) {
             "{:<18} {:>7} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8} {:>6} {:>7} {:>7} {:>9}",
             f.group,
             f.visits,
-            secs(f.waits_p50_s),
-            secs(f.waits_p90_s),
-            secs(f.service_p50_s),
-            secs(f.service_p90_s),
+            seconds(f.waits_p50_s),
+            seconds(f.waits_p90_s),
+            seconds(f.service_p50_s),
+            seconds(f.service_p90_s),
             pct(f.over_target_share),
             format!("{} ({})", f.abandoned, pct(f.abandoned_share)),
             f.no_shows,
@@ -120,14 +107,14 @@ fn print_table(report: &VisitsReport) {
                 .map(|v| format!("{v:.1}"))
                 .unwrap_or_else(|| "-".into()),
             f.served,
-            format_span(SignedDuration::from_secs(f.serving_s)),
+            seconds(Some(f.serving_s)),
         );
     }
     let a = &report.accuracy;
     println!(
         "Estimates: {} quoted, median error {}, {} within the quoted range{}",
         a.quoted,
-        secs(a.median_abs_error_s),
+        seconds(a.median_abs_error_s),
         pct(a.within_share),
         if a.trusted {
             ""

@@ -38,15 +38,9 @@ pub struct BoardQuery {
     counter: Option<String>,
 }
 
-/// "12 min", "45 s".
+/// "12 min", "45 s", "1 h 5 min" (a negative span, from a clock behind the event, reads as 0 s).
 fn waited(secs: i64) -> String {
-    if secs < 60 {
-        format!("{secs} s")
-    } else if secs < 3600 {
-        format!("{} min", secs / 60)
-    } else {
-        format!("{} h {:02} min", secs / 3600, (secs % 3600) / 60)
-    }
+    crate::templates::human_duration(secs.max(0).unsigned_abs())
 }
 
 fn board_context(

@@ -34,7 +34,7 @@ pub(super) struct VisitType {
     /// Its target wait (its serve promise), in seconds.
     pub(super) target: i64,
     /// Its typical service time, in seconds.
-    service: i64,
+    pub(super) service: i64,
     /// The counters serving it (indices into [`COUNTERS`]).
     pub(super) counters: &'static [usize],
     /// The types a visit of this type is sometimes sent on to.
@@ -80,7 +80,7 @@ pub(super) static VISIT_TYPES: [VisitType; 5] = [
 ];
 
 /// What visitors come for (indices into [`VISIT_TYPES`]), with weights.
-const VISIT_MIX: [(usize, u32); 5] = [(0, 34), (1, 18), (2, 22), (3, 10), (4, 16)];
+pub(super) const VISIT_MIX: [(usize, u32); 5] = [(0, 34), (1, 18), (2, 22), (3, 10), (4, 16)];
 
 /// The visit type called `name` (one of [`VISIT_TYPES`]).
 pub(super) fn visit_type(name: &str) -> Option<&'static VisitType> {

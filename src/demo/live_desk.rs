@@ -1,8 +1,8 @@
 //! `seen demo --serve`'s front desk, live: a few visitors check in at once, then every few seconds someone
-//! new may arrive and the staff on the three counters call, serve and finish (time runs about five times
-//! faster than at a real desk, so a minute on the board shows it moving). Every step goes through the same
-//! service calls the kiosk and the board make, so the board, the display and the visitors' pages update as
-//! they would for real. Turned off with `--no-live-desk`.
+//! new may arrive and the staff on the three counters call, serve and finish (the generated history's mix of
+//! visit types and service times, five times faster than at a real desk, so a minute on the board shows it
+//! moving). Every step goes through the same service calls the kiosk and the board make, so the board, the
+//! display and the visitors' pages update as they would for real. Turned off with `--no-live-desk`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use rand::{Rng, SeedableRng};
 
+use super::front_desk::{VISIT_MIX, VISIT_TYPES};
 use crate::domain::visit::State;
 use crate::service::visits::{Action, CheckIn};
 use crate::service::Service;
@@ -18,14 +19,8 @@ const NAMES: [&str; 16] = [
     "Ana", "Bruno", "Carla", "Dinis", "Eva", "Filipe", "Gabriela", "Hugo", "Inês", "João",
     "Leonor", "Miguel", "Nuno", "Olga", "Pedro", "Rita",
 ];
-/// (type, weight, service seconds at the demo's pace).
-const TYPES: [(&str, u32, u64); 5] = [
-    ("collection", 34, 40),
-    ("enquiry", 22, 60),
-    ("returns", 18, 70),
-    ("payment", 16, 50),
-    ("appointment", 10, 150),
-];
+/// Time at the live desk runs this many times faster than in the generated history.
+const PACE: i64 = 5;
 const COUNTERS: [(&str, &str); 3] = [
     ("desk-1", "priya@demo.example"),
     ("desk-2", "tom@demo.example"),
@@ -33,16 +28,19 @@ const COUNTERS: [(&str, &str); 3] = [
 ];
 const TICK: Duration = Duration::from_secs(4);
 
+/// A visit type as the generated history mixes them, with its service time at the live desk's pace.
 fn pick_type(rng: &mut impl Rng) -> (&'static str, u64) {
-    let total: u32 = TYPES.iter().map(|t| t.1).sum();
+    let total: u32 = VISIT_MIX.iter().map(|(_, w)| w).sum();
     let mut n = rng.gen_range(0..total);
-    for (name, weight, service) in TYPES {
+    let mut chosen = &VISIT_TYPES[0];
+    for (t, weight) in VISIT_MIX {
         if n < weight {
-            return (name, service);
+            chosen = &VISIT_TYPES[t];
+            break;
         }
         n -= weight;
     }
-    ("collection", 40)
+    (chosen.name, (chosen.service / PACE).unsigned_abs())
 }
 
 /// Runs until the process ends; errors are logged and the desk carries on.

@@ -253,10 +253,7 @@ impl Service {
     }
 
     pub async fn ingest(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
-        let visits = self.desk.visits.is_on()
-            && events
-                .iter()
-                .any(|e| crate::domain::visit::is_visit_kind(&e.kind));
+        let visits = self.desk.hears(&events);
         let results = self.store.ingest(events).await?;
         if visits {
             self.desk.touch();
@@ -266,10 +263,7 @@ impl Service {
 
     /// Bulk import of one lane's batch (see `Store::ingest_bulk`).
     pub async fn ingest_bulk(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
-        let visits = self.desk.visits.is_on()
-            && events
-                .iter()
-                .any(|e| crate::domain::visit::is_visit_kind(&e.kind));
+        let visits = self.desk.hears(&events);
         let results = self.store.ingest_bulk(events).await?;
         if visits {
             self.desk.touch();

@@ -66,25 +66,72 @@ impl Service {
         now: Timestamp,
     ) -> Result<Result<StatusLink, StatusLinkError>, StoreError> {
         let keys = self.store.link_keys().await?;
-        let secret_of = |kid: i64| {
-            keys.iter()
-                .find(|k| k.kid == kid && k.retired_at.is_none())
-                .map(|k| k.secret.clone())
-        };
-        let link = match crate::secrets::verify_status_link(token, now, secret_of) {
-            Ok(link) => link,
-            Err(err) => return Ok(Err(err)),
-        };
-        if let Some(revoked) = self.store.links_revoked_at(&link.customer).await? {
-            if link.issued <= revoked {
-                return Ok(Err(StatusLinkError::Revoked));
+        let link =
+            match crate::secrets::verify_status_link(token, now, |kid| live_secret(&keys, kid)) {
+                Ok(link) => link,
+                Err(err) => return Ok(Err(err)),
+            };
+        Ok(match self.link_falls(&link.customer, link.issued).await? {
+            Some(err) => Err(err),
+            None => Ok(link),
+        })
+    }
+
+    /// Why a genuine link of `customer` issued at `issued` no longer opens anything: their links were revoked
+    /// since, or Seen no longer knows them (erased: nothing to show, nothing to record). `None`: it stands.
+    async fn link_falls(
+        &self,
+        customer: &str,
+        issued: Timestamp,
+    ) -> Result<Option<StatusLinkError>, StoreError> {
+        if let Some(revoked) = self.store.links_revoked_at(customer).await? {
+            if issued <= revoked {
+                return Ok(Some(StatusLinkError::Revoked));
             }
         }
-        // A genuine link of a customer Seen no longer knows (erased): nothing to show, nothing to record.
-        if self.store.customer(&link.customer).await?.is_none() {
-            return Ok(Err(StatusLinkError::Invalid));
+        if self.store.customer(customer).await?.is_none() {
+            return Ok(Some(StatusLinkError::Invalid));
         }
-        Ok(Ok(link))
+        Ok(None)
+    }
+
+    /// A visit link (`/v/{token}`) for one visit, signed with the current status-link key.
+    pub async fn mint_visit_token(
+        &self,
+        customer: &str,
+        reference: &str,
+        expires: SignedDuration,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
+        let key = self.signing_link_key().await?;
+        let link = crate::secrets::VisitLink {
+            customer: customer.to_string(),
+            reference: reference.to_string(),
+            kid: key.kid,
+            issued: now,
+            expires: now.saturating_add(expires).unwrap_or(Timestamp::MAX),
+        };
+        Ok(crate::secrets::visit_link_token(&key.secret, &link))
+    }
+
+    /// A visit link that verifies now, as a status link does (a live key, not expired, issued after the
+    /// customer's last revocation, for a customer Seen knows). `None` otherwise: the page shows the same for
+    /// every failure.
+    pub async fn check_visit_link(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<crate::secrets::VisitLink>, StoreError> {
+        let keys = self.store.link_keys().await?;
+        let Some(link) =
+            crate::secrets::verify_visit_link(token, now, |kid| live_secret(&keys, kid))
+        else {
+            return Ok(None);
+        };
+        Ok(match self.link_falls(&link.customer, link.issued).await? {
+            Some(_) => None,
+            None => Some(link),
+        })
     }
 
     /// What `link`'s customer's page shows now; `None` when the customer is not (or no longer) known.
@@ -155,6 +202,13 @@ impl Service {
 }
 
 /// The newest live status-link key; makes the first one if there is none (`jobs::actions` signs with it).
+/// The secret of link key `kid` if it is live (not retired).
+fn live_secret(keys: &[LinkKey], kid: i64) -> Option<String> {
+    keys.iter()
+        .find(|k| k.kid == kid && k.retired_at.is_none())
+        .map(|k| k.secret.clone())
+}
+
 pub async fn signing_link_key(store: &dyn crate::store::Store) -> Result<LinkKey, StoreError> {
     let live = |keys: Vec<LinkKey>| keys.into_iter().rev().find(|k| k.retired_at.is_none());
     match live(store.link_keys().await?) {

@@ -72,6 +72,11 @@ impl Desk {
         }
     }
 
+    /// Whether storing `events` moves the front desk (it is on and one of them is a visit event).
+    pub(super) fn hears(&self, events: &[Event]) -> bool {
+        self.visits.is_on() && events.iter().any(|e| visit::is_visit_kind(&e.kind))
+    }
+
     pub(super) fn touch(&self) {
         self.changed.send_modify(|v| *v += 1);
     }
@@ -865,51 +870,3 @@ impl Service {
 
 /// What a sent "you're next" records (it keeps no promise: the visitor is still waiting).
 pub const NOTIFIED: &str = "visit.notified";
-
-impl Service {
-    /// A visit link (`/v/{token}`) for one visit, signed with the current status-link key.
-    pub async fn mint_visit_token(
-        &self,
-        customer: &str,
-        reference: &str,
-        expires: SignedDuration,
-        now: Timestamp,
-    ) -> Result<String, StoreError> {
-        let key = self.signing_link_key().await?;
-        let link = crate::secrets::VisitLink {
-            customer: customer.to_string(),
-            reference: reference.to_string(),
-            kid: key.kid,
-            issued: now,
-            expires: now.saturating_add(expires).unwrap_or(Timestamp::MAX),
-        };
-        Ok(crate::secrets::visit_link_token(&key.secret, &link))
-    }
-
-    /// A visit link that verifies now: a live key, not expired, issued after the customer's last revocation,
-    /// for a customer Seen knows. `None` otherwise (the page shows the same for every failure).
-    pub async fn check_visit_link(
-        &self,
-        token: &str,
-        now: Timestamp,
-    ) -> Result<Option<crate::secrets::VisitLink>, StoreError> {
-        let keys = self.store.link_keys().await?;
-        let secret_of = |kid: i64| {
-            keys.iter()
-                .find(|k| k.kid == kid && k.retired_at.is_none())
-                .map(|k| k.secret.clone())
-        };
-        let Some(link) = crate::secrets::verify_visit_link(token, now, secret_of) else {
-            return Ok(None);
-        };
-        if let Some(revoked) = self.store.links_revoked_at(&link.customer).await? {
-            if link.issued <= revoked {
-                return Ok(None);
-            }
-        }
-        if self.store.customer(&link.customer).await?.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(link))
-    }
-}
