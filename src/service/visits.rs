@@ -603,6 +603,22 @@ impl Service {
             return Err(VisitError::Off);
         }
         let visits = self.fresh_visits(now).await?;
+        self.act(&visits, reference, action, by, counter, new_type, now)
+            .await
+    }
+
+    /// `visit_action` on visits just read.
+    #[allow(clippy::too_many_arguments)]
+    async fn act(
+        &self,
+        visits: &[Visit],
+        reference: &str,
+        action: Action,
+        by: &str,
+        counter: Option<&str>,
+        new_type: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Visit, VisitError> {
         let Some(v) = visits
             .iter()
             .find(|v| v.reference == reference && v.state.is_open())
@@ -679,10 +695,17 @@ impl Service {
         let Some(next) = visit::next_for(&visits, location, &types) else {
             return Ok(None);
         };
-        let reference = next.reference.clone();
-        self.visit_action(&reference, Action::Call, by, Some(counter), None, now)
-            .await
-            .map(Some)
+        self.act(
+            &visits,
+            &next.reference,
+            Action::Call,
+            by,
+            Some(counter),
+            None,
+            now,
+        )
+        .await
+        .map(Some)
     }
 
     /// The visits read now (an action must see the latest state, not the shared read).
