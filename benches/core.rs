@@ -170,11 +170,11 @@ fn main() {
         }
     }
     rows.push(format!(
-        "| `seen import` of {count} demo events into a new SQLite file, events/s | {} | ≥ 200 000 events/s |",
+        "| `seen import` of {count} demo events into a new SQLite file, events/s | {} | ≥ 300 000 events/s |",
         rates.cells(0)
     ));
     rows.push(format!(
-        "| peak RSS of that import, MB | {} | ≤ 512 MB |",
+        "| peak RSS of that import, MB | {} | ≤ 256 MB (5 M events) |",
         rss.cells(0)
     ));
 
@@ -194,13 +194,13 @@ fn main() {
         for (b, seen) in bins.iter().enumerate() {
             let db = dir.path().join("http.db");
             remove_db(&db);
-            let rate = http_ingest(seen, db.to_str().expect("utf-8"), &bodies, http_events, 1);
+            let rate = http_ingest(seen, db.to_str().expect("utf-8"), &bodies, http_events, 1).rate;
             eprintln!("http ({seen}): {rate:.0} events/s");
             rates.0[b].push(rate);
         }
     }
     rows.push(format!(
-        "| `POST /v1/events`, {http_events} events in batches of 1 000, 4 client connections, events/s | {} | ≥ 50 000 events/s |",
+        "| `POST /v1/events`, {http_events} events in batches of 1 000, 4 client connections, events/s | {} | ≥ 150 000 events/s |",
         rates.cells(0)
     ));
 
@@ -230,9 +230,12 @@ fn main() {
             }
         }
         rows.push(format!(
-            "| PostgreSQL: `seen import` of {count} demo events into a new database, events/s | {} | ≥ 100 000 events/s |",
+            "| PostgreSQL: `seen import` of {count} demo events into a new database, events/s | {} | ≥ 200 000 events/s |",
             rates.cells(0)
         ));
+        // CPU seconds per 1 000 events of this build's nodes and of PostgreSQL, one node: the scale model's
+        // inputs.
+        let (mut node_cpu, mut database_cpu) = (Vec::new(), Vec::new());
         for nodes in [1, 2] {
             let mut rates = Samples::new(bins.len());
             for _ in 0..runs {
@@ -240,16 +243,28 @@ fn main() {
                     let Some(url) = create_database(&admin, "seen_bench") else {
                         break;
                     };
-                    let rate = http_ingest(seen, &url, &bodies, http_events, nodes);
-                    eprintln!("postgres http, {nodes} node(s) ({seen}): {rate:.0} events/s");
-                    rates.0[b].push(rate);
+                    let run = http_ingest(seen, &url, &bodies, http_events, nodes);
+                    let per_1000 = |cpu: f64| cpu / http_events as f64 * 1_000.0;
+                    eprintln!(
+                        "postgres http, {nodes} node(s) ({seen}): {:.0} events/s; CPU per 1 000 events: nodes {:.4} s, PostgreSQL {:.4} s",
+                        run.rate,
+                        per_1000(run.node_cpu),
+                        per_1000(run.database_cpu)
+                    );
+                    rates.0[b].push(run.rate);
+                    if nodes == 1 && b + 1 == bins.len() {
+                        node_cpu.push(per_1000(run.node_cpu));
+                        database_cpu.push(per_1000(run.database_cpu));
+                    }
                 }
             }
             rows.push(format!(
-                "| PostgreSQL: `POST /v1/events`, {http_events} events in batches of 1 000, 4 clients, **{nodes} node(s)** on one database, events/s | {} | |",
-                rates.cells(0)
+                "| PostgreSQL: `POST /v1/events`, {http_events} events in batches of 1 000, 4 clients, **{nodes} node(s)** on one database, events/s | {} | {} |",
+                rates.cells(0),
+                if nodes == 1 { "≥ 80 000 events/s" } else { "" }
             ));
         }
+        scale_model(&node_cpu, &database_cpu);
         drop_database(&admin, "seen_bench");
     } else {
         eprintln!("PostgreSQL at {admin} is not reachable: its rows are skipped (set SEEN_BENCH_POSTGRES_URL)");
@@ -296,7 +311,7 @@ fn main() {
         }
     }
     rows.push(format!(
-        "| `seen report --format json` on {report_customers} customers ({big_count} events), whole process, s | {} | < 1 s |",
+        "| `seen report --format json` on {report_customers} customers ({big_count} events), whole process, s | {} | < 0.3 s |",
         times.cells(3)
     ));
 
@@ -322,7 +337,67 @@ fn main() {
     let _ = std::fs::write(out, table);
 }
 
-fn http_ingest(seen: &str, db: &str, bodies: &[String], events: usize, nodes: usize) -> f64 {
+/// One HTTP ingestion run: the rate, and the CPU seconds the `seen` nodes and the PostgreSQL server spent.
+struct HttpRun {
+    rate: f64,
+    node_cpu: f64,
+    database_cpu: f64,
+}
+
+/// The clock ticks per second of `/proc/*/stat` (`getconf CLK_TCK`; 100 on Linux).
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// (utime + stime, cutime + cstime) of a process, in ticks; zero when it is gone.
+fn process_ticks(pid: u32) -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return (0.0, 0.0);
+    };
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let fields: Vec<f64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or("")
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    let at = |i: usize| fields.get(i).copied().unwrap_or(0.0);
+    // utime, stime, cutime, cstime are fields 14–17 of the line: 11–14 after the name.
+    (at(11) + at(12), at(13) + at(14))
+}
+
+/// CPU ticks of every PostgreSQL process on this machine, with what its exited backends spent (counted in
+/// the postmaster's children's times).
+fn postgres_ticks() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    let mut total = 0.0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "postgres" {
+            let (own, children) = process_ticks(pid);
+            total += own + children;
+        }
+    }
+    total
+}
+
+fn http_ingest(seen: &str, db: &str, bodies: &[String], events: usize, nodes: usize) -> HttpRun {
     let key = Command::new(seen)
         .args(["--db", db, "keys", "create", "bench"])
         .output()
@@ -352,6 +427,10 @@ fn http_ingest(seen: &str, db: &str, bodies: &[String], events: usize, nodes: us
         .enable_all()
         .build()
         .expect("runtime");
+    let node_ticks = |servers: &[std::process::Child]| -> f64 {
+        servers.iter().map(|s| process_ticks(s.id()).0).sum()
+    };
+    let (nodes_before, database_before) = (node_ticks(&servers), postgres_ticks());
     let seconds = runtime.block_on(async {
         let client = reqwest::Client::new();
         let started = Instant::now();
@@ -381,11 +460,57 @@ fn http_ingest(seen: &str, db: &str, bodies: &[String], events: usize, nodes: us
         }
         started.elapsed().as_secs_f64()
     });
+    let ticks = clock_ticks();
+    let node_cpu = (node_ticks(&servers) - nodes_before) / ticks;
+    let database_cpu = (postgres_ticks() - database_before) / ticks;
     for mut server in servers {
         let _ = server.kill();
         let _ = server.wait();
     }
-    events as f64 / seconds
+    HttpRun {
+        rate: events as f64 / seconds,
+        node_cpu,
+        database_cpu,
+    }
+}
+
+/// The scale model from one node's measured CPU per 1 000 events: nodes on machines of their own (this
+/// machine's cores each) against one PostgreSQL on a machine like this one; throughput is the smaller of what
+/// the nodes and what PostgreSQL can do, ignoring lock waits (an upper bound).
+fn scale_model(node_cpu: &[f64], database_cpu: &[f64]) {
+    if node_cpu.is_empty() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
+    let (node, database) = (median(node_cpu.to_vec()), median(database_cpu.to_vec()));
+    let range = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(0.0, f64::max);
+        format!("{lo:.4}–{hi:.4}")
+    };
+    let node_capacity = cores / node * 1_000.0;
+    let database_capacity = cores / database * 1_000.0;
+    eprintln!(
+        "scale model inputs (this build, 1 node, {} runs): CPU per 1 000 events: node {node:.4} s ({}), PostgreSQL {database:.4} s ({}); {cores} cores each",
+        node_cpu.len(),
+        range(node_cpu),
+        range(database_cpu)
+    );
+    println!("\n| nodes | predicted events/s (min of nodes × {node_capacity:.0}, PostgreSQL {database_capacity:.0}) | bound by |");
+    println!("|---|---|---|");
+    for nodes in [1.0, 2.0, 4.0, 8.0] {
+        let predicted = (nodes * node_capacity).min(database_capacity);
+        let bound = if nodes * node_capacity < database_capacity {
+            "the nodes"
+        } else {
+            "PostgreSQL"
+        };
+        println!("| {nodes} | {predicted:.0} | {bound} |");
+    }
+    println!(
+        "\nPostgreSQL saturates at {:.1} nodes.",
+        database_capacity / node_capacity
+    );
 }
 
 /// A fresh PostgreSQL database for one run, dropped by `drop_database`.

@@ -261,6 +261,17 @@ impl Service {
         Ok(results)
     }
 
+    /// A bulk import of about `expected_events` starts: the store may set aside its read-side indexes
+    /// until `end_bulk` (see `Ingestion::begin_bulk`). Answers whether it did.
+    pub async fn begin_bulk(&self, expected_events: Option<u64>) -> Result<bool, StoreError> {
+        self.store.begin_bulk(expected_events).await
+    }
+
+    /// The bulk import ended, well or not: what `begin_bulk` set aside is built again.
+    pub async fn end_bulk(&self) -> Result<usize, StoreError> {
+        self.store.end_bulk().await
+    }
+
     /// Bulk import of one lane's batch (see `Store::ingest_bulk`).
     pub async fn ingest_bulk(&self, events: Vec<Event>) -> Result<Vec<Ingested>, StoreError> {
         let visits = self.desk.hears(&events);

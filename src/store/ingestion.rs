@@ -36,6 +36,19 @@ pub trait Ingestion: Send + Sync {
         self.ingest(events).await
     }
 
+    /// A bulk load of about `expected_events` events (unknown: `None`) starts: the backend may set aside
+    /// the indexes only readers use until `end_bulk` builds them again (SQLite does, when the load is at
+    /// least twice as large as what is stored). Answers whether it did. A load killed in between leaves them
+    /// to be built when the store is next opened. Nothing stored differs either way.
+    async fn begin_bulk(&self, _expected_events: Option<u64>) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    /// The bulk load ended (or failed): builds again what `begin_bulk` set aside. Answers how many indexes.
+    async fn end_bulk(&self) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+
     /// Recomputes every obligation from the events (after a policy change). Returns how many customers.
     async fn recompute_all(&self) -> Result<u64, StoreError>;
 }

@@ -210,6 +210,83 @@ fn import_keeps_good_rows_and_reports_bad_ones_by_line() {
         .stdout(predicate::str::contains("bob"));
 }
 
+/// A large import sets the read side's indexes aside and builds them at its end: what it stores is what an
+/// import keeping every index stores, and the schema is whole again afterwards.
+#[test]
+fn a_bulk_import_stores_the_same_as_one_keeping_every_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = seen(&dir)
+        .args([
+            "demo",
+            "--events-only",
+            "--customers",
+            "150",
+            "--end",
+            "2026-06-30T17:00:00Z",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    std::fs::write(dir.path().join("events.jsonl"), events).unwrap();
+    seen(&dir)
+        .args(["--db", "bulk.db", "import", "events.jsonl"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("built 13 indexes"));
+    seen(&dir)
+        .args([
+            "--db",
+            "kept.db",
+            "import",
+            "--keep-indexes",
+            "events.jsonl",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("indexes").not());
+    // Into a database holding more than the file: nothing is set aside.
+    seen(&dir)
+        .args(["--db", "bulk.db", "import", "--quiet", "events.jsonl"])
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains("0 events (").and(predicate::str::contains("indexes").not()),
+        );
+
+    let contents = |db: &str| {
+        let conn = rusqlite::Connection::open(dir.path().join(db)).unwrap();
+        let rows = |sql: &str| -> Vec<String> {
+            let mut stmt = conn.prepare(sql).unwrap();
+            let columns = stmt.column_count();
+            stmt.query_map([], |r| {
+                Ok((0..columns)
+                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+        };
+        (
+            rows("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"),
+            rows("SELECT key FROM meta ORDER BY key"),
+            rows("SELECT * FROM customers ORDER BY seq"),
+            rows("SELECT seq, id, customer_seq, type, at, channel, ref, properties, profile FROM events ORDER BY seq"),
+            rows("SELECT * FROM obligations ORDER BY seq"),
+        )
+    };
+    let (bulk, kept) = (contents("bulk.db"), contents("kept.db"));
+    assert!(bulk.3.len() > 1_000 && bulk.4.len() > 100, "a real history");
+    assert_eq!(bulk.0, kept.0, "the same schema, every index");
+    assert_eq!(bulk.1, kept.1, "no note left behind");
+    assert_eq!(bulk.2, kept.2, "the same customers");
+    assert_eq!(bulk.3, kept.3, "the same events");
+    assert_eq!(bulk.4, kept.4, "the same obligations");
+}
+
 /// One stray quote in a CSV costs its own line, not every line after it; quoted fields may still span lines.
 #[test]
 fn import_csv_with_a_stray_quote_keeps_every_later_line() {

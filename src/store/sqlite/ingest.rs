@@ -29,6 +29,15 @@ impl Ingestion for SqliteStore {
     async fn recompute_all(&self) -> Result<u64, StoreError> {
         self.run(|inner| inner.recompute_all()).await
     }
+
+    async fn begin_bulk(&self, expected_events: Option<u64>) -> Result<bool, StoreError> {
+        self.run(move |inner| inner.begin_bulk(expected_events))
+            .await
+    }
+
+    async fn end_bulk(&self) -> Result<usize, StoreError> {
+        self.run(|inner| inner.end_bulk()).await
+    }
 }
 
 impl Inner {

@@ -16,6 +16,7 @@ use crate::domain::Engine;
 mod accounts;
 mod admin;
 pub mod backup;
+mod bulk;
 mod churn;
 mod cohorts;
 mod customers;
@@ -119,6 +120,13 @@ impl Inner {
         // The ingest path alone uses more than rusqlite's default 16 statements.
         writer.set_prepared_statement_cache_capacity(64);
         migrate(&mut writer).map_err(|e| open_err(e.to_string()))?;
+        // A bulk import that was killed left its read-side indexes set aside: build them before any read.
+        let rebuilt = bulk::rebuild(&mut writer).map_err(|e| open_err(e.to_string()))?;
+        if rebuilt > 0 {
+            tracing::info!(
+                "built again {rebuilt} indexes an interrupted bulk import had set aside"
+            );
+        }
         // Kept in `meta` by every ingest: a max() over all events would scan them on every start.
         let mut latest: Option<i64> = writer
             .query_row(
