@@ -48,6 +48,9 @@ pub async fn run(cli: &Cli, args: &ReportArgs) -> Result<ExitCode> {
             print_table(&invisible, args.as_of, customers, args.top);
         }
     }
+    // The process ends here: freeing every customer's reasons one by one took an eighth of a 200 000
+    // customer report (measured with perf); the operating system takes the memory back at once.
+    std::mem::forget(invisible);
     Ok(ExitCode::SUCCESS)
 }
 

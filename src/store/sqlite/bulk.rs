@@ -107,8 +107,17 @@ pub(super) fn rebuild(conn: &mut Connection) -> Result<usize, StoreError> {
     let Some(definitions) = note(conn)? else {
         return Ok(0);
     };
+    // The index builds sort in temporary storage: on disk, not in memory as every other statement's
+    // (the sort of 5 M events' keys would otherwise be held in the process).
+    conn.execute_batch("PRAGMA temp_store = FILE")?;
+    let built = create(conn, &definitions);
+    conn.execute_batch("PRAGMA temp_store = MEMORY")?;
+    built
+}
+
+fn create(conn: &mut Connection, definitions: &[String]) -> Result<usize, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for sql in &definitions {
+    for sql in definitions {
         // `IF NOT EXISTS` is not in the stored text; an index built by an earlier, interrupted
         // rebuild cannot exist because that rebuild's transaction rolled back.
         tx.execute_batch(sql)?;
