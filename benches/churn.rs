@@ -10,6 +10,13 @@
 //! fit exactly the same data with Python lifetimes; with `SEEN_BENCH_LIFETIMES_PYTHON=/path/to/python`
 //! (one that has `lifetimes`) the bench runs it itself, in the same run. Synthetic times are rounded down to whole
 //! days, as real transaction data is.
+//!
+//! With the CDNOW master (`../shared/data/cdnow/CDNOW_master.txt`, or `SEEN_BENCH_CDNOW_MASTER`), two more
+//! measurements: the fit alone on all 23 570 buyers as of 1998-07-01 (and lifetimes on the same data, in the same
+//! run, when `SEEN_BENCH_LIFETIMES_PYTHON` is set), and the whole command, process start to exit: the master
+//! imported once into a fresh SQLite file, then `seen churn fit --as-of 1998-07-01T00:00:00Z` for BG/NBD and
+//! Pareto/NBD, `--runs` times each (at least 10). With `SEEN_BENCH_BASELINE=/path/to/old/seen` the old binary
+//! runs alternately with this one on the same file, and the ratio of the medians is printed.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -80,6 +87,163 @@ fn cdnow() -> Vec<CustomerRfm> {
         },
     )
     .expect("summary")
+}
+
+/// The CDNOW master file, when it is there.
+fn master_path() -> Option<PathBuf> {
+    let path = std::env::var_os("SEEN_BENCH_CDNOW_MASTER").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cdnow/CDNOW_master.txt"),
+        PathBuf::from,
+    );
+    path.exists().then_some(path)
+}
+
+/// The whole master as `seen churn fit --as-of 1998-07-01T00:00:00Z` sees it (purchases at noon UTC, as
+/// `seen import --format cdnow` stores them; T to the last day before 1998-07-01).
+fn cdnow_master(path: &std::path::Path) -> Vec<Rfm> {
+    let text = std::fs::read_to_string(path).expect("CDNOW master");
+    let transactions: Vec<Transaction> = text
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<&str>>())
+        // The header line and blank lines are not purchases.
+        .filter(|c| c.len() == 4 && c[1].len() == 8 && c[1].bytes().all(|b| b.is_ascii_digit()))
+        .map(|c| {
+            let d = c[1];
+            Transaction {
+                customer: c[0].to_string(),
+                at: format!("{}-{}-{}T12:00:00Z", &d[0..4], &d[4..6], &d[6..8])
+                    .parse()
+                    .expect("date"),
+                value: c[3].parse().expect("value"),
+            }
+        })
+        .collect();
+    rfm_summary(
+        &transactions,
+        &RfmOptions {
+            period: Period::Week,
+            calibration_end: AS_OF.parse().expect("timestamp"),
+        },
+    )
+    .expect("summary")
+    .into_iter()
+    .map(|c| c.rfm)
+    .collect()
+}
+
+const AS_OF: &str = "1998-07-01T00:00:00Z";
+
+/// Wall time of one process, in ms; panics if it fails (a bench, not a test).
+fn run_ms(program: &std::path::Path, args: &[&str]) -> f64 {
+    let start = Instant::now();
+    let out = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run seen");
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed: {}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ms
+}
+
+fn spread(times: &[f64]) -> String {
+    let min = times.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = times.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{:.1} ms ({min:.1}–{max:.1})", median(times))
+}
+
+/// `seen churn fit` from process start to exit on the imported master, this binary and (if given) the
+/// baseline alternately on the same file.
+fn whole_command(master: &std::path::Path, out: &std::path::Path, runs: usize) {
+    let seen = PathBuf::from(env!("CARGO_BIN_EXE_seen"));
+    let baseline = std::env::var_os("SEEN_BENCH_BASELINE").map(PathBuf::from);
+    let db = out.join("cdnow-master.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let db_arg = db.to_str().expect("UTF-8 path");
+    let master_arg = master.to_str().expect("UTF-8 path");
+    let import_ms = run_ms(
+        &seen,
+        &[
+            "--db", db_arg, "import", "-q", "--format", "cdnow", master_arg,
+        ],
+    );
+    println!(
+        "\n== `seen churn fit`, whole command (CDNOW master imported into a fresh SQLite file in {import_ms:.0} ms; \
+         as of {AS_OF}; {runs} runs each{})",
+        if baseline.is_some() { ", alternating with the baseline" } else { "" }
+    );
+    if baseline.is_none() {
+        println!("(set SEEN_BENCH_BASELINE=/path/to/old/seen to time an older binary alternately)");
+    }
+    println!("\n| model | this binary: median (min–max) | baseline: median (min–max) | baseline / this |");
+    println!("|---|---:|---:|---:|");
+    for model in ["bgnbd", "pareto"] {
+        let args = [
+            "--db", db_arg, "churn", "fit", "--model", model, "--as-of", AS_OF,
+        ];
+        // One warm-up each (the first fit records the gone-quiet events; later ones find them recorded).
+        run_ms(&seen, &args);
+        if let Some(old) = &baseline {
+            run_ms(old, &args);
+        }
+        let (mut new_ms, mut old_ms) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            new_ms.push(run_ms(&seen, &args));
+            if let Some(old) = &baseline {
+                old_ms.push(run_ms(old, &args));
+            }
+        }
+        let (old_text, ratio) = if old_ms.is_empty() {
+            ("-".to_string(), "-".to_string())
+        } else {
+            (
+                spread(&old_ms),
+                format!("{:.2}×", median(&old_ms) / median(&new_ms)),
+            )
+        };
+        println!("| {model} | {} | {old_text} | {ratio} |", spread(&new_ms));
+    }
+}
+
+/// Our fit time over lifetimes' on the same data, from the script's results.
+fn compare_with_lifetimes(out: &std::path::Path, rows: &[Row]) {
+    let Ok(text) = std::fs::read_to_string(out.join("lifetimes_results.json")) else {
+        return;
+    };
+    let Ok(theirs) = serde_json::from_str::<Vec<serde_json::Value>>(&text) else {
+        return;
+    };
+    println!(
+        "\n| data | model | seen median ms | lifetimes (plain) median ms | lifetimes / seen |"
+    );
+    println!("|---|---|---:|---:|---:|");
+    for r in rows.iter().filter(|r| r.dataset.starts_with("CDNOW")) {
+        let Some(lifetimes_ms) = theirs
+            .iter()
+            .find(|t| {
+                t["dataset"] == r.dataset.as_str()
+                    && t["model"] == r.model
+                    && t["variant"] == "plain"
+            })
+            .and_then(|t| t["median_ms"].as_f64())
+        else {
+            continue;
+        };
+        let ours = median(&r.times_ms);
+        println!(
+            "| {} | {} | {ours:.2} | {lifetimes_ms:.1} | {:.0}× |",
+            r.dataset,
+            r.model,
+            lifetimes_ms / ours
+        );
+    }
 }
 
 struct Row {
@@ -196,6 +360,24 @@ fn main() {
         converged: true,
     });
 
+    let master = master_path();
+    match &master {
+        Some(path) => {
+            let data = cdnow_master(path);
+            rows.push(time_fit("CDNOW_master", ModelKind::BgNbd, &data, args.runs));
+            rows.push(time_fit(
+                "CDNOW_master",
+                ModelKind::ParetoNbd,
+                &data,
+                args.runs,
+            ));
+        }
+        None => println!(
+            "no CDNOW master (../shared/data/cdnow/CDNOW_master.txt or SEEN_BENCH_CDNOW_MASTER): \
+             its fit and the whole command are skipped"
+        ),
+    }
+
     let bg = ModelParams::BgNbd(BgNbdParams {
         r: 0.243,
         alpha: 4.414,
@@ -260,21 +442,34 @@ fn main() {
     // The side-by-side in the same run: with `SEEN_BENCH_LIFETIMES_PYTHON` pointing at a Python that has
     // `lifetimes` (e.g. a venv: `python3 -m venv /tmp/lt-venv && /tmp/lt-venv/bin/pip install lifetimes`),
     // the script fits the data just written and prints its table after ours.
-    if let Ok(python) = std::env::var("SEEN_BENCH_LIFETIMES_PYTHON") {
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/churn/lifetimes_bench.py");
-        println!("\n== Python lifetimes on the same data ({python})");
-        let status = std::process::Command::new(&python)
-            .arg(&script)
-            .arg("--runs")
-            .arg(args.runs.to_string())
-            .arg("--out")
-            .arg(&args.out)
-            .status();
-        match status {
-            Ok(s) if s.success() => {}
-            Ok(s) => eprintln!("the lifetimes script failed: {s}"),
-            Err(e) => eprintln!("cannot run {python}: {e}"),
+    match std::env::var("SEEN_BENCH_LIFETIMES_PYTHON") {
+        Ok(python) => {
+            let script =
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/churn/lifetimes_bench.py");
+            println!("\n== Python lifetimes on the same data ({python})");
+            let mut command = std::process::Command::new(&python);
+            command
+                .arg(&script)
+                .arg("--runs")
+                .arg(args.runs.to_string())
+                .arg("--out")
+                .arg(&args.out);
+            if let Some(path) = &master {
+                command.arg("--master").arg(path);
+            }
+            match command.status() {
+                Ok(s) if s.success() => compare_with_lifetimes(&args.out, &rows),
+                Ok(s) => eprintln!("the lifetimes script failed: {s}"),
+                Err(e) => eprintln!("cannot run {python}: {e}"),
+            }
         }
+        Err(_) => println!(
+            "\nlifetimes side skipped: set SEEN_BENCH_LIFETIMES_PYTHON to a Python with lifetimes 0.11.3 \
+             (python3 -m venv /tmp/lt-venv && /tmp/lt-venv/bin/pip install lifetimes==0.11.3)"
+        ),
+    }
+
+    if let Some(path) = &master {
+        whole_command(path, &args.out, args.runs.max(10));
     }
 }

@@ -9,7 +9,10 @@ times each fit (median of --runs), and prints a table. Two lifetimes variants:
 Grouping time is included in the weighted timings.
 
 Run (after the Rust bench):
-    /tmp/lt-venv/bin/python scripts/churn/lifetimes_bench.py --runs 5 [--out target/churn-bench]
+    /tmp/lt-venv/bin/python scripts/churn/lifetimes_bench.py --runs 5 [--out target/churn-bench] \
+        [--master ../shared/data/cdnow/CDNOW_master.txt]
+With --master, the whole CDNOW master (23 570 customers) is fitted too, as of 1998-07-01 as
+`seen churn fit --as-of 1998-07-01T00:00:00Z` fits it.
 """
 import argparse
 import json
@@ -30,6 +33,20 @@ def cdnow_summary():
     df["date"] = pd.to_datetime(df["date"].astype(str), format="%Y%m%d")
     s = summary_data_from_transaction_data(df, "id", "date", monetary_value_col="dollars",
                                            observation_period_end="1997-09-30", freq="D")
+    s["recency"] /= 7.0
+    s["T"] /= 7.0
+    return s
+
+
+def master_summary(path):
+    """The whole CDNOW master as `seen churn fit --as-of 1998-07-01T00:00:00Z` sees it: every purchase, T to
+    the last day before that instant (1998-06-30), in weeks."""
+    df = pd.read_csv(path, sep=r"\s+", header=None, names=["id", "date", "cds", "dollars"], dtype=str)
+    df = df[df["date"].str.fullmatch(r"\d{8}")]  # the header line is not a purchase
+    df["dollars"] = df["dollars"].astype(float)
+    df["date"] = pd.to_datetime(df["date"].astype(str), format="%Y%m%d")
+    s = summary_data_from_transaction_data(df, "id", "date", monetary_value_col="dollars",
+                                           observation_period_end="1998-06-30", freq="D")
     s["recency"] /= 7.0
     s["T"] /= 7.0
     return s
@@ -66,11 +83,14 @@ def main():
     ap.add_argument("--only", default="", help="run only rows whose 'dataset/model/variant' contains this")
     ap.add_argument("--exclude", default="", help="skip rows whose 'dataset/model/variant' contains this")
     ap.add_argument("--results", default="lifetimes_results.json", help="file name under --out")
+    ap.add_argument("--master", default="", help="also fit the whole CDNOW master (CDNOW_master.txt) as of 1998-07-01")
     args = ap.parse_args()
 
     rows = []
     s = cdnow_summary()
     datasets = [("CDNOW", s, None)]
+    if args.master:
+        datasets.append(("CDNOW_master", master_summary(args.master), None))
     for name, cls in [("bgnbd", BetaGeoFitter), ("pareto", ParetoNBDFitter)]:
         path = os.path.join(args.out, f"synthetic_{name}.csv")
         if os.path.exists(path):

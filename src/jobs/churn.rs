@@ -11,8 +11,8 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::churn::{
-    predict, rfm_summary, ChurnError, CustomerRfm, FittedModel, GammaGamma, ModelKind, Period,
-    RfmOptions, Transaction,
+    predict, rfm_summary_of, ChurnError, CustomerRfm, FittedModel, GammaGamma, ModelKind, Period,
+    Purchases, RfmOptions,
 };
 use crate::config::ChurnConfig;
 use crate::domain::{Event, ProfileUpdate};
@@ -127,15 +127,15 @@ pub async fn refit(
     now: Timestamp,
 ) -> Result<RefitOutcome, ChurnJobError> {
     let started = Instant::now();
-    let transactions = service
+    let bought = service
         .store()
         .purchases(settings.purchase_types.clone(), now)
         .await?;
-    let purchases = transactions.len();
+    let purchases = bought.len();
     let settings_owned = settings.clone();
     // The fit is CPU work: keep it off the async workers.
     let (model, spend, scores, customers, fit_seconds, check) =
-        tokio::task::spawn_blocking(move || score(&settings_owned, &transactions, now))
+        tokio::task::spawn_blocking(move || score(&settings_owned, &bought, now))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??;
     let usable = check.unusable_because.is_empty();
@@ -148,21 +148,17 @@ pub async fn refit(
         );
     }
     let stored = stored_model(settings, &model, spend.as_ref(), purchases, &check);
-    let quiet: Vec<Event> = scores
-        .iter()
-        .filter(|s| s.gone_quiet)
-        .map(|s| gone_quiet_event(s, &model, now))
-        .collect();
-    let gone_quiet = quiet.len();
+    let gone_quiet = scores.iter().filter(|s| s.gone_quiet).count();
+    let quiet = if settings.flag_gone_quiet {
+        unrecorded_gone_quiet(service, &scores, &model, now).await?
+    } else {
+        Vec::new()
+    };
     service
         .store()
         .save_churn(now, stored.clone(), scores)
         .await?;
-    let newly_flagged = if settings.flag_gone_quiet {
-        flag(service, &quiet).await?
-    } else {
-        0
-    };
+    let newly_flagged = flag(service, &quiet).await?;
     Ok(RefitOutcome {
         fitted_at: now,
         model: stored,
@@ -202,6 +198,31 @@ fn stored_model(
         "data_ends": check.data_ends,
         "typical_gap_days": check.typical_gap_days,
     })
+}
+
+/// The gone-quiet events of the buyers flagged now that are not recorded yet (a buyer already flagged for
+/// the same last purchase has one, with the same id: ingesting it again would be a duplicate).
+async fn unrecorded_gone_quiet(
+    service: &Service,
+    scores: &[ChurnScore],
+    model: &FittedModel,
+    now: Timestamp,
+) -> Result<Vec<Event>, StoreError> {
+    let quiet: Vec<&ChurnScore> = scores.iter().filter(|s| s.gone_quiet).collect();
+    if quiet.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = quiet
+        .iter()
+        .map(|s| gone_quiet_id(&s.customer, s.last_purchase_at))
+        .collect();
+    let stored = service.store().stored_event_ids(ids).await?;
+    Ok(quiet
+        .into_iter()
+        .zip(stored)
+        .filter(|(_, stored)| !stored)
+        .map(|(s, _)| gone_quiet_event(s, model, now))
+        .collect())
 }
 
 /// Records the gone-quiet events; returns how many were new (a buyer already flagged for the same last
@@ -285,11 +306,11 @@ pub fn check_fit(model: &FittedModel, customers: &[CustomerRfm], as_of: Timestam
 
 fn score(
     settings: &ChurnSettings,
-    transactions: &[Transaction],
+    purchases: &Purchases,
     now: Timestamp,
 ) -> Result<Scored, ChurnError> {
-    let customers = rfm_summary(
-        transactions,
+    let customers = rfm_summary_of(
+        purchases,
         &RfmOptions {
             period: settings.period,
             calibration_end: now,

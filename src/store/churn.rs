@@ -41,13 +41,17 @@ pub struct StoredChurnModel {
 
 #[async_trait]
 pub trait Churn {
-    /// Every event of the given types at or before `until`, as purchases (customer, time, amount), in
-    /// (at, id) order. Read row by row into that lean form: the refit never holds whole events.
+    /// Every event of the given types at or before `until`, as purchases in columns grouped by buyer: each
+    /// buyer's in time order, purchases at one instant in the order `ORDER BY at, id` gave them (SQLite: a
+    /// type listed earlier first). Read into that lean form: the refit never holds an object per purchase.
     async fn purchases(
         &self,
         kinds: Vec<String>,
         until: Timestamp,
-    ) -> Result<Vec<crate::churn::Transaction>, StoreError>;
+    ) -> Result<crate::churn::Purchases, StoreError>;
+    /// Whether each of these event ids is stored (for any customer): a refit records only the gone-quiet
+    /// events it has not recorded before, which ingestion would find to be duplicates anyway.
+    async fn stored_event_ids(&self, ids: Vec<String>) -> Result<Vec<bool>, StoreError>;
     /// Replaces the stored fit and all scores in one transaction.
     async fn save_churn(
         &self,

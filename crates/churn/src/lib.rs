@@ -29,7 +29,10 @@ pub use model::{BgNbdParams, FittedModel, ModelKind, ModelParams, ParetoNbdParam
 pub use predict::{
     holdout_check, predict, FrequencyRow, HoldoutCustomer, HoldoutReport, Prediction,
 };
-pub use rfm::{rfm_summary, CustomerRfm, Period, Rfm, RfmOptions, Transaction};
+pub use rfm::{
+    purchase_value, rfm_summary, rfm_summary_of, CustomerRfm, Period, Purchases, Rfm, RfmOptions,
+    Transaction,
+};
 pub use simulate::simulate;
 
 /// Why a summary, a fit or a check could not be made.

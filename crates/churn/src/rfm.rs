@@ -1,7 +1,5 @@
 //! From transactions to one recency/frequency/monetary summary per customer.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::ChurnError;
@@ -63,33 +61,37 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    /// A purchase from its event's fields. The amount is `properties.value` (a number, or a number in a
-    /// string); 0 without one, or when it is negative or not finite. Only that one field is read: the other
-    /// properties are skipped without being kept, so a refit over millions of purchases holds three fields each.
+    /// A purchase from its event's fields; the amount as [`purchase_value`] reads it.
     pub fn from_event(
         customer: String,
         at: jiff::Timestamp,
         properties: Option<&str>,
     ) -> Transaction {
-        #[derive(Deserialize)]
-        struct Amount {
-            value: Option<serde_json::Value>,
-        }
-        let value = properties
-            .and_then(|text| serde_json::from_str::<Amount>(text).ok())
-            .and_then(|amount| match amount.value {
-                Some(serde_json::Value::Number(n)) => n.as_f64(),
-                Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-                _ => None,
-            })
-            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-            .unwrap_or(0.0);
         Transaction {
             customer,
             at,
-            value,
+            value: purchase_value(properties),
         }
     }
+}
+
+/// The amount of a purchase event: `properties.value` (a number, or a number in a string); 0 without
+/// one, or when it is negative or not finite. Only that one field is read: the other properties are
+/// skipped without being kept.
+pub fn purchase_value(properties: Option<&str>) -> f64 {
+    #[derive(Deserialize)]
+    struct Amount {
+        value: Option<serde_json::Value>,
+    }
+    properties
+        .and_then(|text| serde_json::from_str::<Amount>(text).ok())
+        .and_then(|amount| match amount.value {
+            Some(serde_json::Value::Number(n)) => n.as_f64(),
+            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        })
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+        .unwrap_or(0.0)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -178,6 +180,93 @@ pub(crate) fn check_values(transactions: &[Transaction]) -> Result<(), ChurnErro
     Ok(())
 }
 
+/// Purchases in columns, grouped by buyer: one name per buyer and two columns (time, value) for the
+/// purchases, so that millions of purchases are three machine words each and no object apiece.
+///
+/// Each buyer's purchases are in UTC-day order, and the purchases of one day in the order their values
+/// are added up (a store gives them in (at, id) order). A buyer is added once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Purchases {
+    buyers: Vec<String>,
+    /// Where each buyer's purchases end in `at` and `value` (they start where the previous buyer's end).
+    ends: Vec<usize>,
+    at: Vec<jiff::Timestamp>,
+    value: Vec<f64>,
+}
+
+impl Purchases {
+    pub fn new() -> Purchases {
+        Purchases::default()
+    }
+
+    /// Room for this many purchases.
+    pub fn with_capacity(purchases: usize) -> Purchases {
+        Purchases {
+            at: Vec::with_capacity(purchases),
+            value: Vec::with_capacity(purchases),
+            ..Purchases::default()
+        }
+    }
+
+    /// Adds one buyer and their purchases (time, value).
+    pub fn push_buyer(
+        &mut self,
+        customer: String,
+        purchases: impl IntoIterator<Item = (jiff::Timestamp, f64)>,
+    ) {
+        for (at, value) in purchases {
+            self.at.push(at);
+            self.value.push(value);
+        }
+        self.buyers.push(customer);
+        self.ends.push(self.at.len());
+    }
+
+    /// The transactions grouped by customer; within a customer and a UTC day they keep their order.
+    pub fn from_transactions(transactions: &[Transaction]) -> Purchases {
+        let mut order: Vec<usize> = (0..transactions.len()).collect();
+        // Stable: the transactions of one customer and day stay in the order given.
+        order.sort_by(|&i, &j| {
+            let (a, b) = (&transactions[i], &transactions[j]);
+            a.customer
+                .cmp(&b.customer)
+                .then_with(|| day_number(a.at).cmp(&day_number(b.at)))
+        });
+        let mut purchases = Purchases::with_capacity(transactions.len());
+        for run in order.chunk_by(|&i, &j| transactions[i].customer == transactions[j].customer) {
+            purchases.push_buyer(
+                transactions[run[0]].customer.clone(),
+                run.iter()
+                    .map(|&i| (transactions[i].at, transactions[i].value)),
+            );
+        }
+        purchases
+    }
+
+    /// Number of purchases.
+    pub fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
+
+    /// Number of buyers.
+    pub fn buyers(&self) -> usize {
+        self.buyers.len()
+    }
+
+    /// Each buyer with the positions of their purchases.
+    fn groups(&self) -> impl Iterator<Item = (&str, std::ops::Range<usize>)> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        self.buyers
+            .iter()
+            .zip(starts.zip(self.ends.iter().copied()))
+            .map(|(customer, (start, end))| (customer.as_str(), start..end))
+    }
+}
+
 /// Summarises the transactions made before `options.calibration_end`, one row per customer seen
 /// there, sorted by customer.
 ///
@@ -190,59 +279,92 @@ pub fn rfm_summary(
     options: &RfmOptions,
 ) -> Result<Vec<CustomerRfm>, ChurnError> {
     check_values(transactions)?;
+    rfm_summary_of(&Purchases::from_transactions(transactions), options)
+}
+
+/// [`rfm_summary`] of purchases already in columns: one pass over each buyer's purchases, no map.
+pub fn rfm_summary_of(
+    purchases: &Purchases,
+    options: &RfmOptions,
+) -> Result<Vec<CustomerRfm>, ChurnError> {
+    for (index, &value) in purchases.value.iter().enumerate() {
+        if !value.is_finite() || value < 0.0 {
+            let customer = purchases
+                .groups()
+                .find(|(_, rows)| rows.contains(&index))
+                .map_or_else(String::new, |(customer, _)| customer.to_owned());
+            return Err(ChurnError::InvalidValue {
+                index,
+                customer,
+                value,
+            });
+        }
+    }
     let last_day = last_day_before(options.calibration_end);
     let period_days = options.period.days();
-
-    // customer -> day -> (total value, first and last instant that day)
-    let mut occasions: BTreeMap<&str, BTreeMap<i64, Occasion>> = BTreeMap::new();
-    for t in transactions
-        .iter()
-        .filter(|t| t.at < options.calibration_end)
-    {
-        let occasion = occasions
-            .entry(t.customer.as_str())
-            .or_default()
-            .entry(day_number(t.at))
-            .or_insert(Occasion {
-                value: 0.0,
-                first: t.at,
-                last: t.at,
-            });
-        occasion.value += t.value;
-        occasion.first = occasion.first.min(t.at);
-        occasion.last = occasion.last.max(t.at);
+    let mut days: Vec<Occasion> = Vec::new();
+    let mut rows: Vec<usize> = Vec::new();
+    let mut summaries = Vec::with_capacity(purchases.buyers());
+    for (customer, range) in purchases.groups() {
+        rows.clear();
+        rows.extend(range.filter(|&i| purchases.at[i] < options.calibration_end));
+        // In day order already (see `Purchases`); if not, a stable sort keeps each day's order.
+        if !rows
+            .windows(2)
+            .all(|w| day_number(purchases.at[w[0]]) <= day_number(purchases.at[w[1]]))
+        {
+            rows.sort_by_key(|&i| day_number(purchases.at[i]));
+        }
+        days.clear();
+        for &i in &rows {
+            let (at, value) = (purchases.at[i], purchases.value[i]);
+            let day = day_number(at);
+            match days.last_mut() {
+                Some(occasion) if occasion.day == day => {
+                    occasion.value += value;
+                    occasion.first = occasion.first.min(at);
+                    occasion.last = occasion.last.max(at);
+                }
+                _ => days.push(Occasion {
+                    day,
+                    value: 0.0 + value,
+                    first: at,
+                    last: at,
+                }),
+            }
+        }
+        let (Some(first), Some(last)) = (days.first(), days.last()) else {
+            continue;
+        };
+        let repeats = days.len() - 1;
+        let monetary = if repeats == 0 {
+            0.0
+        } else {
+            days.iter().skip(1).map(|o| o.value).sum::<f64>() / repeats as f64
+        };
+        summaries.push(CustomerRfm {
+            customer: customer.to_owned(),
+            rfm: Rfm {
+                frequency: repeats as f64,
+                recency: (last.day - first.day) as f64 / period_days,
+                t: (last_day - first.day) as f64 / period_days,
+            },
+            monetary,
+            first: first.first,
+            last: last.last,
+        });
     }
-
-    let summaries = occasions
-        .into_iter()
-        .filter_map(|(customer, days)| {
-            let (&first_day, first) = days.iter().next()?;
-            let (&final_day, last) = days.iter().next_back()?;
-            let repeats = days.len() - 1;
-            let monetary = if repeats == 0 {
-                0.0
-            } else {
-                days.values().skip(1).map(|o| o.value).sum::<f64>() / repeats as f64
-            };
-            Some(CustomerRfm {
-                customer: customer.to_owned(),
-                rfm: Rfm {
-                    frequency: repeats as f64,
-                    recency: (final_day - first_day) as f64 / period_days,
-                    t: (last_day - first_day) as f64 / period_days,
-                },
-                monetary,
-                first: first.first,
-                last: last.last,
-            })
-        })
-        .collect();
+    summaries.sort_unstable_by(|a, b| a.customer.cmp(&b.customer));
     Ok(summaries)
 }
 
+/// One purchase occasion: a buyer's purchases of one UTC day.
 #[derive(Debug, Clone, Copy)]
 struct Occasion {
+    day: i64,
+    /// Total value that day.
     value: f64,
+    /// First and last instant that day.
     first: jiff::Timestamp,
     last: jiff::Timestamp,
 }
@@ -312,6 +434,89 @@ mod tests {
             }
         );
         assert_eq!(rows[1].monetary, 0.0);
+    }
+
+    /// The summary as it was first written (a map per customer and day), to check the one-pass summary
+    /// against, bit for bit.
+    fn summary_by_maps(transactions: &[Transaction], options: &RfmOptions) -> Vec<CustomerRfm> {
+        use std::collections::BTreeMap;
+        let last_day = last_day_before(options.calibration_end);
+        let mut occasions: BTreeMap<&str, BTreeMap<i64, (f64, jiff::Timestamp, jiff::Timestamp)>> =
+            BTreeMap::new();
+        for t in transactions
+            .iter()
+            .filter(|t| t.at < options.calibration_end)
+        {
+            let o = occasions
+                .entry(t.customer.as_str())
+                .or_default()
+                .entry(day_number(t.at))
+                .or_insert((0.0, t.at, t.at));
+            o.0 += t.value;
+            o.1 = o.1.min(t.at);
+            o.2 = o.2.max(t.at);
+        }
+        let days_per = options.period.days();
+        occasions
+            .into_iter()
+            .map(|(customer, days)| {
+                let (&first_day, first) = days.iter().next().unwrap();
+                let (&final_day, last) = days.iter().next_back().unwrap();
+                let repeats = days.len() - 1;
+                CustomerRfm {
+                    customer: customer.to_owned(),
+                    rfm: Rfm {
+                        frequency: repeats as f64,
+                        recency: (final_day - first_day) as f64 / days_per,
+                        t: (last_day - first_day) as f64 / days_per,
+                    },
+                    monetary: if repeats == 0 {
+                        0.0
+                    } else {
+                        days.values().skip(1).map(|o| o.0).sum::<f64>() / repeats as f64
+                    },
+                    first: first.1,
+                    last: last.2,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn churn_rfm_one_pass_equals_the_maps_bit_for_bit() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20);
+        let start = jiff::Timestamp::from_second(852_076_800).unwrap(); // 1997-01-01
+        for round in 0..200 {
+            let customers = rng.gen_range(1..40);
+            let transactions: Vec<Transaction> = (0..rng.gen_range(0..400))
+                .map(|_| Transaction {
+                    customer: format!("c{}", rng.gen_range(0..customers)),
+                    // Several purchases a day, some at the same instant, in no order.
+                    at: start
+                        + jiff::SignedDuration::from_secs(
+                            rng.gen_range(0..60) * 86_400 + rng.gen_range(0..4) * 21_600,
+                        ),
+                    value: f64::from(rng.gen_range(0..10_000)) / 7.0,
+                })
+                .collect();
+            let options = RfmOptions {
+                period: [Period::Day, Period::Week, Period::Month][round % 3],
+                calibration_end: start + jiff::SignedDuration::from_hours(24 * 50 + round as i64),
+            };
+            let expected = summary_by_maps(&transactions, &options);
+            assert_eq!(rfm_summary(&transactions, &options).unwrap(), expected);
+            // Grouped by buyer in (at) order, as a store gives them.
+            let mut sorted = transactions.clone();
+            sorted.sort_by(|a, b| a.customer.cmp(&b.customer).then(a.at.cmp(&b.at)));
+            let by_maps = summary_by_maps(&sorted, &options);
+            let mut purchases = Purchases::new();
+            for run in sorted.chunk_by(|a, b| a.customer == b.customer) {
+                purchases.push_buyer(run[0].customer.clone(), run.iter().map(|t| (t.at, t.value)));
+            }
+            assert_eq!(purchases.len(), sorted.len());
+            assert_eq!(rfm_summary_of(&purchases, &options).unwrap(), by_maps);
+        }
     }
 
     #[test]

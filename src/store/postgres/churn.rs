@@ -7,7 +7,7 @@ use sqlx::postgres::PgRow;
 use sqlx::Row;
 
 use super::PostgresStore;
-use crate::churn::Transaction;
+use crate::churn::{purchase_value, Purchases};
 use crate::store::churn::{Churn, ChurnScore, StoredChurnModel};
 use crate::store::{from_nanos, nanos, StoreError};
 
@@ -86,24 +86,43 @@ impl Churn for PostgresStore {
         &self,
         kinds: Vec<String>,
         until: Timestamp,
-    ) -> Result<Vec<Transaction>, StoreError> {
-        // Streamed: each row becomes a lean purchase before the next is read.
+    ) -> Result<Purchases, StoreError> {
+        // Streamed, grouped by buyer: each row becomes two columns' entries before the next is read.
         let mut rows = sqlx::query(
-            "SELECT customer, at, properties FROM events WHERE type = ANY($1) AND at <= $2 ORDER BY at, id",
+            "SELECT customer, at, properties FROM events WHERE type = ANY($1) AND at <= $2
+             ORDER BY customer, at, id",
         )
         .bind(&kinds)
         .bind(nanos(until))
         .fetch(&self.pool);
-        let mut out = Vec::new();
+        let mut purchases = Purchases::new();
+        let mut buyer: Option<String> = None;
+        let mut bought: Vec<(Timestamp, f64)> = Vec::new();
         while let Some(r) = rows.try_next().await? {
+            let customer: &str = r.try_get(0)?;
+            if buyer.as_deref() != Some(customer) {
+                if let Some(done) = buyer.replace(customer.to_owned()) {
+                    purchases.push_buyer(done, bought.drain(..));
+                }
+            }
             let properties: Option<&str> = r.try_get(2)?;
-            out.push(Transaction::from_event(
-                r.try_get(0)?,
-                from_nanos(r.try_get(1)?),
-                properties,
-            ));
+            bought.push((from_nanos(r.try_get(1)?), purchase_value(properties)));
         }
-        Ok(out)
+        if let Some(done) = buyer {
+            purchases.push_buyer(done, bought.drain(..));
+        }
+        Ok(purchases)
+    }
+
+    async fn stored_event_ids(&self, ids: Vec<String>) -> Result<Vec<bool>, StoreError> {
+        let stored: std::collections::HashSet<String> =
+            sqlx::query_scalar("SELECT id FROM events WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .collect();
+        Ok(ids.iter().map(|id| stored.contains(id)).collect())
     }
 
     async fn churn_model(&self) -> Result<Option<StoredChurnModel>, StoreError> {
