@@ -107,11 +107,16 @@ pub(super) fn rebuild(conn: &mut Connection) -> Result<usize, StoreError> {
     let Some(definitions) = note(conn)? else {
         return Ok(0);
     };
-    // The index builds sort in temporary storage: on disk, not in memory as every other statement's
-    // (the sort of 5 M events' keys would otherwise be held in the process).
-    conn.execute_batch("PRAGMA temp_store = FILE")?;
+    // The index builds sort in temporary storage on disk, not in memory as every other statement's (the
+    // sort of 5 M events' keys would otherwise be held in the process), and SQLite's sorter keeps as much
+    // in memory as the page cache may hold: a smaller cache for the build keeps the import's peak memory
+    // where ingestion left it (measured: +52 MB at 6.5 M events with the writer's 64 MiB).
+    conn.execute_batch("PRAGMA temp_store = FILE; PRAGMA cache_size = -16384")?;
     let built = create(conn, &definitions);
-    conn.execute_batch("PRAGMA temp_store = MEMORY")?;
+    conn.execute_batch(&format!(
+        "PRAGMA temp_store = MEMORY; PRAGMA cache_size = {}",
+        super::WRITER_CACHE
+    ))?;
     built
 }
 

@@ -37,6 +37,8 @@ mod secrets;
 use migrate::migrate;
 
 const NO_LATEST: i64 = i64::MIN;
+/// The writer's page cache (`PRAGMA cache_size`: negative is KiB).
+const WRITER_CACHE: i64 = -65536;
 /// Idle read connections kept for reuse.
 const READERS_KEPT: usize = 8;
 
@@ -112,7 +114,7 @@ impl Inner {
         writer
             .execute_batch(&format!(
                 "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA busy_timeout = 10000;
-                 PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;
+                 PRAGMA cache_size = {WRITER_CACHE}; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;
                  PRAGMA wal_autocheckpoint = 8192;",
                 if synchronous_full { "FULL" } else { "NORMAL" }
             ))
