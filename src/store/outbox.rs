@@ -159,7 +159,8 @@ pub struct Suppression {
 
 #[async_trait]
 pub trait Outbox: Send + Sync {
-    /// Unclosed obligations whose actions have not been planned yet (oldest first).
+    /// Unclosed obligations whose actions have not been planned yet, newest first (a backlog of imported
+    /// obligations never holds back the actions of new events).
     async fn unplanned_obligations(
         &self,
         limit: usize,
@@ -185,6 +186,30 @@ pub trait Outbox: Send + Sync {
         held: Timestamp,
         until: Timestamp,
     ) -> Result<bool, StoreError>;
+    /// `renew_outbox` for a chunk of claimed rows, in one write: the keys of `held` ((key, lease)) this
+    /// node still holds, each now leased until `until`.
+    async fn renew_outbox_many(
+        &self,
+        held: Vec<(String, Timestamp)>,
+        until: Timestamp,
+    ) -> Result<Vec<String>, StoreError>;
+    /// What the sender's gate reads for a chunk of claimed rows, in one round trip: for each
+    /// (customer, policy, trigger event), its obligation as `Obligations::obligation_by_trigger` reads it.
+    async fn obligations_by_triggers(
+        &self,
+        triggers: Vec<(String, String, String)>,
+    ) -> Result<Vec<Option<Obligation>>, StoreError>;
+    /// `suppression` for each (customer, email) of a chunk, in one round trip.
+    async fn suppressions_of(
+        &self,
+        targets: Vec<(String, Option<String>)>,
+    ) -> Result<Vec<Option<Suppression>>, StoreError>;
+    /// `sent_to_customer_since` for each customer of a chunk, in one round trip.
+    async fn sent_to_customers_since(
+        &self,
+        customers: Vec<String>,
+        since: Timestamp,
+    ) -> Result<Vec<u64>, StoreError>;
     /// Records outcomes. An update with `held` applies only while that lease is still the row's.
     async fn finish_outbox(&self, updates: Vec<OutboxUpdate>) -> Result<(), StoreError>;
     /// Messages, newest due first within a customer, in key order otherwise.

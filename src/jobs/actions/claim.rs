@@ -1,9 +1,15 @@
-//! The claim loop: claim the rows due now (with a lease), and for each: renew the lease, recover an
-//! interrupted attempt, ask the gate (`domain::action::gate`, over what this loop loads), compose, send
-//! on the row's channel, and write the outcome (sent and recorded, retried with backoff, dead, failed,
-//! or held by the gate).
+//! The claim loop: claim the rows due now (with a lease), and send them in chunks of at most
+//! `concurrency` rows of distinct customers. For each chunk: renew the leases (one write), recover
+//! interrupted attempts, read what the gate (`domain::action::gate`) needs with one query per table, ask
+//! the gate and compose each row, send the chunk's messages at once, record the customer messages' events
+//! (one ingestion) and write the outcomes (one write): sent and recorded, retried with backoff, dead,
+//! failed, or held by the gate.
+//!
+//! A customer's rows go in successive chunks, so the daily cap counts each send before the next. A chunk
+//! is at most `concurrency` messages, which is what can be in flight when a node dies: the window for a
+//! duplicate is one chunk's sends, as it was `concurrency` single sends.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 use rand::Rng;
@@ -14,16 +20,57 @@ use super::{Actor, CLAIM_BATCH};
 use crate::channels::Delivery;
 use crate::domain::action::gate::{self, Disposition, Due, Hold, LocalZone};
 use crate::domain::action::Channel;
-use crate::domain::Obligation;
-use crate::store::{OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, StoreError, Suppression};
+use crate::domain::{Event, Obligation};
+use crate::store::{
+    CustomerRecord, OutboxItem, OutboxRow, OutboxStatus, OutboxUpdate, StoreError, Suppression,
+};
 
 /// A row's new state, and whether a customer message recorded its event.
 type Outcome = (OutboxUpdate, bool);
 
+/// What the gate and the composer read for a chunk, loaded with one query per table.
+struct Reads {
+    /// Per row, in the chunk's order.
+    obligations: Vec<Option<Obligation>>,
+    customers: HashMap<String, CustomerRecord>,
+    triggers: HashMap<String, Event>,
+    /// The recorded events of interrupted attempts, by id.
+    recorded: HashMap<String, Timestamp>,
+    /// For a customer the store does not know (the gate then finds no address).
+    nobody: CustomerRecord,
+}
+
+/// A row the first gate let through, with what composing it reads.
+struct Ready<'a> {
+    row: &'a OutboxRow,
+    channel: Channel,
+    due: Due,
+    customer: &'a CustomerRecord,
+    trigger: Option<&'a Event>,
+    obligation: Option<&'a Obligation>,
+    zone: LocalZone,
+    address: String,
+    now: Timestamp,
+}
+
+impl Ready<'_> {
+    fn draft(&self) -> Draft<'_> {
+        Draft {
+            item: &self.row.item,
+            channel: self.channel,
+            customer: self.customer,
+            trigger: self.trigger,
+            obligation: self.obligation,
+            zone: &self.zone.name,
+            address: &self.address,
+            now: self.now,
+        }
+    }
+}
+
 impl Actor {
     /// Sends every row due now. Returns how many customer messages recorded an event.
     pub async fn send_due(&self) -> Result<usize, StoreError> {
-        use futures::StreamExt;
         let mut recorded = 0;
         loop {
             let now = Timestamp::now();
@@ -35,21 +82,19 @@ impl Actor {
                 .claim_outbox(now, lease_until, CLAIM_BATCH)
                 .await?;
             let claimed = rows.len();
-            let results: Vec<Result<usize, StoreError>> = futures::stream::iter(by_customer(rows))
-                .map(|rows| async move {
-                    let mut recorded = 0;
-                    for row in rows {
-                        if self.process(row).await? {
-                            recorded += 1;
-                        }
+            // A failed chunk leaves its rows claimed (their lease expires); the others still go.
+            let mut failed = None;
+            for chunk in chunks(rows, self.settings.concurrency) {
+                match self.send_chunk(chunk).await {
+                    Ok(n) => recorded += n,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "actions: could not process a chunk of messages");
+                        failed.get_or_insert(err);
                     }
-                    Ok(recorded)
-                })
-                .buffer_unordered(self.settings.concurrency)
-                .collect()
-                .await;
-            for result in results {
-                recorded += result?;
+                }
+            }
+            if let Some(err) = failed {
+                return Err(err);
             }
             if claimed < CLAIM_BATCH {
                 return Ok(recorded);
@@ -57,105 +102,160 @@ impl Actor {
         }
     }
 
-    /// Delivers one claimed row and records the outcome. Returns whether an event was recorded.
-    async fn process(&self, mut row: OutboxRow) -> Result<bool, StoreError> {
-        let key = row.item.key.clone();
-        // A claimed batch can take longer than the lease on a loaded machine: renew it right before this
-        // message, or leave the row to the node that claimed it since.
+    /// Delivers one chunk of claimed rows and records the outcomes. Returns how many events it recorded.
+    async fn send_chunk(&self, rows: Vec<OutboxRow>) -> Result<usize, StoreError> {
+        let rows = self.renew(rows).await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let now = Timestamp::now();
+        let reads = self.read_chunk(&rows).await?;
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; rows.len()];
+        let mut ready = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            match self.first_gate(row, &reads, i, now).await? {
+                Ok(r) => ready.push((i, r)),
+                Err(update) => outcomes[i] = Some((update, false)),
+            }
+        }
+        let holds = self.customer_gates(&ready, now).await?;
+        let mut sending: Vec<(usize, Ready, Composed)> = Vec::new();
+        for ((i, r), hold) in ready.into_iter().zip(holds) {
+            if let Err(hold) = hold {
+                outcomes[i] = Some((held(&r.row.item, hold), false));
+                continue;
+            }
+            match self.composer().compose(&r.draft()) {
+                Ok(composed) => sending.push((i, r, composed)),
+                Err(detail) => {
+                    outcomes[i] = Some((finished(&r.row.item, OutboxStatus::Failed, detail), false))
+                }
+            }
+        }
+        let deliveries = futures::future::join_all(
+            sending
+                .iter()
+                .map(|(_, _, composed)| self.channels.send(&composed.outgoing)),
+        )
+        .await;
+        for ((i, r, _), delivery) in sending.iter().zip(deliveries) {
+            outcomes[*i] = Some(self.outcome(r, delivery).await?);
+        }
+        self.record(&sending, &mut outcomes).await;
+        self.finish(&rows, outcomes).await
+    }
+
+    /// Extends the chunk's claims right before its messages: a claimed batch can take longer than the
+    /// lease on a loaded machine. Rows another node claimed since are left to it.
+    async fn renew(&self, rows: Vec<OutboxRow>) -> Result<Vec<OutboxRow>, StoreError> {
         let until = Timestamp::now()
             .saturating_add(self.settings.lease)
             .unwrap_or(Timestamp::MAX);
-        if !self.store.renew_outbox(&key, row.next_at, until).await? {
-            tracing::info!(key = %key, "actions: another node took over this message");
-            return Ok(false);
-        }
-        row.next_at = until;
-        let (mut update, recorded) = match self.deliver(&row).await {
-            Ok(done) => done,
-            Err(err) => {
-                // The row stays claimed; its lease expires and it is tried again.
-                tracing::warn!(key = %key, error = %err, "actions: could not process a message");
-                return Err(err);
-            }
-        };
-        tracing::info!(
-            key = %key,
-            status = update.status.as_str(),
-            detail = update.detail.as_deref().unwrap_or(""),
-            "message"
-        );
-        update.held = Some(row.next_at);
-        crate::metrics::outbox_finished(update.status.as_str());
-        self.store.finish_outbox(vec![update]).await?;
-        Ok(recorded)
+        let held = rows
+            .iter()
+            .map(|row| (row.item.key.clone(), row.next_at))
+            .collect();
+        let renewed: HashSet<String> = self
+            .store
+            .renew_outbox_many(held, until)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(rows
+            .into_iter()
+            .filter_map(|mut row| {
+                if !renewed.contains(&row.item.key) {
+                    tracing::info!(key = %row.item.key, "actions: another node took over this message");
+                    return None;
+                }
+                row.next_at = until;
+                Some(row)
+            })
+            .collect())
     }
 
-    /// One row through recovery, the gate, compose and its channel.
-    async fn deliver(&self, row: &OutboxRow) -> Result<Outcome, StoreError> {
+    /// The chunk's obligations, customers, trigger events and interrupted attempts' recorded events.
+    async fn read_chunk(&self, rows: &[OutboxRow]) -> Result<Reads, StoreError> {
+        let triggers = rows
+            .iter()
+            .map(|r| {
+                let i = &r.item;
+                (
+                    i.customer.clone(),
+                    i.policy.clone(),
+                    i.trigger_event.clone(),
+                )
+            })
+            .collect();
+        let customers = distinct(rows.iter().map(|r| r.item.customer.clone()));
+        let events = distinct(rows.iter().map(|r| r.item.trigger_event.clone()));
+        // A previous attempt was interrupted after sending but before it was marked: its recorded event,
+        // if any, says it went out.
+        let interrupted = distinct(
+            rows.iter()
+                .filter(|r| r.was == Some(OutboxStatus::Sending) && r.item.records.is_some())
+                .map(|r| r.item.recorded_event_id()),
+        );
+        let (obligations, customers, events, recorded) = tokio::try_join!(
+            self.store.obligations_by_triggers(triggers),
+            self.store.customers(customers),
+            self.store.events_by_ids(events),
+            async {
+                match interrupted.is_empty() {
+                    true => Ok(Vec::new()),
+                    false => self.store.events_by_ids(interrupted).await,
+                }
+            },
+        )?;
+        Ok(Reads {
+            obligations,
+            customers: customers.into_iter().map(|c| (c.id.clone(), c)).collect(),
+            triggers: events.into_iter().map(|e| (e.id.clone(), e)).collect(),
+            recorded: recorded.into_iter().map(|e| (e.id, e.at)).collect(),
+            nobody: CustomerRecord::default(),
+        })
+    }
+
+    /// Recovery, the channel, whether the message is still needed and its address: the row ready for the
+    /// customer's gate, or its new state.
+    async fn first_gate<'a>(
+        &self,
+        row: &'a OutboxRow,
+        reads: &'a Reads,
+        index: usize,
+        now: Timestamp,
+    ) -> Result<Result<Ready<'a>, OutboxUpdate>, StoreError> {
         let item = &row.item;
-        let now = Timestamp::now();
-        if let Some(update) = self.recover(row).await? {
-            return Ok((update, false));
+        if let Some(update) = recovered(row, reads) {
+            return Ok(Err(update));
         }
         // The stored column holds `Channel::as_str`; anything else was never written by the planner.
         let Some(channel) = Channel::parse(&item.channel) else {
             let detail = format!("unknown channel {:?}", item.channel);
-            return Ok((finished(item, OutboxStatus::Failed, detail), false));
+            return Ok(Err(finished(item, OutboxStatus::Failed, detail)));
         };
         let due = due(item, channel);
-        let obligation = self
-            .store
-            .obligation_by_trigger(&item.customer, &item.policy, &item.trigger_event)
-            .await?;
-        if let Err(hold) = self.needed(item, &due, obligation.as_ref(), now).await? {
-            return Ok((held(item, hold), false));
+        let obligation = reads.obligations.get(index).and_then(Option::as_ref);
+        if let Err(hold) = self.needed(item, &due, obligation, now).await? {
+            return Ok(Err(held(item, hold)));
         }
-        let customer = self
-            .store
-            .customer(&item.customer)
-            .await?
-            .unwrap_or_default();
+        let customer = reads.customers.get(&item.customer).unwrap_or(&reads.nobody);
         let zone = LocalZone::of(customer.timezone.as_deref(), &self.settings.timezone);
         let address = match gate::address(&due, &item.recipient, customer.email.as_deref()) {
             Ok(address) => address,
-            Err(hold) => return Ok((held(item, hold), false)),
+            Err(hold) => return Ok(Err(held(item, hold))),
         };
-        if let Err(hold) = self.customer_gate(item, &due, &address, &zone, now).await? {
-            return Ok((held(item, hold), false));
-        }
-        let trigger = self.store.event(&item.trigger_event).await?;
-        let draft = Draft {
-            item,
+        Ok(Ok(Ready {
+            row,
             channel,
-            customer: &customer,
-            trigger: trigger.as_ref(),
-            obligation: obligation.as_ref(),
-            zone: &zone.name,
-            address: &address,
+            due,
+            customer,
+            trigger: reads.triggers.get(&item.trigger_event),
+            obligation,
+            zone,
+            address,
             now,
-        };
-        let composed = match self.composer().compose(&draft) {
-            Ok(composed) => composed,
-            Err(detail) => return Ok((finished(item, OutboxStatus::Failed, detail), false)),
-        };
-        let delivery = self.channels.send(&composed.outgoing).await;
-        self.outcome(row, &draft, &composed, delivery).await
-    }
-
-    /// A previous attempt was interrupted after sending but before it was marked: the recorded event
-    /// says it went out.
-    async fn recover(&self, row: &OutboxRow) -> Result<Option<OutboxUpdate>, StoreError> {
-        let item = &row.item;
-        if row.was != Some(OutboxStatus::Sending) || item.records.is_none() {
-            return Ok(None);
-        }
-        let Some(event) = self.store.event(&item.recorded_event_id()).await? else {
-            return Ok(None);
-        };
-        let detail = "sent (confirmed by its recorded event after an interrupted attempt)";
-        let mut update = finished(item, OutboxStatus::Sent, detail.into());
-        update.sent_at = Some(event.at);
-        Ok(Some(update))
+        }))
     }
 
     /// Gate 1: whether the message is still needed (a survey's reminder: by the survey's events).
@@ -176,88 +276,184 @@ impl Actor {
     }
 
     /// Gate 2, for messages to the customer: suppression, quiet hours, the daily cap, the survey
-    /// frequency, in that order; each loads only what it needs, only if the previous ones let it pass.
+    /// frequency, in that order. The chunk's suppressions and daily counts are read at once.
+    async fn customer_gates(
+        &self,
+        ready: &[(usize, Ready<'_>)],
+        now: Timestamp,
+    ) -> Result<Vec<Result<(), Hold>>, StoreError> {
+        let rules = self.settings.rules();
+        let to_customer: Vec<&Ready> = ready
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|r| r.due.to_customer)
+            .collect();
+        let targets = to_customer
+            .iter()
+            .map(|r| {
+                let email = (r.due.channel == Channel::Email).then(|| r.address.clone());
+                (r.row.item.customer.clone(), email)
+            })
+            .collect::<Vec<_>>();
+        let suppressions = match targets.is_empty() {
+            true => Vec::new(),
+            false => self.store.suppressions_of(targets).await?,
+        };
+        let capped: Vec<&Ready> = to_customer
+            .iter()
+            .copied()
+            .filter(|r| rules.daily_window(&r.due, now).is_some())
+            .collect();
+        let since = now
+            .saturating_sub(SignedDuration::from_hours(24))
+            .unwrap_or(now);
+        let counts: HashMap<&str, u64> = match capped.is_empty() {
+            true => HashMap::new(),
+            false => {
+                let customers = capped.iter().map(|r| r.row.item.customer.clone()).collect();
+                let counts = self.store.sent_to_customers_since(customers, since).await?;
+                capped
+                    .iter()
+                    .map(|r| r.row.item.customer.as_str())
+                    .zip(counts)
+                    .collect()
+            }
+        };
+        let mut suppressions = suppressions.into_iter();
+        let mut out = Vec::with_capacity(ready.len());
+        for (_, r) in ready {
+            if !r.due.to_customer {
+                out.push(Ok(()));
+                continue;
+            }
+            let suppression = suppressions.next().flatten();
+            out.push(
+                self.customer_gate(r, suppression.as_ref(), &counts, now)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Gate 2 for one message to the customer, over what `customer_gates` read.
     async fn customer_gate(
         &self,
-        item: &OutboxItem,
-        due: &Due,
-        address: &str,
-        zone: &LocalZone,
+        r: &Ready<'_>,
+        suppression: Option<&Suppression>,
+        counts: &HashMap<&str, u64>,
         now: Timestamp,
     ) -> Result<Result<(), Hold>, StoreError> {
-        if !due.to_customer {
-            return Ok(Ok(()));
-        }
         let rules = self.settings.rules();
-        let email = (due.channel == Channel::Email).then_some(address);
-        if let Some(s) = self.store.suppression(&item.customer, email).await? {
-            if let Err(hold) = rules.suppression(due, &s.reason, s.at, s.detail.as_deref()) {
+        let item = &r.row.item;
+        if let Some(s) = suppression {
+            if let Err(hold) = rules.suppression(&r.due, &s.reason, s.at, s.detail.as_deref()) {
                 return Ok(Err(hold));
             }
         }
-        if let Err(hold) = rules.quiet_hours(due, now, zone) {
+        if let Err(hold) = rules.quiet_hours(&r.due, now, &r.zone) {
             return Ok(Err(hold));
         }
-        if let Some(since) = rules.daily_window(due, now) {
-            let sent = self
-                .store
-                .sent_to_customer_since(&item.customer, since)
-                .await?;
+        if rules.daily_window(&r.due, now).is_some() {
+            let sent = counts.get(item.customer.as_str()).copied().unwrap_or(0);
             if let Err(hold) = rules.daily_cap(sent) {
                 return Ok(Err(hold));
             }
         }
-        if let Some(since) = rules.survey_window(due, now) {
+        if let Some(since) = rules.survey_window(&r.due, now) {
             let sent = self.store.surveys_sent_since(&item.customer, since).await?;
             return Ok(rules.survey_every(sent));
         }
         Ok(Ok(()))
     }
 
-    /// What the channel's answer makes of the row.
-    async fn outcome(
+    /// Records the events of the chunk's customer messages that went out, in one ingestion; a failure
+    /// to record is noted on each row, which stays sent.
+    async fn record(
         &self,
-        row: &OutboxRow,
-        draft: &Draft<'_>,
-        composed: &Composed,
-        delivery: Delivery,
-    ) -> Result<Outcome, StoreError> {
-        let item = draft.item;
+        sending: &[(usize, Ready<'_>, Composed)],
+        outcomes: &mut [Option<Outcome>],
+    ) {
+        let mut events = Vec::new();
+        let mut recording = Vec::new();
+        for (i, r, composed) in sending {
+            let item = &r.row.item;
+            let sent = matches!(&outcomes[*i], Some((u, _)) if u.status == OutboxStatus::Sent);
+            if let (true, true, Some(kind)) = (sent, item.to_customer(), &item.records) {
+                events.push(recorded_event(&r.draft(), kind, composed.survey.as_ref()));
+                recording.push((*i, kind.as_str()));
+            }
+        }
+        if events.is_empty() {
+            return;
+        }
+        let result = self.store.ingest(events).await;
+        for (i, kind) in recording {
+            let Some((update, recorded)) = outcomes[i].as_mut() else {
+                continue;
+            };
+            match &result {
+                Ok(_) => *recorded = true,
+                Err(err) => {
+                    let detail = update.detail.take().unwrap_or_default();
+                    update.detail = Some(format!("{detail}; recording {kind} failed: {err}"));
+                }
+            }
+        }
+    }
+
+    /// Writes the chunk's outcomes in one write, each only while this node's lease is the row's.
+    async fn finish(
+        &self,
+        rows: &[OutboxRow],
+        outcomes: Vec<Option<Outcome>>,
+    ) -> Result<usize, StoreError> {
+        let mut recorded = 0;
+        let mut updates = Vec::with_capacity(rows.len());
+        for (row, outcome) in rows.iter().zip(outcomes) {
+            // Every row has an outcome by now; a row without one stays claimed until its lease ends.
+            let Some((mut update, was_recorded)) = outcome else {
+                continue;
+            };
+            tracing::info!(
+                key = %row.item.key,
+                status = update.status.as_str(),
+                detail = update.detail.as_deref().unwrap_or(""),
+                "message"
+            );
+            update.held = Some(row.next_at);
+            crate::metrics::outbox_finished(update.status.as_str());
+            recorded += usize::from(was_recorded);
+            updates.push(update);
+        }
+        self.store.finish_outbox(updates).await?;
+        Ok(recorded)
+    }
+
+    /// What the channel's answer makes of the row (a sent customer message's event is recorded with
+    /// the chunk's, by `record`).
+    async fn outcome(&self, r: &Ready<'_>, delivery: Delivery) -> Result<Outcome, StoreError> {
+        let item = &r.row.item;
         match delivery {
-            Delivery::Sent { detail } => Ok(self.sent(draft, composed, detail).await),
-            Delivery::Transient { error } => Ok((self.retry(row, error, draft.now), false)),
+            Delivery::Sent { detail } => {
+                let mut update = finished(item, OutboxStatus::Sent, detail);
+                update.sent_at = Some(r.now);
+                Ok((update, false))
+            }
+            Delivery::Transient { error } => Ok((self.retry(r.row, error, r.now), false)),
             Delivery::Permanent { error, bounce } => {
-                if bounce && item.to_customer() && draft.channel == Channel::Email {
+                if bounce && item.to_customer() && r.channel == Channel::Email {
                     self.store
                         .suppress(Suppression {
-                            target: draft.address.to_lowercase(),
+                            target: r.address.to_lowercase(),
                             reason: "bounced".into(),
                             detail: Some(error.clone()),
-                            at: draft.now,
+                            at: r.now,
                         })
                         .await?;
                 }
                 Ok((finished(item, OutboxStatus::Failed, error), false))
             }
         }
-    }
-
-    /// Sent: a customer message records its event (which keeps the promise); a failure to record is
-    /// noted on the row, which stays sent.
-    async fn sent(&self, draft: &Draft<'_>, composed: &Composed, detail: String) -> Outcome {
-        let item = draft.item;
-        let mut recorded = false;
-        let mut detail = detail;
-        if let (true, Some(kind)) = (item.to_customer(), &item.records) {
-            let event = recorded_event(draft, kind, composed.survey.as_ref());
-            match self.store.ingest(vec![event]).await {
-                Ok(_) => recorded = true,
-                Err(err) => detail = format!("{detail}; recording {kind} failed: {err}"),
-            }
-        }
-        let mut update = finished(item, OutboxStatus::Sent, detail);
-        update.sent_at = Some(draft.now);
-        (update, recorded)
     }
 
     /// A transient failure: try again with backoff, or give up after `max_attempts`.
@@ -280,19 +476,47 @@ impl Actor {
     }
 }
 
-/// Claimed rows grouped by customer, in claim order. One customer's messages go one after another, so
-/// the daily cap counts each send before the next; different customers' go in parallel.
-fn by_customer(rows: Vec<OutboxRow>) -> Vec<Vec<OutboxRow>> {
-    let mut groups: Vec<Vec<OutboxRow>> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+/// Claimed rows in chunks of at most `size`, of distinct customers, in claim order: a customer's next
+/// row goes in a later chunk than its previous one, so one customer's messages go one after another
+/// (the daily cap counts each send before the next) while different customers' go together.
+fn chunks(rows: Vec<OutboxRow>, size: usize) -> Vec<Vec<OutboxRow>> {
+    let size = size.max(1);
+    let mut chunks: Vec<Vec<OutboxRow>> = Vec::new();
+    // The chunk a customer's latest row went in.
+    let mut latest: HashMap<String, usize> = HashMap::new();
     for row in rows {
-        let i = *index.entry(row.item.customer.clone()).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
-        groups[i].push(row);
+        let after = latest.get(&row.item.customer).map_or(0, |i| i + 1);
+        let i = match (after..chunks.len()).find(|&i| chunks[i].len() < size) {
+            Some(i) => i,
+            None => {
+                chunks.push(Vec::new());
+                chunks.len() - 1
+            }
+        };
+        latest.insert(row.item.customer.clone(), i);
+        chunks[i].push(row);
     }
-    groups
+    chunks
+}
+
+/// Each value once, in first-seen order.
+fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    values.filter(|v| seen.insert(v.clone())).collect()
+}
+
+/// A previous attempt was interrupted after sending but before it was marked: the recorded event says
+/// it went out.
+fn recovered(row: &OutboxRow, reads: &Reads) -> Option<OutboxUpdate> {
+    let item = &row.item;
+    if row.was != Some(OutboxStatus::Sending) || item.records.is_none() {
+        return None;
+    }
+    let at = *reads.recorded.get(&item.recorded_event_id())?;
+    let detail = "sent (confirmed by its recorded event after an interrupted attempt)";
+    let mut update = finished(item, OutboxStatus::Sent, detail.into());
+    update.sent_at = Some(at);
+    Some(update)
 }
 
 /// What the gate needs to know of a row.

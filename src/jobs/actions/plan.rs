@@ -13,19 +13,26 @@ impl Actor {
     /// Queues the actions of every unplanned obligation. Returns how many rows were new.
     pub async fn plan_pending(&self, now: Timestamp) -> Result<u64, StoreError> {
         let mut new = 0;
-        loop {
-            let batch = self.store.unplanned_obligations(PLAN_BATCH).await?;
-            if batch.is_empty() {
-                return Ok(new);
-            }
-            let mut items = Vec::new();
-            let mut seqs = Vec::with_capacity(batch.len());
-            for (seq, o) in &batch {
-                seqs.push(*seq);
-                items.extend(self.items_of(o, now).await?);
-            }
-            new += self.store.enqueue(items, seqs).await?;
+        while let Some(rows) = self.plan_batch(now).await? {
+            new += rows;
         }
+        Ok(new)
+    }
+
+    /// Queues the actions of one batch of unplanned obligations, the newest first: how many rows were
+    /// new, or `None` when nothing was left to plan.
+    pub async fn plan_batch(&self, now: Timestamp) -> Result<Option<u64>, StoreError> {
+        let batch = self.store.unplanned_obligations(PLAN_BATCH).await?;
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        let mut items = Vec::new();
+        let mut seqs = Vec::with_capacity(batch.len());
+        for (seq, o) in &batch {
+            seqs.push(*seq);
+            items.extend(self.items_of(o, now).await?);
+        }
+        Ok(Some(self.store.enqueue(items, seqs).await?))
     }
 
     /// The rows of one obligation's actions still worth queueing at `now`.

@@ -61,11 +61,12 @@ pub(super) static NOTICE_BREACHES: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The planner: unclosed obligations whose actions are not queued yet.
+/// The planner: unclosed obligations whose actions are not queued yet, newest first (a backlog never
+/// holds back the actions of new events).
 pub(super) static UNPLANNED: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {OBLIGATION_COLUMNS} FROM obligations WHERE closed_at IS NULL AND NOT planned
-         ORDER BY seq LIMIT $1"
+         ORDER BY seq DESC LIMIT $1"
     )
 });
 

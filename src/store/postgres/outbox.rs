@@ -2,12 +2,14 @@
 //! `FOR UPDATE SKIP LOCKED`, so each message is claimed by one node, and a node that dies mid-send leaves a
 //! lease that expires.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-use super::rows::obligation_from_row;
+use super::rows::{obligation_from_row, OBLIGATION_COLUMNS};
 use super::{hot, PostgresStore};
 use crate::domain::action::ActionKind;
 use crate::domain::Obligation;
@@ -183,6 +185,108 @@ impl Outbox for PostgresStore {
         .await?
         .rows_affected();
         Ok(n == 1)
+    }
+
+    async fn renew_outbox_many(
+        &self,
+        held: Vec<(String, Timestamp)>,
+        until: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        if held.is_empty() {
+            return Ok(Vec::new());
+        }
+        let renewed: Vec<String> = sqlx::query_scalar(
+            "UPDATE outbox o SET next_at = $3
+             FROM UNNEST($1::text[], $2::bigint[]) AS h(key, held)
+             WHERE o.key = h.key AND o.status = 'sending' AND o.next_at = h.held
+             RETURNING o.key",
+        )
+        .bind(held.iter().map(|(key, _)| key.clone()).collect::<Vec<_>>())
+        .bind(held.iter().map(|(_, at)| nanos(*at)).collect::<Vec<_>>())
+        .bind(nanos(until))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(renewed)
+    }
+
+    async fn obligations_by_triggers(
+        &self,
+        triggers: Vec<(String, String, String)>,
+    ) -> Result<Vec<Option<Obligation>>, StoreError> {
+        if triggers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(&format!(
+            "SELECT {OBLIGATION_COLUMNS} FROM obligations
+             WHERE customer = ANY($1) AND trigger_event = ANY($2)"
+        ))
+        .bind(triggers.iter().map(|t| t.0.clone()).collect::<Vec<_>>())
+        .bind(triggers.iter().map(|t| t.2.clone()).collect::<Vec<_>>())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut found: HashMap<(String, String, String), Obligation> = HashMap::new();
+        for r in &rows {
+            let (_, o) = obligation_from_row(r, &self.engine)?;
+            let key = (
+                o.customer.clone(),
+                o.policy.to_string(),
+                o.trigger_event.clone(),
+            );
+            found.entry(key).or_insert(o);
+        }
+        Ok(triggers.iter().map(|t| found.get(t).cloned()).collect())
+    }
+
+    async fn suppressions_of(
+        &self,
+        targets: Vec<(String, Option<String>)>,
+    ) -> Result<Vec<Option<Suppression>>, StoreError> {
+        let wanted: Vec<String> = targets
+            .iter()
+            .flat_map(|(customer, email)| {
+                std::iter::once(customer.clone()).chain(email.as_deref().map(str::to_lowercase))
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT target, reason, detail, at FROM suppressions WHERE target = ANY($1) ORDER BY at",
+        )
+        .bind(&wanted)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_target: HashMap<String, Suppression> = HashMap::new();
+        for r in &rows {
+            let s = suppression_from_row(r)?;
+            by_target.entry(s.target.clone()).or_insert(s);
+        }
+        Ok(targets
+            .iter()
+            .map(|(customer, email)| {
+                let of_email = email
+                    .as_deref()
+                    .and_then(|e| by_target.get(&e.to_lowercase()));
+                // The oldest of the two, as `suppression` orders them.
+                match (by_target.get(customer), of_email) {
+                    (Some(a), Some(b)) if b.at < a.at => Some(b.clone()),
+                    (Some(a), _) => Some(a.clone()),
+                    (None, b) => b.cloned(),
+                }
+            })
+            .collect())
+    }
+
+    async fn sent_to_customers_since(
+        &self,
+        customers: Vec<String>,
+        since: Timestamp,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut out = Vec::with_capacity(customers.len());
+        for customer in &customers {
+            out.push(self.sent_to_customer_since(customer, since).await?);
+        }
+        Ok(out)
     }
 
     async fn finish_outbox(&self, updates: Vec<OutboxUpdate>) -> Result<(), StoreError> {

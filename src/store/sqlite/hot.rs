@@ -58,12 +58,13 @@ pub(super) const NOTICE_BREACHES: &str =
     "UPDATE obligations INDEXED BY obligations_unnoticed SET noticed_at = ?1
      WHERE closed_at IS NULL AND noticed_at IS NULL AND breach_at < ?1 RETURNING seq";
 
-/// The planner: unclosed obligations whose actions are not queued yet.
+/// The planner: unclosed obligations whose actions are not queued yet, newest first (a backlog never
+/// holds back the actions of new events).
 pub(super) static UNPLANNED: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {OBLIGATION_COLUMNS} FROM obligations o INDEXED BY obligations_unplanned
          JOIN customers c ON c.seq = o.customer_seq
-         WHERE o.closed_at IS NULL AND o.planned = 0 ORDER BY o.seq LIMIT ?1"
+         WHERE o.closed_at IS NULL AND o.planned = 0 ORDER BY o.seq DESC LIMIT ?1"
     )
 });
 

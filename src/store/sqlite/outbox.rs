@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
-use super::rows::obligation_from_row;
+use super::rows::{load_obligations, obligation_from_row};
 use super::{hot, lock, SqliteStore};
 use crate::domain::action::ActionKind;
 use crate::domain::Obligation;
@@ -16,6 +16,19 @@ use crate::store::{from_nanos, nanos, StoreError};
 pub(super) const OUTBOX_COLUMNS: &str = "key, customer, policy, trigger_event, ref, action, step, template, channel,
      recipient, recipient_name, role, transactional, urgent, records, due_at, status, attempts, next_at,
      detail, sent_at, created_at, updated_at, survey";
+
+/// A claim renewed: only while the lease `?2` is still the row's.
+const RENEW: &str =
+    "UPDATE outbox SET next_at = ?3 WHERE key = ?1 AND status = 'sending' AND next_at = ?2";
+
+/// The obligation a row is for (as `Obligations::obligation_by_trigger` reads it).
+const OBLIGATION_BY_TRIGGER: &str =
+    "WHERE o.customer_seq = (SELECT seq FROM customers WHERE id = ?1)
+     AND o.policy = ?2 AND o.trigger_event = ?3";
+
+/// The suppression of a customer (unsubscribed) or of an address (bounced), the oldest first.
+const SUPPRESSION: &str =
+    "SELECT target, reason, detail, at FROM suppressions WHERE target = ?1 OR target = ?2 ORDER BY at LIMIT 1";
 
 fn corrupt(reason: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -125,7 +138,13 @@ impl Outbox for SqliteStore {
         .await
     }
 
-    async fn enqueue(&self, items: Vec<OutboxItem>, planned: Vec<i64>) -> Result<u64, StoreError> {
+    async fn enqueue(
+        &self,
+        mut items: Vec<OutboxItem>,
+        planned: Vec<i64>,
+    ) -> Result<u64, StoreError> {
+        // In key order: the inserts walk the key index forwards instead of jumping about it.
+        items.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         self.run(move |inner| {
             let mut conn = lock(&inner.writer);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -198,11 +217,94 @@ impl Outbox for SqliteStore {
         self.run(move |inner| {
             let conn = lock(&inner.writer);
             let n = conn
-                .prepare_cached(
-                    "UPDATE outbox SET next_at = ?3 WHERE key = ?1 AND status = 'sending' AND next_at = ?2",
-                )?
+                .prepare_cached(RENEW)?
                 .execute(params![key, nanos(held), nanos(until)])?;
             Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn renew_outbox_many(
+        &self,
+        held: Vec<(String, Timestamp)>,
+        until: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        self.run(move |inner| {
+            let mut conn = lock(&inner.writer);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut renewed = Vec::with_capacity(held.len());
+            {
+                let mut renew = tx.prepare_cached(RENEW)?;
+                for (key, lease) in held {
+                    if renew.execute(params![key, nanos(lease), nanos(until)])? == 1 {
+                        renewed.push(key);
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(renewed)
+        })
+        .await
+    }
+
+    async fn obligations_by_triggers(
+        &self,
+        triggers: Vec<(String, String, String)>,
+    ) -> Result<Vec<Option<Obligation>>, StoreError> {
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let mut out = Vec::with_capacity(triggers.len());
+                for (customer, policy, trigger) in &triggers {
+                    let found = load_obligations(
+                        conn,
+                        OBLIGATION_BY_TRIGGER,
+                        params![customer, policy, trigger],
+                        &inner.engine,
+                    )?;
+                    out.push(found.into_iter().next().map(|(_, o)| o));
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn suppressions_of(
+        &self,
+        targets: Vec<(String, Option<String>)>,
+    ) -> Result<Vec<Option<Suppression>>, StoreError> {
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let mut stmt = conn.prepare_cached(SUPPRESSION)?;
+                let mut out = Vec::with_capacity(targets.len());
+                for (customer, email) in &targets {
+                    let email = email.as_deref().map(str::to_lowercase);
+                    out.push(
+                        stmt.query_row(params![customer, email], suppression_from_row)
+                            .optional()?,
+                    );
+                }
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    async fn sent_to_customers_since(
+        &self,
+        customers: Vec<String>,
+        since: Timestamp,
+    ) -> Result<Vec<u64>, StoreError> {
+        self.run(move |inner| {
+            inner.read(|conn| {
+                let mut stmt = conn.prepare_cached(hot::SENT_TO_CUSTOMER_SINCE)?;
+                let mut out = Vec::with_capacity(customers.len());
+                for customer in &customers {
+                    let n: i64 = stmt.query_row(params![customer, nanos(since)], |r| r.get(0))?;
+                    out.push(n.max(0) as u64);
+                }
+                Ok(out)
+            })
         })
         .await
     }
@@ -342,10 +444,7 @@ impl Outbox for SqliteStore {
         self.run(move |inner| {
             inner.read(|conn| {
                 Ok(conn
-                    .prepare_cached(
-                        "SELECT target, reason, detail, at FROM suppressions WHERE target = ?1 OR target = ?2
-                         ORDER BY at LIMIT 1",
-                    )?
+                    .prepare_cached(SUPPRESSION)?
                     .query_row(params![customer, email], suppression_from_row)
                     .optional()?)
             })
