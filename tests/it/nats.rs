@@ -504,14 +504,15 @@ async fn the_durable_consumer_resumes_after_a_stop(backend: Backend) {
     // Published while Seen is down: they wait for the durable consumer, not yet delivered or (to a pull
     // request the stopped app left on the server) delivered and never acked.
     bus.publish_all("b", &payloads(5)).await;
-    // The server's counts may need a moment to settle after the publish (once, on a loaded machine, 6 was read
-    // 500 ms after it, not reproduced since); they must come to exactly the 5 published.
+    // The server's counts may need a moment to settle after the publish. On a loaded machine they have twice
+    // stayed at 6 (one earlier message awaiting redelivery: delivery is at least once); what matters is that
+    // the 5 wait, none of them is stored while Seen is down, and all 10 are stored once at the end.
     eventually(
         "the 5 published while down to wait",
         Duration::from_secs(10),
         || async {
             let waiting = bus.consumer("seen-bus").await;
-            waiting.num_pending + waiting.num_ack_pending as u64 == 5
+            waiting.num_pending + waiting.num_ack_pending as u64 >= 5
         },
     )
     .await;
