@@ -26,13 +26,6 @@ pub trait Obligations: Send + Sync {
     ) -> Result<Vec<(i64, Obligation)>, StoreError>;
     /// Obligations not closed whose breach time is before `before`: the invisible customers' reasons.
     async fn unclosed_breached(&self, before: Timestamp) -> Result<Vec<Obligation>, StoreError>;
-    /// The obligation a trigger event opened under a policy, as stored now.
-    async fn obligation_by_trigger(
-        &self,
-        customer: &str,
-        policy: &str,
-        trigger_event: &str,
-    ) -> Result<Option<Obligation>, StoreError>;
 
     /// The earliest breach time of an unclosed obligation the scheduler has not yet noticed.
     async fn next_unnoticed_breach(&self) -> Result<Option<Timestamp>, StoreError>;

@@ -178,23 +178,17 @@ pub trait Outbox: Send + Sync {
         lease_until: Timestamp,
         limit: usize,
     ) -> Result<Vec<OutboxRow>, StoreError>;
-    /// Extends a claim right before sending: true if this node still holds it (its lease `held` is the
-    /// row's `next_at`), false if the lease ran out and another node claimed the row since.
-    async fn renew_outbox(
-        &self,
-        key: &str,
-        held: Timestamp,
-        until: Timestamp,
-    ) -> Result<bool, StoreError>;
-    /// `renew_outbox` for a chunk of claimed rows, in one write: the keys of `held` ((key, lease)) this
-    /// node still holds, each now leased until `until`.
+    /// Extends the claims of a chunk right before sending it, in one write: the keys of `held` ((key, lease))
+    /// this node still holds (its lease is the row's `next_at`), each now leased until `until`; a key
+    /// missing from the answer ran out of lease and another node claimed it since.
     async fn renew_outbox_many(
         &self,
         held: Vec<(String, Timestamp)>,
         until: Timestamp,
     ) -> Result<Vec<String>, StoreError>;
     /// What the sender's gate reads for a chunk of claimed rows, in one round trip: for each
-    /// (customer, policy, trigger event), its obligation as `Obligations::obligation_by_trigger` reads it.
+    /// (customer, policy, trigger event), the obligation that trigger event opened under that policy, as
+    /// stored now.
     async fn obligations_by_triggers(
         &self,
         triggers: Vec<(String, String, String)>,

@@ -10,15 +10,6 @@ use crate::domain::{Event, Obligation};
 use crate::store::{OutboxItem, StoreError};
 
 impl Actor {
-    /// Queues the actions of every unplanned obligation. Returns how many rows were new.
-    pub async fn plan_pending(&self, now: Timestamp) -> Result<u64, StoreError> {
-        let mut new = 0;
-        while let Some(rows) = self.plan_batch(now).await? {
-            new += rows;
-        }
-        Ok(new)
-    }
-
     /// Queues the actions of one batch of unplanned obligations, the newest first: how many rows were
     /// new, or `None` when nothing was left to plan.
     pub async fn plan_batch(&self, now: Timestamp) -> Result<Option<u64>, StoreError> {

@@ -55,27 +55,6 @@ impl Obligations for PostgresStore {
             .collect::<Result<_, _>>()?)
     }
 
-    async fn obligation_by_trigger(
-        &self,
-        customer: &str,
-        policy: &str,
-        trigger_event: &str,
-    ) -> Result<Option<Obligation>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {OBLIGATION_COLUMNS} FROM obligations
-             WHERE customer = $1 AND trigger_event = $3 AND policy = $2 LIMIT 1"
-        ))
-        .bind(customer)
-        .bind(policy)
-        .bind(trigger_event)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row
-            .as_ref()
-            .map(|r| obligation_from_row(r, &self.engine).map(|(_, o)| o))
-            .transpose()?)
-    }
-
     async fn next_unnoticed_breach(&self) -> Result<Option<Timestamp>, StoreError> {
         let next: Option<i64> = sqlx::query_scalar(hot::NEXT_UNNOTICED_BREACH)
             .fetch_one(&self.pool)

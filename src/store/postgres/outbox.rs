@@ -169,24 +169,6 @@ impl Outbox for PostgresStore {
         Ok(out)
     }
 
-    async fn renew_outbox(
-        &self,
-        key: &str,
-        held: Timestamp,
-        until: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "UPDATE outbox SET next_at = $3 WHERE key = $1 AND status = 'sending' AND next_at = $2",
-        )
-        .bind(key)
-        .bind(nanos(held))
-        .bind(nanos(until))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
-    }
-
     async fn renew_outbox_many(
         &self,
         held: Vec<(String, Timestamp)>,

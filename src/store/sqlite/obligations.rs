@@ -66,32 +66,6 @@ impl Obligations for SqliteStore {
         .await
     }
 
-    async fn obligation_by_trigger(
-        &self,
-        customer: &str,
-        policy: &str,
-        trigger_event: &str,
-    ) -> Result<Option<Obligation>, StoreError> {
-        let (customer, policy, trigger) = (
-            customer.to_string(),
-            policy.to_string(),
-            trigger_event.to_string(),
-        );
-        self.run(move |inner| {
-            inner.read(|conn| {
-                let found = load_obligations(
-                    conn,
-                    "WHERE o.customer_seq = (SELECT seq FROM customers WHERE id = ?1)
-                       AND o.policy = ?2 AND o.trigger_event = ?3",
-                    params![customer, policy, trigger],
-                    &inner.engine,
-                )?;
-                Ok(found.into_iter().next().map(|(_, o)| o))
-            })
-        })
-        .await
-    }
-
     async fn next_unnoticed_breach(&self) -> Result<Option<Timestamp>, StoreError> {
         self.run(|inner| {
             inner.read(|conn| {

@@ -21,7 +21,7 @@ pub(super) const OUTBOX_COLUMNS: &str = "key, customer, policy, trigger_event, r
 const RENEW: &str =
     "UPDATE outbox SET next_at = ?3 WHERE key = ?1 AND status = 'sending' AND next_at = ?2";
 
-/// The obligation a row is for (as `Obligations::obligation_by_trigger` reads it).
+/// The obligation a row is for: its customer, policy and trigger event.
 const OBLIGATION_BY_TRIGGER: &str =
     "WHERE o.customer_seq = (SELECT seq FROM customers WHERE id = ?1)
      AND o.policy = ?2 AND o.trigger_event = ?3";
@@ -203,23 +203,6 @@ impl Outbox for SqliteStore {
             }
             tx.commit()?;
             Ok(rows)
-        })
-        .await
-    }
-
-    async fn renew_outbox(
-        &self,
-        key: &str,
-        held: Timestamp,
-        until: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let key = key.to_string();
-        self.run(move |inner| {
-            let conn = lock(&inner.writer);
-            let n = conn
-                .prepare_cached(RENEW)?
-                .execute(params![key, nanos(held), nanos(until)])?;
-            Ok(n == 1)
         })
         .await
     }
